@@ -1,0 +1,55 @@
+// Building blocks shared by the encoders and the projection head.
+import * as tf from '@tensorflow/tfjs';
+import type { Random } from './random';
+
+type Initializer = ReturnType<typeof tf.initializers.heNormal>;
+
+// google-research/simclr resnet.py: BATCH_NORM_DECAY = 0.9, BATCH_NORM_EPSILON = 1e-5.
+const BN_MOMENTUM = 0.9;
+const BN_EPSILON = 1e-5;
+
+/** Seeded initialisers so that the same config seed gives the same starting weights. */
+export function heNormal(rng: Random): Initializer {
+  return tf.initializers.heNormal({ seed: rng.int(2 ** 31) });
+}
+
+export function glorotUniform(rng: Random): Initializer {
+  return tf.initializers.glorotUniform({ seed: rng.int(2 ** 31) });
+}
+
+export function batchNorm(name: string, options: { zeroGamma?: boolean } = {}): tf.layers.Layer {
+  return tf.layers.batchNormalization({
+    name,
+    axis: -1,
+    momentum: BN_MOMENTUM,
+    epsilon: BN_EPSILON,
+    gammaInitializer: options.zeroGamma ? 'zeros' : 'ones',
+  });
+}
+
+/** conv (no bias: batch norm follows) → batch norm → optional ReLU. */
+export function convBnRelu(
+  x: tf.SymbolicTensor,
+  name: string,
+  filters: number,
+  options: { kernelSize?: number; strides?: number; relu?: boolean; zeroGamma?: boolean },
+  rng: Random,
+): tf.SymbolicTensor {
+  const conv = tf.layers.conv2d({
+    name: `${name}_conv`,
+    filters,
+    kernelSize: options.kernelSize ?? 3,
+    strides: options.strides ?? 1,
+    padding: 'same',
+    useBias: false,
+    kernelInitializer: heNormal(rng),
+  });
+  let y = batchNorm(`${name}_bn`, { zeroGamma: options.zeroGamma }).apply(conv.apply(x)) as tf.SymbolicTensor;
+  if (options.relu ?? true) y = tf.layers.reLU({ name: `${name}_relu` }).apply(y) as tf.SymbolicTensor;
+  return y;
+}
+
+/** Channel count scaled by the width multiplier, never below 1. */
+export function scaledWidth(base: number, width: number): number {
+  return Math.max(1, Math.round(base * width));
+}

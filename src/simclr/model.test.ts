@@ -1,0 +1,108 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { defaultTrainConfig, type ModelConfig } from './config';
+import { createEncoder, representationDim } from './encoders';
+import { batchMeanEntropy, createProjectionHead } from './head';
+import { countParams, createSimclrModel, disposeSimclrModel, trainableParams } from './model';
+import { isExcludedFromDecay } from './optim';
+
+const base: ModelConfig = { ...defaultTrainConfig(16, 3).model, width: 1 / 8 };
+
+describe('encoders', () => {
+  it('convnet4: four conv+BN blocks, pooled, then dense; h has 256·width dims', () => {
+    const encoder = createEncoder({ ...base, encoder: 'convnet4', width: 0.25 }, 1);
+    const convs = encoder.layers.filter((l) => l.getClassName() === 'Conv2D');
+    const bns = encoder.layers.filter((l) => l.getClassName() === 'BatchNormalization');
+    expect(convs).toHaveLength(4);
+    expect(bns).toHaveLength(4);
+    expect(convs.map((c) => (c.getConfig() as { filters: number }).filters)).toEqual([8, 16, 32, 64]);
+    expect(encoder.layers.some((l) => l.getClassName() === 'GlobalAveragePooling2D')).toBe(true);
+    expect(encoder.layers.at(-1)!.getClassName()).toBe('Dense');
+    const h = encoder.predict(tf.zeros([2, 16, 16, 3])) as tf.Tensor;
+    expect(h.shape).toEqual([2, 64]);
+    expect(representationDim(encoder)).toBe(64);
+    encoder.dispose();
+  });
+
+  it('resnet18: 3×3 stride-1 stem, no max-pool, 8 basic blocks, 512·width-d pooled output', () => {
+    const encoder = createEncoder({ ...base, encoder: 'resnet18', width: 1 / 16, imageSize: 16, channels: 1 }, 1);
+    const stem = encoder.getLayer('stem_conv').getConfig() as { kernelSize: number[]; strides: number[] };
+    expect(stem.kernelSize).toEqual([3, 3]);
+    expect(stem.strides).toEqual([1, 1]);
+    expect(encoder.layers.some((l) => l.getClassName().includes('MaxPooling'))).toBe(false);
+    expect(encoder.layers.filter((l) => l.getClassName() === 'Add')).toHaveLength(8);
+    // 1 stem + 8 blocks × 2 convs + 3 projection shortcuts = 20 convolutions.
+    expect(encoder.layers.filter((l) => l.getClassName() === 'Conv2D')).toHaveLength(20);
+    const h = encoder.predict(tf.zeros([2, 16, 16, 1])) as tf.Tensor;
+    expect(h.shape).toEqual([2, 32]);
+    encoder.dispose();
+  });
+
+  it('same seed gives the same weights, another seed different ones', async () => {
+    const a = createEncoder(base, 3);
+    const b = createEncoder(base, 3);
+    const c = createEncoder(base, 4);
+    const [wa, wb, wc] = await Promise.all([a, b, c].map((m) => m.getWeights()[0]!.data()));
+    expect(Array.from(wa!)).toEqual(Array.from(wb!));
+    expect(Array.from(wa!)).not.toEqual(Array.from(wc!));
+    [a, b, c].forEach((m) => m.dispose());
+  });
+
+  it('refuses an unknown encoder and a non-positive width', () => {
+    expect(() => createEncoder({ ...base, encoder: 'vgg' as 'convnet4' }, 1)).toThrow(/unknown encoder/);
+    expect(() => createEncoder({ ...base, width: 0 }, 1)).toThrow(/width/);
+  });
+});
+
+describe('projection head', () => {
+  it.each([2, 3] as const)('%i layers: dense+BN(+ReLU) blocks to projectionDim', (layers) => {
+    const head = createProjectionHead(32, { headLayers: layers, projectionDim: 8 }, 1);
+    expect(head.layers.filter((l) => l.getClassName() === 'Dense')).toHaveLength(layers);
+    expect(head.layers.filter((l) => l.getClassName() === 'ReLU')).toHaveLength(layers - 1);
+    const z = head.predict(tf.randomNormal([4, 32])) as tf.Tensor;
+    expect(z.shape).toEqual([4, 8]);
+    head.dispose();
+  });
+
+  it('refuses other depths', () => {
+    expect(() => createProjectionHead(8, { headLayers: 4 as 2, projectionDim: 8 }, 1)).toThrow(/2 or 3/);
+  });
+});
+
+describe('entropy term', () => {
+  it('H of the batch-mean softmax is ln K when spread evenly and 0 when all agree', async () => {
+    const k = 4;
+    const spread = batchMeanEntropy(tf.mul(tf.eye(k), 50) as tf.Tensor2D);
+    expect((await spread.data())[0]).toBeCloseTo(Math.log(k), 4);
+    const same = batchMeanEntropy(tf.tensor2d([[50, 0, 0, 0], [50, 0, 0, 0]]));
+    expect((await same.data())[0]).toBeCloseTo(0, 4);
+  });
+
+  it('the entropy head exists only when λ > 0', () => {
+    const off = createSimclrModel(base, 1);
+    const on = createSimclrModel({ ...base, entropyWeight: 0.1, entropyClusters: 5 }, 1);
+    expect(off.entropyHead).toBeNull();
+    expect(on.entropyHead!.outputs[0]!.shape).toEqual([null, 5]);
+    expect(trainableParams(on).length).toBe(trainableParams(off).length + 2);
+    disposeSimclrModel(off);
+    disposeSimclrModel(on);
+  });
+});
+
+describe('trainable parameters', () => {
+  it('have stable layer-path names, and BN/bias ones are excluded from decay', () => {
+    const model = createSimclrModel(base, 1);
+    const names = trainableParams(model).map((p) => p.name);
+    expect(names).toContain('block1_conv/kernel');
+    expect(names).toContain('block1_bn/gamma');
+    expect(names).toContain('head1_dense/kernel');
+    expect(new Set(names).size).toBe(names.length);
+    expect(names.filter(isExcludedFromDecay)).toEqual(names.filter((n) => /_bn\/|bias$/.test(n)));
+    // Creating a second model does not rename the first model's parameters.
+    const again = createSimclrModel(base, 1);
+    expect(trainableParams(again).map((p) => p.name)).toEqual(names);
+    expect(countParams(again)).toBe(countParams(model));
+    disposeSimclrModel(model);
+    disposeSimclrModel(again);
+  });
+});

@@ -1,0 +1,153 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { defaultTrainConfig, validateTrainConfig, type TrainConfig } from './config';
+import { collapsedLoss } from './ntxent';
+import { checkBackendAgreement, checkTraining, selfTestConfig } from './selftest';
+import { createTrainState, disposeTrainState, probeGradients, trainStep } from './step';
+import { syntheticImages } from './synthetic';
+
+function images(config: TrainConfig): tf.Tensor4D {
+  const { imageSize: s, channels: c } = config.model;
+  return tf.tensor4d(syntheticImages(config.batchSize, s, c, 5), [config.batchSize, s, s, c], 'int32');
+}
+
+describe('trainStep', () => {
+  it('learns: a tiny model on a tiny synthetic set drives NT-Xent below ln(2N−1) and accuracy above chance', async () => {
+    const report = await checkTraining(30);
+    expect(report.finalLoss).toBeLessThan(report.firstLoss);
+    expect(report.finalLoss).toBeLessThan(0.9 * report.collapsedLoss);
+    expect(report.finalContrastiveAcc).toBeGreaterThan(2 * report.chance);
+    expect(report.tensorsAfterLast).toBe(report.tensorsAfterStep2);
+    expect(report.ok).toBe(true);
+  });
+
+  it('leaves no tensor behind: the count after step 2 equals the count after step 200', async () => {
+    const config = selfTestConfig();
+    config.model = { ...config.model, imageSize: 8, width: 1 / 16, projectionDim: 8 };
+    config.augment = defaultTrainConfig(8, 3).augment; // every augmentation on, so every code path runs
+    config.batchSize = 4;
+    const state = createTrainState(config);
+    const batch = images(config);
+    let afterStep2 = 0;
+    for (let i = 0; i < 200; i++) {
+      await trainStep(state, batch);
+      if (state.step === 2) afterStep2 = tf.memory().numTensors;
+    }
+    expect(tf.memory().numTensors).toBe(afterStep2);
+    batch.dispose();
+    disposeTrainState(state);
+  });
+
+  it('reports the metrics a user needs, with the scheduled learning rate', async () => {
+    const config = selfTestConfig();
+    config.optim = { ...config.optim, warmupSteps: 4, totalSteps: 100, learningRate: 0.01 };
+    const state = createTrainState(config);
+    const batch = images(config);
+    const m = await trainStep(state, batch);
+    expect(m.step).toBe(1);
+    expect(m.lr).toBeCloseTo(0.01 / 4, 10);
+    expect(m.finite).toBe(true);
+    expect(m.loss).toBe(m.ntXent);
+    expect(m.entropy).toBeNull();
+    expect(m.loss).toBeGreaterThan(0);
+    expect(m.loss).toBeLessThan(collapsedLoss(config.batchSize) * 1.5);
+    expect(m.contrastiveAcc).toBeGreaterThanOrEqual(0);
+    expect(m.contrastiveAcc).toBeLessThanOrEqual(1);
+    expect(m.embeddingStd).toBeGreaterThan(0);
+    batch.dispose();
+    disposeTrainState(state);
+  });
+
+  it('with the entropy term, the objective is NT-Xent − λ·H and H is reported', async () => {
+    const config = selfTestConfig();
+    config.model = { ...config.model, entropyWeight: 0.5, entropyClusters: 4 };
+    const state = createTrainState(config);
+    const batch = images(config);
+    const m = await trainStep(state, batch);
+    expect(m.entropy).not.toBeNull();
+    expect(m.entropy!).toBeGreaterThan(0);
+    expect(m.entropy!).toBeLessThanOrEqual(Math.log(4) + 1e-5);
+    expect(m.loss).toBeCloseTo(m.ntXent - 0.5 * m.entropy!, 4);
+    batch.dispose();
+    disposeTrainState(state);
+  });
+
+  it('the same seed reproduces the same run; another seed does not', async () => {
+    const run = async (seed: number) => {
+      const config = { ...selfTestConfig(), seed };
+      const state = createTrainState(config);
+      const batch = images(config);
+      const losses = [];
+      for (let i = 0; i < 3; i++) losses.push((await trainStep(state, batch)).loss);
+      batch.dispose();
+      disposeTrainState(state);
+      return losses;
+    };
+    const a = await run(1);
+    expect(await run(1)).toEqual(a);
+    expect(await run(2)).not.toEqual(a);
+  });
+
+  it('a non-finite loss skips the update and says so', async () => {
+    const config = selfTestConfig();
+    const state = createTrainState(config);
+    const batch = tf.fill([config.batchSize, 8, 8, 3], NaN) as tf.Tensor4D;
+    const before = await state.params[0]!.variable.data();
+    const m = await trainStep(state, batch);
+    expect(m.finite).toBe(false);
+    expect(Array.from(await state.params[0]!.variable.data())).toEqual(Array.from(before));
+    batch.dispose();
+    disposeTrainState(state);
+  });
+
+  it('refuses a batch of the wrong size', async () => {
+    const config = selfTestConfig();
+    const state = createTrainState(config);
+    await expect(trainStep(state, tf.zeros([3, 8, 8, 3]))).rejects.toThrow(/batch has 3 images/);
+    disposeTrainState(state);
+  });
+
+  it('probeGradients changes nothing: weights and batch-norm statistics stay as they were', async () => {
+    const config = selfTestConfig();
+    const state = createTrainState(config);
+    const view = tf.div(images(config), 255) as tf.Tensor4D;
+    const snapshot = async () => Promise.all(state.model.encoder.weights.map((w) => w.read().data()));
+    const before = await snapshot();
+    const { loss, grads } = await probeGradients(state, view, view);
+    expect(Number.isFinite(loss)).toBe(true);
+    expect(grads.size).toBe(state.params.length);
+    const after = await snapshot();
+    after.forEach((w, i) => expect(Array.from(w)).toEqual(Array.from(before[i]!)));
+    view.dispose();
+    disposeTrainState(state);
+  });
+});
+
+describe('backend agreement check', () => {
+  it('agrees with itself on one backend (the in-browser check compares WebGPU with CPU)', async () => {
+    const report = await checkBackendAgreement('cpu');
+    expect(report.backends).toEqual(['cpu', 'cpu']);
+    expect(report.lossRelErr).toBe(0);
+    expect(report.maxGradRelErr).toBe(0);
+    expect(report.params).toBeGreaterThan(10);
+    expect(report.ok).toBe(true);
+  });
+});
+
+describe('validateTrainConfig', () => {
+  it('accepts the defaults', () => {
+    expect(validateTrainConfig(defaultTrainConfig())).toEqual([]);
+    expect(validateTrainConfig(selfTestConfig())).toEqual([]);
+  });
+
+  it('names each absurd setting with a reason', () => {
+    const config = defaultTrainConfig();
+    config.batchSize = 1;
+    config.temperature = 0;
+    config.optim = { ...config.optim, learningRate: NaN };
+    config.augment = { ...config.augment, flipProb: 1.5, cropAreaMin: 0.9, cropAreaMax: 0.5 };
+    const fields = validateTrainConfig(config).map((p) => p.field);
+    expect(fields).toEqual(expect.arrayContaining(['batchSize', 'temperature', 'optim.learningRate', 'augment.flipProb', 'augment.cropAreaMax']));
+    expect(validateTrainConfig(config).find((p) => p.field === 'batchSize')!.message).toMatch(/from 2/);
+  });
+});

@@ -1,0 +1,183 @@
+// One SimCLR training step: two augmented views → encoder → head → NT-Xent → optimiser update.
+import * as tf from '@tensorflow/tfjs';
+import { augmentPair } from './augment';
+import type { TrainConfig } from './config';
+import { batchMeanEntropy } from './head';
+import { allWeights, createSimclrModel, disposeSimclrModel, trainableParams, type SimclrModel } from './model';
+import { ntXentParts } from './ntxent';
+import { createOptimizer, learningRateAt, type Optimizer, type TrainableParam } from './optim';
+import { Random } from './random';
+
+export interface StepMetrics {
+  /** The step just taken, counting from 1. */
+  step: number;
+  /** The training objective: NT-Xent, minus λ·H when the entropy term is on. */
+  loss: number;
+  /** NT-Xent alone, comparable with ln(2N − 1) and with other SimCLR implementations. */
+  ntXent: number;
+  contrastiveAcc: number;
+  embeddingStd: number;
+  /** Entropy of the batch-mean softmax of the entropy head; null when the term is off. */
+  entropy: number | null;
+  lr: number;
+  /** False when the loss was NaN or ±Inf: the update was not applied. */
+  finite: boolean;
+}
+
+export interface TrainState {
+  readonly config: TrainConfig;
+  readonly model: SimclrModel;
+  readonly optimizer: Optimizer;
+  readonly params: TrainableParam[];
+  /** Steps taken so far. */
+  step: number;
+  /** Draws every augmentation parameter; seeded from the config, so a run is reproducible. */
+  readonly rng: Random;
+}
+
+export function createTrainState(config: TrainConfig): TrainState {
+  const model = createSimclrModel(config.model, config.seed);
+  const params = trainableParams(model);
+  return { config, model, params, optimizer: createOptimizer(params, config.optim), step: 0, rng: new Random(config.seed ^ 0x5eed) };
+}
+
+export function disposeTrainState(state: TrainState): void {
+  state.optimizer.dispose();
+  disposeSimclrModel(state.model);
+}
+
+interface ObjectiveParts {
+  objective: tf.Scalar;
+  ntXent: tf.Scalar;
+  contrastiveAcc: tf.Scalar;
+  embeddingStd: tf.Scalar;
+  entropy: tf.Scalar | null;
+}
+
+/**
+ * The differentiable part: both views go through the encoder in one batch of 2N, so batch norm sees both views
+ * (as the reference code's global batch norm does).
+ */
+function objective(model: SimclrModel, view1: tf.Tensor4D, view2: tf.Tensor4D, config: TrainConfig): ObjectiveParts {
+  const n = view1.shape[0];
+  const h = model.encoder.apply(tf.concat([view1, view2], 0), { training: true }) as tf.Tensor2D;
+  const z = model.head.apply(h, { training: true }) as tf.Tensor2D;
+  const parts = ntXentParts(z.slice([0, 0], [n, -1]), z.slice([n, 0], [n, -1]), config.temperature);
+  let entropy: tf.Scalar | null = null;
+  let total = parts.loss;
+  if (model.entropyHead) {
+    entropy = batchMeanEntropy(model.entropyHead.apply(z, { training: true }) as tf.Tensor2D);
+    total = tf.sub(parts.loss, tf.mul(entropy, config.model.entropyWeight));
+  }
+  return { objective: total, ntXent: parts.loss, contrastiveAcc: parts.contrastiveAcc, embeddingStd: parts.embeddingStd, entropy };
+}
+
+/** Loss value and gradients by parameter name; the diagnostics are kept alive for the caller. */
+function lossAndGrads(state: TrainState, view1: tf.Tensor4D, view2: tf.Tensor4D) {
+  let diagnostics: Omit<ObjectiveParts, 'objective'> | null = null;
+  const { value, grads } = tf.variableGrads(() => {
+    const { objective: total, ...rest } = objective(state.model, view1, view2, state.config);
+    diagnostics = rest;
+    for (const t of Object.values(rest)) if (t) tf.keep(t);
+    return total;
+  }, state.params.map((p) => p.variable));
+  const byName: Record<string, tf.Tensor> = {};
+  for (const p of state.params) byName[p.name] = grads[p.variable.name]!;
+  return { value, grads: byName, diagnostics: diagnostics! as Omit<ObjectiveParts, 'objective'> };
+}
+
+/** Source images as the model sees them: float32 in [0, 1]. */
+export function toUnitRange(images: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => (images.dtype === 'float32' ? images.clone() : tf.div(tf.cast(images, 'float32'), 255)));
+}
+
+/**
+ * One training step on a batch of source images (float32 [N, S, S, C] in [0, 1], or integers 0–255).
+ * Augmentation runs first, outside the differentiated function (CropAndResize has no gradient). Results are read
+ * with `await data()` only; a non-finite loss skips the update. Leaves no tensor behind.
+ */
+export async function trainStep(state: TrainState, images: tf.Tensor4D): Promise<StepMetrics> {
+  const { config } = state;
+  if (images.shape[0] !== config.batchSize) throw new Error(`batch has ${images.shape[0]} images, the run uses ${config.batchSize}`);
+  const lr = learningRateAt(state.step, config.optim);
+  const unit = toUnitRange(images);
+  const [view1, view2] = augmentPair(unit, config.augment, state.rng);
+  unit.dispose();
+  const { value, grads, diagnostics } = lossAndGrads(state, view1, view2);
+  tf.dispose([view1, view2]);
+  const { ntXent, contrastiveAcc, embeddingStd, entropy } = diagnostics;
+  const entropyOrZero = entropy ?? tf.scalar(0);
+  // One read-back for all five numbers.
+  const packed = tf.stack([value, ntXent, contrastiveAcc, embeddingStd, entropyOrZero]);
+  const [loss, ntXentValue, acc, std, entropyValue] = await packed.data();
+  tf.dispose([packed, value, ntXent, contrastiveAcc, embeddingStd, entropyOrZero]);
+  const finite = Number.isFinite(loss!);
+  if (finite) state.optimizer.apply(grads, lr);
+  tf.dispose(Object.values(grads));
+  state.step += 1;
+  return {
+    step: state.step,
+    loss: loss!,
+    ntXent: ntXentValue!,
+    contrastiveAcc: acc!,
+    embeddingStd: std!,
+    entropy: entropy ? entropyValue! : null,
+    lr,
+    finite,
+  };
+}
+
+/**
+ * Loss and gradients for fixed views without updating anything: what a backend-agreement check compares.
+ * Moving batch-norm statistics are restored afterwards, so the state is exactly as before.
+ */
+export async function probeGradients(state: TrainState, view1: tf.Tensor4D, view2: tf.Tensor4D): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
+  return withFrozenStatistics(state.model, async () => {
+    const { value, grads, diagnostics } = lossAndGrads(state, view1, view2);
+    const loss = (await value.data())[0]!;
+    const arrays = new Map<string, Float32Array>();
+    for (const [name, g] of Object.entries(grads)) arrays.set(name, (await g.data()) as Float32Array);
+    tf.dispose([value, ...Object.values(grads), ...Object.values(diagnostics)].filter((t): t is tf.Tensor => t != null));
+    return { loss, grads: arrays };
+  });
+}
+
+/** Runs fn and puts every non-trainable weight (batch-norm moving mean/variance) back as it was. */
+async function withFrozenStatistics<T>(model: SimclrModel, fn: () => Promise<T>): Promise<T> {
+  const frozen = allWeights(model).filter(({ weight }) => !weight.trainable);
+  const saved = frozen.map(({ weight }) => weight.read().clone());
+  try {
+    return await fn();
+  } finally {
+    frozen.forEach(({ weight }, i) => weight.write(saved[i]!));
+    tf.dispose(saved);
+  }
+}
+
+interface ParallelCompilingBackend {
+  checkCompileCompletionAsync(): Promise<void>;
+}
+
+/**
+ * Compiles the step's GPU pipelines in parallel before step 1 (tfjs WebGPU's WEBGPU_ENGINE_COMPILE_ONLY mode),
+ * instead of one by one during it. A no-op on backends without parallel compilation.
+ */
+export async function compilePipelines(state: TrainState): Promise<boolean> {
+  const backend = tf.backend() as Partial<ParallelCompilingBackend>;
+  if (tf.getBackend() !== 'webgpu' || typeof backend.checkCompileCompletionAsync !== 'function') return false;
+  const { batchSize, model } = state.config;
+  const shape: [number, number, number, number] = [batchSize, model.imageSize, model.imageSize, model.channels];
+  await withFrozenStatistics(state.model, async () => {
+    const view = tf.zeros(shape) as tf.Tensor4D;
+    tf.env().set('WEBGPU_ENGINE_COMPILE_ONLY', true);
+    try {
+      const { value, grads, diagnostics } = lossAndGrads(state, view, view);
+      tf.dispose([value, ...Object.values(grads), ...Object.values(diagnostics)].filter((t): t is tf.Tensor => t != null));
+    } finally {
+      tf.env().set('WEBGPU_ENGINE_COMPILE_ONLY', false);
+      view.dispose();
+    }
+    await backend.checkCompileCompletionAsync!();
+  });
+  return true;
+}

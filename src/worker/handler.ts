@@ -1,0 +1,220 @@
+// The trainer's state machine: a plain class the worker entry feeds with messages and unit tests drive directly.
+import * as tf from '@tensorflow/tfjs';
+import { EpochSampler, gatherBatch } from '../simclr/batches';
+import { validateTrainConfig, type TrainConfig } from '../simclr/config';
+import { Random } from '../simclr/random';
+import { checkBackendAgreement, checkTraining } from '../simclr/selftest';
+import { compilePipelines, createTrainState, disposeTrainState, trainStep, type TrainState } from '../simclr/step';
+import { TrainerError } from './errors';
+import type { BackendPreference, BackendReport, DatasetPayload, FromWorker, KnownResultCheck, Post, ToWorker, TrainerState } from './protocol';
+
+export interface HandlerEnvironment {
+  selectBackend(preference: BackendPreference): Promise<BackendReport>;
+  runKnownResult(): Promise<KnownResultCheck>;
+  now(): number;
+}
+
+interface Run {
+  state: TrainState;
+  sampler: EpochSampler;
+  totalSteps: number;
+}
+
+export class TrainerHandler {
+  private backend: BackendReport | null = null;
+  private dataset: DatasetPayload | null = null;
+  private run: Run | null = null;
+  private trainerState: TrainerState = 'idle';
+  /** The work in flight (compilation, then steps), chained so two loops never run at once; pause and stop land between steps. */
+  private loop: Promise<void> = Promise.resolve();
+  private selfTesting = false;
+
+  constructor(
+    private readonly post: Post,
+    private readonly env: HandlerEnvironment,
+  ) {}
+
+  async handle(message: ToWorker): Promise<void> {
+    try {
+      switch (message.type) {
+        case 'init':
+          return await this.init(message.backend);
+        case 'set-dataset':
+          return this.setDataset(message.dataset);
+        case 'start':
+          return await this.start(message.config, message.steps);
+        case 'pause':
+          return this.pause();
+        case 'resume':
+          return this.resume();
+        case 'stop':
+          return await this.stop();
+        case 'self-test':
+          return await this.selfTest(message.steps);
+        default: {
+          const never: never = message;
+          throw new TrainerError('internal', `unknown message ${JSON.stringify(never)}`);
+        }
+      }
+    } catch (e) {
+      this.reportError(e);
+    }
+  }
+
+  /** Resolves when the training loop (if any) has finished its current step and exited. */
+  async idle(): Promise<void> {
+    await this.loop;
+  }
+
+  private send(message: FromWorker): void {
+    this.post(message);
+  }
+
+  private reportError(e: unknown): void {
+    if (e instanceof TrainerError) {
+      this.send({ type: 'error', code: e.code, message: e.message, recoverable: e.recoverable });
+    } else {
+      const error = e instanceof Error ? e : new Error(String(e));
+      this.send({ type: 'error', code: 'internal', message: error.message, recoverable: true });
+    }
+  }
+
+  private setState(state: TrainerState): void {
+    this.trainerState = state;
+    this.send({ type: 'state', state, step: this.run?.state.step ?? 0 });
+  }
+
+  /** A run that is compiling, training or paused (a finished or stopped run is kept only for its results). */
+  private isActive(): boolean {
+    return this.run !== null && this.trainerState !== 'stopped';
+  }
+
+  private requireBackend(): void {
+    if (!this.backend) throw new TrainerError('busy', 'the trainer is still starting its GPU backend');
+  }
+
+  private async init(preference: BackendPreference): Promise<void> {
+    if (this.backend) throw new TrainerError('busy', `the trainer already runs on ${this.backend.backend}`);
+    this.backend = await this.env.selectBackend(preference);
+    const check = await this.env.runKnownResult();
+    this.send({ type: 'ready', backend: this.backend, check });
+  }
+
+  private setDataset(dataset: DatasetPayload): void {
+    if (this.isActive()) throw new TrainerError('busy', 'stop training before loading other images');
+    const expected = dataset.count * dataset.imageSize * dataset.imageSize * dataset.channels;
+    if (dataset.pixels.length !== expected) {
+      throw new TrainerError('no-dataset', `image data has ${dataset.pixels.length} bytes, expected ${expected}`);
+    }
+    this.dataset = dataset;
+    this.send({ type: 'dataset', count: dataset.count, imageSize: dataset.imageSize, channels: dataset.channels });
+  }
+
+  private async start(config: TrainConfig, steps: number): Promise<void> {
+    this.requireBackend();
+    if (this.selfTesting || this.isActive()) throw new TrainerError('busy', 'training is already running');
+    this.disposeRun();
+    const dataset = this.dataset;
+    if (!dataset) throw new TrainerError('no-dataset', 'load some images before training');
+    const problems = validateTrainConfig(config).map((p) => p.message);
+    if (!(Number.isInteger(steps) && steps >= 1)) problems.push(`steps must be a whole number ≥ 1, got ${steps}`);
+    if (config.model.imageSize !== dataset.imageSize || config.model.channels !== dataset.channels) {
+      problems.push(`the images are ${dataset.imageSize} px × ${dataset.channels} channels but the model expects ${config.model.imageSize} px × ${config.model.channels}`);
+    }
+    if (config.batchSize > dataset.count) problems.push(`batch size ${config.batchSize} is larger than the ${dataset.count} images`);
+    if (problems.length) throw new TrainerError('bad-config', problems.join('; '));
+
+    const state = createTrainState(config);
+    this.run = { state, sampler: new EpochSampler(dataset.count, config.batchSize, new Random(config.seed)), totalSteps: steps };
+    this.setState('compiling');
+    this.loop = this.loop.then(() => this.prepareAndTrain());
+  }
+
+  /** Compiles the GPU pipelines, then trains unless a pause or stop arrived meanwhile. */
+  private async prepareAndTrain(): Promise<void> {
+    try {
+      await compilePipelines(this.run!.state);
+    } catch (e) {
+      this.disposeRun();
+      this.setState('idle');
+      this.reportError(new TrainerError('training-failed', `could not prepare the GPU for training: ${(e as Error).message}`));
+      return;
+    }
+    if (this.trainerState !== 'compiling') return;
+    this.setState('training');
+    await this.trainLoop();
+  }
+
+  private async trainLoop(): Promise<void> {
+    try {
+      while (this.run && this.trainerState === 'training' && this.run.state.step < this.run.totalSteps) {
+        await this.oneStep(this.run, this.dataset!);
+      }
+      if (this.run && this.trainerState === 'training') this.setState('stopped');
+    } catch (e) {
+      this.setState('paused');
+      this.reportError(new TrainerError('training-failed', `training step failed: ${(e as Error).message}`));
+    }
+  }
+
+  private async oneStep(run: Run, dataset: DatasetPayload): Promise<void> {
+    const started = this.env.now();
+    const batch = gatherBatch(dataset.pixels, run.sampler.next(), dataset.imageSize, dataset.channels);
+    try {
+      const metrics = await trainStep(run.state, batch);
+      const stepMs = this.env.now() - started;
+      this.send({
+        type: 'metrics',
+        report: { ...metrics, stepMs, imagesPerSec: (run.state.config.batchSize * 1000) / Math.max(stepMs, 1e-3), totalSteps: run.totalSteps },
+      });
+    } finally {
+      batch.dispose();
+    }
+  }
+
+  private pause(): void {
+    if (this.trainerState !== 'training' && this.trainerState !== 'compiling') throw new TrainerError('busy', 'there is no training to pause');
+    this.setState('paused');
+  }
+
+  private resume(): void {
+    if (this.trainerState !== 'paused' || !this.run) throw new TrainerError('busy', 'there is no paused training to resume');
+    if (this.run.state.step >= this.run.totalSteps) throw new TrainerError('busy', 'the run has reached its last step');
+    this.setState('training');
+    this.loop = this.loop.then(() => this.trainLoop());
+  }
+
+  private async stop(): Promise<void> {
+    if (!this.run) throw new TrainerError('busy', 'there is no training to stop');
+    this.trainerState = 'stopped';
+    await this.loop;
+    this.disposeRun();
+    this.setState('stopped');
+  }
+
+  private disposeRun(): void {
+    if (this.run) disposeTrainState(this.run.state);
+    this.run = null;
+  }
+
+  private async selfTest(steps: number): Promise<void> {
+    this.requireBackend();
+    if (this.selfTesting || this.isActive()) throw new TrainerError('busy', 'stop training before running the self-test');
+    this.selfTesting = true;
+    try {
+      const training = await checkTraining(steps, (m) =>
+        this.send({ type: 'self-test-progress', stage: 'training', step: m.step, total: steps }),
+      );
+      this.send({ type: 'self-test-progress', stage: 'agreement', step: 0, total: 1 });
+      const agreement = await checkBackendAgreement('cpu');
+      this.send({ type: 'self-test-result', training, agreement });
+    } finally {
+      this.selfTesting = false;
+    }
+  }
+
+  /** For tests: the number of live tensors, to check that a stopped run released everything. */
+  static liveTensors(): number {
+    return tf.memory().numTensors;
+  }
+}

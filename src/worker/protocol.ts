@@ -1,0 +1,77 @@
+// The one message contract between the page and the trainer worker, both directions. Every payload is tied to
+// its `type`, so a switch over `type` narrows it with no cast; large arrays travel as transferred typed arrays.
+import type { TrainConfig } from '../simclr/config';
+import type { AgreementCheck, TrainingCheck } from '../simclr/selftest';
+import type { StepMetrics } from '../simclr/step';
+
+export type BackendName = 'webgpu' | 'webgl';
+export type BackendPreference = BackendName | 'auto';
+
+/** What the worker runs on, as the status bar shows it. */
+export interface BackendReport {
+  backend: BackendName;
+  vendor: string;
+  architecture: string;
+  /** Device or renderer name, where the browser tells it. */
+  device: string;
+  /** A software adapter (SwiftShader and the like): correct, but one or two orders of magnitude slower. */
+  isFallbackAdapter: boolean;
+  /** The global scope tfjs runs in: 'DedicatedWorkerGlobalScope' proves it is off the page. */
+  scope: string;
+  /** Why WebGPU was not used when the backend is WebGL. */
+  fallbackReason: string | null;
+}
+
+/** A known computation run on the chosen backend right after start-up. */
+export interface KnownResultCheck {
+  expression: string;
+  expected: number[];
+  actual: number[];
+  ok: boolean;
+}
+
+/** Decoded images at the training resolution, uint8 NHWC. */
+export interface DatasetPayload {
+  pixels: Uint8Array;
+  count: number;
+  imageSize: number;
+  channels: 1 | 3;
+}
+
+export type TrainerState = 'idle' | 'compiling' | 'training' | 'paused' | 'stopped';
+
+export interface StepReport extends StepMetrics {
+  /** Source images per second over this step (each image is seen as two views). */
+  imagesPerSec: number;
+  stepMs: number;
+  totalSteps: number;
+}
+
+export type ErrorCode =
+  | 'no-backend' // neither WebGPU nor WebGL could be started
+  | 'bad-config' // a setting out of range; message says which
+  | 'no-dataset' // training asked for before images were loaded, or too few images
+  | 'busy' // the request conflicts with work in progress
+  | 'training-failed' // an exception inside a step
+  | 'internal';
+
+export type ToWorker =
+  | { type: 'init'; backend: BackendPreference }
+  | { type: 'set-dataset'; dataset: DatasetPayload }
+  | { type: 'start'; config: TrainConfig; steps: number }
+  | { type: 'pause' }
+  | { type: 'resume' }
+  | { type: 'stop' }
+  | { type: 'self-test'; steps: number };
+
+export type FromWorker =
+  | { type: 'ready'; backend: BackendReport; check: KnownResultCheck }
+  | { type: 'dataset'; count: number; imageSize: number; channels: 1 | 3 }
+  | { type: 'state'; state: TrainerState; step: number }
+  | { type: 'metrics'; report: StepReport }
+  | { type: 'self-test-progress'; stage: 'training' | 'agreement'; step: number; total: number }
+  | { type: 'self-test-result'; training: TrainingCheck; agreement: AgreementCheck }
+  | { type: 'error'; code: ErrorCode; message: string; recoverable: boolean };
+
+/** Post function the handler uses; the worker entry binds it to postMessage with transfers. */
+export type Post = (message: FromWorker, transfer?: Transferable[]) => void;
