@@ -12,6 +12,8 @@ export interface HandlerEnvironment {
   selectBackend(preference: BackendPreference): Promise<BackendReport>;
   runKnownResult(): Promise<KnownResultCheck>;
   now(): number;
+  /** Resolves in a later task, so that messages (pause, stop) are handled between steps even when no step awaits the GPU. */
+  nextTask(): Promise<void>;
 }
 
 interface Run {
@@ -149,6 +151,7 @@ export class TrainerHandler {
     try {
       while (this.run && this.trainerState === 'training' && this.run.state.step < this.run.totalSteps) {
         await this.oneStep(this.run, this.dataset!);
+        await this.env.nextTask();
       }
       if (this.run && this.trainerState === 'training') this.setState('stopped');
     } catch (e) {

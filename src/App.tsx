@@ -1,0 +1,24 @@
+import { useEffect } from 'react';
+import { useStore } from './store/store';
+import { ProblemBanner } from './ui/ProblemBanner';
+import { SelfTestPanel } from './ui/SelfTestPanel';
+import { StatusBar } from './ui/StatusBar';
+import { backendPreferenceFromUrl } from './ui/urlOptions';
+
+export function App() {
+  const connect = useStore((s) => s.connect);
+  useEffect(() => connect(backendPreferenceFromUrl(window.location.search)), [connect]);
+  return (
+    <div className="app">
+      <header className="app-header">
+        <h1>tabclr</h1>
+        <p>Self-supervised (SimCLR) training on your own images, in this tab, on your GPU. Nothing leaves this device.</p>
+      </header>
+      <ProblemBanner />
+      <main className="app-main">
+        <SelfTestPanel />
+      </main>
+      <StatusBar />
+    </div>
+  );
+}

@@ -1,0 +1,89 @@
+// The trainer session: which backend the worker got, its state, and what went wrong.
+import type { StateCreator } from 'zustand';
+import { connectTrainer, type TrainerConnection } from '../worker/client';
+import type { BackendPreference, BackendReport, ErrorCode, FromWorker, KnownResultCheck, ToWorker, TrainerState } from '../worker/protocol';
+import type { Store } from './store';
+
+export interface TrainerProblem {
+  code: ErrorCode | 'worker-crashed';
+  message: string;
+  recoverable: boolean;
+}
+
+export interface SessionSlice {
+  connection: TrainerConnection | null;
+  /** 'starting' until the worker reports its backend, 'failed' when it cannot run at all. */
+  phase: 'disconnected' | 'starting' | 'ready' | 'failed';
+  backend: BackendReport | null;
+  knownResult: KnownResultCheck | null;
+  trainerState: TrainerState;
+  step: number;
+  problem: TrainerProblem | null;
+  connect(preference?: BackendPreference): void;
+  send(message: ToWorker, transfer?: Transferable[]): void;
+  dismissProblem(): void;
+  /** Applies a frame's worth of worker messages. */
+  receive(messages: FromWorker[]): void;
+}
+
+export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (set, get) => ({
+  connection: null,
+  phase: 'disconnected',
+  backend: null,
+  knownResult: null,
+  trainerState: 'idle',
+  step: 0,
+  problem: null,
+
+  connect(preference = 'auto') {
+    if (get().connection) return;
+    const connection = connectTrainer(
+      (messages) => get().receive(messages),
+      (message) => set({ phase: 'failed', problem: { code: 'worker-crashed', message: `The trainer stopped: ${message}`, recoverable: false } }),
+    );
+    set({ connection, phase: 'starting' });
+    connection.send({ type: 'init', backend: preference });
+  },
+
+  send(message, transfer) {
+    const { connection } = get();
+    if (!connection) throw new Error('the trainer is not connected');
+    connection.send(message, transfer);
+  },
+
+  dismissProblem() {
+    set({ problem: null });
+  },
+
+  receive(messages) {
+    for (const message of messages) {
+      switch (message.type) {
+        case 'ready':
+          set({ phase: 'ready', backend: message.backend, knownResult: message.check });
+          break;
+        case 'state':
+          set({ trainerState: message.state, step: message.step });
+          break;
+        case 'metrics':
+          set({ step: message.report.step });
+          break;
+        case 'dataset':
+          break;
+        case 'self-test-progress':
+        case 'self-test-result':
+          get().receiveSelfTest(message);
+          break;
+        case 'error': {
+          const problem = { code: message.code, message: message.message, recoverable: message.recoverable };
+          set(message.code === 'no-backend' ? { phase: 'failed', problem } : { problem });
+          if (get().selfTest.status === 'running') get().receiveSelfTest(message);
+          break;
+        }
+        default: {
+          const never: never = message;
+          throw new Error(`unhandled worker message ${JSON.stringify(never)}`);
+        }
+      }
+    }
+  },
+});

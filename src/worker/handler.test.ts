@@ -1,0 +1,139 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { selfTestConfig } from '../simclr/selftest';
+import { syntheticImages } from '../simclr/synthetic';
+import { TrainerHandler, type HandlerEnvironment } from './handler';
+import type { BackendReport, FromWorker } from './protocol';
+
+// The handler is a plain class: these tests drive it with plain messages, on the CPU backend, with no Worker.
+const cpuBackend: BackendReport = {
+  backend: 'webgl',
+  vendor: 'test',
+  architecture: 'cpu',
+  device: '',
+  isFallbackAdapter: true,
+  scope: 'node',
+  fallbackReason: null,
+};
+
+function setup() {
+  const messages: FromWorker[] = [];
+  let clock = 0;
+  const env: HandlerEnvironment = {
+    selectBackend: async () => {
+      await tf.setBackend('cpu');
+      return cpuBackend;
+    },
+    runKnownResult: async () => ({ expression: '1', expected: [1], actual: [1], ok: true }),
+    now: () => (clock += 10),
+    nextTask: () => new Promise((resolve) => setImmediate(resolve)),
+  };
+  const handler = new TrainerHandler((m) => messages.push(m), env);
+  const of = <T extends FromWorker['type']>(type: T) => messages.filter((m): m is Extract<FromWorker, { type: T }> => m.type === type);
+  return { handler, messages, of };
+}
+
+const config = selfTestConfig();
+const size = config.model.imageSize;
+const dataset = () => ({ pixels: syntheticImages(12, size, 3, 1), count: 12, imageSize: size, channels: 3 as const });
+
+async function ready() {
+  const t = setup();
+  await t.handler.handle({ type: 'init', backend: 'auto' });
+  await t.handler.handle({ type: 'set-dataset', dataset: dataset() });
+  return t;
+}
+
+/** Lets the handler's loop run until `predicate` holds. */
+async function until(predicate: () => boolean, limit = 20_000): Promise<void> {
+  const start = Date.now();
+  while (!predicate()) {
+    if (Date.now() - start > limit) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('TrainerHandler', () => {
+  it('reports its backend and the known result on init', async () => {
+    const { handler, of } = setup();
+    await handler.handle({ type: 'init', backend: 'auto' });
+    expect(of('ready')).toEqual([{ type: 'ready', backend: cpuBackend, check: { expression: '1', expected: [1], actual: [1], ok: true } }]);
+  });
+
+  it('trains to the requested step count with one metrics message per step, then stops', async () => {
+    const { handler, of } = await ready();
+    const before = tf.memory().numTensors;
+    await handler.handle({ type: 'start', config, steps: 4 });
+    await handler.idle();
+    expect(of('metrics').map((m) => m.report.step)).toEqual([1, 2, 3, 4]);
+    const report = of('metrics')[0]!.report;
+    expect(report.totalSteps).toBe(4);
+    expect(report.stepMs).toBe(10);
+    expect(report.imagesPerSec).toBeCloseTo((config.batchSize * 1000) / 10);
+    expect(of('state').map((s) => s.state)).toEqual(['compiling', 'training', 'stopped']);
+    await handler.handle({ type: 'stop' });
+    // A stopped run gives back every tensor it made.
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('pause stops steps between two steps; resume goes on from the same step', async () => {
+    const { handler, of } = await ready();
+    await handler.handle({ type: 'start', config, steps: 50 });
+    await until(() => of('metrics').length >= 2);
+    await handler.handle({ type: 'pause' });
+    await handler.idle();
+    const paused = of('metrics').length;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(of('metrics').length).toBe(paused);
+    await handler.handle({ type: 'resume' });
+    await until(() => of('metrics').length >= paused + 2);
+    const steps = of('metrics').map((m) => m.report.step);
+    expect(steps).toEqual(steps.map((_, i) => i + 1));
+    await handler.handle({ type: 'stop' });
+    expect(of('state').at(-1)!.state).toBe('stopped');
+    expect(of('metrics').length).toBeLessThan(50);
+  });
+
+  it('refuses to train without images, with a bad config, or twice at once', async () => {
+    const { handler, of } = setup();
+    await handler.handle({ type: 'init', backend: 'auto' });
+    await handler.handle({ type: 'start', config, steps: 3 });
+    expect(of('error').at(-1)).toMatchObject({ code: 'no-dataset' });
+    await handler.handle({ type: 'set-dataset', dataset: dataset() });
+    await handler.handle({ type: 'start', config: { ...config, temperature: -1, batchSize: 40 }, steps: 3 });
+    const bad = of('error').at(-1)!;
+    expect(bad.code).toBe('bad-config');
+    expect(bad.message).toMatch(/temperature/);
+    expect(bad.message).toMatch(/batch size 40 is larger than the 12 images/);
+    await handler.handle({ type: 'start', config, steps: 3 });
+    await handler.handle({ type: 'start', config, steps: 3 });
+    expect(of('error').at(-1)).toMatchObject({ code: 'busy' });
+    await handler.idle();
+  });
+
+  it('refuses images whose size does not match the model, and pixel data of the wrong length', async () => {
+    const { handler, of } = setup();
+    await handler.handle({ type: 'init', backend: 'auto' });
+    await handler.handle({ type: 'set-dataset', dataset: { ...dataset(), count: 13 } });
+    expect(of('error').at(-1)!.message).toMatch(/expected/);
+    await handler.handle({ type: 'set-dataset', dataset: { pixels: syntheticImages(12, 16, 1, 1), count: 12, imageSize: 16, channels: 1 } });
+    await handler.handle({ type: 'start', config, steps: 3 });
+    expect(of('error').at(-1)!.message).toMatch(/16 px × 1 channels/);
+  });
+
+  it('pause, resume and stop without a run are refused with a reason, not a crash', async () => {
+    const { handler, of } = await ready();
+    for (const type of ['pause', 'resume', 'stop'] as const) await handler.handle({ type });
+    expect(of('error').map((e) => e.code)).toEqual(['busy', 'busy', 'busy']);
+  });
+
+  it('runs the self-test and reports learning and agreement', async () => {
+    const { handler, of } = await ready();
+    await handler.handle({ type: 'self-test', steps: 3 });
+    expect(of('self-test-progress').filter((p) => p.stage === 'training')).toHaveLength(3);
+    const result = of('self-test-result')[0]!;
+    expect(result.training.steps).toBe(3);
+    expect(result.agreement.backends).toEqual(['cpu', 'cpu']);
+    expect(result.agreement.ok).toBe(true);
+  });
+});
