@@ -1,8 +1,10 @@
 import { useEffect } from 'react';
 import { useStore } from './store/store';
+import { DataPanel } from './ui/DataPanel';
 import { ProblemBanner } from './ui/ProblemBanner';
 import { SelfTestPanel } from './ui/SelfTestPanel';
 import { StatusBar } from './ui/StatusBar';
+import { TrainPanel } from './ui/TrainPanel';
 import { backendPreferenceFromUrl } from './ui/urlOptions';
 
 export function App() {
@@ -16,6 +18,8 @@ export function App() {
       </header>
       <ProblemBanner />
       <main className="app-main">
+        <DataPanel />
+        <TrainPanel />
         <SelfTestPanel />
       </main>
       <StatusBar />

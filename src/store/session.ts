@@ -60,14 +60,17 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
       switch (message.type) {
         case 'ready':
           set({ phase: 'ready', backend: message.backend, knownResult: message.check });
+          // First open: the built-in sample images, so that Start works with no folder at all.
+          if (!get().dataset) get().loadSampleSet();
           break;
         case 'state':
           set({ trainerState: message.state, step: message.step });
           break;
         case 'metrics':
-          set({ step: message.report.step });
+          get().receiveMetrics(message.report);
           break;
         case 'dataset':
+          get().receiveDataset(message.dataset);
           break;
         case 'self-test-progress':
         case 'self-test-result':
@@ -76,6 +79,7 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
         case 'error': {
           const problem = { code: message.code, message: message.message, recoverable: message.recoverable };
           set(message.code === 'no-backend' ? { phase: 'failed', problem } : { problem });
+          if (message.code === 'dataset-failed') set({ datasetLoading: false });
           if (get().selfTest.status === 'running') get().receiveSelfTest(message);
           break;
         }

@@ -1,11 +1,15 @@
 // One zustand store, built from slices; the worker connection feeds it.
 import { create } from 'zustand';
-import { createSessionSlice, type SessionSlice } from './session';
+import { createDataSlice, type DataSlice } from './data';
 import { createSelfTestSlice, type SelfTestSlice } from './selfTest';
+import { createSessionSlice, type SessionSlice } from './session';
+import { createTrainingSlice, type TrainingSlice } from './training';
 
-export type Store = SessionSlice & SelfTestSlice;
+export type Store = SessionSlice & SelfTestSlice & DataSlice & TrainingSlice;
 
 export const useStore = create<Store>()((...a) => ({
   ...createSessionSlice(...a),
   ...createSelfTestSlice(...a),
+  ...createDataSlice(...a),
+  ...createTrainingSlice(...a),
 }));

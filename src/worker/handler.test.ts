@@ -25,6 +25,10 @@ function setup() {
       return cpuBackend;
     },
     runKnownResult: async () => ({ expression: '1', expected: [1], actual: [1], ok: true }),
+    loadSample: async (url) => {
+      if (url !== 'sample.json') throw new Error('404 Not Found');
+      return { ...dataset(), labels: Int32Array.from({ length: 12 }, (_, i) => i % 3), classNames: ['a', 'b', 'c'] };
+    },
     now: () => (clock += 10),
     nextTask: () => new Promise((resolve) => setImmediate(resolve)),
   };
@@ -35,7 +39,15 @@ function setup() {
 
 const config = selfTestConfig();
 const size = config.model.imageSize;
-const dataset = () => ({ pixels: syntheticImages(12, size, 3, 1), count: 12, imageSize: size, channels: 3 as const });
+const dataset = () => ({
+  name: 'synthetic',
+  pixels: syntheticImages(12, size, 3, 1),
+  count: 12,
+  imageSize: size,
+  channels: 3 as const,
+  labels: null,
+  classNames: [],
+});
 
 async function ready() {
   const t = setup();
@@ -116,9 +128,18 @@ describe('TrainerHandler', () => {
     await handler.handle({ type: 'init', backend: 'auto' });
     await handler.handle({ type: 'set-dataset', dataset: { ...dataset(), count: 13 } });
     expect(of('error').at(-1)!.message).toMatch(/expected/);
-    await handler.handle({ type: 'set-dataset', dataset: { pixels: syntheticImages(12, 16, 1, 1), count: 12, imageSize: 16, channels: 1 } });
+    await handler.handle({ type: 'set-dataset', dataset: { ...dataset(), pixels: syntheticImages(12, 16, 1, 1), imageSize: 16, channels: 1 } });
     await handler.handle({ type: 'start', config, steps: 3 });
     expect(of('error').at(-1)!.message).toMatch(/16 px × 1 channels/);
+  });
+
+  it('loads the sample set and summarises it for the page; a missing one is reported', async () => {
+    const { handler, of } = setup();
+    await handler.handle({ type: 'init', backend: 'auto' });
+    await handler.handle({ type: 'load-sample', url: 'sample.json' });
+    expect(of('dataset').at(-1)!.dataset).toEqual({ name: 'synthetic', count: 12, imageSize: size, channels: 3, classNames: ['a', 'b', 'c'], labelled: true });
+    await handler.handle({ type: 'load-sample', url: 'missing.json' });
+    expect(of('error').at(-1)).toMatchObject({ code: 'dataset-failed', message: expect.stringMatching(/404/) });
   });
 
   it('pause, resume and stop without a run are refused with a reason, not a crash', async () => {

@@ -11,6 +11,7 @@ import type { BackendPreference, BackendReport, DatasetPayload, FromWorker, Know
 export interface HandlerEnvironment {
   selectBackend(preference: BackendPreference): Promise<BackendReport>;
   runKnownResult(): Promise<KnownResultCheck>;
+  loadSample(url: string): Promise<DatasetPayload>;
   now(): number;
   /** Resolves in a later task, so that messages (pause, stop) are handled between steps even when no step awaits the GPU. */
   nextTask(): Promise<void>;
@@ -43,6 +44,8 @@ export class TrainerHandler {
           return await this.init(message.backend);
         case 'set-dataset':
           return this.setDataset(message.dataset);
+        case 'load-sample':
+          return await this.loadSample(message.url);
         case 'start':
           return await this.start(message.config, message.steps);
         case 'pause':
@@ -106,10 +109,25 @@ export class TrainerHandler {
     if (this.isActive()) throw new TrainerError('busy', 'stop training before loading other images');
     const expected = dataset.count * dataset.imageSize * dataset.imageSize * dataset.channels;
     if (dataset.pixels.length !== expected) {
-      throw new TrainerError('no-dataset', `image data has ${dataset.pixels.length} bytes, expected ${expected}`);
+      throw new TrainerError('dataset-failed', `image data has ${dataset.pixels.length} bytes, expected ${expected}`);
+    }
+    if (dataset.labels && dataset.labels.length !== dataset.count) {
+      throw new TrainerError('dataset-failed', `${dataset.labels.length} labels for ${dataset.count} images`);
     }
     this.dataset = dataset;
-    this.send({ type: 'dataset', count: dataset.count, imageSize: dataset.imageSize, channels: dataset.channels });
+    const { name, count, imageSize, channels, classNames, labels } = dataset;
+    this.send({ type: 'dataset', dataset: { name, count, imageSize, channels, classNames, labelled: labels !== null } });
+  }
+
+  private async loadSample(url: string): Promise<void> {
+    if (this.isActive()) throw new TrainerError('busy', 'stop training before loading other images');
+    let dataset: DatasetPayload;
+    try {
+      dataset = await this.env.loadSample(url);
+    } catch (e) {
+      throw new TrainerError('dataset-failed', `The sample images could not be loaded: ${(e as Error).message}`);
+    }
+    this.setDataset(dataset);
   }
 
   private async start(config: TrainConfig, steps: number): Promise<void> {
@@ -177,7 +195,11 @@ export class TrainerHandler {
 
   private pause(): void {
     if (this.trainerState !== 'training' && this.trainerState !== 'compiling') throw new TrainerError('busy', 'there is no training to pause');
-    this.setState('paused');
+    this.trainerState = 'paused';
+    // The step in flight finishes first; the page hears "paused" with the step the run really stopped at.
+    this.loop = this.loop.then(() => {
+      if (this.trainerState === 'paused') this.setState('paused');
+    });
   }
 
   private resume(): void {

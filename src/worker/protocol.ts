@@ -30,12 +30,26 @@ export interface KnownResultCheck {
   ok: boolean;
 }
 
-/** Decoded images at the training resolution, uint8 NHWC. */
+/** Decoded images at the training resolution, uint8 NHWC, with optional labels (for evaluation only). */
 export interface DatasetPayload {
+  name: string;
   pixels: Uint8Array;
   count: number;
   imageSize: number;
   channels: 1 | 3;
+  /** Index into classNames per image, or null when the images carry no labels. */
+  labels: Int32Array | null;
+  classNames: string[];
+}
+
+/** What the page learns about a loaded data set (the pixels stay in the worker). */
+export interface DatasetSummary {
+  name: string;
+  count: number;
+  imageSize: number;
+  channels: 1 | 3;
+  classNames: string[];
+  labelled: boolean;
 }
 
 export type TrainerState = 'idle' | 'compiling' | 'training' | 'paused' | 'stopped';
@@ -51,6 +65,7 @@ export type ErrorCode =
   | 'no-backend' // neither WebGPU nor WebGL could be started
   | 'bad-config' // a setting out of range; message says which
   | 'no-dataset' // training asked for before images were loaded, or too few images
+  | 'dataset-failed' // images could not be read
   | 'busy' // the request conflicts with work in progress
   | 'training-failed' // an exception inside a step
   | 'internal';
@@ -58,6 +73,8 @@ export type ErrorCode =
 export type ToWorker =
   | { type: 'init'; backend: BackendPreference }
   | { type: 'set-dataset'; dataset: DatasetPayload }
+  /** Load the built-in sample set; url is relative to the page. */
+  | { type: 'load-sample'; url: string }
   | { type: 'start'; config: TrainConfig; steps: number }
   | { type: 'pause' }
   | { type: 'resume' }
@@ -66,7 +83,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'ready'; backend: BackendReport; check: KnownResultCheck }
-  | { type: 'dataset'; count: number; imageSize: number; channels: 1 | 3 }
+  | { type: 'dataset'; dataset: DatasetSummary }
   | { type: 'state'; state: TrainerState; step: number }
   | { type: 'metrics'; report: StepReport }
   | { type: 'self-test-progress'; stage: 'training' | 'agreement'; step: number; total: number }

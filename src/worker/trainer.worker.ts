@@ -1,9 +1,14 @@
 // The trainer worker's entry: tfjs lives here, never on the page.
+import { loadSampleSet } from '../data/sample';
 import { runKnownResult, selectBackend } from './backend';
 import { TrainerHandler } from './handler';
 import type { FromWorker, ToWorker } from './protocol';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
+
+function pageOrigin(): string {
+  return `${self.location.origin}/`;
+}
 
 // A message to ourselves is a task without setTimeout's 4 ms clamping.
 const channel = new MessageChannel();
@@ -17,6 +22,8 @@ function nextTask(): Promise<void> {
 const handler = new TrainerHandler((message: FromWorker, transfer: Transferable[] = []) => scope.postMessage(message, transfer), {
   selectBackend,
   runKnownResult,
+  // Relative URLs are resolved against the page, not the worker script's folder.
+  loadSample: (url) => loadSampleSet(url, pageOrigin()),
   now: () => performance.now(),
   nextTask,
 });

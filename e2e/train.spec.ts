@@ -1,0 +1,50 @@
+import { expect, test, type Page } from '@playwright/test';
+
+async function openWithSample(page: Page) {
+  await page.goto('/');
+  await expect(page.getByRole('status', { name: 'GPU status' })).toContainText('GPU check passed');
+  const images = page.getByRole('region', { name: 'Images' });
+  await expect(images).toContainText('300 images');
+  await expect(images).toContainText('10 classes found');
+}
+
+/** A run small enough for a software adapter: convnet4 at 1/8 width, batch 8, a few steps. */
+async function tinySettings(page: Page, steps: number) {
+  await page.getByLabel('Width multiplier').fill('0.125');
+  await page.getByLabel('Batch size').fill('8');
+  await page.getByLabel('Steps').fill(String(steps));
+}
+
+test('first open trains on the sample images: start, pause, resume, finish', async ({ page }) => {
+  await openWithSample(page);
+  await tinySettings(page, 6);
+  const runState = page.locator('.run-state');
+  await page.getByRole('button', { name: 'Start' }).click();
+  await expect(runState).toContainText('step 2 of 6', { timeout: 120_000 });
+
+  await page.getByRole('button', { name: 'Pause' }).click();
+  await expect(runState).toContainText('Paused');
+  const pausedAt = await runState.textContent();
+  await page.waitForTimeout(3000);
+  expect(await runState.textContent()).toBe(pausedAt);
+
+  await page.getByRole('button', { name: 'Resume' }).click();
+  await expect(runState).toContainText('step 6 of 6', { timeout: 120_000 });
+  await expect(runState).toContainText('Finished');
+  const lastStep = page.getByRole('definition').first();
+  await expect(lastStep).toContainText('no learning: 2.708');
+  await page.screenshot({ path: 'test-results/train.png', fullPage: true });
+});
+
+test('absurd settings are refused next to the field, and Start stays disabled', async ({ page }) => {
+  await openWithSample(page);
+  const batch = page.getByLabel('Batch size');
+  await batch.fill('1');
+  await expect(batch).toHaveAttribute('aria-invalid', 'true');
+  await expect(page.getByText('must be a whole number from 2 to 8192, got 1')).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Start' })).toBeDisabled();
+  await batch.fill('500');
+  await expect(page.getByText('the data set has only 300 images')).toBeVisible();
+  await batch.fill('16');
+  await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
+});

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { validateTrainConfig } from '../simclr/config';
+import type { BackendReport, DatasetSummary } from '../worker/protocol';
+import { suggestedSettings } from './defaults';
+
+const sample: DatasetSummary = { name: 's', count: 300, imageSize: 28, channels: 1, classNames: [], labelled: false };
+const gpu: BackendReport = { backend: 'webgpu', vendor: 'v', architecture: 'a', device: '', isFallbackAdapter: false, scope: 'w', fallbackReason: null };
+
+describe('suggestedSettings', () => {
+  it('fits the images: their size and channels, grayscale jitter without saturation or hue', () => {
+    const { config, steps } = suggestedSettings(sample, gpu);
+    expect(config.model.imageSize).toBe(28);
+    expect(config.model.channels).toBe(1);
+    expect(config.augment.saturation).toBe(0);
+    expect(config.augment.brightness).toBeCloseTo(0.8);
+    expect(config.batchSize).toBe(128);
+    expect(config.optim.totalSteps).toBe(steps);
+    expect(validateTrainConfig(config)).toEqual([]);
+  });
+
+  it('never asks for a batch larger than the data set', () => {
+    expect(suggestedSettings({ ...sample, count: 50 }, gpu).config.batchSize).toBe(32);
+    expect(suggestedSettings({ ...sample, count: 2 }, gpu).config.batchSize).toBe(2);
+  });
+
+  it('keeps steps short on a software adapter', () => {
+    const { config, steps } = suggestedSettings(sample, { ...gpu, isFallbackAdapter: true });
+    expect(config.batchSize).toBe(16);
+    expect(config.model.width).toBe(0.25);
+    expect(steps).toBeLessThan(100);
+    expect(validateTrainConfig(config)).toEqual([]);
+  });
+});

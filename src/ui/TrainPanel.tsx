@@ -1,0 +1,138 @@
+import { useId } from 'react';
+import type { RunSettings } from '../store/defaults';
+import { useStore } from '../store/store';
+import { fixed, percent } from './format';
+
+interface NumberFieldProps {
+  label: string;
+  field: string;
+  value: number;
+  step?: number | 'any';
+  disabled: boolean;
+  onChange(value: number): void;
+}
+
+/** A labelled number input that shows its validation problem next to it. */
+function NumberField({ label, field, value, step = 'any', disabled, onChange }: NumberFieldProps) {
+  const id = useId();
+  const problem = useStore((s) => s.settingProblems.find((p) => p.field === field));
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <input
+        id={id}
+        type="number"
+        step={step}
+        value={Number.isFinite(value) ? value : ''}
+        disabled={disabled}
+        aria-invalid={problem ? true : undefined}
+        aria-describedby={problem ? `${id}-problem` : undefined}
+        onChange={(e) => onChange(e.target.value === '' ? NaN : Number(e.target.value))}
+      />
+      {problem && (
+        <span id={`${id}-problem`} className="field-problem">
+          {problem.message.replace(/^[\w.]+: /, '')}
+        </span>
+      )}
+    </div>
+  );
+}
+
+function SettingsForm({ settings, disabled }: { settings: RunSettings; disabled: boolean }) {
+  const update = useStore((s) => s.updateSettings);
+  const setModel = (change: Partial<RunSettings['config']['model']>) =>
+    update((s) => ({ ...s, config: { ...s.config, model: { ...s.config.model, ...change } } }));
+  const setOptim = (change: Partial<RunSettings['config']['optim']>) =>
+    update((s) => ({ ...s, config: { ...s.config, optim: { ...s.config.optim, ...change } } }));
+  const { config } = settings;
+  const encoderId = useId();
+  const optimizerId = useId();
+  return (
+    <fieldset className="settings" disabled={disabled}>
+      <legend>Settings</legend>
+      <div className="field">
+        <label htmlFor={encoderId}>Encoder</label>
+        <select id={encoderId} value={config.model.encoder} onChange={(e) => setModel({ encoder: e.target.value as 'convnet4' | 'resnet18' })}>
+          <option value="convnet4">convnet4 (4 conv blocks, fast)</option>
+          <option value="resnet18">resnet18 (small-image ResNet-18)</option>
+        </select>
+      </div>
+      <NumberField label="Width multiplier" field="model.width" value={config.model.width} disabled={disabled} onChange={(width) => setModel({ width })} />
+      <NumberField label="Batch size" field="batchSize" value={config.batchSize} step={1} disabled={disabled} onChange={(batchSize) => update((s) => ({ ...s, config: { ...s.config, batchSize } }))} />
+      <NumberField label="Steps" field="steps" value={settings.steps} step={1} disabled={disabled} onChange={(steps) => update((s) => ({ ...s, steps }))} />
+      <NumberField label="Temperature" field="temperature" value={config.temperature} disabled={disabled} onChange={(temperature) => update((s) => ({ ...s, config: { ...s.config, temperature } }))} />
+      <div className="field">
+        <label htmlFor={optimizerId}>Optimiser</label>
+        <select id={optimizerId} value={config.optim.optimizer} onChange={(e) => setOptim({ optimizer: e.target.value as 'adam' | 'sgd' | 'lars' })}>
+          <option value="adam">Adam</option>
+          <option value="sgd">SGD with momentum</option>
+          <option value="lars">LARS</option>
+        </select>
+      </div>
+      <NumberField label="Learning rate" field="optim.learningRate" value={config.optim.learningRate} disabled={disabled} onChange={(learningRate) => setOptim({ learningRate })} />
+    </fieldset>
+  );
+}
+
+const STATE_TEXT = {
+  idle: 'Ready to train',
+  compiling: 'Preparing the GPU (compiling pipelines)…',
+  training: 'Training',
+  paused: 'Paused',
+  stopped: 'Stopped',
+} as const;
+
+/** Start, pause, resume and stop a run, and what the last step measured. */
+export function TrainPanel() {
+  const phase = useStore((s) => s.phase);
+  const settings = useStore((s) => s.settings);
+  const problems = useStore((s) => s.settingProblems);
+  const state = useStore((s) => s.trainerState);
+  const latest = useStore((s) => s.latest);
+  const selfTesting = useStore((s) => s.selfTest.status === 'running');
+  const { startTraining, pauseTraining, resumeTraining, stopTraining } = useStore.getState();
+  const active = state === 'training' || state === 'compiling' || state === 'paused';
+  const canStart = phase === 'ready' && settings !== null && problems.length === 0 && !active && !selfTesting;
+  const collapse = settings ? Math.log(2 * settings.config.batchSize - 1) : NaN;
+
+  return (
+    <section className="panel" aria-labelledby="train-title">
+      <h2 id="train-title">Train</h2>
+      {settings ? <SettingsForm settings={settings} disabled={active} /> : <p>Load images to set up a run.</p>}
+      <div className="controls">
+        <button type="button" onClick={startTraining} disabled={!canStart}>
+          Start
+        </button>
+        <button type="button" onClick={pauseTraining} disabled={state !== 'training' && state !== 'compiling'}>
+          Pause
+        </button>
+        <button type="button" onClick={resumeTraining} disabled={state !== 'paused'}>
+          Resume
+        </button>
+        <button type="button" onClick={stopTraining} disabled={!active}>
+          Stop
+        </button>
+      </div>
+      <p aria-live="polite" className="run-state">
+        {state === 'stopped' && latest && latest.step === latest.totalSteps ? 'Finished' : STATE_TEXT[state]}
+        {latest && ` · step ${latest.step} of ${latest.totalSteps}`}
+      </p>
+      {latest && (
+        <dl className="results" aria-label="Last step">
+          <dt>Loss</dt>
+          <dd>
+            {fixed(latest.loss)} (no learning: {fixed(collapse)})
+          </dd>
+          <dt>Contrastive accuracy</dt>
+          <dd>{percent(latest.contrastiveAcc, 1)}</dd>
+          <dt>Embedding std</dt>
+          <dd>{fixed(latest.embeddingStd, 4)}</dd>
+          <dt>Learning rate</dt>
+          <dd>{latest.lr.toExponential(2)}</dd>
+          <dt>Throughput</dt>
+          <dd>{latest.imagesPerSec.toFixed(1)} images/s</dd>
+        </dl>
+      )}
+    </section>
+  );
+}
