@@ -72,6 +72,12 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
         case 'dataset':
           get().receiveDataset(message.dataset);
           break;
+        case 'import-progress':
+        case 'import-done':
+        case 'import-cancelled':
+        case 'cache-cleared':
+          get().receiveImport(message);
+          break;
         case 'self-test-progress':
         case 'self-test-result':
           get().receiveSelfTest(message);
@@ -79,7 +85,10 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
         case 'error': {
           const problem = { code: message.code, message: message.message, recoverable: message.recoverable };
           set(message.code === 'no-backend' ? { phase: 'failed', problem } : { problem });
-          if (message.code === 'dataset-failed') set({ datasetLoading: false });
+          if (message.code === 'dataset-failed') {
+            const running = get().importState;
+            set({ datasetLoading: false, importState: running?.status === 'running' ? { ...running, status: 'cancelled' } : running });
+          }
           if (get().selfTest.status === 'running') get().receiveSelfTest(message);
           break;
         }

@@ -11,6 +11,7 @@ export interface TrainingSlice {
   settingProblems: ConfigProblem[];
   latest: StepReport | null;
   adoptDefaults(dataset: DatasetSummary): void;
+  clearSettings(): void;
   updateSettings(change: (settings: RunSettings) => RunSettings): void;
   startTraining(): void;
   pauseTraining(): void;
@@ -38,6 +39,10 @@ export const createTrainingSlice: StateCreator<Store, [], [], TrainingSlice> = (
   adoptDefaults(dataset) {
     const settings = suggestedSettings(dataset, get().backend);
     set({ settings, settingProblems: problemsOf(settings, dataset) });
+  },
+
+  clearSettings() {
+    set({ settings: null, settingProblems: [] });
   },
 
   updateSettings(change) {

@@ -29,6 +29,19 @@ function setup() {
       if (url !== 'sample.json') throw new Error('404 Not Found');
       return { ...dataset(), labels: Int32Array.from({ length: 12 }, (_, i) => i % 3), classNames: ['a', 'b', 'c'] };
     },
+    importImages: async (files, options) => {
+      const usable = files.filter((f) => f.file.size > 0);
+      options.onProgress({ found: files.length, processed: files.length, decoded: usable.length, fromCache: 0, skipped: files.length - usable.length, duplicates: 0 });
+      const base = dataset();
+      const bytes = options.imageSize * options.imageSize * 3;
+      return {
+        dataset: { ...base, name: options.name, count: usable.length, imageSize: options.imageSize, pixels: base.pixels.subarray(0, usable.length * bytes) },
+        skipped: files.filter((f) => f.file.size === 0).map((f) => ({ path: f.path, reason: 'empty' as const, message: 'empty file (0 bytes)' })),
+        counts: { found: files.length, processed: files.length, decoded: usable.length, fromCache: 0, skipped: files.length - usable.length, duplicates: 0 },
+        cacheProblem: null,
+      };
+    },
+    clearCache: async () => {},
     now: () => (clock += 10),
     nextTask: () => new Promise((resolve) => setImmediate(resolve)),
   };
@@ -140,6 +153,31 @@ describe('TrainerHandler', () => {
     expect(of('dataset').at(-1)!.dataset).toEqual({ name: 'synthetic', count: 12, imageSize: size, channels: 3, classNames: ['a', 'b', 'c'], labelled: true });
     await handler.handle({ type: 'load-sample', url: 'missing.json' });
     expect(of('error').at(-1)).toMatchObject({ code: 'dataset-failed', message: expect.stringMatching(/404/) });
+  });
+
+  it('imports files into a data set, and reports what was skipped', async () => {
+    const { handler, of } = setup();
+    await handler.handle({ type: 'init', backend: 'auto' });
+    const files = [...Array.from({ length: 5 }, (_, i) => ({ path: `p/${i}.png`, file: new File(['x'], `${i}.png`) })), { path: 'p/e.png', file: new File([], 'e.png') }];
+    await handler.handle({ type: 'import', files, imageSize: size, name: 'p' });
+    expect(of('import-progress')).toHaveLength(1);
+    expect(of('import-done')[0]!.skipped).toEqual([{ path: 'p/e.png', reason: 'empty', message: 'empty file (0 bytes)' }]);
+    expect(of('dataset').at(-1)!.dataset).toMatchObject({ name: 'p', count: 5 });
+  });
+
+  it('an import with fewer than two usable images leaves no data set and says why', async () => {
+    const { handler, of } = await ready();
+    await handler.handle({ type: 'import', files: [{ path: 'a.png', file: new File(['x'], 'a.png') }, { path: 'b.txt', file: new File([], 'b.txt') }], imageSize: size, name: '2 files' });
+    expect(of('dataset').at(-1)!.dataset).toBeNull();
+    expect(of('error').at(-1)!.message).toMatch(/Only one usable image among the 2 files.*at least 2 images/);
+    await handler.handle({ type: 'start', config, steps: 2 });
+    expect(of('error').at(-1)!.code).toBe('no-dataset');
+  });
+
+  it('refuses an absurd import size', async () => {
+    const { handler, of } = await ready();
+    await handler.handle({ type: 'import', files: [], imageSize: 5000, name: 'x' });
+    expect(of('error').at(-1)).toMatchObject({ code: 'bad-config', message: expect.stringMatching(/from 8 to 256/) });
   });
 
   it('pause, resume and stop without a run are refused with a reason, not a crash', async () => {

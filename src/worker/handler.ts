@@ -1,5 +1,6 @@
 // The trainer's state machine: a plain class the worker entry feeds with messages and unit tests drive directly.
 import * as tf from '@tensorflow/tfjs';
+import type { ImportCounts, ImportFile, ImportResult } from '../data/importer';
 import { EpochSampler, gatherBatch } from '../simclr/batches';
 import { validateTrainConfig, type TrainConfig } from '../simclr/config';
 import { Random } from '../simclr/random';
@@ -12,6 +13,11 @@ export interface HandlerEnvironment {
   selectBackend(preference: BackendPreference): Promise<BackendReport>;
   runKnownResult(): Promise<KnownResultCheck>;
   loadSample(url: string): Promise<DatasetPayload>;
+  importImages(
+    files: ImportFile[],
+    options: { imageSize: number; name: string; signal: AbortSignal; onProgress(counts: ImportCounts): void },
+  ): Promise<ImportResult>;
+  clearCache(): Promise<void>;
   now(): number;
   /** Resolves in a later task, so that messages (pause, stop) are handled between steps even when no step awaits the GPU. */
   nextTask(): Promise<void>;
@@ -31,6 +37,7 @@ export class TrainerHandler {
   /** The work in flight (compilation, then steps), chained so two loops never run at once; pause and stop land between steps. */
   private loop: Promise<void> = Promise.resolve();
   private selfTesting = false;
+  private importing: AbortController | null = null;
 
   constructor(
     private readonly post: Post,
@@ -46,6 +53,13 @@ export class TrainerHandler {
           return this.setDataset(message.dataset);
         case 'load-sample':
           return await this.loadSample(message.url);
+        case 'import':
+          return await this.importFiles(message.files, message.imageSize, message.name);
+        case 'cancel-import':
+          return this.importing?.abort();
+        case 'clear-cache':
+          await this.env.clearCache();
+          return this.send({ type: 'cache-cleared' });
         case 'start':
           return await this.start(message.config, message.steps);
         case 'pause':
@@ -117,6 +131,49 @@ export class TrainerHandler {
     this.dataset = dataset;
     const { name, count, imageSize, channels, classNames, labels } = dataset;
     this.send({ type: 'dataset', dataset: { name, count, imageSize, channels, classNames, labelled: labels !== null } });
+  }
+
+  /** Minimum images for SimCLR: each image needs at least one other image as a negative. */
+  static readonly MIN_IMAGES = 2;
+
+  private async importFiles(files: ImportFile[], imageSize: number, name: string): Promise<void> {
+    if (this.isActive()) throw new TrainerError('busy', 'stop training before loading other images');
+    if (this.importing) throw new TrainerError('busy', 'an import is already running');
+    if (!(Number.isInteger(imageSize) && imageSize >= 8 && imageSize <= 256)) {
+      throw new TrainerError('bad-config', `image size must be a whole number of pixels from 8 to 256, got ${imageSize}`);
+    }
+    const controller = new AbortController();
+    this.importing = controller;
+    const started = this.env.now();
+    let lastReport = -Infinity;
+    const onProgress = (counts: ImportCounts) => {
+      const now = this.env.now();
+      // At most ten progress messages a second, however fast files go by.
+      if (now - lastReport < 100 && counts.processed < counts.found) return;
+      lastReport = now;
+      this.send({ type: 'import-progress', counts, elapsedMs: now - started });
+    };
+    let result: ImportResult;
+    try {
+      result = await this.env.importImages(files, { imageSize, name, signal: controller.signal, onProgress });
+    } catch (e) {
+      if (controller.signal.aborted) return this.send({ type: 'import-cancelled' });
+      throw new TrainerError('dataset-failed', `The images could not be imported: ${(e as Error).message}`);
+    } finally {
+      this.importing = null;
+    }
+    const { dataset, skipped, counts, cacheProblem } = result;
+    this.send({ type: 'import-done', counts, skipped, elapsedMs: this.env.now() - started, cacheProblem });
+    if (dataset.count < TrainerHandler.MIN_IMAGES) {
+      this.dataset = null;
+      this.send({ type: 'dataset', dataset: null });
+      const found = dataset.count === 0 ? 'No usable image' : 'Only one usable image';
+      throw new TrainerError(
+        'no-dataset',
+        `${found} among the ${counts.found} files chosen. SimCLR learns by telling each image apart from the others, so it needs at least ${TrainerHandler.MIN_IMAGES} images.`,
+      );
+    }
+    this.setDataset(dataset);
   }
 
   private async loadSample(url: string): Promise<void> {

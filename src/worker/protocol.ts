@@ -1,5 +1,6 @@
 // The one message contract between the page and the trainer worker, both directions. Every payload is tied to
 // its `type`, so a switch over `type` narrows it with no cast; large arrays travel as transferred typed arrays.
+import type { ImportCounts, ImportFile, SkippedFile } from '../data/importer';
 import type { TrainConfig } from '../simclr/config';
 import type { AgreementCheck, TrainingCheck } from '../simclr/selftest';
 import type { StepMetrics } from '../simclr/step';
@@ -75,6 +76,10 @@ export type ToWorker =
   | { type: 'set-dataset'; dataset: DatasetPayload }
   /** Load the built-in sample set; url is relative to the page. */
   | { type: 'load-sample'; url: string }
+  /** Decode the user's files at imageSize; name describes them ('photos', '12 files'). */
+  | { type: 'import'; files: ImportFile[]; imageSize: number; name: string }
+  | { type: 'cancel-import' }
+  | { type: 'clear-cache' }
   | { type: 'start'; config: TrainConfig; steps: number }
   | { type: 'pause' }
   | { type: 'resume' }
@@ -83,7 +88,12 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'ready'; backend: BackendReport; check: KnownResultCheck }
-  | { type: 'dataset'; dataset: DatasetSummary }
+  /** The data set training will use; null after an import that left too few usable images. */
+  | { type: 'dataset'; dataset: DatasetSummary | null }
+  | { type: 'import-progress'; counts: ImportCounts; elapsedMs: number }
+  | { type: 'import-done'; counts: ImportCounts; skipped: SkippedFile[]; elapsedMs: number; cacheProblem: string | null }
+  | { type: 'import-cancelled' }
+  | { type: 'cache-cleared' }
   | { type: 'state'; state: TrainerState; step: number }
   | { type: 'metrics'; report: StepReport }
   | { type: 'self-test-progress'; stage: 'training' | 'agreement'; step: number; total: number }

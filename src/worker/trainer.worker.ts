@@ -1,4 +1,7 @@
 // The trainer worker's entry: tfjs lives here, never on the page.
+import { DecodeCache } from '../data/cache';
+import { decodeToSquare } from '../data/decode';
+import { importImages, sha256 } from '../data/importer';
 import { loadSampleSet } from '../data/sample';
 import { runKnownResult, selectBackend } from './backend';
 import { TrainerHandler } from './handler';
@@ -24,6 +27,19 @@ const handler = new TrainerHandler((message: FromWorker, transfer: Transferable[
   runKnownResult,
   // Relative URLs are resolved against the page, not the worker script's folder.
   loadSample: (url) => loadSampleSet(url, pageOrigin()),
+  importImages: async (files, options) => {
+    const cache = await DecodeCache.open();
+    try {
+      return await importImages(files, { ...options, decode: decodeToSquare, hash: sha256, cache });
+    } finally {
+      cache?.close();
+    }
+  },
+  clearCache: async () => {
+    const cache = await DecodeCache.open();
+    await cache?.clear();
+    cache?.close();
+  },
   now: () => performance.now(),
   nextTask,
 });
