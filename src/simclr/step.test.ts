@@ -100,6 +100,28 @@ describe('trainStep', () => {
     disposeTrainState(state);
   });
 
+  it.each([
+    ['resnet18', 'adam'],
+    ['convnet4', 'sgd'],
+    ['convnet4', 'lars'],
+  ] as const)('trains %s with %s: finite loss, weights move, no tensor left behind', async (encoder, optimizer) => {
+    const config = selfTestConfig();
+    config.model = { ...config.model, encoder, width: 1 / 16, headLayers: 3 };
+    config.optim = { ...config.optim, optimizer, learningRate: optimizer === 'adam' ? 1e-3 : 0.1 };
+    config.batchSize = 4;
+    const state = createTrainState(config);
+    const batch = images(config);
+    const before = await state.params[0]!.variable.data();
+    await trainStep(state, batch);
+    const tensors = tf.memory().numTensors;
+    const m = await trainStep(state, batch);
+    expect(m.finite).toBe(true);
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(Array.from(await state.params[0]!.variable.data())).not.toEqual(Array.from(before));
+    batch.dispose();
+    disposeTrainState(state);
+  });
+
   it('refuses a batch of the wrong size', async () => {
     const config = selfTestConfig();
     const state = createTrainState(config);
