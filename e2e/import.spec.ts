@@ -80,3 +80,18 @@ test('after a reload the same folder comes from the decode cache, with nothing d
   await expect(region).toContainText('Imported clothes: 10 of 10 files · 0 decoded · 8 from cache · 4 skipped');
   await expect(region.locator('.dataset-summary')).toHaveText('clothes: 6 images, 16 × 16 px, colour, 2 classes found (used only to evaluate)');
 });
+
+test('images dropped on the page are imported', async ({ page }) => {
+  await ready(page);
+  const bytes = await encodeImages(page, images.slice(0, 3));
+  const payload = bytes.map((b, i) => ({ name: ['x.jpg', 'y.png', 'z.webp'][i]!, base64: b.toString('base64') }));
+  // A drop as the browser delivers it for plain files: a DataTransfer holding File objects.
+  await page.getByText('Drop a folder or images here').evaluate((zone, files) => {
+    const transfer = new DataTransfer();
+    for (const f of files) transfer.items.add(new File([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))], f.name));
+    zone.parentElement!.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+  }, payload);
+  const region = page.getByRole('region', { name: 'Images' });
+  await expect(region).toContainText('Imported 3 files: 3 of 3 files · 3 decoded');
+  await expect(region.locator('.dataset-summary')).toHaveText('3 files: 3 images, 32 × 32 px, colour, no labels');
+});
