@@ -1,7 +1,7 @@
 // Fixture folders for the browser tests, made by the tests themselves: images are encoded by the browser
 // (JPEG, PNG and WebP through OffscreenCanvas), then written to a fresh temporary folder.
 import type { Page } from '@playwright/test';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -40,9 +40,18 @@ export async function encodeImages(page: Page, images: FixtureImage[]): Promise<
   return encoded.map((b64) => Buffer.from(b64, 'base64'));
 }
 
+const made: string[] = [];
+
+/** Removes every folder writeFolder made in this process (call from a spec's afterAll). */
+export function removeFixtureFolders(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
 /** A fresh folder named `name` in a temporary directory, with the given files (path → bytes). */
 export function writeFolder(name: string, files: Record<string, Buffer | string>): string {
-  const root = join(mkdtempSync(join(tmpdir(), 'tabclr-')), name);
+  const parent = mkdtempSync(join(tmpdir(), 'tabclr-'));
+  made.push(parent);
+  const root = join(parent, name);
   for (const [path, content] of Object.entries(files)) {
     const full = join(root, path);
     mkdirSync(dirname(full), { recursive: true });

@@ -1,5 +1,7 @@
 import { expect, test, type Page } from '@playwright/test';
-import { encodeImages, writeFolder, type FixtureImage } from './fixtures';
+import { encodeImages, removeFixtureFolders, writeFolder, type FixtureImage } from './fixtures';
+
+test.afterAll(removeFixtureFolders);
 
 const images: FixtureImage[] = [
   { path: 'red/a1.jpg', width: 64, height: 48, colour: '#c00', type: 'image/jpeg' },

@@ -57,8 +57,9 @@ export interface ImportOptions {
 
 type Outcome = { pixels: Uint8Array; hash: string } | { skip: SkipReason; detail: string };
 
-/** Bytes read to identify a file's format. */
+/** Bytes that identify a file's format. */
 const HEAD_BYTES = 32;
+const SIZE_ONLY = new Uint8Array(0);
 /** Files whose cache entries are looked up, and whose new decodes are written, in one transaction. */
 const CHUNK = 64;
 
@@ -78,10 +79,12 @@ export async function importImages(files: ImportFile[], options: ImportOptions):
       counts.fromCache++;
       return cached;
     }
-    const head = new Uint8Array(await item.file.slice(0, HEAD_BYTES).arrayBuffer());
-    const problem = precheck(item.file.size, head);
-    if (problem) return { skip: problem, detail: '' };
+    // Size first (no read at all for empty or huge files), then one read serves the sniffing, hash and decode.
+    const bySize = precheck(item.file.size, SIZE_ONLY);
+    if (bySize === 'empty' || bySize === 'too-large') return { skip: bySize, detail: '' };
     const bytes = new Uint8Array(await item.file.arrayBuffer());
+    const problem = precheck(bytes.length, bytes.subarray(0, HEAD_BYTES));
+    if (problem) return { skip: problem, detail: '' };
     try {
       const [digest, pixels] = await Promise.all([hash(bytes), decode(new Blob([bytes]), imageSize)]);
       counts.decoded++;
@@ -94,6 +97,8 @@ export async function importImages(files: ImportFile[], options: ImportOptions):
     }
   }
 
+  // Cache writes overlap the next chunk's decoding rather than stalling it.
+  let writes = Promise.resolve();
   for (let start = 0; start < sorted.length; start += CHUNK) {
     const chunk = sorted.slice(start, start + CHUNK);
     const keys = chunk.map((f) => cacheKey(f.path, f.file.size, f.file.lastModified, imageSize));
@@ -112,8 +117,9 @@ export async function importImages(files: ImportFile[], options: ImportOptions):
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, chunk.length) }, lane));
-    if (cache) await cache.putMany(fresh);
+    if (cache) writes = writes.then(() => cache.putMany(fresh));
   }
+  await writes;
   signal?.throwIfAborted();
 
   // In path order, so that which copy of a duplicate is kept does not depend on decode timing.
