@@ -10,9 +10,9 @@ async function openWithSample(page: Page) {
 
 /** A run small enough for a software adapter: convnet4 at 1/8 width, batch 8, a few steps. */
 async function tinySettings(page: Page, steps: number) {
-  await page.getByLabel('Width multiplier').fill('0.125');
-  await page.getByLabel('Batch size').fill('8');
-  await page.getByLabel('Steps').fill(String(steps));
+  await page.getByLabel('Width multiplier', { exact: true }).fill('0.125');
+  await page.getByLabel('Batch size', { exact: true }).fill('8');
+  await page.getByLabel('Steps', { exact: true }).fill(String(steps));
 }
 
 test('first open trains on the sample images: start, pause, resume, finish', async ({ page }) => {
@@ -38,7 +38,7 @@ test('first open trains on the sample images: start, pause, resume, finish', asy
 
 test('absurd settings are refused next to the field, and Start stays disabled', async ({ page }) => {
   await openWithSample(page);
-  const batch = page.getByLabel('Batch size');
+  const batch = page.getByLabel('Batch size', { exact: true });
   await batch.fill('1');
   await expect(batch).toHaveAttribute('aria-invalid', 'true');
   await expect(page.getByText('must be a whole number from 2 to 8192, got 1')).toBeVisible();

@@ -1,6 +1,8 @@
 import { useEffect } from 'react';
 import { useStore } from './store/store';
 import { DataPanel } from './ui/DataPanel';
+import { EmbeddingPanel } from './ui/EmbeddingMap';
+import { LivePanel } from './ui/LivePanel';
 import { ProblemBanner } from './ui/ProblemBanner';
 import { SelfTestPanel } from './ui/SelfTestPanel';
 import { StatusBar } from './ui/StatusBar';
@@ -21,6 +23,8 @@ export function App() {
         <DataPanel />
         <TrainPanel />
         <SelfTestPanel />
+        <LivePanel />
+        <EmbeddingPanel />
       </main>
       <StatusBar />
     </div>

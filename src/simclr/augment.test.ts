@@ -332,3 +332,21 @@ describe('memory', () => {
     images.dispose();
   });
 });
+
+describe('augmentedPairs', () => {
+  it('gives two uint8 views per image, interleaved, and identity views equal the images', async () => {
+    const { augmentedPairs } = await import('./augment');
+    const { identityAugmentConfig, defaultAugmentConfig } = await import('./config');
+    const { Random } = await import('./random');
+    const store = { pixels: Uint8Array.from({ length: 3 * 4 * 4 * 3 }, (_, i) => (i * 7) % 256), imageSize: 4, channels: 3 };
+    const same = await augmentedPairs(store, [2, 0], identityAugmentConfig(), new Random(1));
+    expect(same.length).toBe(2 * 2 * 48);
+    expect(Array.from(same.subarray(0, 48))).toEqual(Array.from(store.pixels.subarray(96, 144)));
+    expect(Array.from(same.subarray(48, 96))).toEqual(Array.from(store.pixels.subarray(96, 144)));
+    expect(Array.from(same.subarray(96, 144))).toEqual(Array.from(store.pixels.subarray(0, 48)));
+    const before = tf.memory().numTensors;
+    const views = await augmentedPairs(store, [0, 1], defaultAugmentConfig(4, 3), new Random(2));
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Array.from(views.subarray(0, 48))).not.toEqual(Array.from(views.subarray(48, 96)));
+  });
+});

@@ -344,3 +344,28 @@ export function augmentPair(images: tf.Tensor4D, config: AugmentConfig, rng: Ran
   const params2 = sampleViewParams(n, size, c, config, rng);
   return [applyView(images, params1), applyView(images, params2)];
 }
+
+/**
+ * Two views of each image at `indices` of a uint8 NHWC store, as uint8 pixels with image i's views at positions
+ * 2i and 2i + 1: what the page shows as a preview of the augmentation settings.
+ */
+export async function augmentedPairs(
+  store: { pixels: Uint8Array; imageSize: number; channels: number },
+  indices: number[],
+  config: AugmentConfig,
+  rng: Random,
+): Promise<Uint8Array> {
+  const { pixels, imageSize, channels } = store;
+  const bytes = imageSize * imageSize * channels;
+  const batch = new Float32Array(indices.length * bytes);
+  indices.forEach((index, i) => {
+    for (let j = 0; j < bytes; j++) batch[i * bytes + j] = pixels[index * bytes + j]! / 255;
+  });
+  const images = tf.tensor4d(batch, [indices.length, imageSize, imageSize, channels]);
+  const [view1, view2] = augmentPair(images, config, rng);
+  // Interleave the views: [v1₀, v2₀, v1₁, v2₁, …].
+  const pairs = tf.tidy(() => tf.round(tf.mul(tf.stack([view1, view2], 1), 255)));
+  const values = await pairs.data();
+  tf.dispose([images, view1, view2, pairs]);
+  return Uint8Array.from(values);
+}

@@ -151,7 +151,8 @@ export function validateTrainConfig(config: TrainConfig): ConfigProblem[] {
   check('seed', isInt(config.seed) && config.seed >= 0 && config.seed < 2 ** 32, `must be a whole number from 0 to 2^32 − 1, got ${config.seed}`);
 
   check('optim.optimizer', ['adam', 'sgd', 'lars'].includes(optim.optimizer), `unknown optimiser "${optim.optimizer}" (adam, sgd or lars)`);
-  check('optim.learningRate', Number.isFinite(optim.learningRate) && optim.learningRate > 0 && optim.learningRate <= 100, `must be above 0 and at most 100, got ${optim.learningRate}`);
+  // Generous on purpose: a rate that blows up is the user's to try, and the health check flags it.
+  check('optim.learningRate', Number.isFinite(optim.learningRate) && optim.learningRate > 0 && optim.learningRate <= 1e6, `must be above 0 and at most 1,000,000, got ${optim.learningRate}`);
   inRange('optim.momentum', optim.momentum, 0, 0.999);
   inRange('optim.weightDecay', optim.weightDecay, 0, 1);
   check('optim.warmupSteps', isInt(optim.warmupSteps) && optim.warmupSteps >= 0, `must be a whole number ≥ 0, got ${optim.warmupSteps}`);

@@ -147,7 +147,7 @@ export async function knnAccuracy(
       const predicted = tf.tidy(() => {
         const q = l2Normalize(tf.tensor2d(queries.subarray(start * dim, (start + rows) * dim), [rows, dim]));
         const similarity = tf.matMul(q, memoryUnit, false, true);
-        const { values, indices } = tf.topK(similarity, neighbours);
+        const { values, indices } = tf.topk(similarity, neighbours);
         const weights = tf.exp(tf.div(values, temperature));
         const votes = tf.sum(tf.mul(tf.oneHot(tf.gather(memoryClass, indices), classes), tf.expandDims(weights, 2)), 1);
         return tf.argMax(votes, 1);

@@ -31,3 +31,19 @@ describe('suggestedSettings', () => {
     expect(validateTrainConfig(config)).toEqual([]);
   });
 });
+
+describe('applyPreset', () => {
+  it('quick look is small and short; best quality is ResNet-18 with the largest batch the data allows', async () => {
+    const { applyPreset } = await import('./defaults');
+    const start = suggestedSettings(sample, gpu);
+    const quick = applyPreset(start, 'quick', sample, gpu);
+    expect(quick.config.model.encoder).toBe('convnet4');
+    expect(quick.steps).toBeLessThan(start.steps);
+    const quality = applyPreset(start, 'quality', sample, gpu);
+    expect(quality.config.model.encoder).toBe('resnet18');
+    expect(quality.config.batchSize).toBe(256);
+    expect(quality.config.optim.totalSteps).toBe(quality.steps);
+    expect(quality.config.augment).toEqual(start.config.augment);
+    for (const s of [quick, quality]) expect(validateTrainConfig(s.config)).toEqual([]);
+  });
+});

@@ -22,3 +22,34 @@ export function suggestedSettings(dataset: DatasetSummary, backend: BackendRepor
   config.optim.warmupSteps = Math.min(config.optim.warmupSteps, Math.floor(steps / 10));
   return { config, steps };
 }
+
+export type PresetName = 'quick' | 'quality';
+
+export const PRESETS: Record<PresetName, { label: string; description: string }> = {
+  quick: { label: 'Quick look', description: 'A small convnet4 for a few hundred steps: a first map within minutes.' },
+  quality: { label: 'Best quality', description: 'ResNet-18, the largest batch the images allow, 2,000 steps with warm-up: for a long run on a real GPU.' },
+};
+
+/** A preset on top of the data-fitted defaults; augmentation and temperature stay as the user set them. */
+export function applyPreset(current: RunSettings, preset: PresetName, dataset: DatasetSummary, backend: BackendReport | null): RunSettings {
+  const base = suggestedSettings(dataset, backend);
+  const largestPowerOfTwo = 2 ** Math.floor(Math.log2(Math.max(2, dataset.count)));
+  const config = { ...current.config, model: { ...current.config.model }, optim: { ...current.config.optim } };
+  let steps: number;
+  if (preset === 'quick') {
+    config.model.encoder = 'convnet4';
+    config.model.width = backend?.isFallbackAdapter ? 0.25 : 0.5;
+    config.batchSize = Math.min(backend?.isFallbackAdapter ? 16 : 64, largestPowerOfTwo);
+    steps = backend?.isFallbackAdapter ? 30 : 300;
+  } else {
+    config.model.encoder = 'resnet18';
+    config.model.width = 1;
+    config.batchSize = Math.min(256, largestPowerOfTwo);
+    steps = 2000;
+  }
+  config.optim.optimizer = base.config.optim.optimizer;
+  config.optim.learningRate = base.config.optim.learningRate;
+  config.optim.totalSteps = steps;
+  config.optim.warmupSteps = Math.round(steps / 20);
+  return { config, steps };
+}

@@ -1,7 +1,8 @@
 // The trainer session: which backend the worker got, its state, and what went wrong.
 import type { StateCreator } from 'zustand';
 import { connectTrainer, type TrainerConnection } from '../worker/client';
-import type { BackendPreference, BackendReport, ErrorCode, FromWorker, KnownResultCheck, ToWorker, TrainerState } from '../worker/protocol';
+import type { BackendPreference, BackendReport, ErrorCode, FromWorker, KnownResultCheck, StepReport, ToWorker, TrainerState } from '../worker/protocol';
+import { metricsHistory } from './metricsHistory';
 import type { Store } from './store';
 
 export interface TrainerProblem {
@@ -56,6 +57,8 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
   },
 
   receive(messages) {
+    // A frame's step metrics go into the history in one batch: charts redraw once.
+    const reports: StepReport[] = [];
     for (const message of messages) {
       switch (message.type) {
         case 'ready':
@@ -67,7 +70,18 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
           set({ trainerState: message.state, step: message.step });
           break;
         case 'metrics':
-          get().receiveMetrics(message.report);
+          reports.push(message.report);
+          break;
+        case 'augment-preview': {
+          const { pixels, count, imageSize, channels } = message;
+          get().receiveAugmentPreview({ pixels, count, imageSize, channels });
+          break;
+        }
+        case 'probe':
+        case 'baselines':
+        case 'snapshot':
+        case 'neighbours':
+          get().receiveMonitor(message);
           break;
         case 'dataset':
           get().receiveDataset(message.dataset);
@@ -97,6 +111,10 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
           throw new Error(`unhandled worker message ${JSON.stringify(never)}`);
         }
       }
+    }
+    if (reports.length) {
+      metricsHistory.pushMany(reports);
+      get().receiveMetrics(reports.at(-1)!);
     }
   },
 });

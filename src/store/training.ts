@@ -2,10 +2,24 @@
 import type { StateCreator } from 'zustand';
 import { validateTrainConfig, type ConfigProblem } from '../simclr/config';
 import type { DatasetSummary, StepReport } from '../worker/protocol';
-import { suggestedSettings, type RunSettings } from './defaults';
+import { applyPreset, suggestedSettings, type PresetName, type RunSettings } from './defaults';
 import type { Store } from './store';
 
+export interface AugmentPreview {
+  pixels: Uint8Array;
+  count: number;
+  imageSize: number;
+  channels: 1 | 3;
+}
+
+/** Images in the augmentation preview, each shown as its two views. */
+export const PREVIEW_IMAGES = 6;
+
 export interface TrainingSlice {
+  augmentPreview: AugmentPreview | null;
+  requestAugmentPreview(): void;
+  receiveAugmentPreview(preview: AugmentPreview): void;
+  applyPreset(preset: PresetName): void;
   settings: RunSettings | null;
   /** Problems with the current settings, by field; Start is disabled while there are any. */
   settingProblems: ConfigProblem[];
@@ -35,6 +49,24 @@ export const createTrainingSlice: StateCreator<Store, [], [], TrainingSlice> = (
   settings: null,
   settingProblems: [],
   latest: null,
+  augmentPreview: null,
+
+  requestAugmentPreview() {
+    const { settings } = get();
+    if (!settings) return;
+    get().send({ type: 'preview-augment', augment: settings.config.augment, count: PREVIEW_IMAGES, seed: Math.floor(Math.random() * 2 ** 31) });
+  },
+
+  receiveAugmentPreview(augmentPreview) {
+    set({ augmentPreview });
+  },
+
+  applyPreset(preset) {
+    const { settings, dataset, backend } = get();
+    if (!settings || !dataset) return;
+    const next = applyPreset(settings, preset, dataset, backend);
+    set({ settings: next, settingProblems: problemsOf(next, dataset) });
+  },
 
   adoptDefaults(dataset) {
     const settings = suggestedSettings(dataset, get().backend);
@@ -49,8 +81,12 @@ export const createTrainingSlice: StateCreator<Store, [], [], TrainingSlice> = (
     const current = get().settings;
     if (!current) return;
     const settings = change(current);
-    // The cosine schedule ends with the run.
-    settings.config.optim.totalSteps = Math.max(1, Math.round(settings.steps) || 1);
+    // The cosine schedule ends with the run; a shorter run keeps its warm-up within the first tenth.
+    const totalSteps = Math.max(1, Math.round(settings.steps) || 1);
+    if (totalSteps !== current.config.optim.totalSteps && settings.config.optim.warmupSteps >= totalSteps) {
+      settings.config.optim.warmupSteps = Math.floor(totalSteps / 10);
+    }
+    settings.config.optim.totalSteps = totalSteps;
     set({ settings, settingProblems: problemsOf(settings, get().dataset) });
   },
 
@@ -58,7 +94,8 @@ export const createTrainingSlice: StateCreator<Store, [], [], TrainingSlice> = (
     const { settings, settingProblems } = get();
     if (!settings || settingProblems.length) return;
     set({ latest: null });
-    get().send({ type: 'start', config: settings.config, steps: settings.steps });
+    get().resetMonitor();
+    get().send({ type: 'start', config: settings.config, steps: settings.steps, monitor: get().monitorSettings });
   },
   pauseTraining: () => get().send({ type: 'pause' }),
   resumeTraining: () => get().send({ type: 'resume' }),

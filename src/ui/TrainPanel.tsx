@@ -1,7 +1,8 @@
 import { useId } from 'react';
-import type { RunSettings } from '../store/defaults';
+import { PRESETS, type PresetName, type RunSettings } from '../store/defaults';
 import { useStore } from '../store/store';
 import { fixed, percent } from './format';
+import { Thumbnail } from './Thumbnail';
 
 interface NumberFieldProps {
   label: string;
@@ -70,6 +71,72 @@ function SettingsForm({ settings, disabled }: { settings: RunSettings; disabled:
         </select>
       </div>
       <NumberField label="Learning rate" field="optim.learningRate" value={config.optim.learningRate} disabled={disabled} onChange={(learningRate) => setOptim({ learningRate })} />
+      <NumberField label="Warm-up steps" field="optim.warmupSteps" value={config.optim.warmupSteps} step={1} disabled={disabled} onChange={(warmupSteps) => setOptim({ warmupSteps })} />
+    </fieldset>
+  );
+}
+
+/** The augmentation's strengths, with a preview of augmented pairs of the user's own images. */
+function AugmentationForm({ settings, disabled }: { settings: RunSettings; disabled: boolean }) {
+  const update = useStore((s) => s.updateSettings);
+  const preview = useStore((s) => s.augmentPreview);
+  const requestPreview = useStore((s) => s.requestAugmentPreview);
+  const { augment, model } = settings.config;
+  const set = (change: Partial<RunSettings['config']['augment']>) => update((s) => ({ ...s, config: { ...s.config, augment: { ...s.config.augment, ...change } } }));
+  // The paper's jitter strength s: brightness, contrast, saturation 0.8·s; hue 0.2·s (colour images only).
+  const strength = augment.brightness / 0.8;
+  const setStrength = (s: number) =>
+    set({ brightness: 0.8 * s, contrast: 0.8 * s, saturation: model.channels === 3 ? 0.8 * s : 0, hue: model.channels === 3 ? 0.2 * s : 0 });
+  return (
+    <fieldset className="settings" disabled={disabled}>
+      <legend>Augmentation</legend>
+      <NumberField label="Smallest crop (fraction of area)" field="augment.cropAreaMin" value={augment.cropAreaMin} disabled={disabled} onChange={(cropAreaMin) => set({ cropAreaMin })} />
+      <NumberField label="Colour jitter strength" field="augment.brightness" value={Number(strength.toFixed(3))} disabled={disabled} onChange={setStrength} />
+      <NumberField label="Jitter probability" field="augment.jitterProb" value={augment.jitterProb} disabled={disabled} onChange={(jitterProb) => set({ jitterProb })} />
+      <NumberField label="Flip probability" field="augment.flipProb" value={augment.flipProb} disabled={disabled} onChange={(flipProb) => set({ flipProb })} />
+      {model.channels === 3 && (
+        <NumberField label="Grayscale probability" field="augment.grayscaleProb" value={augment.grayscaleProb} disabled={disabled} onChange={(grayscaleProb) => set({ grayscaleProb })} />
+      )}
+      <NumberField label="Blur probability" field="augment.blurProb" value={augment.blurProb} disabled={disabled} onChange={(blurProb) => set({ blurProb })} />
+      <div className="field preview-field">
+        <button type="button" className="secondary" onClick={requestPreview}>
+          Preview augmented pairs
+        </button>
+        {preview && (
+          <div className="pairs" role="group" aria-label="Augmented pairs">
+            {Array.from({ length: preview.count }, (_, i) => (
+              <span key={i} className="pair">
+                <Thumbnail probe={preview} position={2 * i} size={44} />
+                <Thumbnail probe={preview} position={2 * i + 1} size={44} />
+              </span>
+            ))}
+          </div>
+        )}
+      </div>
+    </fieldset>
+  );
+}
+
+function MonitoringForm({ disabled }: { disabled: boolean }) {
+  const monitor = useStore((s) => s.monitorSettings);
+  const setMonitor = useStore((s) => s.setMonitorSettings);
+  const snapshotProblem = !(Number.isInteger(monitor.snapshotEvery) && monitor.snapshotEvery >= 1);
+  const probeProblem = !(Number.isInteger(monitor.probeCount) && monitor.probeCount >= 2 && monitor.probeCount <= 2000);
+  const snapshotId = useId();
+  const probeId = useId();
+  return (
+    <fieldset className="settings" disabled={disabled}>
+      <legend>Monitoring</legend>
+      <div className="field">
+        <label htmlFor={snapshotId}>Map every (steps)</label>
+        <input id={snapshotId} type="number" step={1} value={Number.isFinite(monitor.snapshotEvery) ? monitor.snapshotEvery : ''} aria-invalid={snapshotProblem || undefined} onChange={(e) => setMonitor({ snapshotEvery: e.target.value === '' ? NaN : Number(e.target.value) })} />
+        {snapshotProblem && <span className="field-problem">must be a whole number of steps ≥ 1</span>}
+      </div>
+      <div className="field">
+        <label htmlFor={probeId}>Images on the map</label>
+        <input id={probeId} type="number" step={1} value={Number.isFinite(monitor.probeCount) ? monitor.probeCount : ''} aria-invalid={probeProblem || undefined} onChange={(e) => setMonitor({ probeCount: e.target.value === '' ? NaN : Number(e.target.value) })} />
+        {probeProblem && <span className="field-problem">must be a whole number from 2 to 2000</span>}
+      </div>
     </fieldset>
   );
 }
@@ -90,15 +157,37 @@ export function TrainPanel() {
   const state = useStore((s) => s.trainerState);
   const latest = useStore((s) => s.latest);
   const selfTesting = useStore((s) => s.selfTest.status === 'running');
-  const { startTraining, pauseTraining, resumeTraining, stopTraining } = useStore.getState();
+  const monitor = useStore((s) => s.monitorSettings);
+  const { startTraining, pauseTraining, resumeTraining, stopTraining, applyPreset } = useStore.getState();
   const active = state === 'training' || state === 'compiling' || state === 'paused';
-  const canStart = phase === 'ready' && settings !== null && problems.length === 0 && !active && !selfTesting;
+  const monitorOk = Number.isInteger(monitor.snapshotEvery) && monitor.snapshotEvery >= 1 && Number.isInteger(monitor.probeCount) && monitor.probeCount >= 2 && monitor.probeCount <= 2000;
+  const canStart = phase === 'ready' && settings !== null && problems.length === 0 && monitorOk && !active && !selfTesting;
   const collapse = settings ? Math.log(2 * settings.config.batchSize - 1) : NaN;
 
   return (
     <section className="panel" aria-labelledby="train-title">
       <h2 id="train-title">Train</h2>
-      {settings ? <SettingsForm settings={settings} disabled={active} /> : <p>Load images to set up a run.</p>}
+      {settings && (
+        <div className="controls presets" role="group" aria-label="Presets">
+          {(Object.keys(PRESETS) as PresetName[]).map((p) => (
+            <button key={p} type="button" className="secondary" title={PRESETS[p].description} disabled={active} onClick={() => applyPreset(p)}>
+              {PRESETS[p].label}
+            </button>
+          ))}
+        </div>
+      )}
+      {settings ? (
+        <>
+          <SettingsForm settings={settings} disabled={active} />
+          <details>
+            <summary>Augmentation and monitoring</summary>
+            <AugmentationForm settings={settings} disabled={active} />
+            <MonitoringForm disabled={active} />
+          </details>
+        </>
+      ) : (
+        <p>Load images to set up a run.</p>
+      )}
       <div className="controls">
         <button type="button" onClick={startTraining} disabled={!canStart}>
           Start

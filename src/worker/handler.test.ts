@@ -51,6 +51,8 @@ function setup() {
 }
 
 const config = selfTestConfig();
+/** No snapshot before the end of these short runs; a small map. */
+const monitor = { snapshotEvery: 1000, probeCount: 6 };
 const size = config.model.imageSize;
 const dataset = () => ({
   name: 'synthetic',
@@ -88,7 +90,7 @@ describe('TrainerHandler', () => {
   it('trains to the requested step count with one metrics message per step, then stops', async () => {
     const { handler, of } = await ready();
     const before = tf.memory().numTensors;
-    await handler.handle({ type: 'start', config, steps: 4 });
+    await handler.handle({ type: 'start', config, steps: 4, monitor });
     await handler.idle();
     expect(of('metrics').map((m) => m.report.step)).toEqual([1, 2, 3, 4]);
     const report = of('metrics')[0]!.report;
@@ -96,14 +98,50 @@ describe('TrainerHandler', () => {
     expect(report.stepMs).toBe(10);
     expect(report.imagesPerSec).toBeCloseTo((config.batchSize * 1000) / 10);
     expect(of('state').map((s) => s.state)).toEqual(['compiling', 'training', 'stopped']);
+    // The map before training and at the last step, over a fixed probe set.
+    expect(of('probe')[0]!.probe.indices).toHaveLength(6);
+    expect(of('snapshot').map((s) => s.snapshot.step)).toEqual([0, 4]);
+    expect(of('snapshot')[1]!.snapshot.coords).toHaveLength(12);
+    // Unlabelled images: no kNN and no baselines.
+    expect(of('snapshot')[1]!.snapshot.knnAccuracy).toBeNull();
+    expect(of('baselines')).toHaveLength(0);
     await handler.handle({ type: 'stop' });
     // A stopped run gives back every tensor it made.
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('a labelled run reports baselines once, kNN in every snapshot, and neighbours on request', async () => {
+    const { handler, of } = setup();
+    await handler.handle({ type: 'init', backend: 'auto' });
+    const labelled = { ...dataset(), labels: Int32Array.from({ length: 12 }, (_, i) => i % 2), classNames: ['odd', 'even'] };
+    await handler.handle({ type: 'set-dataset', dataset: labelled });
+    await handler.handle({ type: 'start', config, steps: 4, monitor: { snapshotEvery: 2, probeCount: 10 } });
+    await handler.idle();
+    const baselines = of('baselines');
+    expect(baselines).toHaveLength(1);
+    for (const v of [baselines[0]!.randomInit, baselines[0]!.rawPixels]) expect(v).toBeGreaterThanOrEqual(0);
+    expect(of('snapshot').map((s) => s.snapshot.step)).toEqual([0, 2, 4]);
+    for (const s of of('snapshot')) expect(s.snapshot.knnAccuracy).toBeGreaterThanOrEqual(0);
+    expect(of('probe')[0]!.probe.labels).toHaveLength(10);
+
+    await handler.handle({ type: 'neighbours', position: 3, k: 4 });
+    const answer = of('neighbours')[0]!;
+    expect(answer.position).toBe(3);
+    expect(answer.step).toBe(4);
+    expect(answer.neighbours).toHaveLength(4);
+    expect(answer.neighbours.map((n) => n.position)).not.toContain(3);
+    await handler.handle({ type: 'stop' });
+  });
+
+  it('refuses absurd monitoring settings', async () => {
+    const { handler, of } = await ready();
+    await handler.handle({ type: 'start', config, steps: 4, monitor: { snapshotEvery: 0, probeCount: 1 } });
+    expect(of('error').at(-1)!.message).toMatch(/snapshot interval.*; the map shows from 2/);
+  });
+
   it('pause stops steps between two steps; resume goes on from the same step', async () => {
     const { handler, of } = await ready();
-    await handler.handle({ type: 'start', config, steps: 50 });
+    await handler.handle({ type: 'start', config, steps: 50, monitor });
     await until(() => of('metrics').length >= 2);
     await handler.handle({ type: 'pause' });
     await handler.idle();
@@ -122,16 +160,16 @@ describe('TrainerHandler', () => {
   it('refuses to train without images, with a bad config, or twice at once', async () => {
     const { handler, of } = setup();
     await handler.handle({ type: 'init', backend: 'auto' });
-    await handler.handle({ type: 'start', config, steps: 3 });
+    await handler.handle({ type: 'start', config, steps: 3, monitor });
     expect(of('error').at(-1)).toMatchObject({ code: 'no-dataset' });
     await handler.handle({ type: 'set-dataset', dataset: dataset() });
-    await handler.handle({ type: 'start', config: { ...config, temperature: -1, batchSize: 40 }, steps: 3 });
+    await handler.handle({ type: 'start', config: { ...config, temperature: -1, batchSize: 40 }, steps: 3, monitor });
     const bad = of('error').at(-1)!;
     expect(bad.code).toBe('bad-config');
     expect(bad.message).toMatch(/temperature/);
     expect(bad.message).toMatch(/batch size 40 is larger than the 12 images/);
-    await handler.handle({ type: 'start', config, steps: 3 });
-    await handler.handle({ type: 'start', config, steps: 3 });
+    await handler.handle({ type: 'start', config, steps: 3, monitor });
+    await handler.handle({ type: 'start', config, steps: 3, monitor });
     expect(of('error').at(-1)).toMatchObject({ code: 'busy' });
     await handler.idle();
   });
@@ -142,7 +180,7 @@ describe('TrainerHandler', () => {
     await handler.handle({ type: 'set-dataset', dataset: { ...dataset(), count: 13 } });
     expect(of('error').at(-1)!.message).toMatch(/expected/);
     await handler.handle({ type: 'set-dataset', dataset: { ...dataset(), pixels: syntheticImages(12, 16, 1, 1), imageSize: 16, channels: 1 } });
-    await handler.handle({ type: 'start', config, steps: 3 });
+    await handler.handle({ type: 'start', config, steps: 3, monitor });
     expect(of('error').at(-1)!.message).toMatch(/16 px × 1 channels/);
   });
 
@@ -170,7 +208,7 @@ describe('TrainerHandler', () => {
     await handler.handle({ type: 'import', files: [{ path: 'a.png', file: new File(['x'], 'a.png') }, { path: 'b.txt', file: new File([], 'b.txt') }], imageSize: size, name: '2 files' });
     expect(of('dataset').at(-1)!.dataset).toBeNull();
     expect(of('error').at(-1)!.message).toMatch(/Only one usable image among the 2 files.*at least 2 images/);
-    await handler.handle({ type: 'start', config, steps: 2 });
+    await handler.handle({ type: 'start', config, steps: 2, monitor });
     expect(of('error').at(-1)!.code).toBe('no-dataset');
   });
 

@@ -2,12 +2,14 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ImportCounts, ImportFile, ImportResult } from '../data/importer';
 import { EpochSampler, gatherBatch } from '../simclr/batches';
-import { validateTrainConfig, type TrainConfig } from '../simclr/config';
+import { augmentedPairs } from '../simclr/augment';
+import { defaultTrainConfig, validateTrainConfig, type AugmentConfig, type TrainConfig } from '../simclr/config';
 import { Random } from '../simclr/random';
 import { checkBackendAgreement, checkTraining } from '../simclr/selftest';
 import { compilePipelines, createTrainState, disposeTrainState, trainStep, type TrainState } from '../simclr/step';
 import { TrainerError } from './errors';
-import type { BackendPreference, BackendReport, DatasetPayload, FromWorker, KnownResultCheck, Post, ToWorker, TrainerState } from './protocol';
+import { RunMonitor } from './monitor';
+import type { BackendPreference, BackendReport, DatasetPayload, FromWorker, KnownResultCheck, MonitorSettings, Post, ToWorker, TrainerState } from './protocol';
 
 export interface HandlerEnvironment {
   selectBackend(preference: BackendPreference): Promise<BackendReport>;
@@ -27,7 +29,11 @@ interface Run {
   state: TrainState;
   sampler: EpochSampler;
   totalSteps: number;
+  monitor: RunMonitor;
 }
+
+/** Most probe images a map shows: enough to see structure, few enough to embed between steps. */
+export const MAX_PROBE_IMAGES = 2000;
 
 export class TrainerHandler {
   private backend: BackendReport | null = null;
@@ -61,7 +67,7 @@ export class TrainerHandler {
           await this.env.clearCache();
           return this.send({ type: 'cache-cleared' });
         case 'start':
-          return await this.start(message.config, message.steps);
+          return await this.start(message.config, message.steps, message.monitor);
         case 'pause':
           return this.pause();
         case 'resume':
@@ -70,6 +76,10 @@ export class TrainerHandler {
           return await this.stop();
         case 'self-test':
           return await this.selfTest(message.steps);
+        case 'neighbours':
+          return await this.neighbours(message.position, message.k);
+        case 'preview-augment':
+          return await this.previewAugment(message.augment, message.count, message.seed);
         default: {
           const never: never = message;
           throw new TrainerError('internal', `unknown message ${JSON.stringify(never)}`);
@@ -85,8 +95,8 @@ export class TrainerHandler {
     await this.loop;
   }
 
-  private send(message: FromWorker): void {
-    this.post(message);
+  private send(message: FromWorker, transfer?: Transferable[]): void {
+    this.post(message, transfer);
   }
 
   private reportError(e: unknown): void {
@@ -187,7 +197,7 @@ export class TrainerHandler {
     this.setDataset(dataset);
   }
 
-  private async start(config: TrainConfig, steps: number): Promise<void> {
+  private async start(config: TrainConfig, steps: number, monitor: MonitorSettings): Promise<void> {
     this.requireBackend();
     if (this.selfTesting || this.isActive()) throw new TrainerError('busy', 'training is already running');
     this.disposeRun();
@@ -199,10 +209,21 @@ export class TrainerHandler {
       problems.push(`the images are ${dataset.imageSize} px × ${dataset.channels} channels but the model expects ${config.model.imageSize} px × ${config.model.channels}`);
     }
     if (config.batchSize > dataset.count) problems.push(`batch size ${config.batchSize} is larger than the ${dataset.count} images`);
+    if (!(Number.isInteger(monitor.snapshotEvery) && monitor.snapshotEvery >= 1)) {
+      problems.push(`snapshot interval must be a whole number of steps ≥ 1, got ${monitor.snapshotEvery}`);
+    }
+    if (!(Number.isInteger(monitor.probeCount) && monitor.probeCount >= 2 && monitor.probeCount <= MAX_PROBE_IMAGES)) {
+      problems.push(`the map shows from 2 to ${MAX_PROBE_IMAGES} images, got ${monitor.probeCount}`);
+    }
     if (problems.length) throw new TrainerError('bad-config', problems.join('; '));
 
     const state = createTrainState(config);
-    this.run = { state, sampler: new EpochSampler(dataset.count, config.batchSize, new Random(config.seed)), totalSteps: steps };
+    this.run = {
+      state,
+      sampler: new EpochSampler(dataset.count, config.batchSize, new Random(config.seed)),
+      totalSteps: steps,
+      monitor: new RunMonitor(dataset, monitor, config.batchSize, config.seed),
+    };
     this.setState('compiling');
     this.loop = this.loop.then(() => this.prepareAndTrain());
   }
@@ -218,14 +239,58 @@ export class TrainerHandler {
       return;
     }
     if (this.trainerState !== 'compiling') return;
+    try {
+      await this.startMonitoring(this.run!);
+    } catch (e) {
+      this.reportError(new TrainerError('training-failed', `could not embed the probe images: ${(e as Error).message}`));
+    }
+    if (this.trainerState !== 'compiling') return;
     this.setState('training');
     await this.trainLoop();
+  }
+
+  /** The probe set for the page, the baselines of a labelled run, and the map before any training. */
+  private async startMonitoring(run: Run): Promise<void> {
+    const probe = run.monitor.probeSet();
+    this.send({ type: 'probe', probe }, [probe.pixels.buffer]);
+    const randomInit = await run.monitor.knnOfEncoder(run.state.model.encoder);
+    const rawPixels = await run.monitor.knnOfRawPixels();
+    if (randomInit !== null && rawPixels !== null) this.send({ type: 'baselines', randomInit, rawPixels });
+    await this.sendSnapshot(run);
+  }
+
+  private async sendSnapshot(run: Run): Promise<void> {
+    const snapshot = await run.monitor.snapshot(run.state.model.encoder, run.state.step);
+    this.send({ type: 'snapshot', snapshot }, [snapshot.coords.buffer]);
+  }
+
+  private async previewAugment(augment: AugmentConfig, count: number, seed: number): Promise<void> {
+    const dataset = this.dataset;
+    if (!dataset) throw new TrainerError('no-dataset', 'load some images to preview their augmentations');
+    const problems = validateTrainConfig({ ...defaultTrainConfig(dataset.imageSize, dataset.channels), augment }).map((p) => p.message);
+    if (problems.length) throw new TrainerError('bad-config', problems.join('; '));
+    const rng = new Random(seed);
+    const indices = rng.permutation(dataset.count).slice(0, Math.min(count, dataset.count));
+    const pixels = await augmentedPairs(dataset, indices, augment, rng);
+    this.send({ type: 'augment-preview', pixels, count: indices.length, imageSize: dataset.imageSize, channels: dataset.channels }, [pixels.buffer]);
+  }
+
+  private async neighbours(position: number, k: number): Promise<void> {
+    const run = this.run;
+    if (!run) throw new TrainerError('no-dataset', 'start a run to see neighbours under its encoder');
+    if (!(Number.isInteger(k) && k >= 1)) throw new TrainerError('bad-config', `number of neighbours must be ≥ 1, got ${k}`);
+    const step = run.state.step;
+    const neighbours = await run.monitor.neighbours(run.state.model.encoder, step, position, k);
+    this.send({ type: 'neighbours', position, step, neighbours });
   }
 
   private async trainLoop(): Promise<void> {
     try {
       while (this.run && this.trainerState === 'training' && this.run.state.step < this.run.totalSteps) {
-        await this.oneStep(this.run, this.dataset!);
+        const run = this.run;
+        await this.oneStep(run, this.dataset!);
+        const step = run.state.step;
+        if (step % run.monitor.settings.snapshotEvery === 0 || step === run.totalSteps) await this.sendSnapshot(run);
         await this.env.nextTask();
       }
       if (this.run && this.trainerState === 'training') this.setState('stopped');

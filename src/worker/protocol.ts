@@ -1,7 +1,7 @@
 // The one message contract between the page and the trainer worker, both directions. Every payload is tied to
 // its `type`, so a switch over `type` narrows it with no cast; large arrays travel as transferred typed arrays.
 import type { ImportCounts, ImportFile, SkippedFile } from '../data/importer';
-import type { TrainConfig } from '../simclr/config';
+import type { AugmentConfig, TrainConfig } from '../simclr/config';
 import type { AgreementCheck, TrainingCheck } from '../simclr/selftest';
 import type { StepMetrics } from '../simclr/step';
 
@@ -53,6 +53,32 @@ export interface DatasetSummary {
   labelled: boolean;
 }
 
+/** How the run is watched: a snapshot of the probe set every `snapshotEvery` steps (and at the end). */
+export interface MonitorSettings {
+  snapshotEvery: number;
+  probeCount: number;
+}
+
+/** The fixed images a run's embedding map shows, with their pixels for thumbnails. */
+export interface ProbeSet {
+  /** Dataset indices, in map order. */
+  indices: Int32Array;
+  pixels: Uint8Array;
+  imageSize: number;
+  channels: 1 | 3;
+  labels: Int32Array | null;
+  classNames: string[];
+}
+
+export interface SnapshotReport {
+  step: number;
+  /** 2-D position of each probe image, x and y interleaved. */
+  coords: Float32Array;
+  /** kNN accuracy (k = 20, cosine) of the held-out labelled images; null without labels. */
+  knnAccuracy: number | null;
+  method: 'pca';
+}
+
 export type TrainerState = 'idle' | 'compiling' | 'training' | 'paused' | 'stopped';
 
 export interface StepReport extends StepMetrics {
@@ -80,11 +106,15 @@ export type ToWorker =
   | { type: 'import'; files: ImportFile[]; imageSize: number; name: string }
   | { type: 'cancel-import' }
   | { type: 'clear-cache' }
-  | { type: 'start'; config: TrainConfig; steps: number }
+  | { type: 'start'; config: TrainConfig; steps: number; monitor: MonitorSettings }
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'stop' }
-  | { type: 'self-test'; steps: number };
+  | { type: 'self-test'; steps: number }
+  /** `count` images of the data set, each augmented twice with `augment`, to show what the views look like. */
+  | { type: 'preview-augment'; augment: AugmentConfig; count: number; seed: number }
+  /** The k probe images nearest to probe image `position` under the current encoder. */
+  | { type: 'neighbours'; position: number; k: number };
 
 export type FromWorker =
   | { type: 'ready'; backend: BackendReport; check: KnownResultCheck }
@@ -96,6 +126,13 @@ export type FromWorker =
   | { type: 'cache-cleared' }
   | { type: 'state'; state: TrainerState; step: number }
   | { type: 'metrics'; report: StepReport }
+  | { type: 'probe'; probe: ProbeSet }
+  /** Pairs of views: image i's two views are images 2i and 2i + 1. */
+  | { type: 'augment-preview'; pixels: Uint8Array; count: number; imageSize: number; channels: 1 | 3 }
+  /** kNN accuracy of the untrained encoder and of raw pixels, computed once at the start of a labelled run. */
+  | { type: 'baselines'; randomInit: number; rawPixels: number }
+  | { type: 'snapshot'; snapshot: SnapshotReport }
+  | { type: 'neighbours'; position: number; step: number; neighbours: { position: number; similarity: number }[] }
   | { type: 'self-test-progress'; stage: 'training' | 'agreement'; step: number; total: number }
   | { type: 'self-test-result'; training: TrainingCheck; agreement: AgreementCheck }
   | { type: 'error'; code: ErrorCode; message: string; recoverable: boolean };

@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import type { StepReport } from '../worker/protocol';
+import { assessHealth, COLLAPSE_MIN_STEPS, healthyEmbeddingStd, noLearningLoss, STD_WINDOW, type HealthContext } from './health';
+import { MetricsHistory } from './metricsHistory';
+
+const context: HealthContext = { batchSize: 64, projectionDim: 128, warmupSteps: 10, learningRate: 1e-3 };
+const level = noLearningLoss(64); // ln 127 ≈ 4.844
+const healthyStd = healthyEmbeddingStd(128); // ≈ 0.0884
+
+interface Curve {
+  loss(step: number): number;
+  std(step: number): number;
+}
+
+function run(steps: number, curve: Curve): MetricsHistory {
+  const history = new MetricsHistory();
+  const reports: StepReport[] = [];
+  for (let step = 1; step <= steps; step++) {
+    const loss = curve.loss(step);
+    reports.push({
+      step,
+      loss,
+      ntXent: loss,
+      contrastiveAcc: 0.3,
+      embeddingStd: curve.std(step),
+      entropy: null,
+      lr: 1e-3,
+      finite: Number.isFinite(loss),
+      imagesPerSec: 200,
+      stepMs: 300,
+      totalSteps: 1000,
+    });
+  }
+  history.pushMany(reports);
+  return history;
+}
+
+// A healthy run: the loss falls from the no-learning level towards 2, the std stays near 1/√d.
+const healthy: Curve = { loss: (s) => 2 + (level - 2) * Math.exp(-s / 60), std: () => 0.08 };
+
+describe('noLearningLoss and healthyEmbeddingStd', () => {
+  it('are ln(2N − 1) and 1/√d', () => {
+    expect(noLearningLoss(64)).toBeCloseTo(Math.log(127), 12);
+    expect(noLearningLoss(128)).toBeCloseTo(5.541, 3);
+    expect(healthyEmbeddingStd(64)).toBe(0.125);
+  });
+});
+
+describe('assessHealth', () => {
+  it('says nothing about an empty or healthy run', () => {
+    expect(assessHealth(new MetricsHistory().columns(), context)).toEqual([]);
+    for (const steps of [5, 20, 60, 300]) expect(assessHealth(run(steps, healthy).columns(), context)).toEqual([]);
+  });
+
+  it('says nothing about the first steps of a run that starts at the no-learning level', () => {
+    const flat: Curve = { loss: () => level, std: () => 0.08 };
+    expect(assessHealth(run(40, flat).columns(), context)).toEqual([]);
+  });
+
+  it('reports divergence when the loss turns NaN', () => {
+    const curve: Curve = { loss: (s) => (s > 95 ? NaN : healthy.loss(s)), std: () => 0.08 };
+    const warnings = assessHealth(run(100, curve).columns(), context);
+    expect(warnings.map((w) => w.kind)).toEqual(['diverged']);
+    const [w] = warnings;
+    expect(w!.title).toBe('Training diverged: the loss is NaN');
+    expect(w!.cause).toContain('5 of the last 20 steps');
+    expect(w!.cause).toContain('learning rate (1e-3)');
+    expect(w!.cause).toContain('batch 64');
+    expect(w!.fix).toContain('1e-4');
+    expect(w!.fix).toContain('warm-up (10 steps)');
+  });
+
+  it('calls an infinite loss infinite, and suggests a warm-up when there is none', () => {
+    const curve: Curve = { loss: (s) => (s === 30 ? Infinity : healthy.loss(s)), std: () => 0.08 };
+    const [w] = assessHealth(run(30, curve).columns(), { ...context, warmupSteps: 0, learningRate: 0.3 });
+    expect(w!.kind).toBe('diverged');
+    expect(w!.title).toBe('Training diverged: the loss is infinite');
+    expect(w!.fix).toContain('0.03');
+    expect(w!.fix).toContain('add a linear warm-up');
+  });
+
+  it('forgets a NaN that is more than 20 steps old', () => {
+    const curve: Curve = { loss: (s) => (s === 50 ? NaN : healthy.loss(s)), std: () => 0.08 };
+    expect(assessHealth(run(70, curve).columns(), context)).toEqual([]);
+    expect(assessHealth(run(69, curve).columns(), context).map((w) => w.kind)).toEqual(['diverged']);
+  });
+
+  it('reports collapse: loss at ln(2N − 1) and the std near 0, after warm-up', () => {
+    // Learns a little, then collapses: the loss climbs back to the no-learning level, the std drops.
+    const curve: Curve = {
+      loss: (s) => (s < 40 ? level - 0.5 : level + 0.001),
+      std: (s) => (s < 40 ? 0.08 : 0.002),
+    };
+    const warnings = assessHealth(run(200, curve).columns(), context);
+    expect(warnings.map((w) => w.kind)).toEqual(['collapsed']);
+    const [w] = warnings;
+    expect(w!.title).toBe('The embeddings have collapsed');
+    expect(w!.cause).toContain('4.84');
+    expect(w!.cause).toContain('batch 64');
+    expect(w!.cause).toContain('0.0884');
+    expect(w!.fix).toContain('1e-4');
+    expect(w!.fix).toContain('temperature');
+  });
+
+  it('does not report collapse during warm-up or before COLLAPSE_MIN_STEPS steps', () => {
+    const collapsedCurve: Curve = { loss: () => level, std: () => 0.001 };
+    const noWarmup = { ...context, warmupSteps: 0 };
+    expect(assessHealth(run(COLLAPSE_MIN_STEPS - 1, collapsedCurve).columns(), noWarmup)).toEqual([]);
+    expect(assessHealth(run(COLLAPSE_MIN_STEPS, collapsedCurve).columns(), noWarmup).map((w) => w.kind)).toEqual(['collapsed']);
+    expect(assessHealth(run(30, collapsedCurve).columns(), { ...context, warmupSteps: 30 })).toEqual([]);
+    expect(assessHealth(run(31, collapsedCurve).columns(), { ...context, warmupSteps: 30 }).map((w) => w.kind)).toEqual(['collapsed']);
+  });
+
+  it('calls a collapse within a few steps of it happening, not when the average catches up', () => {
+    // Learning well for 100 steps, then every embedding at one point from step 101.
+    const curve: Curve = { loss: (s) => (s <= 100 ? level * 0.5 : level), std: (s) => (s <= 100 ? healthyStd : 0) };
+    expect(assessHealth(run(100 + STD_WINDOW, curve).columns(), context).map((w) => w.kind)).toEqual(['collapsed']);
+  });
+
+  it('does not call a low std collapse when the loss is falling', () => {
+    const curve: Curve = { loss: healthy.loss, std: () => 0.001 };
+    expect(assessHealth(run(200, curve).columns(), context)).toEqual([]);
+  });
+
+  it('reports a stuck run: loss at ln(2N − 1) with a healthy std after max(50, 2·warm-up) steps', () => {
+    const curve: Curve = { loss: (s) => level * (1 - 0.005 * Math.sin(s)), std: () => healthyStd };
+    expect(assessHealth(run(49, curve).columns(), context)).toEqual([]);
+    const warnings = assessHealth(run(50, curve).columns(), context);
+    expect(warnings.map((w) => w.kind)).toEqual(['stuck']);
+    const [w] = warnings;
+    expect(w!.title).toBe('Nothing is being learnt yet');
+    expect(w!.cause).toMatch(/After 50 steps the loss is still 4\.8\d, the no-learning level for batch 64 \(ln 127 = 4\.84\)/);
+    expect(w!.fix).toContain('3e-3');
+    // A long warm-up pushes the check back.
+    expect(assessHealth(run(150, curve).columns(), { ...context, warmupSteps: 100 })).toEqual([]);
+    expect(assessHealth(run(200, curve).columns(), { ...context, warmupSteps: 100 }).map((w) => w.kind)).toEqual(['stuck']);
+  });
+
+  it('does not call a run stuck once the loss has moved below 0.98·ln(2N − 1)', () => {
+    const curve: Curve = { loss: (s) => (s < 30 ? level : level * 0.95), std: () => healthyStd };
+    expect(assessHealth(run(100, curve).columns(), context)).toEqual([]);
+  });
+
+  it('judges by NT-Xent, not by the objective the entropy term lowers', () => {
+    const history = new MetricsHistory();
+    for (let step = 1; step <= 100; step++) {
+      history.push({
+        step,
+        loss: level - 1, // objective = NT-Xent − λ·H
+        ntXent: level,
+        contrastiveAcc: 0.01,
+        embeddingStd: healthyStd,
+        entropy: 1,
+        lr: 1e-3,
+        finite: true,
+        imagesPerSec: 1,
+        stepMs: 1,
+        totalSteps: 100,
+      });
+    }
+    expect(assessHealth(history.columns(), context).map((w) => w.kind)).toEqual(['stuck']);
+  });
+});

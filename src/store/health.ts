@@ -1,0 +1,179 @@
+// Reads the run's curves the way an experienced person would and says, in words, when something is wrong:
+// the loss went NaN, the embeddings collapsed, or nothing is being learnt (../shared/docs/simclr-recipe.md,
+// "Is my loss value normal?", "it collapsed and I didn't notice", "NaN after a few epochs").
+import type { MetricsColumns } from './metricsHistory';
+
+export interface HealthWarning {
+  kind: 'diverged' | 'collapsed' | 'stuck';
+  title: string;
+  cause: string;
+  fix: string;
+}
+
+export interface HealthContext {
+  batchSize: number;
+  projectionDim: number;
+  warmupSteps: number;
+  /** The configured (peak) learning rate. */
+  learningRate: number;
+}
+
+/** The columns assessHealth reads; MetricsHistory.columns() has them all. */
+export type HealthColumns = Pick<MetricsColumns, 'length' | 'step' | 'ntXent' | 'ntXentSmoothed' | 'embeddingStd' | 'finite'>;
+
+/** NT-Xent when every embedding is the same point: ln(2N − 1), the "no learning" level. */
+export function noLearningLoss(batchSize: number): number {
+  return Math.log(2 * batchSize - 1);
+}
+
+/** Std of L2-normalised d-dimensional embeddings spread evenly: 1/√d (lightly's std_of_l2_normalized). */
+export function healthyEmbeddingStd(projectionDim: number): number {
+  return 1 / Math.sqrt(projectionDim);
+}
+
+/** Steps looked back at for a non-finite loss. */
+export const DIVERGED_WINDOW = 20;
+/** Recent steps whose loss and embedding std are averaged for the collapse check. */
+export const STD_WINDOW = 5;
+/** Steps a run needs before a collapse is called: a collapse shows within a few steps (std → 0). */
+export const COLLAPSE_MIN_STEPS = 8;
+/** Collapse: the recent loss is within this fraction of ln(2N − 1)... */
+export const COLLAPSE_LOSS_TOLERANCE = 0.02;
+/** ...and the embedding std is below this fraction of 1/√d. */
+export const COLLAPSE_STD_FRACTION = 0.2;
+/** Stuck: the smoothed loss never got below this fraction of ln(2N − 1). */
+export const STUCK_LOSS_FRACTION = 0.98;
+
+/** A number for people: 3 significant digits, "3e-4" style for small learning rates. */
+function num(value: number, digits = 3): string {
+  if (!Number.isFinite(value)) return String(value);
+  if (value !== 0 && Math.abs(value) < 0.01) return value.toExponential(Math.max(0, digits - 2)).replace(/\.?0+e/, 'e');
+  return String(Number(value.toPrecision(digits)));
+}
+
+/** An embedding std: plain decimals ("0.0884", "0.001"). */
+function stdText(value: number): string {
+  return Number.isFinite(value) ? String(Number(value.toPrecision(3))) : String(value);
+}
+
+/** A suggested learning rate, rounded to one significant digit ("1e-4", "0.03"). */
+function lrText(value: number): string {
+  return num(Number(value.toPrecision(1)), 1);
+}
+
+function meanOfLast(values: Float64Array, count: number): number {
+  let sum = 0;
+  let n = 0;
+  for (let i = Math.max(0, values.length - count); i < values.length; i++) {
+    const v = values[i]!;
+    if (Number.isFinite(v)) {
+      sum += v;
+      n += 1;
+    }
+  }
+  return n ? sum / n : NaN;
+}
+
+function lastFinite(values: Float64Array): number {
+  for (let i = values.length - 1; i >= 0; i--) if (Number.isFinite(values[i]!)) return values[i]!;
+  return NaN;
+}
+
+function diverged(columns: HealthColumns, context: HealthContext): HealthWarning | null {
+  const n = columns.length;
+  let bad = 0;
+  let sawNaN = false;
+  for (let i = Math.max(0, n - DIVERGED_WINDOW); i < n; i++) {
+    const v = columns.ntXent[i]!;
+    if (!columns.finite[i] || !Number.isFinite(v)) {
+      bad += 1;
+      if (Number.isNaN(v) || Number.isFinite(v)) sawNaN = true;
+    }
+  }
+  if (bad === 0) return null;
+  // A flagged step with a finite NT-Xent had a non-finite objective; call it NaN, the word people search for.
+  const kind = sawNaN ? 'NaN' : 'infinite';
+  const window = Math.min(n, DIVERGED_WINDOW);
+  const lr = context.learningRate;
+  const warmup =
+    context.warmupSteps >= 10
+      ? `keep the warm-up (${context.warmupSteps} steps) or lengthen it`
+      : 'add a linear warm-up of about 100 steps so the first updates are small';
+  return {
+    kind: 'diverged',
+    title: `Training diverged: the loss is ${kind}`,
+    cause:
+      `${bad === window ? `Every one of the last ${window} steps` : `${bad} of the last ${window} steps`} gave ${kind === 'NaN' ? 'a NaN' : 'an infinite'} loss (those updates were skipped). ` +
+      `Usually the learning rate (${num(lr)}) is too high for batch ${context.batchSize} with this optimiser; ` +
+      'less often an image holds invalid values.',
+    fix: `Stop, lower the learning rate to ${lrText(lr / 10)} (a tenth), ${warmup}, and check that the images load correctly.`,
+  };
+}
+
+function collapsed(columns: HealthColumns, context: HealthContext): HealthWarning | null {
+  const n = columns.length;
+  if (n < COLLAPSE_MIN_STEPS) return null;
+  const lastStep = columns.step[n - 1]!;
+  if (lastStep <= context.warmupSteps) return null;
+  const level = noLearningLoss(context.batchSize);
+  // The recent raw loss, not the smoothed one: a collapse is abrupt and the average would lag it by many steps.
+  const recent = meanOfLast(columns.ntXent, STD_WINDOW);
+  if (!(Math.abs(recent - level) <= COLLAPSE_LOSS_TOLERANCE * level)) return null;
+  const healthy = healthyEmbeddingStd(context.projectionDim);
+  const std = meanOfLast(columns.embeddingStd, STD_WINDOW);
+  if (!(std < COLLAPSE_STD_FRACTION * healthy)) return null;
+  return {
+    kind: 'collapsed',
+    title: 'The embeddings have collapsed',
+    cause:
+      `The loss has stayed at ${num(recent)}, the no-learning level for batch ${context.batchSize} (ln ${2 * context.batchSize - 1} = ${num(level)}), ` +
+      `and the embedding spread is ${stdText(std)}, far below the healthy ${stdText(healthy)} (1/√${context.projectionDim}): ` +
+      'every image is mapped to nearly the same point, so the encoder tells nothing apart.',
+    fix:
+      `Restart with a lower learning rate (try ${lrText(context.learningRate / 10)}) and a higher temperature (0.2–0.5), ` +
+      'and check the augmentations: too weak makes the two views trivially alike, too strong leaves nothing in common.',
+  };
+}
+
+function stuck(columns: HealthColumns, context: HealthContext): HealthWarning | null {
+  const n = columns.length;
+  if (n < 20) return null;
+  const lastStep = columns.step[n - 1]!;
+  const after = Math.max(50, 2 * context.warmupSteps);
+  if (lastStep < after) return null;
+  const level = noLearningLoss(context.batchSize);
+  const threshold = STUCK_LOSS_FRACTION * level;
+  const smoothed = lastFinite(columns.ntXentSmoothed);
+  if (!(smoothed >= threshold)) return null;
+  // Not stuck if it ever got clearly below the no-learning level.
+  for (let i = 0; i < n; i++) if (columns.ntXentSmoothed[i]! < threshold) return null;
+  const healthy = healthyEmbeddingStd(context.projectionDim);
+  const std = meanOfLast(columns.embeddingStd, STD_WINDOW);
+  if (!(std >= COLLAPSE_STD_FRACTION * healthy)) return null;
+  return {
+    kind: 'stuck',
+    title: 'Nothing is being learnt yet',
+    cause:
+      `After ${lastStep} steps the loss is still ${num(smoothed)}, the no-learning level for batch ${context.batchSize} (ln ${2 * context.batchSize - 1} = ${num(level)}), ` +
+      `although the embeddings are spread out (std ${stdText(std)}, healthy ≈ ${stdText(healthy)}): the encoder cannot yet tell the two views of an image from the others. ` +
+      `Either the learning rate (${num(context.learningRate)}) is too low, or the task is badly posed: augmentations so strong the views share little, ` +
+      'or images so alike (near-duplicates, blank frames) that there is nothing to tell apart.',
+    fix:
+      `Try a higher learning rate (${lrText(context.learningRate * 3)}, three times as high), milder augmentations (a larger minimum crop area, weaker colour jitter), ` +
+      'or check the data set for near-duplicates; if the curve has only just begun to bend, train longer.',
+  };
+}
+
+/**
+ * What is wrong with the run so far, most urgent first; empty when it looks healthy. Reads the NT-Xent column
+ * (not the objective, which the entropy term shifts) so the comparison with ln(2N − 1) holds.
+ */
+export function assessHealth(columns: HealthColumns, context: HealthContext): HealthWarning[] {
+  if (columns.length === 0) return [];
+  const warnings: HealthWarning[] = [];
+  for (const check of [diverged, collapsed, stuck]) {
+    const warning = check(columns, context);
+    if (warning) warnings.push(warning);
+  }
+  return warnings;
+}

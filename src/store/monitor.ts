@@ -1,0 +1,83 @@
+// What the run has learnt, as the page shows it: the probe images, embedding snapshots, kNN baselines and the
+// nearest neighbours of a chosen image. Step metrics live outside React, in metricsHistory.
+import type { StateCreator } from 'zustand';
+import type { FromWorker, MonitorSettings, ProbeSet, SnapshotReport } from '../worker/protocol';
+import { metricsHistory } from './metricsHistory';
+import type { Store } from './store';
+
+type MonitorMessage = Extract<FromWorker, { type: 'probe' | 'baselines' | 'snapshot' | 'neighbours' }>;
+
+export interface NeighbourAnswer {
+  position: number;
+  step: number;
+  neighbours: { position: number; similarity: number }[];
+}
+
+export interface MonitorSlice {
+  monitorSettings: MonitorSettings;
+  probe: ProbeSet | null;
+  snapshots: SnapshotReport[];
+  baselines: { randomInit: number; rawPixels: number } | null;
+  /** Index into snapshots of the one the map shows; null follows the latest. */
+  shownSnapshot: number | null;
+  /** The probe image whose neighbours were asked for last, and the answer once it arrives. */
+  neighbourQuery: number | null;
+  neighbours: NeighbourAnswer | null;
+  setMonitorSettings(change: Partial<MonitorSettings>): void;
+  showSnapshot(index: number | null): void;
+  requestNeighbours(position: number): void;
+  resetMonitor(): void;
+  receiveMonitor(message: MonitorMessage): void;
+}
+
+/** Neighbours listed for a chosen image. */
+export const NEIGHBOURS_SHOWN = 8;
+
+export const createMonitorSlice: StateCreator<Store, [], [], MonitorSlice> = (set, get) => ({
+  monitorSettings: { snapshotEvery: 25, probeCount: 500 },
+  probe: null,
+  snapshots: [],
+  baselines: null,
+  shownSnapshot: null,
+  neighbourQuery: null,
+  neighbours: null,
+
+  setMonitorSettings(change) {
+    set({ monitorSettings: { ...get().monitorSettings, ...change } });
+  },
+
+  showSnapshot(index) {
+    set({ shownSnapshot: index });
+  },
+
+  requestNeighbours(position) {
+    set({ neighbourQuery: position });
+    get().send({ type: 'neighbours', position, k: NEIGHBOURS_SHOWN });
+  },
+
+  resetMonitor() {
+    metricsHistory.clear();
+    set({ probe: null, snapshots: [], baselines: null, shownSnapshot: null, neighbourQuery: null, neighbours: null });
+  },
+
+  receiveMonitor(message) {
+    switch (message.type) {
+      case 'probe':
+        set({ probe: message.probe });
+        break;
+      case 'baselines':
+        set({ baselines: { randomInit: message.randomInit, rawPixels: message.rawPixels } });
+        metricsHistory.setBaselines({ randomInit: message.randomInit, rawPixels: message.rawPixels });
+        break;
+      case 'snapshot':
+        set({ snapshots: [...get().snapshots, message.snapshot] });
+        if (message.snapshot.knnAccuracy !== null) metricsHistory.pushKnn(message.snapshot.step, message.snapshot.knnAccuracy);
+        break;
+      case 'neighbours':
+        if (message.position === get().neighbourQuery) {
+          set({ neighbours: { position: message.position, step: message.step, neighbours: message.neighbours } });
+        }
+        break;
+    }
+  },
+});

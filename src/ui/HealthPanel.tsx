@@ -1,0 +1,49 @@
+// Says in words when the run has gone wrong (NaN loss, collapse, nothing learnt), with the likely cause and a fix.
+import { useEffect, useState } from 'react';
+import { assessHealth, type HealthContext, type HealthWarning } from '../store/health';
+import { metricsHistory, subscribePerFrame } from '../store/metricsHistory';
+import './curves.css';
+
+export type HealthPanelProps = HealthContext;
+
+function kindsOf(warnings: HealthWarning[]): string {
+  return warnings.map((w) => w.kind).join(',');
+}
+
+/**
+ * Checks the metrics history at most once per animation frame and shows each problem in an alert; renders
+ * nothing while the run looks healthy. A warning's text is taken when it first appears and kept while the same
+ * problems persist, so a screen reader announces each problem once instead of on every step.
+ */
+export function HealthPanel({ batchSize, projectionDim, warmupSteps, learningRate }: HealthPanelProps) {
+  const [warnings, setWarnings] = useState<HealthWarning[]>([]);
+
+  useEffect(() => {
+    const context: HealthContext = { batchSize, projectionDim, warmupSteps, learningRate };
+    let first = true;
+    const check = () => {
+      const next = assessHealth(metricsHistory.columns(), context);
+      // New settings: take the fresh text once even if the kinds are the same.
+      const refresh = first;
+      first = false;
+      setWarnings((previous) => (!refresh && kindsOf(previous) === kindsOf(next) ? previous : next));
+    };
+    check();
+    return subscribePerFrame(metricsHistory, check);
+  }, [batchSize, projectionDim, warmupSteps, learningRate]);
+
+  if (warnings.length === 0) return null;
+  return (
+    <div className="health">
+      {warnings.map((warning) => (
+        <div key={warning.kind} role="alert" className={`health-warning health-${warning.kind}`}>
+          <p className="health-title">{warning.title}</p>
+          <p className="health-cause">{warning.cause}</p>
+          <p className="health-fix">
+            <strong>Suggested fix:</strong> {warning.fix}
+          </p>
+        </div>
+      ))}
+    </div>
+  );
+}

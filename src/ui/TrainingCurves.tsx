@@ -1,0 +1,520 @@
+// Live training curves drawn with uPlot (canvas, built for streaming; ../shared/docs/style.md). The charts are
+// created once, read the metrics history through a subscription, and redraw at most once per animation frame;
+// React renders only the frame around them, so a step never re-renders a component.
+import { useEffect, useId, useRef, useState } from 'react';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { healthyEmbeddingStd, noLearningLoss } from '../store/health';
+import { etaSeconds, metricsHistory, subscribePerFrame, type MetricsColumns, type MetricsHistory } from '../store/metricsHistory';
+import './curves.css';
+
+export interface TrainingCurvesProps {
+  batchSize: number;
+  projectionDim: number;
+  totalSteps: number;
+}
+
+/** Plot height in CSS pixels (the legend sits below it). */
+const PLOT_HEIGHT = 170;
+const MIN_WIDTH = 200;
+
+// ---------- colours from app.css, following light/dark ----------
+
+interface Palette {
+  fg: string;
+  muted: string;
+  grid: string;
+  accent: string;
+  accentFaint: string;
+  ok: string;
+  bad: string;
+}
+
+/** Resolves a CSS colour (a var() included) to rgb(...) through a probe element, so any format works. */
+function resolveColour(css: string, fallback: string): string {
+  if (typeof document === 'undefined' || !document.body) return fallback;
+  const probe = document.createElement('span');
+  probe.style.display = 'none';
+  probe.style.color = fallback;
+  probe.style.color = css;
+  document.body.appendChild(probe);
+  const colour = getComputedStyle(probe).color;
+  probe.remove();
+  return colour || fallback;
+}
+
+function withAlpha(rgb: string, alpha: number): string {
+  const m = rgb.match(/rgba?\(\s*([\d.]+)[,\s]+([\d.]+)[,\s]+([\d.]+)/);
+  return m ? `rgba(${m[1]}, ${m[2]}, ${m[3]}, ${alpha})` : rgb;
+}
+
+const palette: Palette = { fg: '#1b1f24', muted: '#57606a', grid: '#d0d7de', accent: '#1f6feb', accentFaint: 'rgba(31, 111, 235, 0.35)', ok: '#1a7f37', bad: '#cf222e' };
+
+function readPalette(): void {
+  palette.fg = resolveColour('var(--fg)', '#1b1f24');
+  palette.muted = resolveColour('var(--muted)', '#57606a');
+  palette.grid = withAlpha(resolveColour('var(--border)', '#d0d7de'), 0.8);
+  palette.accent = resolveColour('var(--accent)', '#1f6feb');
+  palette.accentFaint = withAlpha(palette.accent, 0.3);
+  palette.ok = resolveColour('var(--ok)', '#1a7f37');
+  palette.bad = resolveColour('var(--bad)', '#cf222e');
+}
+
+/** Re-reads the palette when the colour scheme flips and calls back (charts redraw: their strokes read it live). */
+function onColourSchemeChange(callback: () => void): () => void {
+  if (typeof matchMedia !== 'function') return () => {};
+  const query = matchMedia('(prefers-color-scheme: dark)');
+  const listener = () => {
+    readPalette();
+    callback();
+  };
+  query.addEventListener('change', listener);
+  return () => query.removeEventListener('change', listener);
+}
+
+// ---------- formatting ----------
+
+function fmt(value: number, digits = 3): string {
+  if (!Number.isFinite(value)) return String(value);
+  return String(Number(value.toPrecision(digits)));
+}
+
+function pct(value: number, digits = 1): string {
+  return Number.isFinite(value) ? `${(value * 100).toFixed(digits)}%` : String(value);
+}
+
+/** Axis ticks for small positive quantities: plain decimals down to 0.01, "3.0e-4" below. */
+function smallTicks(_u: uPlot, splits: number[]): string[] {
+  return splits.map((v) => (v === 0 ? '0' : Math.abs(v) >= 0.01 ? String(Number(v.toPrecision(3))) : v.toExponential(1)));
+}
+
+/** Whole steps only on the x axis: 1, 2, 5 × 10^k. */
+const STEP_INCREMENTS = Array.from({ length: 8 }, (_, k) => [1, 2, 5].map((m) => m * 10 ** k)).flat();
+
+function lrFmt(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  return value === 0 ? '0' : value.toExponential(2);
+}
+
+/** "45 s", "2 min 10 s", "1 h 05 min". */
+function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '—';
+  if (seconds < 1) return 'under 1 s';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+}
+
+// ---------- scales and reference lines ----------
+
+interface ReferenceLine {
+  value: number;
+  label: string;
+}
+
+/** Min and max of the finite values of the shown series on a scale (uPlot's own min/max is poisoned by NaN/Inf). */
+function finiteExtent(u: uPlot, scaleKey: string): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  u.series.forEach((s, i) => {
+    if (i === 0 || s.scale !== scaleKey || s.show === false) return;
+    const values = u.data[i];
+    if (!values) return;
+    for (let j = 0; j < values.length; j++) {
+      const v = values[j];
+      if (v != null && Number.isFinite(v)) {
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+    }
+  });
+  return [lo, hi];
+}
+
+interface RangeLimits {
+  floor?: number;
+  ceil?: number;
+}
+
+/**
+ * A y range that holds the data and the reference lines, with a little padding, clamped to [floor, ceil]; it
+ * survives NaN and ±Infinity in the data (a diverged step), which uPlot's default range does not.
+ */
+function referenceRange(references: () => ReferenceLine[], limits: RangeLimits = {}): uPlot.Range.Function {
+  return (u, dataMin, dataMax, scaleKey) => {
+    let lo = dataMin;
+    let hi = dataMax;
+    if (!Number.isFinite(lo) || !Number.isFinite(hi)) [lo, hi] = finiteExtent(u, scaleKey);
+    for (const r of references()) {
+      if (Number.isFinite(r.value)) {
+        lo = Math.min(lo, r.value);
+        hi = Math.max(hi, r.value);
+      }
+    }
+    const floor = limits.floor ?? -Infinity;
+    const ceil = limits.ceil ?? Infinity;
+    if (!Number.isFinite(lo) || !Number.isFinite(hi)) return [Number.isFinite(floor) ? floor : 0, Number.isFinite(ceil) ? ceil : 1];
+    const span = hi - lo;
+    const pad = span > 0 ? span * 0.06 : Math.abs(hi) * 0.1 || 1;
+    return [Math.max(floor, lo - pad), Math.min(ceil, hi + pad)];
+  };
+}
+
+/** Draws dashed horizontal reference lines with their labels over the plot. */
+function drawReferences(u: uPlot, references: ReferenceLine[], scaleKey = 'y'): void {
+  const ctx = u.ctx;
+  const { left, top, width, height } = u.bbox;
+  const ratio = u.width > 0 ? ctx.canvas.width / u.width : 1;
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(left, top, width, height);
+  ctx.clip();
+  ctx.strokeStyle = palette.muted;
+  ctx.fillStyle = palette.muted;
+  ctx.lineWidth = ratio;
+  ctx.setLineDash([6 * ratio, 4 * ratio]);
+  ctx.font = `${Math.round(11 * ratio)}px system-ui, sans-serif`;
+  ctx.textAlign = 'right';
+  for (const r of references) {
+    if (!Number.isFinite(r.value)) continue;
+    const y = Math.round(u.valToPos(r.value, scaleKey, true)) + 0.5;
+    if (y < top - 1 || y > top + height + 1) continue;
+    ctx.beginPath();
+    ctx.moveTo(left, y);
+    ctx.lineTo(left + width, y);
+    ctx.stroke();
+    // The label above the line, or below it when the line is at the top edge.
+    const above = y - top > 16 * ratio;
+    ctx.textBaseline = above ? 'bottom' : 'top';
+    ctx.fillText(r.label, left + width - 4 * ratio, above ? y - 3 * ratio : y + 3 * ratio);
+  }
+  ctx.restore();
+}
+
+// ---------- one chart ----------
+
+interface ChartReading {
+  data: uPlot.AlignedData;
+  /** The canvas's accessible name: what the chart shows and its latest value. */
+  label: string;
+}
+
+interface ChartSpec {
+  /** Series after x (x is the step), scales and axes settings particular to this chart. */
+  series: uPlot.Series[];
+  yRange: uPlot.Range.Function;
+  yValues?: (u: uPlot, splits: number[]) => string[];
+  references: () => ReferenceLine[];
+  read(history: MetricsHistory): ChartReading;
+  /** Steps are shared by every chart but kNN: hovering one shows the same step in all. */
+  syncCursor: boolean;
+}
+
+function chartOptions(spec: ChartSpec, width: number): uPlot.Options {
+  const axisStroke = () => palette.muted;
+  const gridStroke = () => palette.grid;
+  return {
+    width,
+    height: PLOT_HEIGHT,
+    pxAlign: 0,
+    scales: { x: { time: false }, y: { range: spec.yRange } },
+    series: [{ label: 'step', value: (_u, v) => (v == null ? '—' : String(v)) }, ...spec.series],
+    axes: [
+      { stroke: axisStroke, grid: { stroke: gridStroke, width: 1 }, ticks: { stroke: gridStroke, width: 1 }, incrs: STEP_INCREMENTS },
+      { stroke: axisStroke, grid: { stroke: gridStroke, width: 1 }, ticks: { stroke: gridStroke, width: 1 }, size: 56, ...(spec.yValues ? { values: spec.yValues } : {}) },
+    ],
+    cursor: {
+      // Zooming would be undone by the next step's data; the legend shows values under the pointer instead.
+      drag: { x: false, y: false, setScale: false },
+      ...(spec.syncCursor ? { sync: { key: 'tabclr-steps' } } : {}),
+    },
+    legend: { live: true },
+    hooks: { draw: [(u) => drawReferences(u, spec.references())] },
+  };
+}
+
+const EMPTY: uPlot.AlignedData = [new Float64Array(0), new Float64Array(0)];
+
+interface ChartProps {
+  title: string;
+  /** Visible text under the title explaining the dashed lines; also part of the figure's description. */
+  note?: string;
+  spec: ChartSpec;
+  /** Recreate the chart when this changes (batch size, projection dimension). */
+  rebuildKey: string;
+}
+
+function Chart({ title, note, spec, rebuildKey }: ChartProps) {
+  const plotRef = useRef<HTMLDivElement>(null);
+  const specRef = useRef(spec);
+  const titleId = useId();
+  const noteId = useId();
+  useEffect(() => {
+    specRef.current = spec;
+  });
+
+  useEffect(() => {
+    const element = plotRef.current;
+    if (!element) return;
+    readPalette();
+    const initial = specRef.current;
+    const width = Math.max(MIN_WIDTH, Math.floor(element.clientWidth));
+    const emptyData = [EMPTY[0], ...initial.series.map(() => EMPTY[1])] as uPlot.AlignedData;
+    const plot = new uPlot(chartOptions(initial, width), emptyData, element);
+    const canvas = plot.ctx.canvas;
+    canvas.setAttribute('role', 'img');
+
+    let lastLabel = '';
+    // A chart scrolled out of view only keeps its label current; it redraws when it comes back.
+    let visible = true;
+    let stale = false;
+    const refresh = () => {
+      const { data, label } = specRef.current.read(metricsHistory);
+      if (label !== lastLabel) {
+        canvas.setAttribute('aria-label', label);
+        lastLabel = label;
+      }
+      stale = !visible;
+      if (visible) plot.setData(data);
+    };
+    refresh();
+    const unsubscribe = subscribePerFrame(metricsHistory, refresh);
+    const viewport =
+      typeof IntersectionObserver === 'function'
+        ? new IntersectionObserver((entries) => {
+            visible = entries[entries.length - 1]?.isIntersecting ?? true;
+            if (visible && stale) refresh();
+          })
+        : null;
+    viewport?.observe(element);
+
+    const resize = new ResizeObserver((entries) => {
+      const w = Math.floor(entries[0]?.contentRect.width ?? 0);
+      // Hidden (0 wide) charts keep their size; tiny widths are clamped so axes still fit.
+      if (w > 0 && Math.max(MIN_WIDTH, w) !== plot.width) plot.setSize({ width: Math.max(MIN_WIDTH, w), height: PLOT_HEIGHT });
+    });
+    resize.observe(element);
+    const stopTheme = onColourSchemeChange(() => plot.redraw(false, true));
+
+    return () => {
+      unsubscribe();
+      viewport?.disconnect();
+      resize.disconnect();
+      stopTheme();
+      plot.destroy();
+    };
+  }, [rebuildKey]);
+
+  return (
+    <figure className="curve" aria-labelledby={titleId} aria-describedby={note ? noteId : undefined}>
+      <figcaption id={titleId} className="curve-title">
+        {title}
+      </figcaption>
+      {note && (
+        <p id={noteId} className="curve-note">
+          {note}
+        </p>
+      )}
+      <div ref={plotRef} className="curve-plot" />
+    </figure>
+  );
+}
+
+// ---------- the charts ----------
+
+function lastIndex(history: MetricsHistory): number {
+  return history.length - 1;
+}
+
+type StepColumn = Exclude<keyof MetricsColumns, 'length' | 'finite' | 'step'>;
+
+/** [steps, ...columns] as views of the history: nothing is copied per frame. */
+function stepsData(history: MetricsHistory, ...columns: StepColumn[]): uPlot.AlignedData {
+  const c = history.columns();
+  return [c.step, ...columns.map((name) => c[name])] as uPlot.AlignedData;
+}
+
+function lossSpec(batchSize: number): ChartSpec {
+  const level = noLearningLoss(batchSize);
+  const references = [{ value: level, label: `no learning (ln ${2 * batchSize - 1} = ${level.toFixed(2)})` }];
+  return {
+    series: [
+      { label: 'NT-Xent', stroke: () => palette.accentFaint, width: 1, value: (_u, v) => (v == null ? '—' : fmt(v, 4)) },
+      { label: 'smoothed', stroke: () => palette.accent, width: 2, value: (_u, v) => (v == null ? '—' : fmt(v, 4)) },
+    ],
+    yRange: referenceRange(() => references, { floor: 0 }),
+    references: () => references,
+    syncCursor: true,
+    read(history) {
+      const i = lastIndex(history);
+      const c = history.columns();
+      const label =
+        i < 0
+          ? `Loss chart; no steps yet. The no-learning level is ${level.toFixed(2)}.`
+          : `Loss chart; latest loss ${fmt(c.ntXent[i]!)} at step ${c.step[i]}, smoothed ${fmt(c.ntXentSmoothed[i]!)}; the no-learning level is ${level.toFixed(2)}.`;
+      return { data: stepsData(history, 'ntXent', 'ntXentSmoothed'), label };
+    },
+  };
+}
+
+function accuracySpec(batchSize: number): ChartSpec {
+  const chance = 1 / (2 * batchSize - 1);
+  const references = [{ value: chance, label: `chance (1/${2 * batchSize - 1})` }];
+  return {
+    series: [{ label: 'top-1 accuracy', stroke: () => palette.accent, width: 1.5, value: (_u, v) => (v == null ? '—' : pct(v)) }],
+    yRange: () => [0, 1],
+    yValues: (_u, splits) => splits.map((v) => `${Math.round(v * 100)}%`),
+    references: () => references,
+    syncCursor: true,
+    read(history) {
+      const i = lastIndex(history);
+      const c = history.columns();
+      const label =
+        i < 0
+          ? 'Contrastive accuracy chart; no steps yet.'
+          : `Contrastive accuracy chart; latest ${pct(c.contrastiveAcc[i]!)} at step ${c.step[i]}; chance is ${pct(chance, 2)}.`;
+      return { data: stepsData(history, 'contrastiveAcc'), label };
+    },
+  };
+}
+
+function stdSpec(projectionDim: number): ChartSpec {
+  const healthy = healthyEmbeddingStd(projectionDim);
+  const references = [{ value: healthy, label: `healthy (1/√${projectionDim} = ${fmt(healthy)})` }];
+  return {
+    series: [{ label: 'embedding std', stroke: () => palette.accent, width: 1.5, value: (_u, v) => (v == null ? '—' : fmt(v, 4)) }],
+    yRange: referenceRange(() => references, { floor: 0 }),
+    references: () => references,
+    syncCursor: true,
+    read(history) {
+      const i = lastIndex(history);
+      const c = history.columns();
+      const label =
+        i < 0
+          ? `Embedding spread chart; no steps yet. Healthy is about ${fmt(healthy)}, collapse is near 0.`
+          : `Embedding spread chart; latest std ${fmt(c.embeddingStd[i]!)} at step ${c.step[i]}; healthy is about ${fmt(healthy)}, collapse is near 0.`;
+      return { data: stepsData(history, 'embeddingStd'), label };
+    },
+  };
+}
+
+function lrSpec(): ChartSpec {
+  return {
+    series: [{ label: 'learning rate', stroke: () => palette.ok, width: 1.5, value: (_u, v) => (v == null ? '—' : lrFmt(v)) }],
+    yRange: referenceRange(() => [], { floor: 0 }),
+    yValues: smallTicks,
+    references: () => [],
+    syncCursor: true,
+    read(history) {
+      const i = lastIndex(history);
+      const c = history.columns();
+      const label = i < 0 ? 'Learning rate chart; no steps yet.' : `Learning rate chart; latest ${lrFmt(c.lr[i]!)} at step ${c.step[i]}.`;
+      return { data: stepsData(history, 'lr'), label };
+    },
+  };
+}
+
+function throughputSpec(): ChartSpec {
+  return {
+    series: [{ label: 'images/s', stroke: () => palette.accent, width: 1.5, value: (_u, v) => (v == null ? '—' : fmt(v)) }],
+    yRange: referenceRange(() => [], { floor: 0 }),
+    references: () => [],
+    syncCursor: true,
+    read(history) {
+      const i = lastIndex(history);
+      const c = history.columns();
+      const label = i < 0 ? 'Throughput chart; no steps yet.' : `Throughput chart; latest ${fmt(c.imagesPerSec[i]!)} images/s at step ${c.step[i]}.`;
+      return { data: stepsData(history, 'imagesPerSec'), label };
+    },
+  };
+}
+
+function baselineLines(history: MetricsHistory): ReferenceLine[] {
+  const lines: ReferenceLine[] = [];
+  const { randomInit, rawPixels } = history.baselines;
+  if (randomInit != null) lines.push({ value: randomInit, label: `untrained encoder ${pct(randomInit)}` });
+  if (rawPixels != null) lines.push({ value: rawPixels, label: `raw pixels ${pct(rawPixels)}` });
+  return lines;
+}
+
+function knnSpec(): ChartSpec {
+  const references = () => baselineLines(metricsHistory);
+  return {
+    series: [
+      {
+        label: 'kNN accuracy',
+        stroke: () => palette.accent,
+        width: 2,
+        points: { show: true, size: 6, fill: () => palette.accent },
+        value: (_u, v) => (v == null ? '—' : pct(v)),
+      },
+    ],
+    yRange: referenceRange(references, { floor: 0, ceil: 1 }),
+    yValues: (_u, splits) => splits.map((v) => `${Math.round(v * 100)}%`),
+    references,
+    syncCursor: false,
+    read(history) {
+      const knn = history.knnColumns();
+      const i = knn.length - 1;
+      const baselines = baselineLines(history)
+        .map((r) => r.label)
+        .join(', ');
+      const label =
+        (i < 0 ? 'kNN accuracy chart; no evaluations yet.' : `kNN accuracy chart; latest ${pct(knn.accuracy[i]!)} at step ${knn.step[i]}.`) +
+        (baselines ? ` Baselines: ${baselines}.` : '');
+      return { data: [knn.step, knn.accuracy] as uPlot.AlignedData, label };
+    },
+  };
+}
+
+// ---------- summary line ----------
+
+function summaryText(history: MetricsHistory, totalSteps: number): string {
+  const n = history.length;
+  if (n === 0) return 'No steps yet.';
+  const c = history.columns();
+  const step = c.step[n - 1]!;
+  const total = totalSteps > 0 ? totalSteps : history.totalSteps;
+  const speed = c.imagesPerSec[n - 1]!;
+  const eta = etaSeconds(history, total);
+  const parts = [`${Number.isFinite(speed) ? fmt(speed) : '—'} images/s`, `step ${step} of ${total}`];
+  if (eta === 0) parts.push('done');
+  else if (eta != null) parts.push(`about ${formatDuration(eta)} left`);
+  return parts.join(' · ');
+}
+
+/**
+ * The run's live curves: loss, contrastive accuracy, embedding spread, learning rate, throughput, and kNN accuracy
+ * against its baselines once there is a kNN point. Reads `metricsHistory`; push reports there.
+ */
+export function TrainingCurves({ batchSize, projectionDim, totalSteps }: TrainingCurvesProps) {
+  const summaryRef = useRef<HTMLParagraphElement>(null);
+  const [hasKnn, setHasKnn] = useState(() => metricsHistory.knnColumns().length > 0);
+
+  useEffect(() => {
+    const update = () => {
+      // Written straight to the DOM: text that changes every step is not worth a React render.
+      if (summaryRef.current) summaryRef.current.textContent = summaryText(metricsHistory, totalSteps);
+      setHasKnn(metricsHistory.knnColumns().length > 0);
+    };
+    update();
+    return subscribePerFrame(metricsHistory, update);
+  }, [totalSteps]);
+
+  return (
+    <section className="curves" aria-label="Training curves">
+      <p ref={summaryRef} className="curves-summary" />
+      <div className="curves-grid">
+        <Chart title="Loss (NT-Xent)" note="Thin: each step; thick: smoothed. Dashed: the level of a model that learnt nothing." spec={lossSpec(batchSize)} rebuildKey={`loss-${batchSize}`} />
+        <Chart title="Contrastive accuracy (top-1)" note="How often the other view of an image is its closest match. Dashed: chance." spec={accuracySpec(batchSize)} rebuildKey={`acc-${batchSize}`} />
+        <Chart title="Embedding spread (std)" note="Near 0 means collapse: every image maps to the same point. Dashed: healthy level." spec={stdSpec(projectionDim)} rebuildKey={`std-${projectionDim}`} />
+        <Chart title="Learning rate" spec={lrSpec()} rebuildKey="lr" />
+        <Chart title="Throughput (images/s)" spec={throughputSpec()} rebuildKey="throughput" />
+        {hasKnn && (
+          <Chart title="kNN accuracy" note="Dashed: the baselines a trained encoder should beat." spec={knnSpec()} rebuildKey="knn" />
+        )}
+      </div>
+    </section>
+  );
+}

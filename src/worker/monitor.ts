@@ -1,0 +1,102 @@
+// Watching a run learn: a fixed probe set embedded every so often and projected to 2-D, kNN accuracy on a
+// held-out labelled split next to two baselines, and nearest neighbours under the current encoder.
+import type * as tf from '@tensorflow/tfjs';
+import { embedImages, rawPixelVectors } from '../simclr/embed';
+import { knnAccuracy, nearestNeighbours, splitForKnn, type KnnSplit } from '../simclr/knn';
+import { pca2d } from '../simclr/pca';
+import { Random } from '../simclr/random';
+import type { DatasetPayload, MonitorSettings, ProbeSet, SnapshotReport } from './protocol';
+
+/** Memory and query images of the kNN monitor, capped so a snapshot stays cheap next to training. */
+const KNN_LIMITS = { maxMemory: 2000, maxQueries: 500 };
+
+export class RunMonitor {
+  /** Dataset indices of the probe images, in map order. */
+  readonly probe: number[];
+  readonly knnSplit: KnnSplit | null;
+  private readonly classes: number;
+  /** Probe representations at `embeddedAt` (a step), reused by neighbour queries until the encoder changes. */
+  private probeVectors: { step: number; vectors: Float32Array; dim: number } | null = null;
+
+  constructor(
+    private readonly dataset: DatasetPayload,
+    readonly settings: MonitorSettings,
+    private readonly batchSize: number,
+    seed: number,
+  ) {
+    const rng = new Random(seed ^ 0x9e3779b9);
+    this.probe = rng.permutation(dataset.count).slice(0, Math.min(settings.probeCount, dataset.count)).sort((a, b) => a - b);
+    this.classes = dataset.classNames.length;
+    this.knnSplit = dataset.labels && this.classes >= 2 ? splitForKnn(dataset.labels, rng, KNN_LIMITS) : null;
+  }
+
+  /** The probe images' pixels and labels, for the page's thumbnails (sent once per run). */
+  probeSet(): ProbeSet {
+    const { imageSize, channels, pixels, labels, classNames } = this.dataset;
+    const bytes = imageSize * imageSize * channels;
+    const out = new Uint8Array(this.probe.length * bytes);
+    this.probe.forEach((index, i) => out.set(pixels.subarray(index * bytes, (index + 1) * bytes), i * bytes));
+    return {
+      indices: Int32Array.from(this.probe),
+      pixels: out,
+      imageSize,
+      channels,
+      labels: labels ? Int32Array.from(this.probe, (i) => labels[i]!) : null,
+      classNames,
+    };
+  }
+
+  private embed(encoder: tf.LayersModel, indices: number[]): Promise<Float32Array> {
+    const { pixels, imageSize, channels } = this.dataset;
+    return embedImages(encoder, pixels, indices, imageSize, channels, this.batchSize);
+  }
+
+  private labelsOf(indices: number[]): Int32Array {
+    return Int32Array.from(indices, (i) => this.dataset.labels![i]!);
+  }
+
+  /** kNN accuracy of given representations of the memory and query images; null without labels. */
+  private async knn(memory: Float32Array, queries: Float32Array, dim: number): Promise<number | null> {
+    const split = this.knnSplit;
+    if (!split) return null;
+    return knnAccuracy(memory, this.labelsOf(split.memory), queries, this.labelsOf(split.queries), dim, this.classes);
+  }
+
+  async knnOfEncoder(encoder: tf.LayersModel): Promise<number | null> {
+    const split = this.knnSplit;
+    if (!split) return null;
+    const memory = await this.embed(encoder, split.memory);
+    const queries = await this.embed(encoder, split.queries);
+    return this.knn(memory, queries, memory.length / split.memory.length);
+  }
+
+  /** kNN on raw pixels: the baseline any learnt representation should be compared with. */
+  async knnOfRawPixels(): Promise<number | null> {
+    const split = this.knnSplit;
+    if (!split) return null;
+    const { pixels, imageSize, channels } = this.dataset;
+    const dim = imageSize * imageSize * channels;
+    return this.knn(rawPixelVectors(pixels, split.memory, imageSize, channels), rawPixelVectors(pixels, split.queries, imageSize, channels), dim);
+  }
+
+  /** The probe set's 2-D map and the kNN accuracy under the encoder as it is at `step`. */
+  async snapshot(encoder: tf.LayersModel, step: number): Promise<SnapshotReport> {
+    const vectors = await this.embed(encoder, this.probe);
+    const dim = vectors.length / Math.max(1, this.probe.length);
+    this.probeVectors = { step, vectors, dim };
+    const coords = await pca2d(vectors, this.probe.length, dim);
+    return { step, coords, knnAccuracy: await this.knnOfEncoder(encoder), method: 'pca' };
+  }
+
+  /** The k probe images most similar to probe image `position`, under the encoder as it is at `step`. */
+  async neighbours(encoder: tf.LayersModel, step: number, position: number, k: number): Promise<{ position: number; similarity: number }[]> {
+    if (!(position >= 0 && position < this.probe.length)) throw new RangeError(`no probe image ${position}`);
+    if (!this.probeVectors || this.probeVectors.step !== step) {
+      const vectors = await this.embed(encoder, this.probe);
+      this.probeVectors = { step, vectors, dim: vectors.length / this.probe.length };
+    }
+    const { vectors, dim } = this.probeVectors;
+    const found = await nearestNeighbours(vectors, dim, position, Math.min(k, this.probe.length - 1));
+    return found.map((n) => ({ position: n.index, similarity: n.similarity }));
+  }
+}
