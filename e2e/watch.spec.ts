@@ -32,6 +32,10 @@ test('training on the labelled sample: curves grow, the map shows every probe im
   // The loss chart has every step.
   await expect(page.getByRole('img', { name: /latest loss [\d.]+ at step 4/i })).toBeVisible();
 
+  // UMAP on request: a new snapshot of the current encoder.
+  await learnt.getByRole('button', { name: 'Map with UMAP now' }).click();
+  await expect(learnt.getByRole('img', { name: 'Embedding map: 40 images at step 4, UMAP of the representation' })).toBeVisible();
+
   // Replaying the first snapshot.
   const slider = learnt.getByRole('slider', { name: 'Snapshot' });
   await slider.focus();

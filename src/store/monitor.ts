@@ -5,7 +5,7 @@ import type { FromWorker, MonitorSettings, ProbeSet, SnapshotReport } from '../w
 import { metricsHistory } from './metricsHistory';
 import type { Store } from './store';
 
-type MonitorMessage = Extract<FromWorker, { type: 'probe' | 'baselines' | 'snapshot' | 'neighbours' }>;
+type MonitorMessage = Extract<FromWorker, { type: 'probe' | 'baselines' | 'snapshot' | 'neighbours' | 'umap-progress' }>;
 
 export interface NeighbourAnswer {
   position: number;
@@ -23,6 +23,9 @@ export interface MonitorSlice {
   /** The probe image whose neighbours were asked for last, and the answer once it arrives. */
   neighbourQuery: number | null;
   neighbours: NeighbourAnswer | null;
+  /** Progress of a UMAP snapshot being computed, null when none is. */
+  umapProgress: number | null;
+  requestUmap(): void;
   setMonitorSettings(change: Partial<MonitorSettings>): void;
   showSnapshot(index: number | null): void;
   requestNeighbours(position: number): void;
@@ -41,6 +44,12 @@ export const createMonitorSlice: StateCreator<Store, [], [], MonitorSlice> = (se
   shownSnapshot: null,
   neighbourQuery: null,
   neighbours: null,
+  umapProgress: null,
+
+  requestUmap() {
+    set({ umapProgress: 0 });
+    get().send({ type: 'umap-snapshot' });
+  },
 
   setMonitorSettings(change) {
     set({ monitorSettings: { ...get().monitorSettings, ...change } });
@@ -57,7 +66,7 @@ export const createMonitorSlice: StateCreator<Store, [], [], MonitorSlice> = (se
 
   resetMonitor() {
     metricsHistory.clear();
-    set({ probe: null, snapshots: [], baselines: null, shownSnapshot: null, neighbourQuery: null, neighbours: null });
+    set({ probe: null, snapshots: [], baselines: null, shownSnapshot: null, neighbourQuery: null, neighbours: null, umapProgress: null });
   },
 
   receiveMonitor(message) {
@@ -69,8 +78,11 @@ export const createMonitorSlice: StateCreator<Store, [], [], MonitorSlice> = (se
         set({ baselines: { randomInit: message.randomInit, rawPixels: message.rawPixels } });
         metricsHistory.setBaselines({ randomInit: message.randomInit, rawPixels: message.rawPixels });
         break;
+      case 'umap-progress':
+        set({ umapProgress: message.epoch / message.epochs });
+        break;
       case 'snapshot':
-        set({ snapshots: [...get().snapshots, message.snapshot] });
+        set({ snapshots: [...get().snapshots, message.snapshot], ...(message.snapshot.method === 'umap' ? { umapProgress: null, shownSnapshot: null } : {}) });
         if (message.snapshot.knnAccuracy !== null) metricsHistory.pushKnn(message.snapshot.step, message.snapshot.knnAccuracy);
         break;
       case 'neighbours':

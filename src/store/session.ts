@@ -79,6 +79,7 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
         }
         case 'probe':
         case 'baselines':
+        case 'umap-progress':
         case 'snapshot':
         case 'neighbours':
           get().receiveMonitor(message);
@@ -99,6 +100,7 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
         case 'error': {
           const problem = { code: message.code, message: message.message, recoverable: message.recoverable };
           set(message.code === 'no-backend' ? { phase: 'failed', problem } : { problem });
+          if (get().umapProgress !== null) set({ umapProgress: null });
           if (message.code === 'dataset-failed') {
             const running = get().importState;
             set({ datasetLoading: false, importState: running?.status === 'running' ? { ...running, status: 'cancelled' } : running });

@@ -152,6 +152,8 @@ export function EmbeddingPanel() {
   const shown = useStore((s) => s.shownSnapshot);
   const showSnapshot = useStore((s) => s.showSnapshot);
   const baselines = useStore((s) => s.baselines);
+  const umapProgress = useStore((s) => s.umapProgress);
+  const requestUmap = useStore((s) => s.requestUmap);
   if (!probe || snapshots.length === 0) {
     return (
       <section className="panel" aria-labelledby="map-title">
@@ -190,6 +192,12 @@ export function EmbeddingPanel() {
               }}
             />
           </label>
+          <div className="controls">
+            <button type="button" className="secondary" onClick={requestUmap} disabled={umapProgress !== null}>
+              Map with UMAP now
+            </button>
+            {umapProgress !== null && <progress aria-label="UMAP progress" max={1} value={umapProgress} />}
+          </div>
           {probe.labels && (
             <ul className="legend" aria-label="Classes">
               {probe.classNames.map((c, i) => (

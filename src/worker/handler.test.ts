@@ -130,6 +130,13 @@ describe('TrainerHandler', () => {
     expect(answer.step).toBe(4);
     expect(answer.neighbours).toHaveLength(4);
     expect(answer.neighbours.map((n) => n.position)).not.toContain(3);
+
+    await handler.handle({ type: 'umap-snapshot' });
+    const umap = of('snapshot').at(-1)!.snapshot;
+    expect(umap.method).toBe('umap');
+    expect(umap.step).toBe(4);
+    expect(umap.coords).toHaveLength(20);
+    expect(of('umap-progress').at(-1)).toMatchObject({ epoch: expect.any(Number) });
     await handler.handle({ type: 'stop' });
   });
 

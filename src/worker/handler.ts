@@ -78,6 +78,8 @@ export class TrainerHandler {
           return await this.selfTest(message.steps);
         case 'neighbours':
           return await this.neighbours(message.position, message.k);
+        case 'umap-snapshot':
+          return await this.umapSnapshot();
         case 'preview-augment':
           return await this.previewAugment(message.augment, message.count, message.seed);
         default: {
@@ -273,6 +275,16 @@ export class TrainerHandler {
     const indices = rng.permutation(dataset.count).slice(0, Math.min(count, dataset.count));
     const pixels = await augmentedPairs(dataset, indices, augment, rng);
     this.send({ type: 'augment-preview', pixels, count: indices.length, imageSize: dataset.imageSize, channels: dataset.channels }, [pixels.buffer]);
+  }
+
+  private async umapSnapshot(): Promise<void> {
+    const run = this.run;
+    if (!run) throw new TrainerError('no-dataset', 'start a run to map its representation');
+    const snapshot = await run.monitor.umapSnapshot(run.state.model.encoder, run.state.step, {
+      onProgress: (epoch, epochs) => this.send({ type: 'umap-progress', epoch, epochs }),
+      nextTask: () => this.env.nextTask(),
+    });
+    this.send({ type: 'snapshot', snapshot }, [snapshot.coords.buffer]);
   }
 
   private async neighbours(position: number, k: number): Promise<void> {

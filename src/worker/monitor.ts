@@ -5,6 +5,7 @@ import { embedImages, rawPixelVectors } from '../simclr/embed';
 import { knnAccuracy, nearestNeighbours, splitForKnn, type KnnSplit } from '../simclr/knn';
 import { pca2d } from '../simclr/pca';
 import { Random } from '../simclr/random';
+import { umap2d } from '../simclr/umap';
 import type { DatasetPayload, MonitorSettings, ProbeSet, SnapshotReport } from './protocol';
 
 /** Memory and query images of the kNN monitor, capped so a snapshot stays cheap next to training. */
@@ -22,7 +23,7 @@ export class RunMonitor {
     private readonly dataset: DatasetPayload,
     readonly settings: MonitorSettings,
     private readonly batchSize: number,
-    seed: number,
+    private readonly seed: number,
   ) {
     const rng = new Random(seed ^ 0x9e3779b9);
     this.probe = rng.permutation(dataset.count).slice(0, Math.min(settings.probeCount, dataset.count)).sort((a, b) => a - b);
@@ -81,21 +82,30 @@ export class RunMonitor {
 
   /** The probe set's 2-D map and the kNN accuracy under the encoder as it is at `step`. */
   async snapshot(encoder: tf.LayersModel, step: number): Promise<SnapshotReport> {
-    const vectors = await this.embed(encoder, this.probe);
-    const dim = vectors.length / Math.max(1, this.probe.length);
-    this.probeVectors = { step, vectors, dim };
+    const { vectors, dim } = await this.embedProbe(encoder, step);
     const coords = await pca2d(vectors, this.probe.length, dim);
     return { step, coords, knnAccuracy: await this.knnOfEncoder(encoder), method: 'pca' };
+  }
+
+  /** The same with UMAP, stepped so that progress shows and other messages get through. */
+  async umapSnapshot(encoder: tf.LayersModel, step: number, options: Parameters<typeof umap2d>[4]): Promise<SnapshotReport> {
+    const { vectors, dim } = await this.embedProbe(encoder, step);
+    const coords = await umap2d(vectors, this.probe.length, dim, this.seed, options);
+    return { step, coords, knnAccuracy: await this.knnOfEncoder(encoder), method: 'umap' };
+  }
+
+  private async embedProbe(encoder: tf.LayersModel, step: number): Promise<{ vectors: Float32Array; dim: number }> {
+    if (!this.probeVectors || this.probeVectors.step !== step) {
+      const vectors = await this.embed(encoder, this.probe);
+      this.probeVectors = { step, vectors, dim: vectors.length / Math.max(1, this.probe.length) };
+    }
+    return this.probeVectors;
   }
 
   /** The k probe images most similar to probe image `position`, under the encoder as it is at `step`. */
   async neighbours(encoder: tf.LayersModel, step: number, position: number, k: number): Promise<{ position: number; similarity: number }[]> {
     if (!(position >= 0 && position < this.probe.length)) throw new RangeError(`no probe image ${position}`);
-    if (!this.probeVectors || this.probeVectors.step !== step) {
-      const vectors = await this.embed(encoder, this.probe);
-      this.probeVectors = { step, vectors, dim: vectors.length / this.probe.length };
-    }
-    const { vectors, dim } = this.probeVectors;
+    const { vectors, dim } = await this.embedProbe(encoder, step);
     const found = await nearestNeighbours(vectors, dim, position, Math.min(k, this.probe.length - 1));
     return found.map((n) => ({ position: n.index, similarity: n.similarity }));
   }

@@ -76,7 +76,7 @@ export interface SnapshotReport {
   coords: Float32Array;
   /** kNN accuracy (k = 20, cosine) of the held-out labelled images; null without labels. */
   knnAccuracy: number | null;
-  method: 'pca';
+  method: 'pca' | 'umap';
 }
 
 export type TrainerState = 'idle' | 'compiling' | 'training' | 'paused' | 'stopped';
@@ -113,6 +113,8 @@ export type ToWorker =
   | { type: 'self-test'; steps: number }
   /** `count` images of the data set, each augmented twice with `augment`, to show what the views look like. */
   | { type: 'preview-augment'; augment: AugmentConfig; count: number; seed: number }
+  /** A snapshot now, projected with UMAP instead of PCA. */
+  | { type: 'umap-snapshot' }
   /** The k probe images nearest to probe image `position` under the current encoder. */
   | { type: 'neighbours'; position: number; k: number };
 
@@ -132,6 +134,7 @@ export type FromWorker =
   /** kNN accuracy of the untrained encoder and of raw pixels, computed once at the start of a labelled run. */
   | { type: 'baselines'; randomInit: number; rawPixels: number }
   | { type: 'snapshot'; snapshot: SnapshotReport }
+  | { type: 'umap-progress'; epoch: number; epochs: number }
   | { type: 'neighbours'; position: number; step: number; neighbours: { position: number; similarity: number }[] }
   | { type: 'self-test-progress'; stage: 'training' | 'agreement'; step: number; total: number }
   | { type: 'self-test-result'; training: TrainingCheck; agreement: AgreementCheck }
