@@ -27,11 +27,14 @@ function layout(snapshot: SnapshotReport): Float32Array {
     minY = Math.min(minY, coords[i + 1]!);
     maxY = Math.max(maxY, coords[i + 1]!);
   }
+  // One scale for both axes keeps distances honest; the shorter axis is centred.
   const scale = (MAP_SIZE - 2 * MARGIN) / Math.max(maxX - minX, maxY - minY, 1e-9);
+  const offsetX = MARGIN + (MAP_SIZE - 2 * MARGIN - (maxX - minX) * scale) / 2;
+  const offsetY = MARGIN + (MAP_SIZE - 2 * MARGIN - (maxY - minY) * scale) / 2;
   const out = new Float32Array(coords.length);
   for (let i = 0; i < coords.length; i += 2) {
-    out[i] = MARGIN + (coords[i]! - minX) * scale;
-    out[i + 1] = MAP_SIZE - MARGIN - (coords[i + 1]! - minY) * scale;
+    out[i] = offsetX + (coords[i]! - minX) * scale;
+    out[i + 1] = MAP_SIZE - offsetY - (coords[i + 1]! - minY) * scale;
   }
   return out;
 }
