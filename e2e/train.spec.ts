@@ -15,12 +15,12 @@ async function tinySettings(page: Page, steps: number) {
   await page.getByLabel('Steps', { exact: true }).fill(String(steps));
 }
 
-test('first open trains on the sample images: start, pause, resume, finish', async ({ page }) => {
+test('first open trains on the sample images: start, pause, resume, stop', async ({ page }) => {
   await openWithSample(page);
-  await tinySettings(page, 6);
+  await tinySettings(page, 40);
   const runState = page.locator('.run-state');
   await page.getByRole('button', { name: 'Start' }).click();
-  await expect(runState).toContainText('step 2 of 6', { timeout: 120_000 });
+  await expect(runState).toContainText('step 2 of 40', { timeout: 120_000 });
 
   await page.getByRole('button', { name: 'Pause' }).click();
   await expect(runState).toContainText('Paused');
@@ -29,11 +29,29 @@ test('first open trains on the sample images: start, pause, resume, finish', asy
   expect(await runState.textContent()).toBe(pausedAt);
 
   await page.getByRole('button', { name: 'Resume' }).click();
-  await expect(runState).toContainText('step 6 of 6', { timeout: 120_000 });
-  await expect(runState).toContainText('Finished');
+  const resumedFrom = Number(/step (\d+)/.exec(pausedAt!)![1]);
+  await expect(runState).toContainText(`step ${resumedFrom + 2} of 40`, { timeout: 120_000 });
+  await page.getByRole('button', { name: 'Stop' }).click();
+  await expect(runState).toContainText('Stopped');
+  const stoppedAt = await runState.textContent();
+  await page.waitForTimeout(3000);
+  expect(await runState.textContent()).toBe(stoppedAt);
+  await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
   const lastStep = page.getByRole('definition').first();
   await expect(lastStep).toContainText('no learning: 2.708');
   await page.screenshot({ path: 'test-results/train.png', fullPage: true });
+});
+
+test('presets fill the settings, and the augmentation preview shows pairs of views of the sample images', async ({ page }) => {
+  await openWithSample(page);
+  await page.getByRole('button', { name: 'Best quality' }).click();
+  await expect(page.getByLabel('Encoder')).toHaveValue('resnet18');
+  await page.getByRole('button', { name: 'Quick look' }).click();
+  await expect(page.getByLabel('Encoder')).toHaveValue('convnet4');
+  await page.getByText('Augmentation and monitoring').click();
+  await page.getByRole('button', { name: 'Preview augmented pairs' }).click();
+  const pairs = page.getByRole('group', { name: 'Augmented pairs' });
+  await expect(pairs.locator('canvas')).toHaveCount(12);
 });
 
 test('absurd settings are refused next to the field, and Start stays disabled', async ({ page }) => {
