@@ -1,7 +1,7 @@
 // What the run has learnt, as the page shows it: the probe images, embedding snapshots, kNN baselines and the
 // nearest neighbours of a chosen image. Step metrics live outside React, in metricsHistory.
 import type { StateCreator } from 'zustand';
-import type { FromWorker, MonitorSettings, ProbeSet, SnapshotReport } from '../worker/protocol';
+import { MAX_PROBE_IMAGES, type FromWorker, type MonitorSettings, type ProbeSet, type SnapshotReport } from '../worker/protocol';
 import { metricsHistory } from './metricsHistory';
 import type { Store } from './store';
 
@@ -31,6 +31,15 @@ export interface MonitorSlice {
   requestNeighbours(position: number): void;
   resetMonitor(): void;
   receiveMonitor(message: MonitorMessage): void;
+}
+
+/** Why each monitoring setting is refused, or null where it is fine. */
+export function monitorProblems(settings: MonitorSettings): { snapshotEvery: string | null; probeCount: string | null } {
+  return {
+    snapshotEvery: Number.isInteger(settings.snapshotEvery) && settings.snapshotEvery >= 1 ? null : 'must be a whole number of steps ≥ 1',
+    probeCount:
+      Number.isInteger(settings.probeCount) && settings.probeCount >= 2 && settings.probeCount <= MAX_PROBE_IMAGES ? null : `must be a whole number from 2 to ${MAX_PROBE_IMAGES}`,
+  };
 }
 
 /** Neighbours listed for a chosen image. */

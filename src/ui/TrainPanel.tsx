@@ -1,12 +1,16 @@
 import { useId } from 'react';
 import { PRESETS, type PresetName, type RunSettings } from '../store/defaults';
+import { monitorProblems } from '../store/monitor';
 import { useStore } from '../store/store';
 import { fixed, percent } from './format';
 import { Thumbnail } from './Thumbnail';
 
 interface NumberFieldProps {
   label: string;
+  /** The setting's path, whose validation problem (if any) is shown next to the input. */
   field: string;
+  /** A problem found outside the training config's validation; overrides the lookup by field. */
+  problem?: string | null;
   value: number;
   step?: number | 'any';
   disabled: boolean;
@@ -14,9 +18,10 @@ interface NumberFieldProps {
 }
 
 /** A labelled number input that shows its validation problem next to it. */
-function NumberField({ label, field, value, step = 'any', disabled, onChange }: NumberFieldProps) {
+function NumberField({ label, field, problem: given, value, step = 'any', disabled, onChange }: NumberFieldProps) {
   const id = useId();
-  const problem = useStore((s) => s.settingProblems.find((p) => p.field === field));
+  const found = useStore((s) => s.settingProblems.find((p) => p.field === field)?.message.replace(/^[\w.]+: /, ''));
+  const problem = given === undefined ? found : given;
   return (
     <div className="field">
       <label htmlFor={id}>{label}</label>
@@ -32,7 +37,7 @@ function NumberField({ label, field, value, step = 'any', disabled, onChange }: 
       />
       {problem && (
         <span id={`${id}-problem`} className="field-problem">
-          {problem.message.replace(/^[\w.]+: /, '')}
+          {problem}
         </span>
       )}
     </div>
@@ -120,23 +125,12 @@ function AugmentationForm({ settings, disabled }: { settings: RunSettings; disab
 function MonitoringForm({ disabled }: { disabled: boolean }) {
   const monitor = useStore((s) => s.monitorSettings);
   const setMonitor = useStore((s) => s.setMonitorSettings);
-  const snapshotProblem = !(Number.isInteger(monitor.snapshotEvery) && monitor.snapshotEvery >= 1);
-  const probeProblem = !(Number.isInteger(monitor.probeCount) && monitor.probeCount >= 2 && monitor.probeCount <= 2000);
-  const snapshotId = useId();
-  const probeId = useId();
+  const problems = monitorProblems(monitor);
   return (
     <fieldset className="settings" disabled={disabled}>
       <legend>Monitoring</legend>
-      <div className="field">
-        <label htmlFor={snapshotId}>Map every (steps)</label>
-        <input id={snapshotId} type="number" step={1} value={Number.isFinite(monitor.snapshotEvery) ? monitor.snapshotEvery : ''} aria-invalid={snapshotProblem || undefined} onChange={(e) => setMonitor({ snapshotEvery: e.target.value === '' ? NaN : Number(e.target.value) })} />
-        {snapshotProblem && <span className="field-problem">must be a whole number of steps ≥ 1</span>}
-      </div>
-      <div className="field">
-        <label htmlFor={probeId}>Images on the map</label>
-        <input id={probeId} type="number" step={1} value={Number.isFinite(monitor.probeCount) ? monitor.probeCount : ''} aria-invalid={probeProblem || undefined} onChange={(e) => setMonitor({ probeCount: e.target.value === '' ? NaN : Number(e.target.value) })} />
-        {probeProblem && <span className="field-problem">must be a whole number from 2 to 2000</span>}
-      </div>
+      <NumberField label="Map every (steps)" field="monitor.snapshotEvery" problem={problems.snapshotEvery} value={monitor.snapshotEvery} step={1} disabled={disabled} onChange={(snapshotEvery) => setMonitor({ snapshotEvery })} />
+      <NumberField label="Images on the map" field="monitor.probeCount" problem={problems.probeCount} value={monitor.probeCount} step={1} disabled={disabled} onChange={(probeCount) => setMonitor({ probeCount })} />
     </fieldset>
   );
 }
@@ -160,7 +154,8 @@ export function TrainPanel() {
   const monitor = useStore((s) => s.monitorSettings);
   const { startTraining, pauseTraining, resumeTraining, stopTraining, applyPreset } = useStore.getState();
   const active = state === 'training' || state === 'compiling' || state === 'paused';
-  const monitorOk = Number.isInteger(monitor.snapshotEvery) && monitor.snapshotEvery >= 1 && Number.isInteger(monitor.probeCount) && monitor.probeCount >= 2 && monitor.probeCount <= 2000;
+  const monitorProblem = monitorProblems(monitor);
+  const monitorOk = monitorProblem.snapshotEvery === null && monitorProblem.probeCount === null;
   const canStart = phase === 'ready' && settings !== null && problems.length === 0 && monitorOk && !active && !selfTesting;
   const collapse = settings ? Math.log(2 * settings.config.batchSize - 1) : NaN;
 

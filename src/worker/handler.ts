@@ -9,7 +9,7 @@ import { checkBackendAgreement, checkTraining } from '../simclr/selftest';
 import { compilePipelines, createTrainState, disposeTrainState, trainStep, type TrainState } from '../simclr/step';
 import { TrainerError } from './errors';
 import { RunMonitor } from './monitor';
-import type { BackendPreference, BackendReport, DatasetPayload, FromWorker, KnownResultCheck, MonitorSettings, Post, ToWorker, TrainerState } from './protocol';
+import { MAX_PROBE_IMAGES, type BackendPreference, type BackendReport, type DatasetPayload, type FromWorker, type KnownResultCheck, type MonitorSettings, type Post, type ToWorker, type TrainerState } from './protocol';
 
 export interface HandlerEnvironment {
   selectBackend(preference: BackendPreference): Promise<BackendReport>;
@@ -32,8 +32,6 @@ interface Run {
   monitor: RunMonitor;
 }
 
-/** Most probe images a map shows: enough to see structure, few enough to embed between steps. */
-export const MAX_PROBE_IMAGES = 2000;
 
 export class TrainerHandler {
   private backend: BackendReport | null = null;

@@ -53,6 +53,9 @@ export interface DatasetSummary {
   labelled: boolean;
 }
 
+/** Most images a map shows: enough to see structure, few enough to embed between steps. */
+export const MAX_PROBE_IMAGES = 2000;
+
 /** How the run is watched: a snapshot of the probe set every `snapshotEvery` steps (and at the end). */
 export interface MonitorSettings {
   snapshotEvery: number;
