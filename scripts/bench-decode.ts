@@ -13,18 +13,13 @@
 //   app_cached_import   the same folder again after a reload: everything comes from the decode cache
 // App rates are files/s from wall time (choosing the folder → the "Imported …" text) and from the page's own
 // elapsed figure. It asserts no time: figures depend on the machine, and mean most as ratios within one run.
-import { chromium, type Browser, type Page } from '@playwright/test';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg } from 'node:os';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CHROMIUM_ARGS, systemChromium } from '../e2e/browser';
+import { type Page } from '@playwright/test';
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { writeFolder } from '../e2e/fixtures';
+import { createBench, machine, parseArgs, print, report, requireDist, round, type RunStart } from './lib/bench';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const PORT = 4174;
-const BASE_URL = `http://localhost:${PORT}`;
 /** The sizes the page offers under "Image size for training" (IMPORT_SIZES in src/store/data.ts). */
 const SIZES = [16, 24, 32, 48, 64, 96, 128];
 /** Decodes in flight at once: the importer's default concurrency (src/data/importer.ts). */
@@ -33,125 +28,32 @@ const WIDTH = 640;
 const HEIGHT = 480;
 const FOLDER = 'bench-photos';
 const RAW_REPEATS = 5;
-/**
- * tsx compiles this file with esbuild's keepNames, which wraps named functions in calls to a `__name` helper; the
- * functions handed to page.evaluate run in the page, where that helper does not exist. Every page gets a stand-in.
- */
-const NAME_SHIM = 'globalThis.__name = globalThis.__name || ((fn) => fn);';
 const USAGE = 'usage: npm run bench:decode -- [--count N] [--size S] [--json]';
 
-interface Options {
-  count: number;
-  size: number;
-  json: boolean;
-}
+/** A whole number, or NaN. */
+const whole = (text: string) => (/^\d+$/.test(text) ? Number(text) : NaN);
 
-function fail(message: string, code = 2): never {
-  console.error(message);
-  process.exit(code);
-}
+const options = parseArgs(process.argv.slice(2), {
+  name: 'bench:decode',
+  usage: USAGE,
+  defaults: { count: 200, size: 32 },
+  values: {
+    count: (text) => {
+      const value = whole(text);
+      return value >= 2 && value <= 5000 ? value : `--count must be a whole number from 2 to 5000 (the app needs at least 2 images), got ${JSON.stringify(text)}`;
+    },
+    size: (text) => {
+      const value = whole(text);
+      return SIZES.includes(value) ? value : `--size must be one of the page's training sizes ${SIZES.join(', ')}, got ${JSON.stringify(text)}`;
+    },
+  },
+});
+requireDist('bench:decode');
 
-function parseArgs(argv: string[]): Options {
-  const options: Options = { count: 200, size: 32, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    }
-    if (arg === '--json') {
-      options.json = true;
-      continue;
-    }
-    const match = /^--(count|size)(?:=(.*))?$/.exec(arg);
-    if (!match) fail(`bench:decode: unknown argument ${JSON.stringify(arg)}; ${USAGE}`);
-    const name = match[1] as 'count' | 'size';
-    const text = match[2] ?? argv[++i];
-    if (text === undefined) fail(`bench:decode: --${name} needs a value; ${USAGE}`);
-    const value = /^\d+$/.test(text) ? Number(text) : NaN;
-    if (name === 'count') {
-      if (!(value >= 2 && value <= 5000)) fail(`bench:decode: --count must be a whole number from 2 to 5000 (the app needs at least 2 images), got ${JSON.stringify(text)}`);
-      options.count = value;
-    } else {
-      if (!SIZES.includes(value)) fail(`bench:decode: --size must be one of the page's training sizes ${SIZES.join(', ')}, got ${JSON.stringify(text)}`);
-      options.size = value;
-    }
-  }
-  return options;
-}
-
-const options = parseArgs(process.argv.slice(2));
-if (!existsSync(resolve(ROOT, 'dist/index.html'))) fail('bench:decode: dist/index.html not found: run `npm run build` first.');
-
-/** Progress goes to stderr, so that --json leaves stdout to the JSON lines. */
-const log = (line: string) => console.error(`[bench:decode] ${line}`);
-
-// ---------------------------------------------------------------------------------------------------------------
-// Cleanup: the preview server, the browser and the temporary folder go away on success, on error and on Ctrl-C.
-
-let server: ChildProcess | null = null;
-let browser: Browser | null = null;
-let tempDir: string | null = null;
-/** Set on Ctrl-C: what fails after that fails because the browser is being closed, and is not reported. */
-let stopping = false;
-
-function stopServer(): void {
-  const child = server;
-  server = null;
-  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
-  // npx runs vite as a grandchild: the server has its own process group, and the whole group is stopped.
-  try {
-    process.kill(-child.pid, 'SIGTERM');
-  } catch {
-    child.kill('SIGTERM');
-  }
-}
-
-async function cleanup(): Promise<void> {
-  const open = browser;
-  browser = null;
-  await open?.close().catch(() => undefined);
-  stopServer();
-  if (tempDir) rmSync(tempDir, { recursive: true, force: true });
-  tempDir = null;
-}
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    log(`${signal}: stopping`);
-    void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  });
-}
-// A last resort if the process exits some other way: never leave the server running.
-process.on('exit', stopServer);
-
-async function startServer(): Promise<void> {
-  const child = spawn('npx', ['vite', 'preview', '--port', String(PORT), '--strictPort'], {
-    cwd: ROOT,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  server = child;
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`vite preview exited before answering (port ${PORT} busy?):\n${output.trim()}`);
-    }
-    try {
-      const response = await fetch(BASE_URL, { signal: AbortSignal.timeout(2_000) });
-      if (response.ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`vite preview did not answer on ${BASE_URL} within 60 s:\n${output.trim()}`);
-}
+// The preview server, the browser and the temporary folder go away on success, on error and on Ctrl-C.
+const harness = createBench('bench:decode', PORT);
+const BASE_URL = harness.baseUrl;
+const log = harness.log;
 
 // ---------------------------------------------------------------------------------------------------------------
 // The folder: photo-like JPEGs encoded by the browser (seeded, so every run gets the same files).
@@ -406,7 +308,6 @@ const median = (xs: number[]) => {
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
-const round = (x: number, digits = 1) => Number(x.toFixed(digits));
 
 function rawMeasurement(kind: 'raw_decode' | 'raw_decode_resize', what: string, n: number, result: RawResult): Measurement {
   const seconds = median(result.times) / 1000;
@@ -435,31 +336,14 @@ function appMeasurement(kind: 'app_import' | 'app_cached_import', what: string, 
   };
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  const line = (r: string[]) => `| ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join(' | ')} |`;
-  const rule = `|${widths.map((w, c) => (c === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}`;
-  return [line(rows[0]!), `${rule}|`, ...rows.slice(1).map(line)].join('\n');
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 
-async function main(): Promise<void> {
+async function main({ command, loadBefore, started }: RunStart): Promise<void> {
   const { count, size, json } = options;
-  const command = `npm run bench:decode${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
-  const loadBefore = loadavg()[0]!;
-  const started = Date.now();
-
-  log(`serving dist/ on ${BASE_URL}`);
-  await startServer();
-  const executablePath = systemChromium();
-  browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS, headless: true });
-  const chromiumVersion = browser.version();
-  log(`Chromium ${chromiumVersion}${executablePath ? ` (${executablePath})` : ''}`);
+  const { browser, chromiumVersion } = await harness.start();
 
   // Files and the raw baseline, in a page of their own, with no app running beside them.
-  const benchContext = await browser.newContext();
-  await benchContext.addInitScript({ content: NAME_SHIM });
+  const benchContext = await harness.newContext(browser);
   const bench = await benchContext.newPage();
   await bench.goto(`${BASE_URL}/favicon.svg`);
   log(`encoding ${count} photo-like ${WIDTH} × ${HEIGHT} JPEGs`);
@@ -467,7 +351,8 @@ async function main(): Promise<void> {
   const photos = await encodePhotos(bench, count);
   const names = photos.map((_, i) => `${FOLDER}/photo-${String(i + 1).padStart(4, '0')}.jpg`);
   const dir = writeFolder(FOLDER, Object.fromEntries(names.map((name, i) => [name.slice(FOLDER.length + 1), photos[i]!])));
-  tempDir = dirname(dir);
+  const tempDir = dirname(dir);
+  harness.atCleanup(() => rmSync(tempDir, { recursive: true, force: true }));
   const kB = photos.map((p) => p.length / 1000);
   const totalMB = kB.reduce((a, b) => a + b, 0) / 1000;
   log(`  ${((Date.now() - t0) / 1000).toFixed(1)} s; JPEG sizes ${Math.min(...kB).toFixed(0)}–${Math.max(...kB).toFixed(0)} kB, median ${median(kB).toFixed(0)} kB, ${totalMB.toFixed(1)} MB in all; in ${dir}`);
@@ -479,8 +364,7 @@ async function main(): Promise<void> {
   await benchContext.close();
 
   // The app, as a user drives it (the <input webkitdirectory> path, which Playwright can fill).
-  const appContext = await browser.newContext();
-  await appContext.addInitScript({ content: NAME_SHIM });
+  const appContext = await harness.newContext(browser);
   const app = await appContext.newPage();
   await app.addInitScript(() => delete (window as { showDirectoryPicker?: unknown }).showDirectoryPicker);
   log('opening the app (waiting for the GPU check)');
@@ -507,7 +391,7 @@ async function main(): Promise<void> {
     appMeasurement('app_import', `app import (${size}×${size}, cache cleared)`, first),
     appMeasurement('app_cached_import', `app import again after reload (from cache)`, second),
   ];
-  const machine = `${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), ${process.platform}/${process.arch}`;
+  const { nproc, cpuModel, os } = machine();
   const date = new Date().toISOString();
   const summary = {
     raw_decode_per_sec: rawFull.per_sec,
@@ -537,38 +421,30 @@ async function main(): Promise<void> {
       m.page_seconds === undefined ? '' : pageRate(m.images, m.page_seconds),
     ]),
   ];
-  const report = [
-    '',
-    `Command:  ${command}`,
-    `Machine:  nproc ${availableParallelism()}; ${machine}; load average ${loadBefore.toFixed(2)} when the run began`,
-    `Chromium: ${chromiumVersion}, headless, software WebGPU (SwiftShader) flags from e2e/browser.ts`,
-    `Date:     ${date}`,
-    `Files:    ${count} JPEG, ${WIDTH} × ${HEIGHT}, ${Math.min(...kB).toFixed(0)}–${Math.max(...kB).toFixed(0)} kB (median ${median(kB).toFixed(0)} kB); ` +
-      `raw decodes: ${CONCURRENCY} in flight, median of ${RAW_REPEATS} passes (each pass, files/s: ` +
-      `${rawFull.passes_per_sec!.join(', ')} / ${rawResize.passes_per_sec!.join(', ')})`,
-    '',
-    table(rows),
-    '',
-    'App time is wall time from handing the folder to the file chooser to the "Imported …" text; the page figure is the',
-    'import\'s own elapsed time as the page shows it (rounded to 0.1 s; short ones are given as a range). The summary uses',
-    'wall time.',
-    `Whole run: ${((Date.now() - started) / 1000).toFixed(0)} s.`,
-  ].join('\n');
+  const text = report(
+    { command, loadBefore, started },
+    {
+      machine: `${nproc} CPUs (${cpuModel}), ${os}`,
+      chromium: `${chromiumVersion}, headless, software WebGPU (SwiftShader) flags from e2e/browser.ts`,
+      date,
+      details: [
+        `Files:    ${count} JPEG, ${WIDTH} × ${HEIGHT}, ${Math.min(...kB).toFixed(0)}–${Math.max(...kB).toFixed(0)} kB (median ${median(kB).toFixed(0)} kB); ` +
+          `raw decodes: ${CONCURRENCY} in flight, median of ${RAW_REPEATS} passes (each pass, files/s: ` +
+          `${rawFull.passes_per_sec!.join(', ')} / ${rawResize.passes_per_sec!.join(', ')})`,
+      ],
+      rows,
+      notes: [
+        'App time is wall time from handing the folder to the file chooser to the "Imported …" text; the page figure is the',
+        'import\'s own elapsed time as the page shows it (rounded to 0.1 s; short ones are given as a range). The summary uses',
+        'wall time.',
+      ],
+    },
+  );
 
-  if (json) {
-    console.error(report);
-    for (const m of measurements) console.log(JSON.stringify({ kind: 'measurement', ...m, count, size }));
-    console.log(JSON.stringify({ kind: 'summary', ...summary, nproc: availableParallelism(), chromium: chromiumVersion, date, command }));
-  } else {
-    console.log(report);
-  }
+  print(text, json, () => [
+    ...measurements.map((m) => ({ kind: 'measurement', ...m, count, size })),
+    { kind: 'summary', ...summary, nproc, chromium: chromiumVersion, date, command },
+  ]);
 }
 
-main()
-  .then(() => cleanup())
-  .catch(async (e: unknown) => {
-    if (stopping) return; // the signal handler cleans up and exits
-    console.error(`bench:decode failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    await cleanup();
-    process.exit(1);
-  });
+harness.run(main);

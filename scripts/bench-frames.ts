@@ -13,133 +13,35 @@
 // Per phase: frame intervals (median, p95, p99, max; nearest-rank percentiles), long frames (> 50 ms), main-thread
 // long tasks (PerformanceObserver 'longtask', where the browser has it), and the training steps done in the window
 // (from the run state's "step X of Y"). It asserts no time: figures depend on the machine.
-import { chromium, type Browser, type Page } from '@playwright/test';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CHROMIUM_ARGS, systemChromium } from '../e2e/browser';
+import { type Page } from '@playwright/test';
+import { createBench, machine, parseArgs, print, report, requireDist, round, type RunStart } from './lib/bench';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** Not 4173 (the browser tests) nor 4174 (bench:decode), so that they can run beside this one. */
 const PORT = 4175;
-const BASE_URL = `http://localhost:${PORT}`;
 /** A frame interval above this counts as a long frame (the same threshold as a long task). */
 const LONG_FRAME_MS = 50;
 /** The run: small enough for a software adapter, with the map redrawn often. */
 const RUN = { width: 0.125, batchSize: 8, mapEvery: 5, mapImages: 100 };
 /** Viewport: a laptop screen, so that the curves and the map are drawn at a realistic size. */
 const VIEWPORT = { width: 1280, height: 800 };
-/**
- * tsx compiles this file with esbuild's keepNames, which wraps named functions in calls to a `__name` helper; the
- * functions handed to page.evaluate run in the page, where that helper does not exist. Every page gets a stand-in.
- */
-const NAME_SHIM = 'globalThis.__name = globalThis.__name || ((fn) => fn);';
 const USAGE = 'usage: npm run bench:frames -- [--seconds N] [--json]';
 
-interface Options {
-  seconds: number;
-  json: boolean;
-}
+const options = parseArgs(process.argv.slice(2), {
+  name: 'bench:frames',
+  usage: USAGE,
+  defaults: { seconds: 10 },
+  values: {
+    seconds: (text) => {
+      const value = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+      return value >= 1 && value <= 600 ? value : `--seconds must be a number from 1 to 600, got ${JSON.stringify(text)}`;
+    },
+  },
+});
+requireDist('bench:frames');
 
-function fail(message: string, code = 2): never {
-  console.error(message);
-  process.exit(code);
-}
-
-function parseArgs(argv: string[]): Options {
-  const options: Options = { seconds: 10, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    }
-    if (arg === '--json') {
-      options.json = true;
-      continue;
-    }
-    const match = /^--seconds(?:=(.*))?$/.exec(arg);
-    if (!match) fail(`bench:frames: unknown argument ${JSON.stringify(arg)}; ${USAGE}`);
-    const text = match[1] ?? argv[++i];
-    if (text === undefined) fail(`bench:frames: --seconds needs a value; ${USAGE}`);
-    const value = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
-    if (!(value >= 1 && value <= 600)) fail(`bench:frames: --seconds must be a number from 1 to 600, got ${JSON.stringify(text)}`);
-    options.seconds = value;
-  }
-  return options;
-}
-
-const options = parseArgs(process.argv.slice(2));
-if (!existsSync(resolve(ROOT, 'dist/index.html'))) fail('bench:frames: dist/index.html not found: run `npm run build` first.');
-
-/** Progress goes to stderr, so that --json leaves stdout to the JSON lines. */
-const log = (line: string) => console.error(`[bench:frames] ${line}`);
-
-// ---------------------------------------------------------------------------------------------------------------
-// Cleanup: the preview server and the browser go away on success, on error and on Ctrl-C.
-
-let server: ChildProcess | null = null;
-let browser: Browser | null = null;
-/** Set on Ctrl-C: what fails after that fails because the browser is being closed, and is not reported. */
-let stopping = false;
-
-function stopServer(): void {
-  const child = server;
-  server = null;
-  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
-  // npx runs vite as a grandchild: the server has its own process group, and the whole group is stopped.
-  try {
-    process.kill(-child.pid, 'SIGTERM');
-  } catch {
-    child.kill('SIGTERM');
-  }
-}
-
-async function cleanup(): Promise<void> {
-  const open = browser;
-  browser = null;
-  await open?.close().catch(() => undefined);
-  stopServer();
-}
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    log(`${signal}: stopping`);
-    void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  });
-}
-// A last resort if the process exits some other way: never leave the server running.
-process.on('exit', stopServer);
-
-async function startServer(): Promise<void> {
-  const child = spawn('npx', ['vite', 'preview', '--port', String(PORT), '--strictPort'], {
-    cwd: ROOT,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  server = child;
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`vite preview exited before answering (port ${PORT} busy?):\n${output.trim()}`);
-    }
-    try {
-      const response = await fetch(BASE_URL, { signal: AbortSignal.timeout(2_000) });
-      if (response.ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`vite preview did not answer on ${BASE_URL} within 60 s:\n${output.trim()}`);
-}
+// The preview server and the browser go away on success, on error and on Ctrl-C.
+const harness = createBench('bench:frames', PORT);
+const log = harness.log;
 
 // ---------------------------------------------------------------------------------------------------------------
 // The page.
@@ -287,7 +189,6 @@ interface Phase {
 
 /** Nearest-rank percentile of sorted values. */
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-const round = (x: number, digits = 1) => Number(x.toFixed(digits));
 const stepOf = (text: string) => {
   const m = /step (\d+) of (\d+)/.exec(text);
   return m ? Number(m[1]) : null;
@@ -325,35 +226,19 @@ function figures(phase: Phase['phase'], r: Recording): Phase {
   };
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  const line = (r: string[]) => `| ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join(' | ')} |`;
-  const rule = `|${widths.map((w, c) => (c === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}`;
-  return [line(rows[0]!), `${rule}|`, ...rows.slice(1).map(line)].join('\n');
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 
-async function main(): Promise<void> {
+async function main({ command, loadBefore, started }: RunStart): Promise<void> {
   const { seconds, json } = options;
-  const command = `npm run bench:frames${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
-  const loadBefore = loadavg()[0]!;
-  const started = Date.now();
   // Enough steps to outlast the window on any adapter; the run is stopped once the window closes.
   const steps = Math.max(10_000, Math.ceil(seconds * 1000));
 
-  log(`serving dist/ on ${BASE_URL}`);
-  await startServer();
-  const executablePath = systemChromium();
-  browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS, headless: true });
-  const chromiumVersion = browser.version();
-  log(`Chromium ${chromiumVersion}${executablePath ? ` (${executablePath})` : ''}`);
+  const { browser, chromiumVersion } = await harness.start();
 
-  const context = await browser.newContext({ viewport: VIEWPORT });
-  await context.addInitScript({ content: NAME_SHIM });
+  const context = await harness.newContext(browser, { viewport: VIEWPORT });
   const page = await context.newPage();
   log('opening the app (waiting for the GPU check and the sample images)');
-  await page.goto(BASE_URL);
+  await page.goto(harness.baseUrl);
   await appReady(page);
   const gpu = (await page.getByRole('status', { name: 'GPU status' }).innerText()).replace(/\s+/g, ' ').trim();
   log(`  ${gpu}`);
@@ -379,7 +264,7 @@ async function main(): Promise<void> {
   await context.close();
 
   const phases = [idle, training];
-  const cpuModel = cpus()[0]?.model.trim() ?? 'unknown';
+  const { nproc, cpuModel, os, ramGiB } = machine();
   const date = new Date().toISOString();
   const summary = { idle_p95_ms: idle.p95_ms, training_p95_ms: training.p95_ms, training_steps: training.steps, seconds };
 
@@ -401,36 +286,28 @@ async function main(): Promise<void> {
       String(p.map_updates),
     ]),
   ];
-  const report = [
-    '',
-    `Command:  ${command}`,
-    `Machine:  nproc ${availableParallelism()}; ${cpuModel}, ${process.platform}/${process.arch}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM; load average ${loadBefore.toFixed(2)} when the run began`,
-    `Chromium: ${chromiumVersion}, headless, WebGPU flags from e2e/browser.ts; ${gpu}`,
-    `Date:     ${date}`,
-    `Run:      width multiplier ${RUN.width}, batch ${RUN.batchSize}, a map of ${RUN.mapImages} images every ${RUN.mapEvery} steps; ` +
-      `window ${seconds} s per phase (training from "${training.state_before}" to "${training.state_after}")`,
-    '',
-    table(rows),
-    '',
-    'Frames are requestAnimationFrame intervals in the page; percentiles are nearest-rank. Long tasks are the main',
-    "thread's (PerformanceObserver 'longtask'); steps are those the run state counted inside the window.",
-    `Whole run: ${((Date.now() - started) / 1000).toFixed(0)} s.`,
-  ].join('\n');
+  const text = report(
+    { command, loadBefore, started },
+    {
+      machine: `${cpuModel}, ${os}, ${ramGiB} GiB RAM`,
+      chromium: `${chromiumVersion}, headless, WebGPU flags from e2e/browser.ts; ${gpu}`,
+      date,
+      details: [
+        `Run:      width multiplier ${RUN.width}, batch ${RUN.batchSize}, a map of ${RUN.mapImages} images every ${RUN.mapEvery} steps; ` +
+          `window ${seconds} s per phase (training from "${training.state_before}" to "${training.state_after}")`,
+      ],
+      rows,
+      notes: [
+        'Frames are requestAnimationFrame intervals in the page; percentiles are nearest-rank. Long tasks are the main',
+        "thread's (PerformanceObserver 'longtask'); steps are those the run state counted inside the window.",
+      ],
+    },
+  );
 
-  if (json) {
-    console.error(report);
-    for (const p of phases) console.log(JSON.stringify({ kind: 'phase', ...p }));
-    console.log(JSON.stringify({ kind: 'summary', ...summary, nproc: availableParallelism(), cpu: cpuModel, chromium: chromiumVersion, date, command }));
-  } else {
-    console.log(report);
-  }
+  print(text, json, () => [
+    ...phases.map((p) => ({ kind: 'phase', ...p })),
+    { kind: 'summary', ...summary, nproc, cpu: cpuModel, chromium: chromiumVersion, date, command },
+  ]);
 }
 
-main()
-  .then(() => cleanup())
-  .catch(async (e: unknown) => {
-    if (stopping) return; // the signal handler cleans up and exits
-    console.error(`bench:frames failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    await cleanup();
-    process.exit(1);
-  });
+harness.run(main);
