@@ -14,6 +14,7 @@ async function tinyRun(page: Page, steps: number, every: number, mapImages: numb
   await page.getByLabel('Width multiplier', { exact: true }).fill('0.125');
   await page.getByLabel('Batch size', { exact: true }).fill('8');
   await page.getByLabel('Steps', { exact: true }).fill(String(steps));
+  await page.getByRole('spinbutton', { name: 'Warm-up steps' }).fill('0');
   await page.getByText('Augmentation and monitoring').click();
   await page.getByLabel('Map every (steps)').fill(String(every));
   await page.getByLabel('Images on the map').fill(String(mapImages));
@@ -73,7 +74,6 @@ test('a learning rate that blows up is flagged with its cause and a fix', async 
   await tinyRun(page, 12, 100, 8);
   await page.getByLabel('Optimiser', { exact: true }).selectOption('sgd');
   await page.getByRole('spinbutton', { name: 'Learning rate' }).fill('1000000');
-  await page.getByRole('spinbutton', { name: 'Warm-up steps' }).fill('0');
   await page.getByRole('button', { name: 'Start' }).click();
   const warning = page.getByRole('alert').filter({ hasText: /diverged|collapsed/i });
   await expect(warning).toBeVisible({ timeout: 150_000 });

@@ -3,7 +3,7 @@
 
 export type ImageFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'bmp' | 'avif';
 
-export type SkipReason = 'empty' | 'not-an-image' | 'unsupported-format' | 'corrupt' | 'too-large';
+export type SkipReason = 'empty' | 'not-an-image' | 'unsupported-format' | 'corrupt' | 'too-large' | 'unreadable';
 
 export const SKIP_REASON_TEXT: Record<SkipReason, string> = {
   empty: 'empty file (0 bytes)',
@@ -11,6 +11,7 @@ export const SKIP_REASON_TEXT: Record<SkipReason, string> = {
   'unsupported-format': 'image format this browser cannot decode',
   corrupt: 'corrupt or truncated image',
   'too-large': 'too large to decode',
+  unreadable: 'could not be read (moved, deleted, or not downloaded to this device)',
 };
 
 /** Files above this are refused before decoding: a decode would need more memory than a tab can spare. */

@@ -1,6 +1,7 @@
 // Importing a user's files: skip what cannot be used (with a reason), reuse cached decodes, decode the rest a few
 // at a time, drop duplicates, and assemble the uint8 image store with labels from sub-folders.
 import type { DatasetPayload } from '../worker/protocol';
+import { SkipError } from './decode';
 import { cacheKey, isGray, labelsFromPaths, precheck, SKIP_REASON_TEXT, toSingleChannel, type SkipReason } from './files';
 
 export interface ImportFile {
@@ -82,7 +83,13 @@ export async function importImages(files: ImportFile[], options: ImportOptions):
     // Size first (no read at all for empty or huge files), then one read serves the sniffing, hash and decode.
     const bySize = precheck(item.file.size, SIZE_ONLY);
     if (bySize === 'empty' || bySize === 'too-large') return { skip: bySize, detail: '' };
-    const bytes = new Uint8Array(await item.file.arrayBuffer());
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = new Uint8Array(await item.file.arrayBuffer());
+    } catch (e) {
+      // Moved or deleted since it was chosen, or a cloud placeholder never downloaded: skip it, try it again next time.
+      return { skip: 'unreadable', detail: (e as Error).message };
+    }
     const problem = precheck(bytes.length, bytes.subarray(0, HEAD_BYTES));
     if (problem) return { skip: problem, detail: '' };
     try {
@@ -92,7 +99,8 @@ export async function importImages(files: ImportFile[], options: ImportOptions):
       return { pixels, hash: digest };
     } catch (e) {
       const skip = skipReasonOf(e);
-      fresh.push({ key, ...skip });
+      // Only a verdict about the file itself is cached; a passing failure (memory pressure) is tried again next time.
+      if (e instanceof SkipError) fresh.push({ key, ...skip });
       return skip;
     }
   }

@@ -100,20 +100,31 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D): Promise
   const { config } = state;
   if (images.shape[0] !== config.batchSize) throw new Error(`batch has ${images.shape[0]} images, the run uses ${config.batchSize}`);
   const lr = learningRateAt(state.step, config.optim);
-  const unit = toUnitRange(images);
-  const [view1, view2] = augmentPair(unit, config.augment, state.rng);
-  unit.dispose();
-  const { value, grads, diagnostics } = lossAndGrads(state, view1, view2);
-  tf.dispose([view1, view2]);
-  const { ntXent, contrastiveAcc, embeddingStd, entropy } = diagnostics;
-  const entropyOrZero = entropy ?? tf.scalar(0);
-  // One read-back for all five numbers.
-  const packed = tf.stack([value, ntXent, contrastiveAcc, embeddingStd, entropyOrZero]);
-  const [loss, ntXentValue, acc, std, entropyValue] = await packed.data();
-  tf.dispose([packed, value, ntXent, contrastiveAcc, embeddingStd, entropyOrZero]);
-  const finite = Number.isFinite(loss!);
-  if (finite) state.optimizer.apply(grads, lr);
-  tf.dispose(Object.values(grads));
+  const [view1, view2] = tf.tidy(() => augmentPair(toUnitRange(images), config.augment, state.rng));
+  let computed: ReturnType<typeof lossAndGrads> | null = null;
+  const scratch: tf.Tensor[] = [view1, view2];
+  let values: Float32Array | Int32Array | Uint8Array;
+  let finite: boolean;
+  // Every path, a thrown GPU error included, disposes what the step made: a failed step must not leak a model's
+  // worth of gradients each time it is retried.
+  try {
+    computed = lossAndGrads(state, view1, view2);
+    const { value, diagnostics } = computed;
+    const { ntXent, contrastiveAcc, embeddingStd, entropy } = diagnostics;
+    const entropyOrZero = entropy ?? tf.scalar(0);
+    scratch.push(value, ntXent, contrastiveAcc, embeddingStd, entropyOrZero);
+    // One read-back for all five numbers.
+    const packed = tf.stack([value, ntXent, contrastiveAcc, embeddingStd, entropyOrZero]);
+    scratch.push(packed);
+    values = await packed.data();
+    finite = Number.isFinite(values[0]!);
+    if (finite) state.optimizer.apply(computed.grads, lr);
+  } finally {
+    tf.dispose(scratch);
+    if (computed) tf.dispose(Object.values(computed.grads));
+  }
+  const [loss, ntXentValue, acc, std, entropyValue] = values;
+  const hasEntropy = state.model.entropyHead !== null;
   state.step += 1;
   return {
     step: state.step,
@@ -121,7 +132,7 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D): Promise
     ntXent: ntXentValue!,
     contrastiveAcc: acc!,
     embeddingStd: std!,
-    entropy: entropy ? entropyValue! : null,
+    entropy: hasEntropy ? entropyValue! : null,
     lr,
     finite,
   };

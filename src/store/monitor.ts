@@ -90,10 +90,15 @@ export const createMonitorSlice: StateCreator<Store, [], [], MonitorSlice> = (se
       case 'umap-progress':
         set({ umapProgress: message.epoch / message.epochs });
         break;
-      case 'snapshot':
-        set({ snapshots: [...get().snapshots, message.snapshot], ...(message.snapshot.method === 'umap' ? { umapProgress: null, shownSnapshot: null } : {}) });
-        if (message.snapshot.knnAccuracy !== null) metricsHistory.pushKnn(message.snapshot.step, message.snapshot.knnAccuracy);
+      case 'snapshot': {
+        const { snapshot } = message;
+        // In step order: a UMAP snapshot asked for between steps can arrive after later PCA ones.
+        const snapshots = [...get().snapshots, snapshot].sort((a, b) => a.step - b.step);
+        set({ snapshots, ...(snapshot.method === 'umap' ? { umapProgress: null, shownSnapshot: snapshots.indexOf(snapshot) } : {}) });
+        // The kNN curve follows the regular snapshots only, which arrive in step order.
+        if (snapshot.knnAccuracy !== null && snapshot.method === 'pca') metricsHistory.pushKnn(snapshot.step, snapshot.knnAccuracy);
         break;
+      }
       case 'neighbours':
         if (message.position === get().neighbourQuery) {
           set({ neighbours: { position: message.position, step: message.step, neighbours: message.neighbours } });

@@ -3,7 +3,7 @@ import type { StateCreator } from 'zustand';
 import type { FromWorker } from '../worker/protocol';
 import type { Store } from './store';
 
-type SelfTestMessage = Extract<FromWorker, { type: 'self-test-progress' | 'self-test-result' | 'error' }>;
+type SelfTestMessage = Extract<FromWorker, { type: 'self-test-progress' | 'self-test-result' }> | { type: 'error'; message: string };
 type SelfTestResult = Extract<FromWorker, { type: 'self-test-result' }>;
 
 export interface SelfTestState {

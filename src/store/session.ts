@@ -57,6 +57,30 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
   },
 
   receive(messages) {
+    /** A refused or failed request leaves no spinner behind: its own pending state is cleared. */
+    const settleFailedRequest = (request: ToWorker['type'] | null) => {
+      switch (request) {
+        case 'load-sample':
+          set({ datasetLoading: false });
+          break;
+        case 'import': {
+          const running = get().importState;
+          if (running?.status === 'running') set({ importState: { ...running, status: 'cancelled' } });
+          break;
+        }
+        case 'umap-snapshot':
+          set({ umapProgress: null });
+          break;
+        case 'neighbours':
+          set({ neighbourQuery: null, neighbours: null });
+          break;
+        case 'self-test':
+          get().receiveSelfTest({ type: 'error', message: get().problem?.message ?? 'the self-test failed' });
+          break;
+        default:
+          break;
+      }
+    };
     // A frame's step metrics go into the history in one batch: charts redraw once.
     const reports: StepReport[] = [];
     for (const message of messages) {
@@ -100,12 +124,7 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
         case 'error': {
           const problem = { code: message.code, message: message.message, recoverable: message.recoverable };
           set(message.code === 'no-backend' ? { phase: 'failed', problem } : { problem });
-          if (get().umapProgress !== null) set({ umapProgress: null });
-          if (message.code === 'dataset-failed') {
-            const running = get().importState;
-            set({ datasetLoading: false, importState: running?.status === 'running' ? { ...running, status: 'cancelled' } : running });
-          }
-          if (get().selfTest.status === 'running') get().receiveSelfTest(message);
+          settleFailedRequest(message.request);
           break;
         }
         default: {

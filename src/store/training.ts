@@ -80,13 +80,10 @@ export const createTrainingSlice: StateCreator<Store, [], [], TrainingSlice> = (
   updateSettings(change) {
     const current = get().settings;
     if (!current) return;
-    const settings = change(current);
-    // The cosine schedule ends with the run; a shorter run keeps its warm-up within the first tenth.
-    const totalSteps = Math.max(1, Math.round(settings.steps) || 1);
-    if (totalSteps !== current.config.optim.totalSteps && settings.config.optim.warmupSteps >= totalSteps) {
-      settings.config.optim.warmupSteps = Math.floor(totalSteps / 10);
-    }
-    settings.config.optim.totalSteps = totalSteps;
+    const changed = change(current);
+    // The cosine schedule ends with the run. (A copy: the previous settings object stays as it was.)
+    const totalSteps = Math.max(1, Math.round(changed.steps) || 1);
+    const settings = { ...changed, config: { ...changed.config, optim: { ...changed.config.optim, totalSteps } } };
     set({ settings, settingProblems: problemsOf(settings, get().dataset) });
   },
 

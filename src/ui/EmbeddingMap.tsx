@@ -189,6 +189,7 @@ export function EmbeddingPanel() {
               max={snapshots.length - 1}
               value={index}
               aria-label="Snapshot"
+              aria-valuetext={`step ${snapshot.step}, ${snapshot.method.toUpperCase()}`}
               onChange={(e) => {
                 const value = Number(e.target.value);
                 showSnapshot(value === snapshots.length - 1 ? null : value);

@@ -156,7 +156,8 @@ export function TrainPanel() {
   const active = state === 'training' || state === 'compiling' || state === 'paused';
   const monitorProblem = monitorProblems(monitor);
   const monitorOk = monitorProblem.snapshotEvery === null && monitorProblem.probeCount === null;
-  const canStart = phase === 'ready' && settings !== null && problems.length === 0 && monitorOk && !active && !selfTesting;
+  const loadingImages = useStore((s) => s.datasetLoading || s.importState?.status === 'running');
+  const canStart = phase === 'ready' && settings !== null && problems.length === 0 && monitorOk && !active && !selfTesting && !loadingImages;
   const collapse = settings ? Math.log(2 * settings.config.batchSize - 1) : NaN;
 
   return (
@@ -197,8 +198,9 @@ export function TrainPanel() {
           Stop
         </button>
       </div>
-      <p aria-live="polite" className="run-state">
-        {state === 'stopped' && latest && latest.step === latest.totalSteps ? 'Finished' : STATE_TEXT[state]}
+      <p className="run-state">
+        {/* Only the state is announced; the step counter changes too often for a screen reader. */}
+        <span aria-live="polite">{state === 'stopped' && latest && latest.step === latest.totalSteps ? 'Finished' : STATE_TEXT[state]}</span>
         {latest && ` · step ${latest.step} of ${latest.totalSteps}`}
       </p>
       {latest && (

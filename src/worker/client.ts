@@ -17,13 +17,20 @@ export function connectTrainer(deliver: (messages: FromWorker[]) => void, onCras
     queue = [];
     deliver(batch);
   };
+  let frame = 0;
+  let timer = 0;
+  const deliverOnce = () => {
+    cancelAnimationFrame(frame);
+    clearTimeout(timer);
+    if (scheduled) flush();
+  };
   worker.onmessage = (event: MessageEvent<FromWorker>) => {
     queue.push(event.data);
     if (!scheduled) {
       scheduled = true;
-      // A hidden tab gets no animation frames; a timer keeps messages flowing there.
-      if (document.visibilityState === 'visible') requestAnimationFrame(flush);
-      else setTimeout(flush, 100);
+      // The next frame, or a timer where frames stop (a hidden tab): whichever comes first delivers.
+      frame = requestAnimationFrame(deliverOnce);
+      timer = window.setTimeout(deliverOnce, 250);
     }
   };
   worker.onerror = (event: ErrorEvent) => {

@@ -51,6 +51,8 @@ function setup() {
 }
 
 const config = selfTestConfig();
+/** The run's config with its learning-rate schedule spanning `steps`, as the page sends it. */
+const schedule = (steps: number) => ({ ...config, optim: { ...config.optim, totalSteps: steps } });
 /** No snapshot before the end of these short runs; a small map. */
 const monitor = { snapshotEvery: 1000, probeCount: 6 };
 const size = config.model.imageSize;
@@ -90,7 +92,7 @@ describe('TrainerHandler', () => {
   it('trains to the requested step count with one metrics message per step, then stops', async () => {
     const { handler, of } = await ready();
     const before = tf.memory().numTensors;
-    await handler.handle({ type: 'start', config, steps: 4, monitor });
+    await handler.handle({ type: 'start', config: schedule(4), steps: 4, monitor });
     await handler.idle();
     expect(of('metrics').map((m) => m.report.step)).toEqual([1, 2, 3, 4]);
     const report = of('metrics')[0]!.report;
@@ -105,8 +107,8 @@ describe('TrainerHandler', () => {
     // Unlabelled images: no kNN and no baselines.
     expect(of('snapshot')[1]!.snapshot.knnAccuracy).toBeNull();
     expect(of('baselines')).toHaveLength(0);
-    await handler.handle({ type: 'stop' });
-    // A stopped run gives back every tensor it made.
+    // A finished run keeps its model for neighbours and maps; new images retire it, with every tensor it made.
+    await handler.handle({ type: 'set-dataset', dataset: dataset() });
     expect(tf.memory().numTensors).toBe(before);
   });
 
@@ -115,7 +117,7 @@ describe('TrainerHandler', () => {
     await handler.handle({ type: 'init', backend: 'auto' });
     const labelled = { ...dataset(), labels: Int32Array.from({ length: 12 }, (_, i) => i % 2), classNames: ['odd', 'even'] };
     await handler.handle({ type: 'set-dataset', dataset: labelled });
-    await handler.handle({ type: 'start', config, steps: 4, monitor: { snapshotEvery: 2, probeCount: 10 } });
+    await handler.handle({ type: 'start', config: schedule(4), steps: 4, monitor: { snapshotEvery: 2, probeCount: 10 } });
     await handler.idle();
     const baselines = of('baselines');
     expect(baselines).toHaveLength(1);
@@ -140,15 +142,61 @@ describe('TrainerHandler', () => {
     await handler.handle({ type: 'stop' });
   });
 
+  it('refuses a learning-rate schedule that does not span the run', async () => {
+    const { handler, of } = await ready();
+    await handler.handle({ type: 'start', config: schedule(10), steps: 4, monitor });
+    expect(of('error').at(-1)).toMatchObject({ code: 'bad-config', request: 'start', message: expect.stringMatching(/spans 10 steps but the run has 4/) });
+  });
+
+  it('after a stop, neighbours still work on the stopped run; a new data set retires it', async () => {
+    const { handler, of } = await ready();
+    await handler.handle({ type: 'start', config: schedule(50), steps: 50, monitor });
+    await until(() => of('metrics').length >= 1);
+    await handler.handle({ type: 'stop' });
+    const tensors = tf.memory().numTensors;
+    await handler.handle({ type: 'neighbours', position: 1, k: 2 });
+    expect(of('neighbours').at(-1)!.neighbours).toHaveLength(2);
+    expect(tf.memory().numTensors).toBe(tensors);
+    await handler.handle({ type: 'set-dataset', dataset: dataset() });
+    expect(tf.memory().numTensors).toBeLessThan(tensors);
+    await handler.handle({ type: 'neighbours', position: 1, k: 2 });
+    expect(of('error').at(-1)).toMatchObject({ request: 'neighbours', code: 'no-dataset' });
+  });
+
+  it('a stop during a neighbours request waits for it, and start cannot slip in while stopping', async () => {
+    const { handler, of } = await ready();
+    await handler.handle({ type: 'start', config: schedule(50), steps: 50, monitor });
+    await until(() => of('metrics').length >= 1);
+    const pending = [handler.handle({ type: 'neighbours', position: 0, k: 3 }), handler.handle({ type: 'stop' }), handler.handle({ type: 'start', config: schedule(5), steps: 5, monitor })];
+    await Promise.all(pending);
+    await handler.idle();
+    expect(of('neighbours').at(-1)!.neighbours).toHaveLength(3);
+    expect(of('error').filter((e) => e.request === 'start').map((e) => e.code)).toEqual(['busy']);
+    expect(of('error').filter((e) => e.request !== 'start')).toEqual([]);
+  });
+
+  it('pausing while the GPU compiles still sends the map and the probe set', async () => {
+    const { handler, of } = await ready();
+    await handler.handle({ type: 'start', config: schedule(20), steps: 20, monitor });
+    await handler.handle({ type: 'pause' });
+    await handler.idle();
+    expect(of('probe')).toHaveLength(1);
+    expect(of('snapshot').map((s) => s.snapshot.step)).toEqual([0]);
+    expect(of('state').at(-1)!.state).toBe('paused');
+    await handler.handle({ type: 'resume' });
+    await until(() => of('metrics').length >= 1);
+    await handler.handle({ type: 'stop' });
+  });
+
   it('refuses absurd monitoring settings', async () => {
     const { handler, of } = await ready();
-    await handler.handle({ type: 'start', config, steps: 4, monitor: { snapshotEvery: 0, probeCount: 1 } });
+    await handler.handle({ type: 'start', config: schedule(4), steps: 4, monitor: { snapshotEvery: 0, probeCount: 1 } });
     expect(of('error').at(-1)!.message).toMatch(/snapshot interval.*; the map shows from 2/);
   });
 
   it('pause stops steps between two steps; resume goes on from the same step', async () => {
     const { handler, of } = await ready();
-    await handler.handle({ type: 'start', config, steps: 50, monitor });
+    await handler.handle({ type: 'start', config: schedule(50), steps: 50, monitor });
     await until(() => of('metrics').length >= 2);
     await handler.handle({ type: 'pause' });
     await handler.idle();
@@ -167,16 +215,16 @@ describe('TrainerHandler', () => {
   it('refuses to train without images, with a bad config, or twice at once', async () => {
     const { handler, of } = setup();
     await handler.handle({ type: 'init', backend: 'auto' });
-    await handler.handle({ type: 'start', config, steps: 3, monitor });
+    await handler.handle({ type: 'start', config: schedule(3), steps: 3, monitor });
     expect(of('error').at(-1)).toMatchObject({ code: 'no-dataset' });
     await handler.handle({ type: 'set-dataset', dataset: dataset() });
-    await handler.handle({ type: 'start', config: { ...config, temperature: -1, batchSize: 40 }, steps: 3, monitor });
+    await handler.handle({ type: 'start', config: { ...schedule(3), temperature: -1, batchSize: 40 }, steps: 3, monitor });
     const bad = of('error').at(-1)!;
     expect(bad.code).toBe('bad-config');
     expect(bad.message).toMatch(/temperature/);
     expect(bad.message).toMatch(/batch size 40 is larger than the 12 images/);
-    await handler.handle({ type: 'start', config, steps: 3, monitor });
-    await handler.handle({ type: 'start', config, steps: 3, monitor });
+    await handler.handle({ type: 'start', config: schedule(3), steps: 3, monitor });
+    await handler.handle({ type: 'start', config: schedule(3), steps: 3, monitor });
     expect(of('error').at(-1)).toMatchObject({ code: 'busy' });
     await handler.idle();
   });
@@ -187,7 +235,7 @@ describe('TrainerHandler', () => {
     await handler.handle({ type: 'set-dataset', dataset: { ...dataset(), count: 13 } });
     expect(of('error').at(-1)!.message).toMatch(/expected/);
     await handler.handle({ type: 'set-dataset', dataset: { ...dataset(), pixels: syntheticImages(12, 16, 1, 1), imageSize: 16, channels: 1 } });
-    await handler.handle({ type: 'start', config, steps: 3, monitor });
+    await handler.handle({ type: 'start', config: schedule(3), steps: 3, monitor });
     expect(of('error').at(-1)!.message).toMatch(/16 px × 1 channels/);
   });
 
@@ -215,7 +263,7 @@ describe('TrainerHandler', () => {
     await handler.handle({ type: 'import', files: [{ path: 'a.png', file: new File(['x'], 'a.png') }, { path: 'b.txt', file: new File([], 'b.txt') }], imageSize: size, name: '2 files' });
     expect(of('dataset').at(-1)!.dataset).toBeNull();
     expect(of('error').at(-1)!.message).toMatch(/Only one usable image among the 2 files.*at least 2 images/);
-    await handler.handle({ type: 'start', config, steps: 2, monitor });
+    await handler.handle({ type: 'start', config: schedule(2), steps: 2, monitor });
     expect(of('error').at(-1)!.code).toBe('no-dataset');
   });
 

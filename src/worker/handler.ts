@@ -42,6 +42,12 @@ export class TrainerHandler {
   private loop: Promise<void> = Promise.resolve();
   private selfTesting = false;
   private importing: AbortController | null = null;
+  /** An import or sample load in flight: the data set is about to change, so training cannot start. */
+  private loadingData = false;
+  /** Set from a stop's request until its run is disposed: the run still counts as active meanwhile. */
+  private stopping = false;
+  /** Requests that use the run's model between steps (neighbours, UMAP), chained; a stop waits for them. */
+  private sideWork: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly post: Post,
@@ -54,7 +60,7 @@ export class TrainerHandler {
         case 'init':
           return await this.init(message.backend);
         case 'set-dataset':
-          return this.setDataset(message.dataset);
+          return await this.setDataset(message.dataset);
         case 'load-sample':
           return await this.loadSample(message.url);
         case 'import':
@@ -75,18 +81,18 @@ export class TrainerHandler {
         case 'self-test':
           return await this.selfTest(message.steps);
         case 'neighbours':
-          return await this.neighbours(message.position, message.k);
+          return await this.besideTraining(() => this.neighbours(message.position, message.k));
         case 'umap-snapshot':
-          return await this.umapSnapshot();
+          return await this.besideTraining(() => this.umapSnapshot());
         case 'preview-augment':
-          return await this.previewAugment(message.augment, message.count, message.seed);
+          return await this.besideTraining(() => this.previewAugment(message.augment, message.count, message.seed));
         default: {
           const never: never = message;
           throw new TrainerError('internal', `unknown message ${JSON.stringify(never)}`);
         }
       }
     } catch (e) {
-      this.reportError(e);
+      this.reportError(e, message.type);
     }
   }
 
@@ -99,12 +105,12 @@ export class TrainerHandler {
     this.post(message, transfer);
   }
 
-  private reportError(e: unknown): void {
+  private reportError(e: unknown, request: ToWorker['type'] | null = null): void {
     if (e instanceof TrainerError) {
-      this.send({ type: 'error', code: e.code, message: e.message, recoverable: e.recoverable });
+      this.send({ type: 'error', code: e.code, message: e.message, recoverable: e.recoverable, request });
     } else {
       const error = e instanceof Error ? e : new Error(String(e));
-      this.send({ type: 'error', code: 'internal', message: error.message, recoverable: true });
+      this.send({ type: 'error', code: 'internal', message: error.message, recoverable: true, request });
     }
   }
 
@@ -113,9 +119,27 @@ export class TrainerHandler {
     this.send({ type: 'state', state, step: this.run?.state.step ?? 0 });
   }
 
-  /** A run that is compiling, training or paused (a finished or stopped run is kept only for its results). */
+  /** A run that is compiling, training, paused or being stopped (a finished or stopped run is kept for its results). */
   private isActive(): boolean {
-    return this.run !== null && this.trainerState !== 'stopped';
+    return this.stopping || (this.run !== null && this.trainerState !== 'stopped');
+  }
+
+  /**
+   * Work that uses the model beside the training loop, one request at a time. Refused during the self-test, which
+   * switches tfjs to the CPU backend for a moment (GPU tensors touched then would be moved with a synchronous read).
+   */
+  private besideTraining(work: () => Promise<void>): Promise<void> {
+    if (this.selfTesting) return Promise.reject(new TrainerError('busy', 'wait for the self-test to finish'));
+    const next = this.sideWork.then(work);
+    this.sideWork = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Disposes the run once the loop and any side request using its model are done. */
+  private async retireRun(): Promise<void> {
+    await this.loop;
+    await this.sideWork;
+    this.disposeRun();
   }
 
   private requireBackend(): void {
@@ -124,12 +148,18 @@ export class TrainerHandler {
 
   private async init(preference: BackendPreference): Promise<void> {
     if (this.backend) throw new TrainerError('busy', `the trainer already runs on ${this.backend.backend}`);
-    this.backend = await this.env.selectBackend(preference);
-    const check = await this.env.runKnownResult();
-    this.send({ type: 'ready', backend: this.backend, check });
+    const backend = await this.env.selectBackend(preference);
+    let check: KnownResultCheck;
+    try {
+      check = await this.env.runKnownResult();
+    } catch (e) {
+      throw new TrainerError('no-backend', `${backend.backend} started but could not compute: ${(e as Error).message}`, false);
+    }
+    this.backend = backend;
+    this.send({ type: 'ready', backend, check });
   }
 
-  private setDataset(dataset: DatasetPayload): void {
+  private async setDataset(dataset: DatasetPayload): Promise<void> {
     if (this.isActive()) throw new TrainerError('busy', 'stop training before loading other images');
     const expected = dataset.count * dataset.imageSize * dataset.imageSize * dataset.channels;
     if (dataset.pixels.length !== expected) {
@@ -138,6 +168,8 @@ export class TrainerHandler {
     if (dataset.labels && dataset.labels.length !== dataset.count) {
       throw new TrainerError('dataset-failed', `${dataset.labels.length} labels for ${dataset.count} images`);
     }
+    // A finished run's probe indices refer to the old images: it goes with them.
+    await this.retireRun();
     this.dataset = dataset;
     const { name, count, imageSize, channels, classNames, labels } = dataset;
     this.send({ type: 'dataset', dataset: { name, count, imageSize, channels, classNames, labelled: labels !== null } });
@@ -154,6 +186,7 @@ export class TrainerHandler {
     }
     const controller = new AbortController();
     this.importing = controller;
+    this.loadingData = true;
     const started = this.env.now();
     let lastReport = -Infinity;
     const onProgress = (counts: ImportCounts) => {
@@ -171,10 +204,13 @@ export class TrainerHandler {
       throw new TrainerError('dataset-failed', `The images could not be imported: ${(e as Error).message}`);
     } finally {
       this.importing = null;
+      this.loadingData = false;
     }
     const { dataset, skipped, counts, cacheProblem } = result;
     this.send({ type: 'import-done', counts, skipped, elapsedMs: this.env.now() - started, cacheProblem });
+    if (this.isActive()) throw new TrainerError('busy', 'training started during the import; stop it to use these images');
     if (dataset.count < TrainerHandler.MIN_IMAGES) {
+      await this.retireRun();
       this.dataset = null;
       this.send({ type: 'dataset', dataset: null });
       const found = dataset.count === 0 ? 'No usable image' : 'Only one usable image';
@@ -183,24 +219,27 @@ export class TrainerHandler {
         `${found} among the ${counts.found} files chosen. SimCLR learns by telling each image apart from the others, so it needs at least ${TrainerHandler.MIN_IMAGES} images.`,
       );
     }
-    this.setDataset(dataset);
+    await this.setDataset(dataset);
   }
 
   private async loadSample(url: string): Promise<void> {
     if (this.isActive()) throw new TrainerError('busy', 'stop training before loading other images');
     let dataset: DatasetPayload;
+    this.loadingData = true;
     try {
       dataset = await this.env.loadSample(url);
     } catch (e) {
       throw new TrainerError('dataset-failed', `The sample images could not be loaded: ${(e as Error).message}`);
+    } finally {
+      this.loadingData = false;
     }
-    this.setDataset(dataset);
+    await this.setDataset(dataset);
   }
 
   private async start(config: TrainConfig, steps: number, monitor: MonitorSettings): Promise<void> {
     this.requireBackend();
     if (this.selfTesting || this.isActive()) throw new TrainerError('busy', 'training is already running');
-    this.disposeRun();
+    if (this.loadingData) throw new TrainerError('busy', 'wait until the images are loaded');
     const dataset = this.dataset;
     if (!dataset) throw new TrainerError('no-dataset', 'load some images before training');
     const problems = validateTrainConfig(config).map((p) => p.message);
@@ -215,15 +254,20 @@ export class TrainerHandler {
     if (!(Number.isInteger(monitor.probeCount) && monitor.probeCount >= 2 && monitor.probeCount <= MAX_PROBE_IMAGES)) {
       problems.push(`the map shows from 2 to ${MAX_PROBE_IMAGES} images, got ${monitor.probeCount}`);
     }
+    if (config.optim.totalSteps !== steps) problems.push(`the learning-rate schedule spans ${config.optim.totalSteps} steps but the run has ${steps}`);
     if (problems.length) throw new TrainerError('bad-config', problems.join('; '));
 
-    const state = createTrainState(config);
-    this.run = {
-      state,
-      sampler: new EpochSampler(dataset.count, config.batchSize, new Random(config.seed)),
-      totalSteps: steps,
-      monitor: new RunMonitor(dataset, monitor, config.batchSize, config.seed),
-    };
+    // The previous (finished or stopped) run goes once nothing uses its model any more.
+    this.stopping = true;
+    try {
+      await this.retireRun();
+    } finally {
+      this.stopping = false;
+    }
+    // Everything that can refuse the data comes before the model, so a refusal leaks nothing.
+    const sampler = new EpochSampler(dataset.count, config.batchSize, new Random(config.seed));
+    const runMonitor = new RunMonitor(dataset, monitor, config.batchSize, config.seed);
+    this.run = { state: createTrainState(config), sampler, totalSteps: steps, monitor: runMonitor };
     this.setState('compiling');
     this.loop = this.loop.then(() => this.prepareAndTrain());
   }
@@ -238,7 +282,8 @@ export class TrainerHandler {
       this.reportError(new TrainerError('training-failed', `could not prepare the GPU for training: ${(e as Error).message}`));
       return;
     }
-    if (this.trainerState !== 'compiling') return;
+    // A pause during compilation still gets its map and baselines; only a stop skips them.
+    if (this.trainerState === 'stopped') return;
     try {
       await this.startMonitoring(this.run!);
     } catch (e) {
@@ -341,11 +386,16 @@ export class TrainerHandler {
     this.loop = this.loop.then(() => this.trainLoop());
   }
 
+  /** Stops between steps. The run's model stays for neighbours and maps until the next start or data set. */
   private async stop(): Promise<void> {
-    if (!this.run) throw new TrainerError('busy', 'there is no training to stop');
+    if (!this.run || this.trainerState === 'stopped') throw new TrainerError('busy', 'there is no training to stop');
     this.trainerState = 'stopped';
-    await this.loop;
-    this.disposeRun();
+    this.stopping = true;
+    try {
+      await this.loop;
+    } finally {
+      this.stopping = false;
+    }
     this.setState('stopped');
   }
 

@@ -11,6 +11,13 @@ import type { DatasetPayload, MonitorSettings, ProbeSet, SnapshotReport } from '
 /** Memory and query images of the kNN monitor, capped so a snapshot stays cheap next to training. */
 const KNN_LIMITS = { maxMemory: 2000, maxQueries: 500 };
 
+/** The held-out split, or null (no kNN) when no class has the two images a split needs. */
+function knnSplitOrNull(labels: Int32Array, rng: Random): KnnSplit | null {
+  const perClass = new Map<number, number>();
+  for (const label of labels) perClass.set(label, (perClass.get(label) ?? 0) + 1);
+  return [...perClass.values()].some((n) => n >= 2) ? splitForKnn(labels, rng, KNN_LIMITS) : null;
+}
+
 export class RunMonitor {
   /** Dataset indices of the probe images, in map order. */
   readonly probe: number[];
@@ -28,7 +35,7 @@ export class RunMonitor {
     const rng = new Random(seed ^ 0x9e3779b9);
     this.probe = rng.permutation(dataset.count).slice(0, Math.min(settings.probeCount, dataset.count)).sort((a, b) => a - b);
     this.classes = dataset.classNames.length;
-    this.knnSplit = dataset.labels && this.classes >= 2 ? splitForKnn(dataset.labels, rng, KNN_LIMITS) : null;
+    this.knnSplit = dataset.labels && this.classes >= 2 ? knnSplitOrNull(dataset.labels, rng) : null;
   }
 
   /** The probe images' pixels and labels, for the page's thumbnails (sent once per run). */

@@ -141,7 +141,8 @@ export type FromWorker =
   | { type: 'neighbours'; position: number; step: number; neighbours: { position: number; similarity: number }[] }
   | { type: 'self-test-progress'; stage: 'training' | 'agreement'; step: number; total: number }
   | { type: 'self-test-result'; training: TrainingCheck; agreement: AgreementCheck }
-  | { type: 'error'; code: ErrorCode; message: string; recoverable: boolean };
+  /** `request` names the message that failed, so the page can settle that request's own state. */
+  | { type: 'error'; code: ErrorCode; message: string; recoverable: boolean; request: ToWorker['type'] | null };
 
 /** Post function the handler uses; the worker entry binds it to postMessage with transfers. */
 export type Post = (message: FromWorker, transfer?: Transferable[]) => void;
