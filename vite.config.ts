@@ -1,8 +1,12 @@
 import react from '@vitejs/plugin-react';
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'vite';
+
+const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string };
 
 export default defineConfig({
   plugins: [react()],
+  define: { __TABCLR_VERSION__: JSON.stringify(version) },
   // Module workers: the trainer worker imports tfjs as ES modules.
   worker: { format: 'es' },
   build: {

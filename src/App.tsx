@@ -2,6 +2,7 @@ import { useEffect } from 'react';
 import { useStore } from './store/store';
 import { DataPanel } from './ui/DataPanel';
 import { EmbeddingPanel } from './ui/EmbeddingMap';
+import { ExportPanel } from './ui/ExportPanel';
 import { LivePanel } from './ui/LivePanel';
 import { ProblemBanner } from './ui/ProblemBanner';
 import { SelfTestPanel } from './ui/SelfTestPanel';
@@ -22,6 +23,7 @@ export function App() {
       <main className="app-main">
         <DataPanel />
         <TrainPanel />
+        <ExportPanel />
         <SelfTestPanel />
         <LivePanel />
         <EmbeddingPanel />

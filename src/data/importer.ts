@@ -166,6 +166,7 @@ export async function importImages(files: ImportFile[], options: ImportOptions):
       channels: gray ? 1 : 3,
       labels: labels ? Int32Array.from(labels) : null,
       classNames,
+      names: kept.map((k) => k.path),
     },
     skipped,
     counts,

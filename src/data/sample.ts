@@ -38,5 +38,6 @@ export async function loadSampleSet(manifestUrl: string, base: string): Promise<
     channels: manifest.channels,
     labels: Int32Array.from(manifest.labels),
     classNames: manifest.classNames,
+    names: manifest.labels.map((label, i) => `${manifest.classNames[label]}/${String(i).padStart(4, '0')}.png`),
   };
 }

@@ -69,6 +69,8 @@ export const createDataSlice: StateCreator<Store, [], [], DataSlice> = (set, get
 
   receiveDataset(dataset) {
     set({ dataset, datasetLoading: false });
+    // The worker retires the previous run with its images: its map, curves and downloads go too.
+    get().resetMonitor();
     if (dataset) get().adoptDefaults(dataset);
     else get().clearSettings();
   },

@@ -74,6 +74,10 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
         case 'neighbours':
           set({ neighbourQuery: null, neighbours: null });
           break;
+        case 'export-model':
+        case 'export-embeddings':
+          get().settleExport();
+          break;
         case 'self-test':
           get().receiveSelfTest({ type: 'error', message: get().problem?.message ?? 'the self-test failed' });
           break;
@@ -95,6 +99,10 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
           break;
         case 'metrics':
           reports.push(message.report);
+          break;
+        case 'export-progress':
+        case 'export':
+          get().receiveExport(message);
           break;
         case 'augment-preview': {
           const { pixels, count, imageSize, channels } = message;

@@ -1,12 +1,13 @@
 // One zustand store, built from slices; the worker connection feeds it.
 import { create } from 'zustand';
 import { createDataSlice, type DataSlice } from './data';
+import { createExportsSlice, type ExportsSlice } from './exports';
 import { createMonitorSlice, type MonitorSlice } from './monitor';
 import { createSelfTestSlice, type SelfTestSlice } from './selfTest';
 import { createSessionSlice, type SessionSlice } from './session';
 import { createTrainingSlice, type TrainingSlice } from './training';
 
-export type Store = SessionSlice & SelfTestSlice & DataSlice & TrainingSlice & MonitorSlice;
+export type Store = SessionSlice & SelfTestSlice & DataSlice & TrainingSlice & MonitorSlice & ExportsSlice;
 
 export const useStore = create<Store>()((...a) => ({
   ...createSessionSlice(...a),
@@ -14,4 +15,5 @@ export const useStore = create<Store>()((...a) => ({
   ...createDataSlice(...a),
   ...createTrainingSlice(...a),
   ...createMonitorSlice(...a),
+  ...createExportsSlice(...a),
 }));

@@ -42,6 +42,7 @@ function setup() {
       };
     },
     clearCache: async () => {},
+    spritePng: async (d, thumb, columns) => Uint8Array.from([d.count, thumb, columns]),
     now: () => (clock += 10),
     nextTask: () => new Promise((resolve) => setImmediate(resolve)),
   };
@@ -64,6 +65,7 @@ const dataset = () => ({
   channels: 3 as const,
   labels: null,
   classNames: [],
+  names: Array.from({ length: 12 }, (_, i) => `img${i}.png`),
 });
 
 async function ready() {
@@ -186,6 +188,60 @@ describe('TrainerHandler', () => {
     await handler.handle({ type: 'resume' });
     await until(() => of('metrics').length >= 1);
     await handler.handle({ type: 'stop' });
+  });
+
+  it('exports the trained encoder as a loadable Layers model, PyTorch safetensors, config and README', async () => {
+    const { handler, of } = await ready();
+    await handler.handle({ type: 'export-model', includeHead: false });
+    expect(of('error').at(-1)).toMatchObject({ request: 'export-model', code: 'no-dataset' });
+    await handler.handle({ type: 'start', config: schedule(2), steps: 2, monitor });
+    await handler.idle();
+    await handler.handle({ type: 'export-model', includeHead: true });
+    const exported = of('export').at(-1)!;
+    expect(exported.fileName).toBe('tabclr-convnet4-step2.zip');
+    const files = new Map(exported.files.map((f) => [f.name, f.bytes]));
+    expect([...files.keys()].sort()).toEqual([
+      'README.md', 'config.json', 'encoder/group1-shard1of1.bin', 'encoder/model.json',
+      'projection_head/group1-shard1of1.bin', 'projection_head/model.json', 'weights.safetensors',
+    ]);
+    // model.json loads with tfjs and gives a representation of the size config.json states.
+    const modelJson = JSON.parse(new TextDecoder().decode(files.get('encoder/model.json')!));
+    const weights = files.get('encoder/group1-shard1of1.bin')!;
+    const loaded = await tf.loadLayersModel(tf.io.fromMemory(modelJson.modelTopology, modelJson.weightsManifest[0].weights, weights.slice().buffer));
+    const x = tf.randomUniform([3, size, size, 3], 0, 1, 'float32', 4);
+    const fromFile = (loaded.predict(x) as tf.Tensor).arraySync() as number[][];
+    const config = JSON.parse(new TextDecoder().decode(files.get('config.json')!));
+    expect(config.step).toBe(2);
+    expect(config.input).toMatchObject({ size: [size, size], channels: 3 });
+    expect(config.training.model.encoder).toBe('convnet4');
+    expect(fromFile[0]).toHaveLength(config.representation_dim);
+    const { readSafetensorsHeader } = await import('../export/safetensors');
+    const header = readSafetensorsHeader(files.get('weights.safetensors')!);
+    expect(header.tensors['encoder.block1_conv.weight']!.shape).toEqual([Math.round(32 / 8), 3, 3, 3]);
+    expect(header.tensors['encoder.block1_bn.running_var']).toBeDefined();
+    expect(header.tensors['projection_head.head1_dense.weight']).toBeDefined();
+    expect(header.metadata.format).toBe('pt');
+    expect(new TextDecoder().decode(files.get('README.md')!)).toMatch(/load_state_dict/);
+    loaded.dispose();
+  });
+
+  it('exports every image\'s representation in the Embedding Projector\'s format', async () => {
+    const { handler, of } = setup();
+    await handler.handle({ type: 'init', backend: 'auto' });
+    const labelled = { ...dataset(), labels: Int32Array.from({ length: 12 }, (_, i) => i % 2), classNames: ['odd', 'even'] };
+    await handler.handle({ type: 'set-dataset', dataset: labelled });
+    await handler.handle({ type: 'start', config: schedule(1), steps: 1, monitor });
+    await handler.idle();
+    await handler.handle({ type: 'export-embeddings' });
+    const files = new Map(of('export').at(-1)!.files.map((f) => [f.name, new TextDecoder().decode(f.bytes)]));
+    const vectors = files.get('vectors.tsv')!.trimEnd().split('\n');
+    const metadata = files.get('metadata.tsv')!.trimEnd().split('\n');
+    expect(vectors).toHaveLength(12);
+    expect(metadata).toEqual(['name\tlabel', ...Array.from({ length: 12 }, (_, i) => `img${i}.png\t${['odd', 'even'][i % 2]}`)]);
+    const row = vectors[0]!.split('\t').map(Number);
+    expect(Math.hypot(...row)).toBeCloseTo(1, 4);
+    expect(JSON.parse(files.get('projector_config.json')!).embeddings[0]).toMatchObject({ tensorShape: [12, row.length], tensorPath: 'vectors.tsv', metadataPath: 'metadata.tsv' });
+    expect(of('export-progress').at(-1)).toMatchObject({ kind: 'embeddings', done: 12, total: 12 });
   });
 
   it('refuses absurd monitoring settings', async () => {

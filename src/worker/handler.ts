@@ -6,7 +6,8 @@ import { augmentedPairs } from '../simclr/augment';
 import { defaultTrainConfig, validateTrainConfig, type AugmentConfig, type TrainConfig } from '../simclr/config';
 import { Random } from '../simclr/random';
 import { checkBackendAgreement, checkTraining } from '../simclr/selftest';
-import { compilePipelines, createTrainState, disposeTrainState, trainStep, type TrainState } from '../simclr/step';
+import { compilePipelines, createTrainState, disposeTrainState, trainStep, type StepMetrics, type TrainState } from '../simclr/step';
+import { embeddingsBundle, modelBundle } from '../export/bundle';
 import { TrainerError } from './errors';
 import { RunMonitor } from './monitor';
 import { MAX_PROBE_IMAGES, type BackendPreference, type BackendReport, type DatasetPayload, type FromWorker, type KnownResultCheck, type MonitorSettings, type Post, type ToWorker, type TrainerState } from './protocol';
@@ -20,6 +21,8 @@ export interface HandlerEnvironment {
     options: { imageSize: number; name: string; signal: AbortSignal; onProgress(counts: ImportCounts): void },
   ): Promise<ImportResult>;
   clearCache(): Promise<void>;
+  /** A PNG grid of the data set's images (OffscreenCanvas in the browser). */
+  spritePng(dataset: DatasetPayload, thumb: number, columns: number): Promise<Uint8Array>;
   now(): number;
   /** Resolves in a later task, so that messages (pause, stop) are handled between steps even when no step awaits the GPU. */
   nextTask(): Promise<void>;
@@ -41,6 +44,8 @@ export class TrainerHandler {
   /** The work in flight (compilation, then steps), chained so two loops never run at once; pause and stop land between steps. */
   private loop: Promise<void> = Promise.resolve();
   private selfTesting = false;
+  /** The last step's metrics, for the exported config. */
+  private lastMetrics: StepMetrics | null = null;
   private importing: AbortController | null = null;
   /** An import or sample load in flight: the data set is about to change, so training cannot start. */
   private loadingData = false;
@@ -84,6 +89,10 @@ export class TrainerHandler {
           return await this.besideTraining(() => this.neighbours(message.position, message.k));
         case 'umap-snapshot':
           return await this.besideTraining(() => this.umapSnapshot());
+        case 'export-model':
+          return await this.besideTraining(() => this.exportModel(message.includeHead));
+        case 'export-embeddings':
+          return await this.besideTraining(() => this.exportEmbeddings());
         case 'preview-augment':
           return await this.besideTraining(() => this.previewAugment(message.augment, message.count, message.seed));
         default: {
@@ -320,6 +329,30 @@ export class TrainerHandler {
     this.send({ type: 'augment-preview', pixels, count: indices.length, imageSize: dataset.imageSize, channels: dataset.channels }, [pixels.buffer]);
   }
 
+  private requireRun(what: string): Run {
+    if (!this.run) throw new TrainerError('no-dataset', `train a model first, then ${what}`);
+    return this.run;
+  }
+
+  private async exportModel(includeHead: boolean): Promise<void> {
+    const run = this.requireRun('download it');
+    const { config, step } = run.state;
+    this.send({ type: 'export-progress', kind: 'model', done: 0, total: 1 });
+    const files = await modelBundle(run.state.model, { config, step, metrics: this.lastMetrics, includeHead, version: __TABCLR_VERSION__ });
+    const fileName = `tabclr-${config.model.encoder}-step${step}.zip`;
+    this.send({ type: 'export', kind: 'model', fileName, files }, files.map((f) => f.bytes.buffer as ArrayBuffer));
+  }
+
+  private async exportEmbeddings(): Promise<void> {
+    const run = this.requireRun('export its embeddings');
+    const dataset = this.dataset!;
+    const files = await embeddingsBundle(run.state.model.encoder, dataset, run.state.config.batchSize, this.env.spritePng, (done, total) =>
+      this.send({ type: 'export-progress', kind: 'embeddings', done, total }),
+    );
+    const fileName = `tabclr-embeddings-step${run.state.step}.zip`;
+    this.send({ type: 'export', kind: 'embeddings', fileName, files }, files.map((f) => f.bytes.buffer as ArrayBuffer));
+  }
+
   private async umapSnapshot(): Promise<void> {
     const run = this.run;
     if (!run) throw new TrainerError('no-dataset', 'start a run to map its representation');
@@ -360,6 +393,7 @@ export class TrainerHandler {
     const batch = gatherBatch(dataset.pixels, run.sampler.next(), dataset.imageSize, dataset.channels);
     try {
       const metrics = await trainStep(run.state, batch);
+      this.lastMetrics = metrics;
       const stepMs = this.env.now() - started;
       this.send({
         type: 'metrics',

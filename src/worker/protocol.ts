@@ -1,6 +1,7 @@
 // The one message contract between the page and the trainer worker, both directions. Every payload is tied to
 // its `type`, so a switch over `type` narrows it with no cast; large arrays travel as transferred typed arrays.
 import type { ImportCounts, ImportFile, SkippedFile } from '../data/importer';
+import type { ExportFile } from '../export/bundle';
 import type { AugmentConfig, TrainConfig } from '../simclr/config';
 import type { AgreementCheck, TrainingCheck } from '../simclr/selftest';
 import type { StepMetrics } from '../simclr/step';
@@ -41,6 +42,8 @@ export interface DatasetPayload {
   /** Index into classNames per image, or null when the images carry no labels. */
   labels: Int32Array | null;
   classNames: string[];
+  /** Per image, its path in what the user chose (or its name in the sample set). */
+  names: string[];
 }
 
 /** What the page learns about a loaded data set (the pixels stay in the worker). */
@@ -116,6 +119,10 @@ export type ToWorker =
   | { type: 'self-test'; steps: number }
   /** `count` images of the data set, each augmented twice with `augment`, to show what the views look like. */
   | { type: 'preview-augment'; augment: AugmentConfig; count: number; seed: number }
+  /** The trained encoder (and optionally the projection head) as files to zip. */
+  | { type: 'export-model'; includeHead: boolean }
+  /** The representation of every image, for TensorFlow's Embedding Projector. */
+  | { type: 'export-embeddings' }
   /** A snapshot now, projected with UMAP instead of PCA. */
   | { type: 'umap-snapshot' }
   /** The k probe images nearest to probe image `position` under the current encoder. */
@@ -138,6 +145,9 @@ export type FromWorker =
   | { type: 'baselines'; randomInit: number; rawPixels: number }
   | { type: 'snapshot'; snapshot: SnapshotReport }
   | { type: 'umap-progress'; epoch: number; epochs: number }
+  | { type: 'export-progress'; kind: 'model' | 'embeddings'; done: number; total: number }
+  /** Files for the page to zip and save as `fileName`. */
+  | { type: 'export'; kind: 'model' | 'embeddings'; fileName: string; files: ExportFile[] }
   | { type: 'neighbours'; position: number; step: number; neighbours: { position: number; similarity: number }[] }
   | { type: 'self-test-progress'; stage: 'training' | 'agreement'; step: number; total: number }
   | { type: 'self-test-result'; training: TrainingCheck; agreement: AgreementCheck }

@@ -3,6 +3,7 @@ import { DecodeCache } from '../data/cache';
 import { decodeToSquare } from '../data/decode';
 import { importImages, sha256 } from '../data/importer';
 import { loadSampleSet } from '../data/sample';
+import { spritePng } from '../export/sprite';
 import { runKnownResult, selectBackend } from './backend';
 import { TrainerHandler } from './handler';
 import type { FromWorker, ToWorker } from './protocol';
@@ -40,6 +41,7 @@ const handler = new TrainerHandler((message: FromWorker, transfer: Transferable[
     await cache?.clear();
     cache?.close();
   },
+  spritePng,
   now: () => performance.now(),
   nextTask,
 });

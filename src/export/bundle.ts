@@ -1,0 +1,182 @@
+// What the user takes away (in the worker, where the model is): the encoder as a TensorFlow.js Layers model and
+// as PyTorch-named .safetensors, the run's config, and the representation of every image for the Embedding
+// Projector. The page zips the files and saves them.
+import * as tf from '@tensorflow/tfjs';
+import { embedImages } from '../simclr/embed';
+import type { TrainConfig } from '../simclr/config';
+import { allWeights, type SimclrModel } from '../simclr/model';
+import type { StepMetrics } from '../simclr/step';
+import type { DatasetPayload } from '../worker/protocol';
+import { encodeSafetensors, toPytorchLayout, type NamedArray } from './safetensors';
+
+export interface ExportFile {
+  name: string;
+  bytes: Uint8Array;
+}
+
+const text = (s: string) => new TextEncoder().encode(s);
+
+/** A Layers model as model.json plus one weight shard, as tf.loadLayersModel and tensorflowjs_converter expect. */
+async function layersModelFiles(model: tf.LayersModel, folder: string): Promise<ExportFile[]> {
+  let artifacts: tf.io.ModelArtifacts | null = null;
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  const saved = artifacts as unknown as tf.io.ModelArtifacts;
+  const shard = 'group1-shard1of1.bin';
+  const json = {
+    format: 'layers-model',
+    generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs} (tabclr)`,
+    convertedBy: null,
+    modelTopology: saved.modelTopology,
+    weightsManifest: [{ paths: [shard], weights: saved.weightSpecs }],
+  };
+  const weights = new Uint8Array(tf.io.concatenateArrayBuffers(saved.weightData ?? new ArrayBuffer(0)));
+  return [
+    { name: `${folder}/model.json`, bytes: text(JSON.stringify(json)) },
+    { name: `${folder}/${shard}`, bytes: weights },
+  ];
+}
+
+/** Every weight of the given parts in PyTorch layout, named '<module>.<layer>.<weight>'. */
+async function pytorchArrays(model: SimclrModel, includeHead: boolean): Promise<NamedArray[]> {
+  const encoderNames = new Set(model.encoder.weights.map((w) => w.originalName));
+  const headNames = new Set(model.head.weights.map((w) => w.originalName));
+  const out: NamedArray[] = [];
+  for (const { name, weight } of allWeights(model)) {
+    const module = encoderNames.has(name) ? 'encoder' : includeHead && headNames.has(name) ? 'projection_head' : null;
+    if (!module) continue;
+    const values = (await weight.read().data()) as Float32Array;
+    const converted = toPytorchLayout({ name, shape: weight.shape as number[], values: Float32Array.from(values) });
+    out.push({ ...converted, name: `${module}.${converted.name}` });
+  }
+  return out;
+}
+
+export interface ModelExportInfo {
+  config: TrainConfig;
+  step: number;
+  metrics: StepMetrics | null;
+  includeHead: boolean;
+  version: string;
+}
+
+export async function modelBundle(model: SimclrModel, info: ModelExportInfo): Promise<ExportFile[]> {
+  const { config, step, metrics, includeHead, version } = info;
+  const { imageSize, channels } = config.model;
+  const representationDim = model.encoder.outputs[0]!.shape.at(-1);
+  const files = await layersModelFiles(model.encoder, 'encoder');
+  if (includeHead) files.push(...(await layersModelFiles(model.head, 'projection_head')));
+  const arrays = await pytorchArrays(model, includeHead);
+  files.push({ name: 'weights.safetensors', bytes: encodeSafetensors(arrays, { format: 'pt', producer: `tabclr ${version}`, encoder: config.model.encoder }) });
+  const configJson = {
+    tabclr_version: version,
+    created: new Date().toISOString(),
+    step,
+    final_metrics: metrics && { loss: metrics.loss, nt_xent: metrics.ntXent, contrastive_acc: metrics.contrastiveAcc, embedding_std: metrics.embeddingStd, lr: metrics.lr },
+    input: {
+      size: [imageSize, imageSize],
+      channels,
+      layout: { tensorflow_js: 'NHWC', pytorch: 'NCHW' },
+      normalisation: 'pixel values / 255, in [0, 1]; no mean or std subtraction',
+      preprocessing: 'the centred square of each image, resized to the input size',
+    },
+    representation_dim: representationDim,
+    training: config,
+  };
+  files.push({ name: 'config.json', bytes: text(`${JSON.stringify(configJson, null, 2)}\n`) });
+  files.push({ name: 'README.md', bytes: text(readme(configJson.input.size[0]!, channels, config.model.encoder, includeHead)) });
+  return files;
+}
+
+function readme(size: number, channels: number, encoder: string, includeHead: boolean): string {
+  return `# A SimCLR encoder trained with tabclr
+
+\`encoder/\` is the trained encoder (${encoder}) as a TensorFlow.js Layers model; \`weights.safetensors\` holds the
+same weights with PyTorch names and layouts${includeHead ? ', and the projection head\'s' : ''}. \`config.json\` has the
+full training configuration, the step reached and the final metrics.
+
+Input: ${size} × ${size} × ${channels}, pixel values / 255 (in [0, 1]), the centred square of each image.
+Output: the representation h (the pooled features), the vector to use downstream.
+
+## TensorFlow.js
+\`\`\`js
+const encoder = await tf.loadLayersModel('encoder/model.json');
+const h = encoder.predict(images.div(255)); // images: [N, ${size}, ${size}, ${channels}]
+\`\`\`
+
+## Keras
+\`\`\`sh
+pip install tensorflowjs
+tensorflowjs_converter --input_format=tfjs_layers_model --output_format=keras encoder/model.json encoder.h5
+\`\`\`
+
+## PyTorch
+\`\`\`python
+from safetensors.torch import load_file
+state = load_file("weights.safetensors")
+encoder_state = {k.removeprefix("encoder."): v for k, v in state.items() if k.startswith("encoder.")}
+\`\`\`
+Names follow the Keras layer names ('block1_conv.weight', 'block1_bn.running_mean', …); convolution kernels are
+out × in × kh × kw and dense weights out × in, as torch.nn.Conv2d and torch.nn.Linear store them. Batch norm uses
+eps = 1e-5 and a running-average momentum of 0.1 in PyTorch terms. Build the same layers (config.json names the
+encoder and width) and load the dictionary with \`load_state_dict\`. PyTorch wants NCHW input.
+`;
+}
+
+export interface EmbeddingsProgress {
+  (done: number, total: number): void;
+}
+
+/** Images per embedding call: progress is reported between chunks. */
+const CHUNK = 512;
+/** The Embedding Projector's largest sprite side. */
+const MAX_SPRITE_SIDE = 8192;
+
+/**
+ * vectors.tsv (the L2-normalised representation of every image, in data-set order), metadata.tsv (name, and label
+ * when there are labels), a thumbnail sprite and projector_config.json, as TensorFlow's Embedding Projector loads them.
+ */
+export async function embeddingsBundle(
+  encoder: tf.LayersModel,
+  dataset: DatasetPayload,
+  batchSize: number,
+  makeSprite: (dataset: DatasetPayload, thumb: number, columns: number) => Promise<Uint8Array>,
+  onProgress?: EmbeddingsProgress,
+): Promise<ExportFile[]> {
+  const { count, imageSize, channels, pixels, labels, classNames, names } = dataset;
+  const rows: string[] = [];
+  for (let start = 0; start < count; start += CHUNK) {
+    const indices = Array.from({ length: Math.min(CHUNK, count - start) }, (_, i) => start + i);
+    const vectors = await embedImages(encoder, pixels, indices, imageSize, channels, batchSize);
+    const dim = vectors.length / indices.length;
+    for (let i = 0; i < indices.length; i++) rows.push(Array.from(vectors.subarray(i * dim, (i + 1) * dim), (v) => v.toPrecision(7)).join('\t'));
+    onProgress?.(start + indices.length, count);
+  }
+  const clean = (s: string) => s.replace(/[\t\r\n]/g, ' ');
+  const metadata = labels
+    ? ['name\tlabel', ...names.map((n, i) => `${clean(n)}\t${clean(classNames[labels[i]!] ?? '')}`)]
+    : names.map(clean);
+  const columns = Math.ceil(Math.sqrt(count));
+  const thumb = Math.max(1, Math.min(imageSize, Math.floor(MAX_SPRITE_SIDE / columns)));
+  const config = {
+    embeddings: [
+      {
+        tensorName: dataset.name,
+        tensorShape: [count, rows[0]?.split('\t').length ?? 0],
+        tensorPath: 'vectors.tsv',
+        metadataPath: 'metadata.tsv',
+        sprite: { imagePath: 'sprite.png', singleImageDim: [thumb, thumb] },
+      },
+    ],
+  };
+  return [
+    { name: 'vectors.tsv', bytes: text(`${rows.join('\n')}\n`) },
+    { name: 'metadata.tsv', bytes: text(`${metadata.join('\n')}\n`) },
+    { name: 'sprite.png', bytes: await makeSprite(dataset, thumb, columns) },
+    { name: 'projector_config.json', bytes: text(`${JSON.stringify(config, null, 2)}\n`) },
+  ];
+}

@@ -1,0 +1,52 @@
+// Taking the work away: the trained weights and the embeddings, as zip files the browser saves.
+import type { StateCreator } from 'zustand';
+import { saveFile, zipFiles } from '../export/download';
+import type { FromWorker } from '../worker/protocol';
+import type { Store } from './store';
+
+type ExportMessage = Extract<FromWorker, { type: 'export-progress' | 'export' }>;
+
+export interface ExportsSlice {
+  includeHead: boolean;
+  /** The export being prepared, with its progress; null when none is. */
+  exporting: { kind: 'model' | 'embeddings'; done: number; total: number } | null;
+  lastDownload: string | null;
+  setIncludeHead(include: boolean): void;
+  exportModel(): void;
+  exportEmbeddings(): void;
+  receiveExport(message: ExportMessage): void;
+  settleExport(): void;
+}
+
+export const createExportsSlice: StateCreator<Store, [], [], ExportsSlice> = (set, get) => ({
+  includeHead: false,
+  exporting: null,
+  lastDownload: null,
+
+  setIncludeHead(includeHead) {
+    set({ includeHead });
+  },
+
+  exportModel() {
+    set({ exporting: { kind: 'model', done: 0, total: 1 } });
+    get().send({ type: 'export-model', includeHead: get().includeHead });
+  },
+
+  exportEmbeddings() {
+    set({ exporting: { kind: 'embeddings', done: 0, total: get().dataset?.count ?? 1 } });
+    get().send({ type: 'export-embeddings' });
+  },
+
+  receiveExport(message) {
+    if (message.type === 'export-progress') {
+      set({ exporting: { kind: message.kind, done: message.done, total: message.total } });
+      return;
+    }
+    saveFile(zipFiles(message.files), message.fileName);
+    set({ exporting: null, lastDownload: message.fileName });
+  },
+
+  settleExport() {
+    set({ exporting: null });
+  },
+});
