@@ -48,6 +48,11 @@ test('training on the labelled sample: curves grow, the map shows every probe im
   const list = learnt.getByRole('list', { name: 'Nearest neighbours at step 4' });
   await expect(list.getByRole('listitem')).toHaveCount(8);
   await expect(list.getByRole('listitem').first()).toContainText(/similarity -?[01]\.\d{3}/);
+  // Any image of the map, by its number.
+  await learnt.getByLabel('Image number (1–40)').fill('40');
+  await learnt.getByRole('button', { name: 'Show its neighbours' }).click();
+  await expect(learnt.getByRole('heading', { name: /Nearest neighbours of image 40/ })).toBeVisible();
+  await expect(learnt.getByRole('list', { name: 'Nearest neighbours at step 4' }).getByRole('listitem')).toHaveCount(8);
   await page.screenshot({ path: 'test-results/watch.png', fullPage: true });
 });
 

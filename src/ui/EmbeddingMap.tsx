@@ -133,18 +133,38 @@ function Neighbours({ probe }: { probe: ProbeSet }) {
   );
 }
 
-/** The probe images as buttons: the keyboard way to ask for neighbours, and a look at what the map shows. */
+/** The probe images as buttons (the first few) and a number field (any of them): the keyboard way to neighbours. */
 function ProbeGallery({ probe }: { probe: ProbeSet }) {
   const requestNeighbours = useStore((s) => s.requestNeighbours);
   const shown = Math.min(24, probe.indices.length);
+  const total = probe.indices.length;
+  const [chosen, setChosen] = useState(1);
+  const valid = Number.isInteger(chosen) && chosen >= 1 && chosen <= total;
   return (
-    <div className="gallery" role="group" aria-label="Probe images">
-      {Array.from({ length: shown }, (_, p) => (
-        <button key={p} type="button" className="thumb-button" aria-label={`Show the ${NEIGHBOURS_SHOWN} nearest neighbours of image ${p + 1}${labelOf(probe, p) ? ` (${labelOf(probe, p)})` : ''}`} onClick={() => requestNeighbours(p)}>
-          <Thumbnail probe={probe} position={p} size={40} />
+    <>
+      <form
+        className="controls image-picker"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (valid) requestNeighbours(chosen - 1);
+        }}
+      >
+        <label className="field inline">
+          <span>Image number (1–{total})</span>
+          <input type="number" min={1} max={total} step={1} value={Number.isFinite(chosen) ? chosen : ''} aria-invalid={!valid || undefined} onChange={(e) => setChosen(e.target.value === '' ? NaN : Number(e.target.value))} />
+        </label>
+        <button type="submit" className="secondary" disabled={!valid}>
+          Show its neighbours
         </button>
-      ))}
-    </div>
+      </form>
+      <div className="gallery" role="group" aria-label="Probe images">
+        {Array.from({ length: shown }, (_, p) => (
+          <button key={p} type="button" className="thumb-button" aria-label={`Show the ${NEIGHBOURS_SHOWN} nearest neighbours of image ${p + 1}${labelOf(probe, p) ? ` (${labelOf(probe, p)})` : ''}`} onClick={() => requestNeighbours(p)}>
+            <Thumbnail probe={probe} position={p} size={40} />
+          </button>
+        ))}
+      </div>
+    </>
   );
 }
 
