@@ -1,4 +1,5 @@
 // The thumbnail sprite of a data set (a grid of its images, row-major), as a PNG: drawn off the main thread.
+import { imageToRgba } from '../data/rgba';
 import type { DatasetPayload } from '../worker/protocol';
 
 export async function spritePng(dataset: DatasetPayload, thumb: number, columns: number): Promise<Uint8Array> {
@@ -9,11 +10,7 @@ export async function spritePng(dataset: DatasetPayload, thumb: number, columns:
   if (!ctx) throw new Error('this browser cannot draw off the main thread (no OffscreenCanvas 2D)');
   const image = ctx.createImageData(s, s);
   for (let n = 0; n < count; n++) {
-    const offset = n * s * s * channels;
-    for (let p = 0; p < s * s; p++) {
-      for (let c = 0; c < 3; c++) image.data[p * 4 + c] = pixels[offset + p * channels + (channels === 3 ? c : 0)]!;
-      image.data[p * 4 + 3] = 255;
-    }
+    imageToRgba(pixels, n, s, channels, image.data);
     ctx.putImageData(image, (n % columns) * s, Math.floor(n / columns) * s);
   }
   let out = full;

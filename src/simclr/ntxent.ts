@@ -52,12 +52,4 @@ export function ntXentLoss(z1: tf.Tensor2D, z2: tf.Tensor2D, temperature: number
   return loss;
 }
 
-/** The loss when all embeddings coincide: ln(2N − 1). A loss stuck here means nothing is being learnt. */
-export function collapsedLoss(batchSize: number): number {
-  return Math.log(2 * batchSize - 1);
-}
-
-/** Healthy level of the embedding std for d-dimensional L2-normalised embeddings (lightly's 1/√d). */
-export function healthyEmbeddingStd(dim: number): number {
-  return 1 / Math.sqrt(dim);
-}
+export { collapsedLoss, healthyEmbeddingStd } from './levels';

@@ -1,6 +1,7 @@
 // Reads the run's curves the way an experienced person would and says, in words, when something is wrong:
 // the loss went NaN, the embeddings collapsed, or nothing is being learnt (../shared/docs/simclr-recipe.md,
 // "Is my loss value normal?", "it collapsed and I didn't notice", "NaN after a few epochs").
+import { collapsedLoss as noLearningLoss, healthyEmbeddingStd } from '../simclr/levels';
 import type { MetricsColumns } from './metricsHistory';
 
 export interface HealthWarning {
@@ -21,15 +22,8 @@ export interface HealthContext {
 /** The columns assessHealth reads; MetricsHistory.columns() has them all. */
 export type HealthColumns = Pick<MetricsColumns, 'length' | 'step' | 'ntXent' | 'ntXentSmoothed' | 'embeddingStd' | 'finite'>;
 
-/** NT-Xent when every embedding is the same point: ln(2N − 1), the "no learning" level. */
-export function noLearningLoss(batchSize: number): number {
-  return Math.log(2 * batchSize - 1);
-}
-
-/** Std of L2-normalised d-dimensional embeddings spread evenly: 1/√d (lightly's std_of_l2_normalized). */
-export function healthyEmbeddingStd(projectionDim: number): number {
-  return 1 / Math.sqrt(projectionDim);
-}
+// The page judges the same levels the engine reports (levels.ts has no tfjs, so the page bundle stays without it).
+export { noLearningLoss, healthyEmbeddingStd };
 
 /** Steps looked back at for a non-finite loss. */
 export const DIVERGED_WINDOW = 20;

@@ -1,4 +1,5 @@
 import { useEffect, useRef } from 'react';
+import { imageToRgba } from '../data/rgba';
 import type { ProbeSet } from '../worker/protocol';
 
 /** Images stored back to back as uint8 NHWC, as the worker sends them. */
@@ -12,11 +13,7 @@ export function Thumbnail({ probe, position, size = 48 }: { probe: ImageStrip; p
     if (!ctx) return;
     const { imageSize: s, channels, pixels } = probe;
     const image = ctx.createImageData(s, s);
-    const offset = position * s * s * channels;
-    for (let p = 0; p < s * s; p++) {
-      for (let c = 0; c < 3; c++) image.data[p * 4 + c] = pixels[offset + p * channels + (channels === 3 ? c : 0)]!;
-      image.data[p * 4 + 3] = 255;
-    }
+    imageToRgba(pixels, position, s, channels, image.data);
     ctx.putImageData(image, 0, 0);
   }, [probe, position]);
   return <canvas ref={canvas} className="thumbnail" width={probe.imageSize} height={probe.imageSize} style={{ width: size, height: size }} aria-hidden="true" />;

@@ -1,5 +1,6 @@
 import { useId } from 'react';
 import { PRESETS, type PresetName, type RunSettings } from '../store/defaults';
+import { noLearningLoss } from '../store/health';
 import { monitorProblems } from '../store/monitor';
 import { useStore } from '../store/store';
 import { fixed, percent } from './format';
@@ -158,7 +159,7 @@ export function TrainPanel() {
   const monitorOk = monitorProblem.snapshotEvery === null && monitorProblem.probeCount === null;
   const loadingImages = useStore((s) => s.datasetLoading || s.importState?.status === 'running');
   const canStart = phase === 'ready' && settings !== null && problems.length === 0 && monitorOk && !active && !selfTesting && !loadingImages;
-  const collapse = settings ? Math.log(2 * settings.config.batchSize - 1) : NaN;
+  const collapse = settings ? noLearningLoss(settings.config.batchSize) : NaN;
 
   return (
     <section className="panel" aria-labelledby="train-title">
