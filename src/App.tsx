@@ -8,11 +8,17 @@ import { ProblemBanner } from './ui/ProblemBanner';
 import { SelfTestPanel } from './ui/SelfTestPanel';
 import { StatusBar } from './ui/StatusBar';
 import { TrainPanel } from './ui/TrainPanel';
-import { backendPreferenceFromUrl } from './ui/urlOptions';
+import { installAutomation } from './automation';
+import { automationFromUrl, backendPreferenceFromUrl, profileStepsFromUrl } from './ui/urlOptions';
 
 export function App() {
   const connect = useStore((s) => s.connect);
-  useEffect(() => connect(backendPreferenceFromUrl(window.location.search)), [connect]);
+  useEffect(() => {
+    const search = window.location.search;
+    if (automationFromUrl(search)) installAutomation();
+    if (profileStepsFromUrl(search)) useStore.getState().setMonitorSettings({ profileSteps: true });
+    connect(backendPreferenceFromUrl(search));
+  }, [connect]);
   return (
     <div className="app">
       <header className="app-header">

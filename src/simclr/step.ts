@@ -22,6 +22,33 @@ export interface StepMetrics {
   lr: number;
   /** False when the loss was NaN or ±Inf: the update was not applied. */
   finite: boolean;
+  /** Where the step's time went, when the step was profiled; null otherwise. */
+  timings: StepTimings | null;
+}
+
+/** A profiled step's split, in milliseconds. Each phase ends with a one-element read, so the GPU has finished it. */
+export interface StepTimings {
+  augmentMs: number;
+  forwardBackwardMs: number;
+  updateMs: number;
+}
+
+export interface StepOptions {
+  /**
+   * Time the three phases. Costs two extra GPU round trips per step (a one-element read after augmentation and
+   * after the gradients), so benchmarks use it and the page does not.
+   */
+  profile?: boolean;
+}
+
+/** Waits until the GPU has computed t, by reading one element of it. */
+export async function settled(t: tf.Tensor): Promise<void> {
+  const one = tf.tidy(() => t.reshape([-1]).slice(0, 1));
+  try {
+    await one.data();
+  } finally {
+    one.dispose();
+  }
 }
 
 export interface TrainState {
@@ -96,10 +123,12 @@ export function toUnitRange(images: tf.Tensor4D): tf.Tensor4D {
  * Augmentation runs first, outside the differentiated function (CropAndResize has no gradient). Results are read
  * with `await data()` only; a non-finite loss skips the update. Leaves no tensor behind.
  */
-export async function trainStep(state: TrainState, images: tf.Tensor4D): Promise<StepMetrics> {
+export async function trainStep(state: TrainState, images: tf.Tensor4D, options: StepOptions = {}): Promise<StepMetrics> {
   const { config } = state;
   if (images.shape[0] !== config.batchSize) throw new Error(`batch has ${images.shape[0]} images, the run uses ${config.batchSize}`);
   const lr = learningRateAt(state.step, config.optim);
+  const profile = options.profile === true;
+  const marks: number[] = [performance.now()];
   const [view1, view2] = tf.tidy(() => augmentPair(toUnitRange(images), config.augment, state.rng));
   let computed: ReturnType<typeof lossAndGrads> | null = null;
   const scratch: tf.Tensor[] = [view1, view2];
@@ -108,6 +137,10 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D): Promise
   // Every path, a thrown GPU error included, disposes what the step made: a failed step must not leak a model's
   // worth of gradients each time it is retried.
   try {
+    if (profile) {
+      await settled(view2);
+      marks.push(performance.now());
+    }
     computed = lossAndGrads(state, view1, view2);
     const { value, diagnostics } = computed;
     const { ntXent, contrastiveAcc, embeddingStd, entropy } = diagnostics;
@@ -117,8 +150,13 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D): Promise
     const packed = tf.stack([value, ntXent, contrastiveAcc, embeddingStd, entropyOrZero]);
     scratch.push(packed);
     values = await packed.data();
+    if (profile) marks.push(performance.now());
     finite = Number.isFinite(values[0]!);
     if (finite) state.optimizer.apply(computed.grads, lr);
+    if (profile) {
+      await settled(state.params[0]!.variable);
+      marks.push(performance.now());
+    }
   } finally {
     tf.dispose(scratch);
     if (computed) tf.dispose(Object.values(computed.grads));
@@ -135,6 +173,7 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D): Promise
     entropy: hasEntropy ? entropyValue! : null,
     lr,
     finite,
+    timings: profile ? { augmentMs: marks[1]! - marks[0]!, forwardBackwardMs: marks[2]! - marks[1]!, updateMs: marks[3]! - marks[2]! } : null,
   };
 }
 

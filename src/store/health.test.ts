@@ -28,7 +28,9 @@ function run(steps: number, curve: Curve): MetricsHistory {
       finite: Number.isFinite(loss),
       imagesPerSec: 200,
       stepMs: 300,
-      totalSteps: 1000,
+      timings: null,
+        memory: { numTensors: 100, gpuBytes: null },
+        totalSteps: 1000,
     });
   }
   history.pushMany(reports);
@@ -155,6 +157,8 @@ describe('assessHealth', () => {
         finite: true,
         imagesPerSec: 1,
         stepMs: 1,
+        timings: null,
+        memory: { numTensors: 100, gpuBytes: null },
         totalSteps: 100,
       });
     }

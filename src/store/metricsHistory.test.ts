@@ -15,6 +15,8 @@ function report(step: number, change: Partial<StepReport> = {}): StepReport {
     imagesPerSec: 100,
     stepMs: 50,
     totalSteps: 1000,
+    timings: null,
+    memory: { numTensors: 100, gpuBytes: 1e6 },
     ...change,
   };
 }

@@ -46,7 +46,7 @@ export function monitorProblems(settings: MonitorSettings): { snapshotEvery: str
 export const NEIGHBOURS_SHOWN = 8;
 
 export const createMonitorSlice: StateCreator<Store, [], [], MonitorSlice> = (set, get) => ({
-  monitorSettings: { snapshotEvery: 25, probeCount: 500 },
+  monitorSettings: { snapshotEvery: 25, probeCount: 500, profileSteps: false },
   probe: null,
   snapshots: [],
   baselines: null,

@@ -1,7 +1,8 @@
 // The trainer session: which backend the worker got, its state, and what went wrong.
 import type { StateCreator } from 'zustand';
 import { connectTrainer, type TrainerConnection } from '../worker/client';
-import type { BackendPreference, BackendReport, ErrorCode, FromWorker, KnownResultCheck, StepReport, ToWorker, TrainerState } from '../worker/protocol';
+import type { BackendPreference, BackendReport, ErrorCode, FromWorker, KnownResultCheck, RunInfo, StepReport, ToWorker, TrainerState } from '../worker/protocol';
+import { notifyWorkerMessages } from './automation';
 import { metricsHistory } from './metricsHistory';
 import type { Store } from './store';
 
@@ -20,6 +21,10 @@ export interface SessionSlice {
   trainerState: TrainerState;
   step: number;
   problem: TrainerProblem | null;
+  /** The current run's size and cost, once its pipelines are compiled. */
+  runInfo: RunInfo | null;
+  /** The backend's best measured matmul rate (FLOP/s), when a benchmark asked for it. */
+  matmulRate: number | null;
   connect(preference?: BackendPreference): void;
   send(message: ToWorker, transfer?: Transferable[]): void;
   dismissProblem(): void;
@@ -35,6 +40,8 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
   trainerState: 'idle',
   step: 0,
   problem: null,
+  runInfo: null,
+  matmulRate: null,
 
   connect(preference = 'auto') {
     if (get().connection) return;
@@ -100,6 +107,12 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
         case 'metrics':
           reports.push(message.report);
           break;
+        case 'run-info':
+          set({ runInfo: message.info });
+          break;
+        case 'matmul-rate':
+          set({ matmulRate: message.flopsPerSec });
+          break;
         case 'export-progress':
         case 'export':
           get().receiveExport(message);
@@ -145,5 +158,6 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
       metricsHistory.pushMany(reports);
       get().receiveMetrics(reports.at(-1)!);
     }
+    notifyWorkerMessages(messages);
   },
 });

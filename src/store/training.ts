@@ -90,7 +90,7 @@ export const createTrainingSlice: StateCreator<Store, [], [], TrainingSlice> = (
   startTraining() {
     const { settings, settingProblems } = get();
     if (!settings || settingProblems.length) return;
-    set({ latest: null });
+    set({ latest: null, runInfo: null });
     get().resetMonitor();
     get().send({ type: 'start', config: settings.config, steps: settings.steps, monitor: get().monitorSettings });
   },

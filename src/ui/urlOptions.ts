@@ -5,3 +5,13 @@ export function backendPreferenceFromUrl(search: string): BackendPreference {
   const value = new URLSearchParams(search).get('backend');
   return value === 'webgpu' || value === 'webgl' ? value : 'auto';
 }
+
+/** `?profile` times each step's phases (augment, forward+backward, update), at the cost of two GPU round trips a step. */
+export function profileStepsFromUrl(search: string): boolean {
+  return new URLSearchParams(search).has('profile');
+}
+
+/** `?automation` lets a script driving the page (npm run train, benchmarks) follow the trainer: see src/automation.ts. */
+export function automationFromUrl(search: string): boolean {
+  return new URLSearchParams(search).has('automation');
+}

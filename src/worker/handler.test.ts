@@ -55,7 +55,7 @@ const config = selfTestConfig();
 /** The run's config with its learning-rate schedule spanning `steps`, as the page sends it. */
 const schedule = (steps: number) => ({ ...config, optim: { ...config.optim, totalSteps: steps } });
 /** No snapshot before the end of these short runs; a small map. */
-const monitor = { snapshotEvery: 1000, probeCount: 6 };
+const monitor = { snapshotEvery: 1000, probeCount: 6, profileSteps: false };
 const size = config.model.imageSize;
 const dataset = () => ({
   name: 'synthetic',
@@ -119,8 +119,19 @@ describe('TrainerHandler', () => {
     await handler.handle({ type: 'init', backend: 'auto' });
     const labelled = { ...dataset(), labels: Int32Array.from({ length: 12 }, (_, i) => i % 2), classNames: ['odd', 'even'] };
     await handler.handle({ type: 'set-dataset', dataset: labelled });
-    await handler.handle({ type: 'start', config: schedule(4), steps: 4, monitor: { snapshotEvery: 2, probeCount: 10 } });
+    await handler.handle({ type: 'start', config: schedule(4), steps: 4, monitor: { snapshotEvery: 2, probeCount: 10, profileSteps: true } });
     await handler.idle();
+    // Profiled steps report their split; every step reports the same tensor count; the run's cost comes once.
+    const reports = of('metrics').map((m) => m.report);
+    for (const r of reports) {
+      expect(r.timings!.augmentMs).toBeGreaterThanOrEqual(0);
+      expect(r.timings!.forwardBackwardMs).toBeGreaterThan(0);
+      expect(r.timings!.updateMs).toBeGreaterThanOrEqual(0);
+      expect(r.memory.numTensors).toBe(reports[0]!.memory.numTensors);
+    }
+    const [info] = of('run-info').map((m) => m.info);
+    expect(info!.parameters).toBeGreaterThan(0);
+    expect(info!.flopsPerStep).toBeGreaterThan(info!.parameters);
     const baselines = of('baselines');
     expect(baselines).toHaveLength(1);
     for (const v of [baselines[0]!.randomInit, baselines[0]!.rawPixels]) expect(v).toBeGreaterThanOrEqual(0);
@@ -246,7 +257,7 @@ describe('TrainerHandler', () => {
 
   it('refuses absurd monitoring settings', async () => {
     const { handler, of } = await ready();
-    await handler.handle({ type: 'start', config: schedule(4), steps: 4, monitor: { snapshotEvery: 0, probeCount: 1 } });
+    await handler.handle({ type: 'start', config: schedule(4), steps: 4, monitor: { snapshotEvery: 0, probeCount: 1, profileSteps: false } });
     expect(of('error').at(-1)!.message).toMatch(/snapshot interval.*; the map shows from 2/);
   });
 
@@ -343,5 +354,13 @@ describe('TrainerHandler', () => {
     expect(result.training.steps).toBe(3);
     expect(result.agreement.backends).toEqual(['cpu', 'cpu']);
     expect(result.agreement.ok).toBe(true);
+  });
+
+  it('measures the matmul rate, and refuses absurd sizes', async () => {
+    const { handler, of } = await ready();
+    await handler.handle({ type: 'measure-matmul', size: 64, repeats: 3 });
+    expect(of('matmul-rate')[0]!.flopsPerSec).toBeGreaterThan(0);
+    await handler.handle({ type: 'measure-matmul', size: 1e6, repeats: 3 });
+    expect(of('error').at(-1)!.code).toBe('bad-config');
   });
 });

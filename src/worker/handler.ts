@@ -6,11 +6,13 @@ import { augmentedPairs } from '../simclr/augment';
 import { defaultTrainConfig, validateTrainConfig, type AugmentConfig, type TrainConfig } from '../simclr/config';
 import { Random } from '../simclr/random';
 import { checkBackendAgreement, checkTraining } from '../simclr/selftest';
-import { compilePipelines, createTrainState, disposeTrainState, trainStep, type StepMetrics, type TrainState } from '../simclr/step';
+import { stepFlops } from '../simclr/flops';
+import { countParams } from '../simclr/model';
+import { compilePipelines, createTrainState, disposeTrainState, settled, trainStep, type StepMetrics, type TrainState } from '../simclr/step';
 import { embeddingsBundle, modelBundle } from '../export/bundle';
 import { TrainerError } from './errors';
 import { RunMonitor } from './monitor';
-import { MAX_PROBE_IMAGES, type BackendPreference, type BackendReport, type DatasetPayload, type FromWorker, type KnownResultCheck, type MonitorSettings, type Post, type ToWorker, type TrainerState } from './protocol';
+import { MAX_PROBE_IMAGES, type BackendPreference, type BackendReport, type DatasetPayload, type FromWorker, type KnownResultCheck, type MemoryReport, type MonitorSettings, type Post, type ToWorker, type TrainerState } from './protocol';
 
 export interface HandlerEnvironment {
   selectBackend(preference: BackendPreference): Promise<BackendReport>;
@@ -35,6 +37,12 @@ interface Run {
   monitor: RunMonitor;
 }
 
+
+/** Live tensors and GPU bytes, whatever the backend calls them. */
+export function memoryReport(): MemoryReport {
+  const info = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number };
+  return { numTensors: info.numTensors, gpuBytes: typeof info.numBytesInGPU === 'number' ? info.numBytesInGPU : null };
+}
 
 export class TrainerHandler {
   private backend: BackendReport | null = null;
@@ -95,6 +103,8 @@ export class TrainerHandler {
           return await this.besideTraining(() => this.exportEmbeddings());
         case 'preview-augment':
           return await this.besideTraining(() => this.previewAugment(message.augment, message.count, message.seed));
+        case 'measure-matmul':
+          return await this.measureMatmul(message.size, message.repeats);
         default: {
           const never: never = message;
           throw new TrainerError('internal', `unknown message ${JSON.stringify(never)}`);
@@ -283,8 +293,15 @@ export class TrainerHandler {
 
   /** Compiles the GPU pipelines, then trains unless a pause or stop arrived meanwhile. */
   private async prepareAndTrain(): Promise<void> {
+    const compileStarted = this.env.now();
     try {
       await compilePipelines(this.run!.state);
+      const { model, config } = this.run!.state;
+      const parameters = countParams(model);
+      this.send({
+        type: 'run-info',
+        info: { parameters, flopsPerStep: stepFlops(model, config.batchSize, config.model.projectionDim, parameters), compileMs: this.env.now() - compileStarted },
+      });
     } catch (e) {
       this.disposeRun();
       this.setState('idle');
@@ -391,16 +408,47 @@ export class TrainerHandler {
   private async oneStep(run: Run, dataset: DatasetPayload): Promise<void> {
     const started = this.env.now();
     const batch = gatherBatch(dataset.pixels, run.sampler.next(), dataset.imageSize, dataset.channels);
+    let metrics: StepMetrics;
     try {
-      const metrics = await trainStep(run.state, batch);
-      this.lastMetrics = metrics;
-      const stepMs = this.env.now() - started;
-      this.send({
-        type: 'metrics',
-        report: { ...metrics, stepMs, imagesPerSec: (run.state.config.batchSize * 1000) / Math.max(stepMs, 1e-3), totalSteps: run.totalSteps },
-      });
+      metrics = await trainStep(run.state, batch, { profile: run.monitor.settings.profileSteps });
     } finally {
       batch.dispose();
+    }
+    this.lastMetrics = metrics;
+    const stepMs = this.env.now() - started;
+    const imagesPerSec = (run.state.config.batchSize * 1000) / Math.max(stepMs, 1e-3);
+    this.send({ type: 'metrics', report: { ...metrics, stepMs, imagesPerSec, totalSteps: run.totalSteps, memory: memoryReport() } });
+  }
+
+  /** Square matmuls, timed after a warm-up: the backend's best rate, which a step's achieved FLOP/s is compared with. */
+  private async measureMatmul(size: number, repeats: number): Promise<void> {
+    this.requireBackend();
+    if (this.isActive() || this.selfTesting) throw new TrainerError('busy', 'stop training before measuring the matmul rate');
+    if (!(Number.isInteger(size) && size >= 16 && size <= 8192 && Number.isInteger(repeats) && repeats >= 1 && repeats <= 1000)) {
+      throw new TrainerError('bad-config', `matmul size must be 16–8192 and repeats 1–1000, got ${size} and ${repeats}`);
+    }
+    const a = tf.randomUniform([size, size]);
+    const b = tf.randomUniform([size, size]);
+    try {
+      const once = async () => {
+        const c = tf.matMul(a, b);
+        await settled(c);
+        c.dispose();
+      };
+      await once(); // compiles the pipeline
+      const started = this.env.now();
+      // Queued back to back; the GPU runs them in order, so one read of the last waits for all of them.
+      let c = tf.matMul(a, b);
+      for (let i = 1; i < repeats; i++) {
+        c.dispose();
+        c = tf.matMul(a, b);
+      }
+      await settled(c);
+      c.dispose();
+      const seconds = (this.env.now() - started) / 1000;
+      this.send({ type: 'matmul-rate', size, flopsPerSec: (2 * size ** 3 * repeats) / seconds });
+    } finally {
+      tf.dispose([a, b]);
     }
   }
 

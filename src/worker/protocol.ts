@@ -63,6 +63,8 @@ export const MAX_PROBE_IMAGES = 2000;
 export interface MonitorSettings {
   snapshotEvery: number;
   probeCount: number;
+  /** Time each step's phases (augment, forward+backward, update); costs two GPU round trips a step. For benchmarks. */
+  profileSteps: boolean;
 }
 
 /** The fixed images a run's embedding map shows, with their pixels for thumbnails. */
@@ -92,6 +94,23 @@ export interface StepReport extends StepMetrics {
   imagesPerSec: number;
   stepMs: number;
   totalSteps: number;
+  /** Live tensors and the bytes the backend holds on the GPU after the step: flat from step to step in a healthy run. */
+  memory: MemoryReport;
+}
+
+export interface MemoryReport {
+  numTensors: number;
+  /** Bytes of GPU buffers (WebGPU) or textures (WebGL) in use; null on the CPU backend. */
+  gpuBytes: number | null;
+}
+
+/** What a run costs, sent once its pipelines are compiled. */
+export interface RunInfo {
+  parameters: number;
+  /** Floating-point operations of one training step (src/simclr/flops.ts). */
+  flopsPerStep: number;
+  /** Time to compile the GPU pipelines before step 1. */
+  compileMs: number;
 }
 
 export type ErrorCode =
@@ -126,7 +145,9 @@ export type ToWorker =
   /** A snapshot now, projected with UMAP instead of PCA. */
   | { type: 'umap-snapshot' }
   /** The k probe images nearest to probe image `position` under the current encoder. */
-  | { type: 'neighbours'; position: number; k: number };
+  | { type: 'neighbours'; position: number; k: number }
+  /** The best matmul rate of the backend (square matrices of `size`), a yardstick for a step's achieved FLOP/s. */
+  | { type: 'measure-matmul'; size: number; repeats: number };
 
 export type FromWorker =
   | { type: 'ready'; backend: BackendReport; check: KnownResultCheck }
@@ -138,6 +159,8 @@ export type FromWorker =
   | { type: 'cache-cleared' }
   | { type: 'state'; state: TrainerState; step: number }
   | { type: 'metrics'; report: StepReport }
+  | { type: 'run-info'; info: RunInfo }
+  | { type: 'matmul-rate'; size: number; flopsPerSec: number }
   | { type: 'probe'; probe: ProbeSet }
   /** Pairs of views: image i's two views are images 2i and 2i + 1. */
   | { type: 'augment-preview'; pixels: Uint8Array; count: number; imageSize: number; channels: 1 | 3 }
