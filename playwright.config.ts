@@ -16,7 +16,9 @@ if (!executablePath) {
   }
 }
 
-const PORT = 4173;
+// E2E_PORT and E2E_DIST let two checkouts' suites (or a suite and a build) run side by side on one machine.
+const PORT = Number(process.env.E2E_PORT ?? 4173);
+const DIST = process.env.E2E_DIST ?? 'dist';
 
 export default defineConfig({
   testDir: 'e2e',
@@ -35,7 +37,7 @@ export default defineConfig({
   },
   webServer: {
     // The built app, as users get it (npm test builds before this runs).
-    command: `npx vite preview --port ${PORT} --strictPort`,
+    command: `npx vite preview --port ${PORT} --strictPort --outDir ${DIST}`,
     url: `http://localhost:${PORT}`,
     reuseExistingServer: false,
     timeout: 60_000,
