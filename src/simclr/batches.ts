@@ -2,6 +2,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Random } from './random';
 
+export interface SamplerState {
+  order: number[];
+  position: number;
+  epoch: number;
+  random: number;
+}
+
 /**
  * Draws batches without replacement within an epoch; a new permutation each epoch. Batches are always full
  * (a fixed batch shape keeps tfjs WebGPU's exact-size buffer pool from growing), so an epoch's tail carries over.
@@ -19,6 +26,23 @@ export class EpochSampler {
     if (count < 2) throw new Error(`SimCLR needs at least 2 images, got ${count}`);
     if (batchSize < 2) throw new Error(`batch size must be at least 2, got ${batchSize}`);
     if (batchSize > count) throw new Error(`batch size ${batchSize} is larger than the ${count} images`);
+  }
+
+  /** Where the sampler is, for a checkpoint: restoring it continues with the same batches. */
+  getState(): SamplerState {
+    return { order: this.order.slice(), position: this.position, epoch: this.epoch, random: this.rng.getState() };
+  }
+
+  setState(state: SamplerState): void {
+    const valid =
+      state.order.length === 0 || (state.order.length === this.count && state.order.every((i) => Number.isInteger(i) && i >= 0 && i < this.count));
+    if (!valid || !(Number.isInteger(state.position) && state.position >= 0 && state.position <= state.order.length)) {
+      throw new Error(`sampler state does not fit a data set of ${this.count} images`);
+    }
+    this.rng.setState(state.random);
+    this.order = state.order.slice();
+    this.position = state.position;
+    this.epoch = state.epoch;
   }
 
   next(): number[] {

@@ -8,6 +8,16 @@ export class Random {
     this.state = seed >>> 0;
   }
 
+  /** The generator's whole state, for a checkpoint: setState(getState()) continues the same sequence. */
+  getState(): number {
+    return this.state;
+  }
+
+  setState(state: number): void {
+    if (!(Number.isInteger(state) && state >= 0 && state < 2 ** 32)) throw new Error(`random state must be a 32-bit unsigned integer, got ${state}`);
+    this.state = state;
+  }
+
   /** Uniform in [0, 1). */
   next(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;

@@ -157,8 +157,6 @@ describe('assessHealth', () => {
         finite: true,
         imagesPerSec: 1,
         stepMs: 1,
-        timings: null,
-        memory: { numTensors: 100, gpuBytes: null },
         totalSteps: 100,
       });
     }

@@ -1,7 +1,7 @@
 // Every step's metrics of the current run, kept out of React: growable typed-array columns that the charts read
 // through subscribe() (the zustand "transient updates" pattern, ../shared/docs/style.md). A push costs O(1)
 // amortised; columns() hands out views, never copies.
-import type { StepReport } from '../worker/protocol';
+import type { RecordedStep } from '../worker/protocol';
 
 /** Weight of the newest point in the smoothed loss (TensorBoard's smoothing slider at 0.95). */
 export const SMOOTHING_ALPHA = 0.05;
@@ -147,13 +147,13 @@ export class MetricsHistory {
    * Records one step and notifies listeners. A report whose step is not after the last one starts a new run:
    * the step and kNN history is cleared first, so the step axis always increases (baselines are kept).
    */
-  push(report: StepReport): void {
+  push(report: RecordedStep): void {
     this.append(report);
     this.notify();
   }
 
   /** Records many steps (a frame's worth of worker messages) with one notification. */
-  pushMany(reports: Iterable<StepReport>): void {
+  pushMany(reports: Iterable<RecordedStep>): void {
     let any = false;
     for (const report of reports) {
       this.append(report);
@@ -220,7 +220,7 @@ export class MetricsHistory {
     };
   }
 
-  private append(report: StepReport): void {
+  private append(report: RecordedStep): void {
     if (this.size > 0 && !(report.step > this.data.step[this.size - 1]!)) this.reset();
     if (this.size === this.capacity) this.grow();
     const i = this.size;

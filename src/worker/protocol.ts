@@ -89,6 +89,9 @@ export interface SnapshotReport {
 
 export type TrainerState = 'idle' | 'compiling' | 'training' | 'paused' | 'stopped';
 
+/** What a step's report keeps in a checkpoint: everything the curves draw. */
+export type RecordedStep = Omit<StepReport, 'memory' | 'timings'>;
+
 export interface StepReport extends StepMetrics {
   /** Source images per second over this step (each image is seen as two views). */
   imagesPerSec: number;

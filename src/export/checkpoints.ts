@@ -1,0 +1,180 @@
+// Checkpoints in IndexedDB: every run's latest state, so a closed tab loses at most the steps since the last write.
+//
+// Atomicity. A run's record (summary, settings, which generation is current) lives in `runs`; the state itself
+// (weights, optimiser, sampler, history) in `states`, one entry per generation. A save writes generation g + 1 in one
+// transaction, then, in a second, points the run at g + 1 and deletes g. IndexedDB commits a transaction entirely or
+// not at all, so a tab closed at any moment leaves the run pointing at a complete generation; a half-finished save
+// leaves only an orphan, which the next open deletes.
+import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { SamplerState } from '../simclr/batches';
+import type { TrainConfig } from '../simclr/config';
+import type { TrainStateSnapshot } from '../simclr/snapshot';
+import type { StepMetrics } from '../simclr/step';
+import type { MonitorSettings, RecordedStep, SnapshotReport } from '../worker/protocol';
+
+/** Where a run's images can be found again. */
+export type DatasetSource =
+  /** The built-in sample set, fetched again from the app. */
+  | { kind: 'sample'; url: string }
+  /** Imported files, whose decoded pixels are in the decode cache under these keys (in data-set order). */
+  | { kind: 'files'; cacheKeys: string[] }
+  /** Handed over whole (tests, other tools): only the same images, loaded again, can resume the run. */
+  | { kind: 'memory' };
+
+/** What a checkpoint remembers of the images it was trained on. */
+export interface DatasetIdentity {
+  name: string;
+  count: number;
+  imageSize: number;
+  channels: 1 | 3;
+  /** SHA-256 of the image store: a resumed run trains on exactly the same images, or not at all. */
+  fingerprint: string;
+  source: DatasetSource;
+  labels: Int32Array | null;
+  classNames: string[];
+  names: string[];
+}
+
+/** A saved run as the page lists it. */
+export interface RunSummary {
+  id: string;
+  name: string;
+  createdAt: number;
+  updatedAt: number;
+  /** Steps taken at the last checkpoint. */
+  step: number;
+  totalSteps: number;
+  encoder: string;
+  imageSize: number;
+  datasetName: string;
+  imageCount: number;
+  lastLoss: number | null;
+}
+
+export interface RunRecord extends RunSummary {
+  /** The generation of `states` that is this run's current checkpoint. */
+  generation: number;
+  config: TrainConfig;
+  monitor: MonitorSettings;
+  checkpointEvery: number;
+}
+
+/** The run's history as the page draws it, stored with the state it belongs to. */
+export interface RunHistory {
+  steps: RecordedStep[];
+  snapshots: SnapshotReport[];
+  baselines: { randomInit: number; rawPixels: number } | null;
+}
+
+export interface CheckpointState {
+  snapshot: TrainStateSnapshot;
+  sampler: SamplerState;
+  history: RunHistory;
+  dataset: DatasetIdentity;
+  lastMetrics: StepMetrics | null;
+}
+
+interface StoredState extends CheckpointState {
+  runId: string;
+  generation: number;
+}
+
+interface RunsSchema extends DBSchema {
+  runs: { key: string; value: RunRecord };
+  states: { key: [string, number]; value: StoredState; indexes: { byRun: string } };
+}
+
+export const CHECKPOINT_DB = 'tabclr-checkpoints';
+
+export interface SaveHooks {
+  /** Runs between writing the new generation and switching to it: tests close the tab here. */
+  beforeCommit?(): Promise<void>;
+}
+
+export class CheckpointStore {
+  private constructor(private readonly db: IDBPDatabase<RunsSchema>) {}
+
+  /** The store, or null where IndexedDB is unavailable (training then goes on without checkpoints). */
+  static async open(): Promise<CheckpointStore | null> {
+    if (typeof indexedDB === 'undefined') return null;
+    try {
+      const db = await openDB<RunsSchema>(CHECKPOINT_DB, 1, {
+        upgrade(database) {
+          database.createObjectStore('runs', { keyPath: 'id' });
+          const states = database.createObjectStore('states', { keyPath: ['runId', 'generation'] });
+          states.createIndex('byRun', 'runId');
+        },
+      });
+      const store = new CheckpointStore(db);
+      await store.removeOrphans();
+      return store;
+    } catch {
+      return null;
+    }
+  }
+
+  /** States no run points at: left by a save the tab was closed in, or by a deleted run. */
+  private async removeOrphans(): Promise<void> {
+    const tx = this.db.transaction(['runs', 'states'], 'readwrite');
+    const current = new Map((await tx.objectStore('runs').getAll()).map((r) => [r.id, r.generation]));
+    for (const key of await tx.objectStore('states').getAllKeys()) {
+      const [runId, generation] = key;
+      if (current.get(runId) !== generation) await tx.objectStore('states').delete(key);
+    }
+    await tx.done;
+  }
+
+  /** Saved runs, the most recently updated first. */
+  async list(): Promise<RunSummary[]> {
+    const runs = await this.db.getAll('runs');
+    return runs.map(summaryOf).sort((a, b) => b.updatedAt - a.updatedAt);
+  }
+
+  async load(id: string): Promise<{ record: RunRecord; state: CheckpointState } | null> {
+    const tx = this.db.transaction(['runs', 'states'], 'readonly');
+    const record = await tx.objectStore('runs').get(id);
+    const state = record ? await tx.objectStore('states').get([id, record.generation]) : undefined;
+    await tx.done;
+    if (!record || !state) return null;
+    const { runId: _runId, generation: _generation, ...rest } = state;
+    return { record, state: rest };
+  }
+
+  /**
+   * Saves the run's new state atomically (see the top of this file). `record` is the run as it is now; its generation
+   * is set here. Throws QuotaExceededError and the like: the caller says so and trains on.
+   */
+  async save(record: Omit<RunRecord, 'generation'>, state: CheckpointState, hooks: SaveHooks = {}): Promise<void> {
+    const previous = await this.db.get('runs', record.id);
+    const generation = (previous?.generation ?? 0) + 1;
+    await this.db.put('states', { ...state, runId: record.id, generation });
+    await hooks.beforeCommit?.();
+    const tx = this.db.transaction(['runs', 'states'], 'readwrite');
+    await tx.objectStore('runs').put({ ...record, generation });
+    if (previous) await tx.objectStore('states').delete([record.id, previous.generation]);
+    await tx.done;
+  }
+
+  async delete(id: string): Promise<void> {
+    const tx = this.db.transaction(['runs', 'states'], 'readwrite');
+    await tx.objectStore('runs').delete(id);
+    for (const key of await tx.objectStore('states').index('byRun').getAllKeys(id)) await tx.objectStore('states').delete(key);
+    await tx.done;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function summaryOf(record: RunRecord): RunSummary {
+  const { id, name, createdAt, updatedAt, step, totalSteps, encoder, imageSize, datasetName, imageCount, lastLoss } = record;
+  return { id, name, createdAt, updatedAt, step, totalSteps, encoder, imageSize, datasetName, imageCount, lastLoss };
+}
+
+/** Why a failed write failed, in words. */
+export function storageProblem(e: unknown): string {
+  const name = (e as Error)?.name;
+  if (name === 'QuotaExceededError') return 'browser storage is full';
+  return (e as Error)?.message ?? String(e);
+}
