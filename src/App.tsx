@@ -5,6 +5,7 @@ import { EmbeddingPanel } from './ui/EmbeddingMap';
 import { ExportPanel } from './ui/ExportPanel';
 import { LivePanel } from './ui/LivePanel';
 import { ProblemBanner } from './ui/ProblemBanner';
+import { ResumeOffer, RunsPanel } from './ui/RunsPanel';
 import { SelfTestPanel } from './ui/SelfTestPanel';
 import { StatusBar } from './ui/StatusBar';
 import { TrainPanel } from './ui/TrainPanel';
@@ -26,10 +27,12 @@ export function App() {
         <p>Self-supervised (SimCLR) training on your own images, in this tab, on your GPU. Nothing leaves this device.</p>
       </header>
       <ProblemBanner />
+      <ResumeOffer />
       <main className="app-main">
         <DataPanel />
         <TrainPanel />
         <ExportPanel />
+        <RunsPanel />
         <SelfTestPanel />
         <LivePanel />
         <EmbeddingPanel />

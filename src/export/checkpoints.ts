@@ -18,7 +18,7 @@ export type DatasetSource =
   | { kind: 'sample'; url: string }
   /** Imported files, whose decoded pixels are in the decode cache under these keys (in data-set order). */
   | { kind: 'files'; cacheKeys: string[] }
-  /** Handed over whole (tests, other tools): only the same images, loaded again, can resume the run. */
+  /** Handed over whole (tests, other tools), or imported without a cache: only the same images, loaded again, resume the run. */
   | { kind: 'memory' };
 
 /** What a checkpoint remembers of the images it was trained on. */

@@ -85,6 +85,9 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
         case 'export-embeddings':
           get().settleExport();
           break;
+        case 'resume-run':
+          set({ resuming: null });
+          break;
         case 'self-test':
           get().receiveSelfTest({ type: 'error', message: get().problem?.message ?? 'the self-test failed' });
           break;
@@ -100,12 +103,19 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
           set({ phase: 'ready', backend: message.backend, knownResult: message.check });
           // First open: the built-in sample images, so that Start works with no folder at all.
           if (!get().dataset) get().loadSampleSet();
+          // Saved runs, so that a reopened page can offer to resume the last one.
+          get().send({ type: 'list-runs' });
           break;
         case 'state':
           set({ trainerState: message.state, step: message.step });
           break;
         case 'metrics':
           reports.push(message.report);
+          break;
+        case 'runs':
+        case 'checkpoint':
+        case 'run-restored':
+          get().receiveRuns(message);
           break;
         case 'run-info':
           set({ runInfo: message.info });

@@ -1,7 +1,7 @@
 // The run: its settings (validated as they are edited), the controls, and the latest step's metrics.
 import type { StateCreator } from 'zustand';
 import { validateTrainConfig, type ConfigProblem } from '../simclr/config';
-import type { DatasetSummary, StepReport } from '../worker/protocol';
+import type { DatasetSummary, RecordedStep } from '../worker/protocol';
 import { applyPreset, suggestedSettings, type PresetName, type RunSettings } from './defaults';
 import type { Store } from './store';
 
@@ -23,7 +23,7 @@ export interface TrainingSlice {
   settings: RunSettings | null;
   /** Problems with the current settings, by field; Start is disabled while there are any. */
   settingProblems: ConfigProblem[];
-  latest: StepReport | null;
+  latest: RecordedStep | null;
   adoptDefaults(dataset: DatasetSummary): void;
   clearSettings(): void;
   updateSettings(change: (settings: RunSettings) => RunSettings): void;
@@ -31,7 +31,7 @@ export interface TrainingSlice {
   pauseTraining(): void;
   resumeTraining(): void;
   stopTraining(): void;
-  receiveMetrics(report: StepReport): void;
+  receiveMetrics(report: RecordedStep): void;
 }
 
 function problemsOf(settings: RunSettings, dataset: DatasetSummary | null): ConfigProblem[] {
@@ -92,7 +92,7 @@ export const createTrainingSlice: StateCreator<Store, [], [], TrainingSlice> = (
     if (!settings || settingProblems.length) return;
     set({ latest: null, runInfo: null });
     get().resetMonitor();
-    get().send({ type: 'start', config: settings.config, steps: settings.steps, monitor: get().monitorSettings });
+    get().send({ type: 'start', config: settings.config, steps: settings.steps, monitor: get().monitorSettings, checkpointEvery: get().checkpointEvery });
   },
   pauseTraining: () => get().send({ type: 'pause' }),
   resumeTraining: () => get().send({ type: 'resume' }),

@@ -2,6 +2,7 @@ import { useId } from 'react';
 import { PRESETS, type PresetName, type RunSettings } from '../store/defaults';
 import { noLearningLoss } from '../store/health';
 import { monitorProblems } from '../store/monitor';
+import { checkpointEveryProblem } from '../store/runs';
 import { useStore } from '../store/store';
 import { fixed, percent } from './format';
 import { Thumbnail } from './Thumbnail';
@@ -126,12 +127,16 @@ function AugmentationForm({ settings, disabled }: { settings: RunSettings; disab
 function MonitoringForm({ disabled }: { disabled: boolean }) {
   const monitor = useStore((s) => s.monitorSettings);
   const setMonitor = useStore((s) => s.setMonitorSettings);
+  const checkpointEvery = useStore((s) => s.checkpointEvery);
+  const setCheckpointEvery = useStore((s) => s.setCheckpointEvery);
   const problems = monitorProblems(monitor);
   return (
     <fieldset className="settings" disabled={disabled}>
-      <legend>Monitoring</legend>
+      <legend>Monitoring and checkpoints</legend>
       <NumberField label="Map every (steps)" field="monitor.snapshotEvery" problem={problems.snapshotEvery} value={monitor.snapshotEvery} step={1} disabled={disabled} onChange={(snapshotEvery) => setMonitor({ snapshotEvery })} />
       <NumberField label="Images on the map" field="monitor.probeCount" problem={problems.probeCount} value={monitor.probeCount} step={1} disabled={disabled} onChange={(probeCount) => setMonitor({ probeCount })} />
+      <NumberField label="Checkpoint every (steps)" field="checkpointEvery" problem={checkpointEveryProblem(checkpointEvery)} value={checkpointEvery} step={1} disabled={disabled} onChange={setCheckpointEvery} />
+      <p className="hint">A checkpoint is also saved on pause, on stop and at the end; 0 saves none.</p>
     </fieldset>
   );
 }
@@ -156,7 +161,8 @@ export function TrainPanel() {
   const { startTraining, pauseTraining, resumeTraining, stopTraining, applyPreset } = useStore.getState();
   const active = state === 'training' || state === 'compiling' || state === 'paused';
   const monitorProblem = monitorProblems(monitor);
-  const monitorOk = monitorProblem.snapshotEvery === null && monitorProblem.probeCount === null;
+  const checkpointOk = useStore((s) => checkpointEveryProblem(s.checkpointEvery) === null);
+  const monitorOk = monitorProblem.snapshotEvery === null && monitorProblem.probeCount === null && checkpointOk;
   const loadingImages = useStore((s) => s.datasetLoading || s.importState?.status === 'running');
   const canStart = phase === 'ready' && settings !== null && problems.length === 0 && monitorOk && !active && !selfTesting && !loadingImages;
   const collapse = settings ? noLearningLoss(settings.config.batchSize) : NaN;

@@ -1,5 +1,8 @@
+import 'fake-indexeddb/auto';
 import * as tf from '@tensorflow/tfjs';
-import { describe, expect, it } from 'vitest';
+import { IDBFactory } from 'fake-indexeddb';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { CheckpointStore } from '../export/checkpoints';
 import { selfTestConfig } from '../simclr/selftest';
 import { syntheticImages } from '../simclr/synthetic';
 import { TrainerHandler, type HandlerEnvironment } from './handler';
@@ -15,6 +18,15 @@ const cpuBackend: BackendReport = {
   scope: 'node',
   fallbackReason: null,
 };
+
+/** The decode cache as the fake import leaves it: RGB pixels by key. */
+const cached = new Map<string, Uint8Array>();
+
+beforeEach(() => {
+  // A fresh, empty IndexedDB for every test.
+  globalThis.indexedDB = new IDBFactory();
+  cached.clear();
+});
 
 function setup() {
   const messages: FromWorker[] = [];
@@ -42,6 +54,8 @@ function setup() {
       };
     },
     clearCache: async () => {},
+    openCheckpoints: () => CheckpointStore.open(),
+    readCachedImages: async (keys) => keys.map((k) => cached.get(k) ?? null),
     spritePng: async (d, thumb, columns) => Uint8Array.from([d.count, thumb, columns]),
     now: () => (clock += 10),
     nextTask: () => new Promise((resolve) => setImmediate(resolve)),
@@ -94,7 +108,7 @@ describe('TrainerHandler', () => {
   it('trains to the requested step count with one metrics message per step, then stops', async () => {
     const { handler, of } = await ready();
     const before = tf.memory().numTensors;
-    await handler.handle({ type: 'start', config: schedule(4), steps: 4, monitor });
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(4), steps: 4, monitor });
     await handler.idle();
     expect(of('metrics').map((m) => m.report.step)).toEqual([1, 2, 3, 4]);
     const report = of('metrics')[0]!.report;
@@ -119,7 +133,7 @@ describe('TrainerHandler', () => {
     await handler.handle({ type: 'init', backend: 'auto' });
     const labelled = { ...dataset(), labels: Int32Array.from({ length: 12 }, (_, i) => i % 2), classNames: ['odd', 'even'] };
     await handler.handle({ type: 'set-dataset', dataset: labelled });
-    await handler.handle({ type: 'start', config: schedule(4), steps: 4, monitor: { snapshotEvery: 2, probeCount: 10, profileSteps: true } });
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(4), steps: 4, monitor: { snapshotEvery: 2, probeCount: 10, profileSteps: true } });
     await handler.idle();
     // Profiled steps report their split; every step reports the same tensor count; the run's cost comes once.
     const reports = of('metrics').map((m) => m.report);
@@ -157,13 +171,13 @@ describe('TrainerHandler', () => {
 
   it('refuses a learning-rate schedule that does not span the run', async () => {
     const { handler, of } = await ready();
-    await handler.handle({ type: 'start', config: schedule(10), steps: 4, monitor });
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(10), steps: 4, monitor });
     expect(of('error').at(-1)).toMatchObject({ code: 'bad-config', request: 'start', message: expect.stringMatching(/spans 10 steps but the run has 4/) });
   });
 
   it('after a stop, neighbours still work on the stopped run; a new data set retires it', async () => {
     const { handler, of } = await ready();
-    await handler.handle({ type: 'start', config: schedule(50), steps: 50, monitor });
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(50), steps: 50, monitor });
     await until(() => of('metrics').length >= 1);
     await handler.handle({ type: 'stop' });
     const tensors = tf.memory().numTensors;
@@ -178,9 +192,9 @@ describe('TrainerHandler', () => {
 
   it('a stop during a neighbours request waits for it, and start cannot slip in while stopping', async () => {
     const { handler, of } = await ready();
-    await handler.handle({ type: 'start', config: schedule(50), steps: 50, monitor });
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(50), steps: 50, monitor });
     await until(() => of('metrics').length >= 1);
-    const pending = [handler.handle({ type: 'neighbours', position: 0, k: 3 }), handler.handle({ type: 'stop' }), handler.handle({ type: 'start', config: schedule(5), steps: 5, monitor })];
+    const pending = [handler.handle({ type: 'neighbours', position: 0, k: 3 }), handler.handle({ type: 'stop' }), handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(5), steps: 5, monitor })];
     await Promise.all(pending);
     await handler.idle();
     expect(of('neighbours').at(-1)!.neighbours).toHaveLength(3);
@@ -190,7 +204,7 @@ describe('TrainerHandler', () => {
 
   it('pausing while the GPU compiles still sends the map and the probe set', async () => {
     const { handler, of } = await ready();
-    await handler.handle({ type: 'start', config: schedule(20), steps: 20, monitor });
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(20), steps: 20, monitor });
     await handler.handle({ type: 'pause' });
     await handler.idle();
     expect(of('probe')).toHaveLength(1);
@@ -205,7 +219,7 @@ describe('TrainerHandler', () => {
     const { handler, of } = await ready();
     await handler.handle({ type: 'export-model', includeHead: false });
     expect(of('error').at(-1)).toMatchObject({ request: 'export-model', code: 'no-dataset' });
-    await handler.handle({ type: 'start', config: schedule(2), steps: 2, monitor });
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(2), steps: 2, monitor });
     await handler.idle();
     await handler.handle({ type: 'export-model', includeHead: true });
     const exported = of('export').at(-1)!;
@@ -241,7 +255,7 @@ describe('TrainerHandler', () => {
     await handler.handle({ type: 'init', backend: 'auto' });
     const labelled = { ...dataset(), labels: Int32Array.from({ length: 12 }, (_, i) => i % 2), classNames: ['odd', 'even'] };
     await handler.handle({ type: 'set-dataset', dataset: labelled });
-    await handler.handle({ type: 'start', config: schedule(1), steps: 1, monitor });
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(1), steps: 1, monitor });
     await handler.idle();
     await handler.handle({ type: 'export-embeddings' });
     const files = new Map(of('export').at(-1)!.files.map((f) => [f.name, new TextDecoder().decode(f.bytes)]));
@@ -257,13 +271,13 @@ describe('TrainerHandler', () => {
 
   it('refuses absurd monitoring settings', async () => {
     const { handler, of } = await ready();
-    await handler.handle({ type: 'start', config: schedule(4), steps: 4, monitor: { snapshotEvery: 0, probeCount: 1, profileSteps: false } });
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(4), steps: 4, monitor: { snapshotEvery: 0, probeCount: 1, profileSteps: false } });
     expect(of('error').at(-1)!.message).toMatch(/snapshot interval.*; the map shows from 2/);
   });
 
   it('pause stops steps between two steps; resume goes on from the same step', async () => {
     const { handler, of } = await ready();
-    await handler.handle({ type: 'start', config: schedule(50), steps: 50, monitor });
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(50), steps: 50, monitor });
     await until(() => of('metrics').length >= 2);
     await handler.handle({ type: 'pause' });
     await handler.idle();
@@ -282,16 +296,16 @@ describe('TrainerHandler', () => {
   it('refuses to train without images, with a bad config, or twice at once', async () => {
     const { handler, of } = setup();
     await handler.handle({ type: 'init', backend: 'auto' });
-    await handler.handle({ type: 'start', config: schedule(3), steps: 3, monitor });
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(3), steps: 3, monitor });
     expect(of('error').at(-1)).toMatchObject({ code: 'no-dataset' });
     await handler.handle({ type: 'set-dataset', dataset: dataset() });
-    await handler.handle({ type: 'start', config: { ...schedule(3), temperature: -1, batchSize: 40 }, steps: 3, monitor });
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: { ...schedule(3), temperature: -1, batchSize: 40 }, steps: 3, monitor });
     const bad = of('error').at(-1)!;
     expect(bad.code).toBe('bad-config');
     expect(bad.message).toMatch(/temperature/);
     expect(bad.message).toMatch(/batch size 40 is larger than the 12 images/);
-    await handler.handle({ type: 'start', config: schedule(3), steps: 3, monitor });
-    await handler.handle({ type: 'start', config: schedule(3), steps: 3, monitor });
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(3), steps: 3, monitor });
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(3), steps: 3, monitor });
     expect(of('error').at(-1)).toMatchObject({ code: 'busy' });
     await handler.idle();
   });
@@ -302,7 +316,7 @@ describe('TrainerHandler', () => {
     await handler.handle({ type: 'set-dataset', dataset: { ...dataset(), count: 13 } });
     expect(of('error').at(-1)!.message).toMatch(/expected/);
     await handler.handle({ type: 'set-dataset', dataset: { ...dataset(), pixels: syntheticImages(12, 16, 1, 1), imageSize: 16, channels: 1 } });
-    await handler.handle({ type: 'start', config: schedule(3), steps: 3, monitor });
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(3), steps: 3, monitor });
     expect(of('error').at(-1)!.message).toMatch(/16 px × 1 channels/);
   });
 
@@ -330,7 +344,7 @@ describe('TrainerHandler', () => {
     await handler.handle({ type: 'import', files: [{ path: 'a.png', file: new File(['x'], 'a.png') }, { path: 'b.txt', file: new File([], 'b.txt') }], imageSize: size, name: '2 files' });
     expect(of('dataset').at(-1)!.dataset).toBeNull();
     expect(of('error').at(-1)!.message).toMatch(/Only one usable image among the 2 files.*at least 2 images/);
-    await handler.handle({ type: 'start', config: schedule(2), steps: 2, monitor });
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(2), steps: 2, monitor });
     expect(of('error').at(-1)!.code).toBe('no-dataset');
   });
 
@@ -362,5 +376,112 @@ describe('TrainerHandler', () => {
     expect(of('matmul-rate')[0]!.flopsPerSec).toBeGreaterThan(0);
     await handler.handle({ type: 'measure-matmul', size: 1e6, repeats: 3 });
     expect(of('error').at(-1)!.code).toBe('bad-config');
+  });
+});
+
+describe('TrainerHandler checkpoints', () => {
+  /** A handler that pauses itself once step `pauseAt` is reported: the user pressing Pause at that moment. */
+  function pausingAt(pauseAt: number) {
+    const t = setup();
+    const post = t.handler['post'] as (m: FromWorker) => void;
+    (t.handler as unknown as { post: (m: FromWorker) => void }).post = (m) => {
+      post(m);
+      if (m.type === 'metrics' && m.report.step === pauseAt) void t.handler.handle({ type: 'pause' });
+    };
+    return t;
+  }
+
+  it('saves every N steps and on pause; after a "reload" the run resumes at the same step and takes the same steps', async () => {
+    // The reference: four steps straight through.
+    const reference = await ready();
+    await reference.handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(4), steps: 4, monitor });
+    await reference.handler.idle();
+    const expected = reference.of('metrics').map((m) => m.report.loss);
+    await reference.handler.handle({ type: 'set-dataset', dataset: dataset() });
+    expect(reference.of('runs')).toHaveLength(0);
+
+    // The same run, paused after step 3 with checkpoints every 2 steps.
+    const first = pausingAt(3);
+    await first.handler.handle({ type: 'init', backend: 'auto' });
+    await first.handler.handle({ type: 'set-dataset', dataset: dataset() });
+    await first.handler.handle({ type: 'start', checkpointEvery: 2, config: schedule(4), steps: 4, monitor });
+    await first.handler.idle();
+    expect(first.of('metrics').map((m) => m.report.step)).toEqual([1, 2, 3]);
+    expect(first.of('checkpoint').filter((c) => c.status === 'saved').map((c) => c.step)).toEqual([2, 3]);
+    const runs = first.of('runs').at(-1)!.runs;
+    expect(runs).toHaveLength(1);
+    expect(runs[0]!.step).toBe(3);
+    expect(runs[0]!.totalSteps).toBe(4);
+    // The tab closes: its memory goes. A new page (handler) on the same IndexedDB, with the same images loaded.
+    await first.handler.handle({ type: 'set-dataset', dataset: dataset() });
+
+    const second = await ready();
+    await second.handler.handle({ type: 'list-runs' });
+    expect(second.of('runs')[0]!.runs.map((r) => r.id)).toEqual([runs[0]!.id]);
+    await second.handler.handle({ type: 'resume-run', id: runs[0]!.id });
+    await second.handler.idle();
+    const restored = second.of('run-restored')[0]!;
+    expect(restored.history.map((h) => h.step)).toEqual([1, 2, 3]);
+    expect(restored.history.map((h) => h.loss)).toEqual(expected.slice(0, 3));
+    expect(restored.checkpointEvery).toBe(2);
+    expect(second.of('probe')).toHaveLength(1);
+    // The step-0 map comes back from the checkpoint, then training goes on from step 4 with the same loss.
+    expect(second.of('snapshot').map((s) => s.snapshot.step)).toEqual([0, 4]);
+    const resumed = second.of('metrics').map((m) => m.report);
+    expect(resumed.map((r) => r.step)).toEqual([4]);
+    expect(resumed[0]!.loss).toBeCloseTo(expected[3]!, 4);
+    expect(second.of('state').map((s) => s.state)).toEqual(['compiling', 'training', 'stopped']);
+    expect(second.of('checkpoint').filter((c) => c.status === 'saved').map((c) => c.step)).toEqual([4]);
+  });
+
+  it('finds the sample images again by itself, and refuses other images with the reason', async () => {
+    const first = pausingAt(2);
+    await first.handler.handle({ type: 'init', backend: 'auto' });
+    await first.handler.handle({ type: 'load-sample', url: 'sample.json' });
+    await first.handler.handle({ type: 'start', checkpointEvery: 5, config: schedule(4), steps: 4, monitor });
+    await first.handler.idle();
+    const id = first.of('runs').at(-1)!.runs[0]!.id;
+    await first.handler.handle({ type: 'set-dataset', dataset: dataset() });
+
+    // Other images loaded: the run's own come back from the sample set.
+    const second = await ready();
+    await second.handler.handle({ type: 'resume-run', id });
+    await second.handler.idle();
+    expect(second.of('error')).toEqual([]);
+    expect(second.of('dataset').at(-1)!.dataset!.labelled).toBe(true);
+    expect(second.of('metrics').map((m) => m.report.step)).toEqual([3, 4]);
+    await second.handler.handle({ type: 'set-dataset', dataset: dataset() });
+
+    // A run on images that are not kept anywhere cannot come back on other images.
+    const third = pausingAt(1);
+    await third.handler.handle({ type: 'init', backend: 'auto' });
+    await third.handler.handle({ type: 'set-dataset', dataset: dataset() });
+    await third.handler.handle({ type: 'start', checkpointEvery: 5, config: schedule(4), steps: 4, monitor });
+    await third.handler.idle();
+    const memoryRun = third.of('runs').at(-1)!.runs.find((r) => r.step === 1)!;
+    const other = { ...dataset(), pixels: syntheticImages(12, size, 3, 99) };
+    await third.handler.handle({ type: 'stop' });
+    await third.handler.handle({ type: 'set-dataset', dataset: other });
+    await third.handler.handle({ type: 'resume-run', id: memoryRun.id });
+    const error = third.of('error').at(-1)!;
+    expect(error.request).toBe('resume-run');
+    expect(error.message).toMatch(/not kept in this browser/);
+    expect(third.of('run-restored')).toHaveLength(0);
+  });
+
+  it('lists and deletes runs, but not the one training', async () => {
+    const first = pausingAt(1);
+    await first.handler.handle({ type: 'init', backend: 'auto' });
+    await first.handler.handle({ type: 'set-dataset', dataset: dataset() });
+    await first.handler.handle({ type: 'start', checkpointEvery: 1, config: schedule(4), steps: 4, monitor });
+    await first.handler.idle();
+    const id = first.of('runs').at(-1)!.runs[0]!.id;
+    await first.handler.handle({ type: 'delete-run', id });
+    expect(first.of('error').at(-1)!.message).toMatch(/stop this run before deleting it/);
+    await first.handler.handle({ type: 'stop' });
+    await first.handler.handle({ type: 'delete-run', id });
+    expect(first.of('runs').at(-1)!.runs).toEqual([]);
+    await first.handler.handle({ type: 'resume-run', id });
+    expect(first.of('error').at(-1)!.message).toMatch(/gone/);
   });
 });

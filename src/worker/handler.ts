@@ -10,9 +10,13 @@ import { stepFlops } from '../simclr/flops';
 import { countParams } from '../simclr/model';
 import { compilePipelines, createTrainState, disposeTrainState, settled, trainStep, type StepMetrics, type TrainState } from '../simclr/step';
 import { embeddingsBundle, modelBundle } from '../export/bundle';
+import { storageProblem, type CheckpointStore, type DatasetIdentity, type RunHistory, type RunRecord, type RunSummary } from '../export/checkpoints';
+import { cacheKey, toSingleChannel } from '../data/files';
+import { sha256 } from '../data/importer';
+import { restoreTrainState, snapshotTrainState } from '../simclr/snapshot';
 import { TrainerError } from './errors';
 import { RunMonitor } from './monitor';
-import { MAX_PROBE_IMAGES, type BackendPreference, type BackendReport, type DatasetPayload, type FromWorker, type KnownResultCheck, type MemoryReport, type MonitorSettings, type Post, type ToWorker, type TrainerState } from './protocol';
+import { MAX_PROBE_IMAGES, type BackendPreference, type BackendReport, type DatasetPayload, type FromWorker, type KnownResultCheck, type MemoryReport, type MonitorSettings, type Post, type RecordedStep, type TestHooks, type ToWorker, type TrainerState } from './protocol';
 
 export interface HandlerEnvironment {
   selectBackend(preference: BackendPreference): Promise<BackendReport>;
@@ -25,16 +29,32 @@ export interface HandlerEnvironment {
   clearCache(): Promise<void>;
   /** A PNG grid of the data set's images (OffscreenCanvas in the browser). */
   spritePng(dataset: DatasetPayload, thumb: number, columns: number): Promise<Uint8Array>;
+  /** The checkpoint store, or null where the browser keeps none (IndexedDB unavailable). Opened once. */
+  openCheckpoints(): Promise<CheckpointStore | null>;
+  /** RGB pixels of decoded images from the decode cache, by cache key; null for each one no longer there. */
+  readCachedImages(keys: string[]): Promise<(Uint8Array | null)[]>;
   now(): number;
   /** Resolves in a later task, so that messages (pause, stop) are handled between steps even when no step awaits the GPU. */
   nextTask(): Promise<void>;
 }
 
 interface Run {
+  /** The run's key among the saved runs. */
+  id: string;
+  name: string;
+  createdAt: number;
   state: TrainState;
   sampler: EpochSampler;
   totalSteps: number;
   monitor: RunMonitor;
+  /** Steps between checkpoints; 0: no checkpoints. */
+  checkpointEvery: number;
+  /** What the page draws, kept for the checkpoint. */
+  history: RunHistory;
+  /** The images' identity, worked out at the first checkpoint. */
+  identity: DatasetIdentity | null;
+  /** The step of the last checkpoint written, so that a pause right after one writes nothing new. */
+  savedStep: number;
 }
 
 
@@ -61,6 +81,11 @@ export class TrainerHandler {
   private stopping = false;
   /** Requests that use the run's model between steps (neighbours, UMAP), chained; a stop waits for them. */
   private sideWork: Promise<void> = Promise.resolve();
+  private hooks: TestHooks = {};
+  /** Opened on first use; null where the browser keeps no checkpoints. */
+  private checkpointStore: Promise<CheckpointStore | null> | null = null;
+  /** SHA-256 of each data set's image store, worked out once. */
+  private readonly fingerprints = new WeakMap<DatasetPayload, Promise<string>>();
 
   constructor(
     private readonly post: Post,
@@ -71,6 +96,7 @@ export class TrainerHandler {
     try {
       switch (message.type) {
         case 'init':
+          this.hooks = message.hooks ?? {};
           return await this.init(message.backend);
         case 'set-dataset':
           return await this.setDataset(message.dataset);
@@ -84,7 +110,13 @@ export class TrainerHandler {
           await this.env.clearCache();
           return this.send({ type: 'cache-cleared' });
         case 'start':
-          return await this.start(message.config, message.steps, message.monitor);
+          return await this.start(message.config, message.steps, message.monitor, message.checkpointEvery);
+        case 'list-runs':
+          return await this.sendRuns();
+        case 'resume-run':
+          return await this.resumeRun(message.id);
+        case 'delete-run':
+          return await this.deleteRun(message.id);
         case 'pause':
           return this.pause();
         case 'resume':
@@ -117,7 +149,11 @@ export class TrainerHandler {
 
   /** Resolves when the training loop (if any) has finished its current step and exited. */
   async idle(): Promise<void> {
-    await this.loop;
+    // Work chained on while waiting (a pause's checkpoint) counts too.
+    for (let loop = this.loop; ; loop = this.loop) {
+      await loop;
+      if (loop === this.loop) return;
+    }
   }
 
   private send(message: FromWorker, transfer?: Transferable[]): void {
@@ -225,7 +261,17 @@ export class TrainerHandler {
       this.importing = null;
       this.loadingData = false;
     }
-    const { dataset, skipped, counts, cacheProblem } = result;
+    const { skipped, counts, cacheProblem } = result;
+    // The decoded images are in the cache under these keys: a saved run finds them there after a reload.
+    const byPath = new Map(files.map((f) => [f.path, f.file]));
+    const cacheKeys = result.dataset.names.map((path) => {
+      const file = byPath.get(path);
+      return file ? cacheKey(path, file.size, file.lastModified, imageSize) : '';
+    });
+    const dataset: DatasetPayload = {
+      ...result.dataset,
+      source: cacheProblem || cacheKeys.includes('') ? { kind: 'memory' } : { kind: 'files', cacheKeys },
+    };
     this.send({ type: 'import-done', counts, skipped, elapsedMs: this.env.now() - started, cacheProblem });
     if (this.isActive()) throw new TrainerError('busy', 'training started during the import; stop it to use these images');
     if (dataset.count < TrainerHandler.MIN_IMAGES) {
@@ -246,7 +292,7 @@ export class TrainerHandler {
     let dataset: DatasetPayload;
     this.loadingData = true;
     try {
-      dataset = await this.env.loadSample(url);
+      dataset = { ...(await this.env.loadSample(url)), source: { kind: 'sample', url } };
     } catch (e) {
       throw new TrainerError('dataset-failed', `The sample images could not be loaded: ${(e as Error).message}`);
     } finally {
@@ -255,7 +301,7 @@ export class TrainerHandler {
     await this.setDataset(dataset);
   }
 
-  private async start(config: TrainConfig, steps: number, monitor: MonitorSettings): Promise<void> {
+  private async start(config: TrainConfig, steps: number, monitor: MonitorSettings, checkpointEvery: number): Promise<void> {
     this.requireBackend();
     if (this.selfTesting || this.isActive()) throw new TrainerError('busy', 'training is already running');
     if (this.loadingData) throw new TrainerError('busy', 'wait until the images are loaded');
@@ -273,6 +319,7 @@ export class TrainerHandler {
     if (!(Number.isInteger(monitor.probeCount) && monitor.probeCount >= 2 && monitor.probeCount <= MAX_PROBE_IMAGES)) {
       problems.push(`the map shows from 2 to ${MAX_PROBE_IMAGES} images, got ${monitor.probeCount}`);
     }
+    if (!(Number.isInteger(checkpointEvery) && checkpointEvery >= 0)) problems.push(`checkpoint interval must be a whole number of steps ≥ 0, got ${checkpointEvery}`);
     if (config.optim.totalSteps !== steps) problems.push(`the learning-rate schedule spans ${config.optim.totalSteps} steps but the run has ${steps}`);
     if (problems.length) throw new TrainerError('bad-config', problems.join('; '));
 
@@ -286,13 +333,30 @@ export class TrainerHandler {
     // Everything that can refuse the data comes before the model, so a refusal leaks nothing.
     const sampler = new EpochSampler(dataset.count, config.batchSize, new Random(config.seed));
     const runMonitor = new RunMonitor(dataset, monitor, config.batchSize, config.seed);
-    this.run = { state: createTrainState(config), sampler, totalSteps: steps, monitor: runMonitor };
+    const createdAt = Date.now();
+    this.run = {
+      id: crypto.randomUUID(),
+      name: `${dataset.name} · ${config.model.encoder}`,
+      createdAt,
+      state: createTrainState(config),
+      sampler,
+      totalSteps: steps,
+      monitor: runMonitor,
+      checkpointEvery,
+      history: { steps: [], snapshots: [], baselines: null },
+      identity: null,
+      savedStep: 0,
+    };
+    this.lastMetrics = null;
     this.setState('compiling');
-    this.loop = this.loop.then(() => this.prepareAndTrain());
+    this.loop = this.loop.then(() => this.prepareAndTrain(true));
   }
 
-  /** Compiles the GPU pipelines, then trains unless a pause or stop arrived meanwhile. */
-  private async prepareAndTrain(): Promise<void> {
+  /**
+   * Compiles the GPU pipelines, then trains unless a pause or stop arrived meanwhile. A new run first sends its
+   * probe set, baselines and step-0 map; a resumed one has sent its saved ones.
+   */
+  private async prepareAndTrain(monitorFirst: boolean): Promise<void> {
     const compileStarted = this.env.now();
     try {
       await compilePipelines(this.run!.state);
@@ -310,10 +374,12 @@ export class TrainerHandler {
     }
     // A pause during compilation still gets its map and baselines; only a stop skips them.
     if (this.trainerState === 'stopped') return;
-    try {
-      await this.startMonitoring(this.run!);
-    } catch (e) {
-      this.reportError(new TrainerError('training-failed', `could not embed the probe images: ${(e as Error).message}`));
+    if (monitorFirst) {
+      try {
+        await this.startMonitoring(this.run!);
+      } catch (e) {
+        this.reportError(new TrainerError('training-failed', `could not embed the probe images: ${(e as Error).message}`));
+      }
     }
     if (this.trainerState !== 'compiling') return;
     this.setState('training');
@@ -326,12 +392,17 @@ export class TrainerHandler {
     this.send({ type: 'probe', probe }, [probe.pixels.buffer]);
     const randomInit = await run.monitor.knnOfEncoder(run.state.model.encoder);
     const rawPixels = await run.monitor.knnOfRawPixels();
-    if (randomInit !== null && rawPixels !== null) this.send({ type: 'baselines', randomInit, rawPixels });
+    if (randomInit !== null && rawPixels !== null) {
+      run.history.baselines = { randomInit, rawPixels };
+      this.send({ type: 'baselines', randomInit, rawPixels });
+    }
     await this.sendSnapshot(run);
   }
 
   private async sendSnapshot(run: Run): Promise<void> {
     const snapshot = await run.monitor.snapshot(run.state.model.encoder, run.state.step);
+    // A copy for the checkpoint: the one sent is transferred to the page.
+    run.history.snapshots.push({ ...snapshot, coords: snapshot.coords.slice() });
     this.send({ type: 'snapshot', snapshot }, [snapshot.coords.buffer]);
   }
 
@@ -396,9 +467,13 @@ export class TrainerHandler {
         await this.oneStep(run, this.dataset!);
         const step = run.state.step;
         if (step % run.monitor.settings.snapshotEvery === 0 || step === run.totalSteps) await this.sendSnapshot(run);
+        if (run.checkpointEvery > 0 && step % run.checkpointEvery === 0) await this.saveCheckpoint(run);
         await this.env.nextTask();
       }
-      if (this.run && this.trainerState === 'training') this.setState('stopped');
+      if (this.run && this.trainerState === 'training') {
+        await this.saveCheckpoint(this.run);
+        this.setState('stopped');
+      }
     } catch (e) {
       this.setState('paused');
       this.reportError(new TrainerError('training-failed', `training step failed: ${(e as Error).message}`));
@@ -417,7 +492,10 @@ export class TrainerHandler {
     this.lastMetrics = metrics;
     const stepMs = this.env.now() - started;
     const imagesPerSec = (run.state.config.batchSize * 1000) / Math.max(stepMs, 1e-3);
-    this.send({ type: 'metrics', report: { ...metrics, stepMs, imagesPerSec, totalSteps: run.totalSteps, memory: memoryReport() } });
+    const { timings: _timings, ...recorded } = metrics;
+    const step: RecordedStep = { ...recorded, stepMs, imagesPerSec, totalSteps: run.totalSteps };
+    run.history.steps.push(step);
+    this.send({ type: 'metrics', report: { ...step, timings: metrics.timings, memory: memoryReport() } });
   }
 
   /** Square matmuls, timed after a warm-up: the backend's best rate, which a step's achieved FLOP/s is compared with. */
@@ -456,8 +534,10 @@ export class TrainerHandler {
     if (this.trainerState !== 'training' && this.trainerState !== 'compiling') throw new TrainerError('busy', 'there is no training to pause');
     this.trainerState = 'paused';
     // The step in flight finishes first; the page hears "paused" with the step the run really stopped at.
-    this.loop = this.loop.then(() => {
-      if (this.trainerState === 'paused') this.setState('paused');
+    this.loop = this.loop.then(async () => {
+      if (this.trainerState !== 'paused') return;
+      this.setState('paused');
+      if (this.run) await this.saveCheckpoint(this.run);
     });
   }
 
@@ -475,10 +555,196 @@ export class TrainerHandler {
     this.stopping = true;
     try {
       await this.loop;
+      if (this.run) await this.saveCheckpoint(this.run);
     } finally {
       this.stopping = false;
     }
     this.setState('stopped');
+  }
+
+  // ---- Checkpoints ------------------------------------------------------------------------------------------
+
+  private checkpoints(): Promise<CheckpointStore | null> {
+    this.checkpointStore ??= this.env.openCheckpoints().catch(() => null);
+    return this.checkpointStore;
+  }
+
+  /** SHA-256 of the pixels, and of the labels where there are any: the same images with other labels are another data set. */
+  private fingerprintOf(dataset: DatasetPayload): Promise<string> {
+    let fingerprint = this.fingerprints.get(dataset);
+    if (!fingerprint) {
+      const { pixels, labels } = dataset;
+      fingerprint = Promise.all([sha256(pixels), labels ? sha256(new Uint8Array(labels.buffer, labels.byteOffset, labels.byteLength)) : 'unlabelled']).then(
+        ([p, l]) => `${p}:${l}`,
+      );
+      this.fingerprints.set(dataset, fingerprint);
+    }
+    return fingerprint;
+  }
+
+  private async sendRuns(): Promise<void> {
+    const store = await this.checkpoints();
+    this.send({ type: 'runs', runs: store ? await store.list() : [], available: store !== null });
+  }
+
+  private summaryOf(run: Run): RunSummary {
+    const { config } = run.state;
+    return {
+      id: run.id,
+      name: run.name,
+      createdAt: run.createdAt,
+      updatedAt: Date.now(),
+      step: run.state.step,
+      totalSteps: run.totalSteps,
+      encoder: config.model.encoder,
+      imageSize: config.model.imageSize,
+      datasetName: this.dataset?.name ?? '',
+      imageCount: this.dataset?.count ?? 0,
+      lastLoss: this.lastMetrics?.loss ?? null,
+    };
+  }
+
+  /**
+   * Writes the run's checkpoint, unless checkpoints are off or nothing changed since the last one. A failure (storage
+   * full, private mode) is reported and training goes on in memory.
+   */
+  private async saveCheckpoint(run: Run): Promise<void> {
+    if (run.checkpointEvery === 0 || run.savedStep === run.state.step || run.state.step === 0) return;
+    const store = await this.checkpoints();
+    const step = run.state.step;
+    if (!store) {
+      this.send({ type: 'checkpoint', status: 'failed', runId: run.id, step, message: 'this browser keeps no checkpoints (IndexedDB is unavailable); the run lives in memory only' });
+      return;
+    }
+    this.send({ type: 'checkpoint', status: 'saving', runId: run.id, step, message: null });
+    try {
+      const dataset = this.dataset!;
+      if (!run.identity) {
+        const { name, count, imageSize, channels, labels, classNames, names } = dataset;
+        const fingerprint = await this.fingerprintOf(dataset);
+        run.identity = { name, count, imageSize, channels, labels, classNames, names, fingerprint, source: dataset.source ?? { kind: 'memory' } };
+      }
+      const snapshot = await snapshotTrainState(run.state);
+      const record: Omit<RunRecord, 'generation'> = {
+        ...this.summaryOf(run),
+        config: run.state.config,
+        monitor: run.monitor.settings,
+        checkpointEvery: run.checkpointEvery,
+      };
+      const delay = this.hooks.checkpointCommitDelayMs ?? 0;
+      await store.save(
+        record,
+        { snapshot, sampler: run.sampler.getState(), history: run.history, dataset: run.identity, lastMetrics: this.lastMetrics },
+        { beforeCommit: delay > 0 ? () => new Promise((resolve) => setTimeout(resolve, delay)) : undefined },
+      );
+      run.savedStep = step;
+      this.send({ type: 'checkpoint', status: 'saved', runId: run.id, step, message: null });
+      await this.sendRuns();
+    } catch (e) {
+      this.send({ type: 'checkpoint', status: 'failed', runId: run.id, step, message: `${storageProblem(e)}; training goes on in memory` });
+    }
+  }
+
+  private async deleteRun(id: string): Promise<void> {
+    if (this.isActive() && this.run?.id === id) throw new TrainerError('busy', 'stop this run before deleting it');
+    const store = await this.checkpoints();
+    if (!store) throw new TrainerError('internal', 'this browser keeps no checkpoints (IndexedDB is unavailable)');
+    await store.delete(id);
+    await this.sendRuns();
+  }
+
+  /** The images a saved run was trained on: those loaded now if they are the same, else from where they came. */
+  private async datasetFor(identity: DatasetIdentity): Promise<DatasetPayload> {
+    if (this.dataset && (await this.fingerprintOf(this.dataset)) === identity.fingerprint) return this.dataset;
+    const { name, count, imageSize, channels, labels, classNames, names, source } = identity;
+    let pixels: Uint8Array;
+    if (source.kind === 'sample') {
+      pixels = (await this.env.loadSample(source.url)).pixels;
+    } else if (source.kind === 'files') {
+      const found = await this.env.readCachedImages(source.cacheKeys);
+      const missing = found.filter((p) => p === null).length;
+      if (missing > 0) {
+        throw new TrainerError(
+          'no-dataset',
+          `${missing} of the run's ${count} images are no longer in this browser's image cache. Choose the same folder ("${name}") again at ${imageSize} px, then resume the run.`,
+        );
+      }
+      const rgbBytes = imageSize * imageSize * 3;
+      const rgb = new Uint8Array(count * rgbBytes);
+      found.forEach((p, i) => rgb.set(p!, i * rgbBytes));
+      pixels = channels === 1 ? toSingleChannel(rgb) : rgb;
+    } else {
+      throw new TrainerError('no-dataset', `the run's images ("${name}") are not kept in this browser. Load the same images again, then resume the run.`);
+    }
+    const dataset: DatasetPayload = { name, pixels, count, imageSize, channels, labels, classNames, names, source };
+    if ((await this.fingerprintOf(dataset)) !== identity.fingerprint) {
+      throw new TrainerError('no-dataset', `the images of "${name}" have changed since the run was saved, so it cannot continue on them. Start a new run.`);
+    }
+    return dataset;
+  }
+
+  /** Loads a saved run: its images, model, optimiser and history; it trains on unless it had finished. */
+  private async resumeRun(id: string): Promise<void> {
+    this.requireBackend();
+    if (this.selfTesting || this.isActive()) throw new TrainerError('busy', 'stop the current run before resuming another');
+    if (this.loadingData) throw new TrainerError('busy', 'wait until the images are loaded');
+    const store = await this.checkpoints();
+    if (!store) throw new TrainerError('internal', 'this browser keeps no checkpoints (IndexedDB is unavailable)');
+    const saved = await store.load(id);
+    if (!saved) throw new TrainerError('no-dataset', 'that saved run is gone (deleted in another tab?)');
+    const { record, state: checkpoint } = saved;
+    this.loadingData = true;
+    let dataset: DatasetPayload;
+    try {
+      dataset = await this.datasetFor(checkpoint.dataset);
+    } finally {
+      this.loadingData = false;
+    }
+    if (dataset !== this.dataset) await this.setDataset(dataset);
+    else await this.retireRun();
+
+    const { config } = record;
+    const state = createTrainState(config);
+    const sampler = new EpochSampler(dataset.count, config.batchSize, new Random(config.seed));
+    try {
+      restoreTrainState(state, checkpoint.snapshot);
+      sampler.setState(checkpoint.sampler);
+    } catch (e) {
+      disposeTrainState(state);
+      throw new TrainerError('dataset-failed', `the checkpoint could not be loaded: ${(e as Error).message}`);
+    }
+    const monitor = new RunMonitor(dataset, record.monitor, config.batchSize, config.seed);
+    const run: Run = {
+      id: record.id,
+      name: record.name,
+      createdAt: record.createdAt,
+      state,
+      sampler,
+      totalSteps: record.totalSteps,
+      monitor,
+      checkpointEvery: record.checkpointEvery,
+      history: checkpoint.history,
+      identity: checkpoint.dataset,
+      savedStep: state.step,
+    };
+    this.run = run;
+    this.lastMetrics = checkpoint.lastMetrics;
+    const { monitor: monitorSettings, checkpointEvery } = record;
+    this.send({ type: 'run-restored', run: this.summaryOf(run), config, monitor: monitorSettings, checkpointEvery, history: run.history.steps.slice() });
+    const probe = monitor.probeSet();
+    this.send({ type: 'probe', probe }, [probe.pixels.buffer]);
+    const { baselines, snapshots } = run.history;
+    if (baselines) this.send({ type: 'baselines', ...baselines });
+    for (const snapshot of snapshots) {
+      const coords = snapshot.coords.slice();
+      this.send({ type: 'snapshot', snapshot: { ...snapshot, coords } }, [coords.buffer]);
+    }
+    if (state.step >= run.totalSteps) {
+      this.setState('stopped');
+      return;
+    }
+    this.setState('compiling');
+    this.loop = this.loop.then(() => this.prepareAndTrain(false));
   }
 
   private disposeRun(): void {

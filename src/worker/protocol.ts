@@ -2,6 +2,7 @@
 // its `type`, so a switch over `type` narrows it with no cast; large arrays travel as transferred typed arrays.
 import type { ImportCounts, ImportFile, SkippedFile } from '../data/importer';
 import type { ExportFile } from '../export/bundle';
+import type { DatasetSource, RunHistory, RunSummary } from '../export/checkpoints';
 import type { AugmentConfig, TrainConfig } from '../simclr/config';
 import type { AgreementCheck, TrainingCheck } from '../simclr/selftest';
 import type { StepMetrics } from '../simclr/step';
@@ -44,6 +45,14 @@ export interface DatasetPayload {
   classNames: string[];
   /** Per image, its path in what the user chose (or its name in the sample set). */
   names: string[];
+  /** Where the images can be read again, for resuming a checkpointed run after a reload; absent when nowhere. */
+  source?: DatasetSource;
+}
+
+/** Faults and delays the browser tests inject for real (`?test-…` URL parameters, src/ui/urlOptions.ts). */
+export interface TestHooks {
+  /** Milliseconds between writing a checkpoint's state and switching the run to it: time to close the tab mid-save. */
+  checkpointCommitDelayMs?: number;
 }
 
 /** What the page learns about a loaded data set (the pixels stay in the worker). */
@@ -126,7 +135,7 @@ export type ErrorCode =
   | 'internal';
 
 export type ToWorker =
-  | { type: 'init'; backend: BackendPreference }
+  | { type: 'init'; backend: BackendPreference; hooks?: TestHooks }
   | { type: 'set-dataset'; dataset: DatasetPayload }
   /** Load the built-in sample set; url is relative to the page. */
   | { type: 'load-sample'; url: string }
@@ -134,7 +143,12 @@ export type ToWorker =
   | { type: 'import'; files: ImportFile[]; imageSize: number; name: string }
   | { type: 'cancel-import' }
   | { type: 'clear-cache' }
-  | { type: 'start'; config: TrainConfig; steps: number; monitor: MonitorSettings }
+  /** checkpointEvery: save the run every so many steps (and on pause and at the end); 0 turns checkpoints off. */
+  | { type: 'start'; config: TrainConfig; steps: number; monitor: MonitorSettings; checkpointEvery: number }
+  | { type: 'list-runs' }
+  /** Load a saved run: it continues training where its checkpoint left off, or opens for looking when finished. */
+  | { type: 'resume-run'; id: string }
+  | { type: 'delete-run'; id: string }
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'stop' }
@@ -163,6 +177,11 @@ export type FromWorker =
   | { type: 'state'; state: TrainerState; step: number }
   | { type: 'metrics'; report: StepReport }
   | { type: 'run-info'; info: RunInfo }
+  /** Saved runs, newest first; sent on request and whenever the list changes. */
+  | { type: 'runs'; runs: RunSummary[]; available: boolean }
+  | { type: 'checkpoint'; status: 'saving' | 'saved' | 'failed'; runId: string; step: number; message: string | null }
+  /** A saved run was loaded: the page takes its settings and history; probe, baselines and snapshots follow. */
+  | { type: 'run-restored'; run: RunSummary; config: TrainConfig; monitor: MonitorSettings; checkpointEvery: number; history: RunHistory['steps'] }
   | { type: 'matmul-rate'; size: number; flopsPerSec: number }
   | { type: 'probe'; probe: ProbeSet }
   /** Pairs of views: image i's two views are images 2i and 2i + 1. */

@@ -1,5 +1,6 @@
 // The trainer worker's entry: tfjs lives here, never on the page.
 import { DecodeCache } from '../data/cache';
+import { CheckpointStore } from '../export/checkpoints';
 import { decodeToSquare } from '../data/decode';
 import { importImages, sha256 } from '../data/importer';
 import { loadSampleSet } from '../data/sample';
@@ -42,6 +43,22 @@ const handler = new TrainerHandler((message: FromWorker, transfer: Transferable[
     cache?.close();
   },
   spritePng,
+  openCheckpoints: () => CheckpointStore.open(),
+  readCachedImages: async (keys) => {
+    const cache = await DecodeCache.open();
+    if (!cache) return keys.map(() => null);
+    try {
+      const out: (Uint8Array | null)[] = [];
+      // A few hundred per transaction: no single transaction holds a whole large folder's pixels.
+      for (let start = 0; start < keys.length; start += 256) {
+        const entries = await cache.getMany(keys.slice(start, start + 256));
+        for (const entry of entries) out.push(entry && 'pixels' in entry ? entry.pixels : null);
+      }
+      return out;
+    } finally {
+      cache.close();
+    }
+  },
   now: () => performance.now(),
   nextTask,
 });

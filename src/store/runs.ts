@@ -1,0 +1,94 @@
+// Saved runs: the checkpoint list, the checkpoint interval, what the last checkpoint did, and resuming a run after a
+// reload with its settings, curves and maps as they were.
+import type { StateCreator } from 'zustand';
+import type { RunSummary } from '../export/checkpoints';
+import type { FromWorker } from '../worker/protocol';
+import { metricsHistory } from './metricsHistory';
+import type { Store } from './store';
+
+type RunsMessage = Extract<FromWorker, { type: 'runs' | 'checkpoint' | 'run-restored' }>;
+
+export interface CheckpointStatus {
+  status: 'saving' | 'saved' | 'failed';
+  runId: string;
+  step: number;
+  message: string | null;
+  /** When the page heard it (ms since the epoch). */
+  at: number;
+}
+
+/** Steps between checkpoints unless the user says otherwise: a few seconds of a GPU's work, a minute of a laptop's. */
+export const DEFAULT_CHECKPOINT_EVERY = 50;
+
+export interface RunsSlice {
+  runs: RunSummary[];
+  /** False where the browser keeps no checkpoints (IndexedDB unavailable). */
+  runsAvailable: boolean;
+  checkpointEvery: number;
+  checkpoint: CheckpointStatus | null;
+  /** The run the trainer holds (training, paused, finished or resumed); null before the first start. */
+  currentRunId: string | null;
+  /** A resume asked for and not yet answered. */
+  resuming: string | null;
+  setCheckpointEvery(steps: number): void;
+  resumeRun(id: string): void;
+  deleteRun(id: string): void;
+  receiveRuns(message: RunsMessage): void;
+}
+
+export function checkpointEveryProblem(steps: number): string | null {
+  return Number.isInteger(steps) && steps >= 0 && steps <= 1_000_000 ? null : 'must be a whole number of steps from 0 (off) to 1,000,000';
+}
+
+export const createRunsSlice: StateCreator<Store, [], [], RunsSlice> = (set, get) => ({
+  runs: [],
+  runsAvailable: true,
+  checkpointEvery: DEFAULT_CHECKPOINT_EVERY,
+  checkpoint: null,
+  currentRunId: null,
+  resuming: null,
+
+  setCheckpointEvery(checkpointEvery) {
+    set({ checkpointEvery });
+  },
+
+  resumeRun(id) {
+    set({ resuming: id });
+    get().send({ type: 'resume-run', id });
+  },
+
+  deleteRun(id) {
+    get().send({ type: 'delete-run', id });
+  },
+
+  receiveRuns(message) {
+    switch (message.type) {
+      case 'runs':
+        set({ runs: message.runs, runsAvailable: message.available });
+        break;
+      case 'checkpoint': {
+        const { status, runId, step } = message;
+        set({ checkpoint: { status, runId, step, message: message.message, at: Date.now() }, currentRunId: runId });
+        break;
+      }
+      case 'run-restored': {
+        const { run, config, monitor, checkpointEvery, history } = message;
+        // The data set arrived just before (and reset the monitor); the run's own settings and curves replace the defaults.
+        get().resetMonitor();
+        metricsHistory.pushMany(history);
+        set({
+          resuming: null,
+          currentRunId: run.id,
+          checkpoint: null,
+          checkpointEvery,
+          monitorSettings: monitor,
+          settings: { config, steps: run.totalSteps },
+          settingProblems: [],
+          latest: history.at(-1) ?? null,
+          step: run.step,
+        });
+        break;
+      }
+    }
+  },
+});

@@ -1,0 +1,116 @@
+import type { RunSummary } from '../export/checkpoints';
+import { useStore } from '../store/store';
+import { fixed } from './format';
+
+function savedAt(time: number): string {
+  return new Date(time).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+const finished = (run: RunSummary) => run.step >= run.totalSteps;
+
+/** Whether runs can be resumed or deleted now: not while another run trains or images load. */
+function useCanSwitchRuns(): boolean {
+  const state = useStore((s) => s.trainerState);
+  const phase = useStore((s) => s.phase);
+  const loading = useStore((s) => s.datasetLoading || s.importState?.status === 'running' || s.resuming !== null);
+  return phase === 'ready' && (state === 'idle' || state === 'stopped') && !loading;
+}
+
+/** On a reopened page: the last run, if it did not finish, one click from going on where it stopped. */
+export function ResumeOffer() {
+  const last = useStore((s) => s.runs[0]);
+  const currentRunId = useStore((s) => s.currentRunId);
+  const canSwitch = useCanSwitchRuns();
+  const resumeRun = useStore((s) => s.resumeRun);
+  if (!last || finished(last) || last.id === currentRunId) return null;
+  return (
+    <section className="panel resume-offer" aria-label="Resume last run">
+      <p>
+        Your last run, <strong>{last.name}</strong>, stopped at step {last.step} of {last.totalSteps} (saved {savedAt(last.updatedAt)}).
+      </p>
+      <button type="button" onClick={() => resumeRun(last.id)} disabled={!canSwitch}>
+        Continue last run
+      </button>
+    </section>
+  );
+}
+
+function CheckpointStatusLine() {
+  const checkpoint = useStore((s) => s.checkpoint);
+  const available = useStore((s) => s.runsAvailable);
+  if (!available) return <p className="status-bad">This browser keeps no checkpoints (IndexedDB is unavailable): closing the tab loses the run.</p>;
+  if (!checkpoint) return null;
+  const time = new Date(checkpoint.at).toLocaleTimeString();
+  switch (checkpoint.status) {
+    case 'saving':
+      return <p role="status">Saving checkpoint at step {checkpoint.step}…</p>;
+    case 'saved':
+      return <p role="status">Checkpoint saved at step {checkpoint.step} ({time}).</p>;
+    case 'failed':
+      return (
+        <p role="status" className="status-bad">
+          Checkpoint at step {checkpoint.step} not saved: {checkpoint.message}
+        </p>
+      );
+  }
+}
+
+/** Every saved run: continue or open it, or delete it. */
+export function RunsPanel() {
+  const runs = useStore((s) => s.runs);
+  const currentRunId = useStore((s) => s.currentRunId);
+  const resuming = useStore((s) => s.resuming);
+  const canSwitch = useCanSwitchRuns();
+  const { resumeRun, deleteRun } = useStore.getState();
+  return (
+    <section className="panel" aria-labelledby="runs-title">
+      <h2 id="runs-title">Saved runs</h2>
+      <CheckpointStatusLine />
+      {resuming && <p role="status">Loading the saved run…</p>}
+      {runs.length === 0 ? (
+        <p className="hint">Runs are saved in this browser as they train (see “Checkpoint every” under the training settings).</p>
+      ) : (
+        <table className="runs">
+          <thead>
+            <tr>
+              <th scope="col">Run</th>
+              <th scope="col">Step</th>
+              <th scope="col">Loss</th>
+              <th scope="col">Saved</th>
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {runs.map((run) => {
+              const current = run.id === currentRunId;
+              const label = `${run.name}, step ${run.step}`;
+              return (
+                <tr key={run.id} aria-current={current ? 'true' : undefined}>
+                  <th scope="row">
+                    {run.name}
+                    <span className="hint"> · {run.imageCount} images at {run.imageSize} px</span>
+                  </th>
+                  <td>
+                    {run.step} of {run.totalSteps}
+                  </td>
+                  <td>{run.lastLoss === null ? '—' : fixed(run.lastLoss)}</td>
+                  <td>{savedAt(run.updatedAt)}</td>
+                  <td className="controls">
+                    <button type="button" className="secondary" aria-label={`${finished(run) ? 'Open' : 'Continue'} ${label}`} disabled={!canSwitch || current} onClick={() => resumeRun(run.id)}>
+                      {finished(run) ? 'Open' : 'Continue'}
+                    </button>
+                    <button type="button" className="secondary" aria-label={`Delete ${label}`} disabled={current && !canSwitch} onClick={() => deleteRun(run.id)}>
+                      Delete
+                    </button>
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
