@@ -1,7 +1,7 @@
 // The trainer session: which backend the worker got, its state, and what went wrong.
 import type { StateCreator } from 'zustand';
 import { connectTrainer, type TrainerConnection } from '../worker/client';
-import type { BackendPreference, BackendReport, ErrorCode, FromWorker, KnownResultCheck, RunInfo, StepReport, ToWorker, TrainerState } from '../worker/protocol';
+import type { BackendPreference, BackendReport, ErrorCode, FromWorker, KnownResultCheck, RunInfo, StepReport, TestHooks, ToWorker, TrainerState } from '../worker/protocol';
 import { notifyWorkerMessages } from './automation';
 import { metricsHistory } from './metricsHistory';
 import type { Store } from './store';
@@ -25,7 +25,7 @@ export interface SessionSlice {
   runInfo: RunInfo | null;
   /** The backend's best measured matmul rate (FLOP/s), when a benchmark asked for it. */
   matmulRate: number | null;
-  connect(preference?: BackendPreference): void;
+  connect(preference?: BackendPreference, hooks?: TestHooks): void;
   send(message: ToWorker, transfer?: Transferable[]): void;
   dismissProblem(): void;
   /** Applies a frame's worth of worker messages. */
@@ -43,14 +43,14 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
   runInfo: null,
   matmulRate: null,
 
-  connect(preference = 'auto') {
+  connect(preference = 'auto', hooks = {}) {
     if (get().connection) return;
     const connection = connectTrainer(
       (messages) => get().receive(messages),
       (message) => set({ phase: 'failed', problem: { code: 'worker-crashed', message: `The trainer stopped: ${message}`, recoverable: false } }),
     );
     set({ connection, phase: 'starting' });
-    connection.send({ type: 'init', backend: preference });
+    connection.send({ type: 'init', backend: preference, hooks });
   },
 
   send(message, transfer) {

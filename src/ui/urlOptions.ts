@@ -1,4 +1,4 @@
-import type { BackendPreference } from '../worker/protocol';
+import type { BackendPreference, TestHooks } from '../worker/protocol';
 
 /** `?backend=webgl` forces the WebGL backend (for comparing backends, or for drivers with a broken WebGPU). */
 export function backendPreferenceFromUrl(search: string): BackendPreference {
@@ -14,4 +14,16 @@ export function profileStepsFromUrl(search: string): boolean {
 /** `?automation` lets a script driving the page (npm run train, benchmarks) follow the trainer: see src/automation.ts. */
 export function automationFromUrl(search: string): boolean {
   return new URLSearchParams(search).has('automation');
+}
+
+/**
+ * Faults and delays for the browser tests, which inject them for real: `?test-checkpoint-delay=MS` holds every
+ * checkpoint between writing its state and switching the run to it. Absent parameters inject nothing.
+ */
+export function testHooksFromUrl(search: string): TestHooks {
+  const params = new URLSearchParams(search);
+  const hooks: TestHooks = {};
+  const delay = Number(params.get('test-checkpoint-delay'));
+  if (delay > 0) hooks.checkpointCommitDelayMs = delay;
+  return hooks;
 }
