@@ -2,11 +2,12 @@
 // reload with its settings, curves and maps as they were.
 import type { StateCreator } from 'zustand';
 import type { RunSummary } from '../export/checkpoints';
-import type { FromWorker } from '../worker/protocol';
+import { IMPORT_SIZES } from './data';
+import type { FromWorker, LoadedModelSummary } from '../worker/protocol';
 import { metricsHistory } from './metricsHistory';
 import type { Store } from './store';
 
-type RunsMessage = Extract<FromWorker, { type: 'runs' | 'checkpoint' | 'run-restored' }>;
+type RunsMessage = Extract<FromWorker, { type: 'runs' | 'checkpoint' | 'run-restored' | 'model-loaded' }>;
 
 export interface CheckpointStatus {
   status: 'saving' | 'saved' | 'failed';
@@ -30,6 +31,12 @@ export interface RunsSlice {
   currentRunId: string | null;
   /** A resume asked for and not yet answered. */
   resuming: string | null;
+  /** The model loaded from a downloaded zip, if any: it maps the images, and the next run starts from it. */
+  loadedModel: LoadedModelSummary | null;
+  /** A model zip being read and checked. */
+  loadingModel: string | null;
+  loadModel(file: File): Promise<void>;
+  forgetModel(): void;
   setCheckpointEvery(steps: number): void;
   resumeRun(id: string): void;
   deleteRun(id: string): void;
@@ -47,6 +54,18 @@ export const createRunsSlice: StateCreator<Store, [], [], RunsSlice> = (set, get
   checkpoint: null,
   currentRunId: null,
   resuming: null,
+  loadedModel: null,
+  loadingModel: null,
+
+  async loadModel(file) {
+    set({ loadingModel: file.name });
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    get().send({ type: 'load-model', bytes, fileName: file.name, monitor: get().monitorSettings }, [bytes.buffer]);
+  },
+
+  forgetModel() {
+    get().send({ type: 'forget-model' });
+  },
 
   setCheckpointEvery(checkpointEvery) {
     set({ checkpointEvery });
@@ -69,6 +88,18 @@ export const createRunsSlice: StateCreator<Store, [], [], RunsSlice> = (set, get
       case 'checkpoint': {
         const { status, runId, step } = message;
         set({ checkpoint: { status, runId, step, message: message.message, at: Date.now() }, currentRunId: runId });
+        break;
+      }
+      case 'model-loaded': {
+        const { model } = message;
+        set({ loadedModel: model, loadingModel: null });
+        if (!model) break;
+        // The next run must have the model's architecture: its settings become the form's.
+        const steps = get().settings?.steps ?? model.config.optim.totalSteps;
+        set({ settings: { config: model.config, steps } });
+        get().updateSettings((s) => s);
+        const size = model.config.model.imageSize;
+        if ((IMPORT_SIZES as readonly number[]).includes(size)) get().setImportSize(size);
         break;
       }
       case 'run-restored': {

@@ -88,6 +88,9 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
         case 'resume-run':
           set({ resuming: null });
           break;
+        case 'load-model':
+          set({ loadingModel: null });
+          break;
         case 'self-test':
           get().receiveSelfTest({ type: 'error', message: get().problem?.message ?? 'the self-test failed' });
           break;
@@ -115,6 +118,7 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
         case 'runs':
         case 'checkpoint':
         case 'run-restored':
+        case 'model-loaded':
           get().receiveRuns(message);
           break;
         case 'run-info':

@@ -69,7 +69,10 @@ export const createTrainingSlice: StateCreator<Store, [], [], TrainingSlice> = (
   },
 
   adoptDefaults(dataset) {
-    const settings = suggestedSettings(dataset, get().backend);
+    // With a model loaded, the next run keeps its architecture; otherwise the defaults suit the images.
+    const loaded = get().loadedModel?.config;
+    const current = get().settings;
+    const settings = loaded && current ? { ...current, config: { ...loaded, optim: { ...loaded.optim, totalSteps: current.steps } } } : suggestedSettings(dataset, get().backend);
     set({ settings, settingProblems: problemsOf(settings, dataset) });
   },
 

@@ -1,3 +1,4 @@
+import { useId, useRef, useState, type DragEvent } from 'react';
 import type { RunSummary } from '../export/checkpoints';
 import { useStore } from '../store/store';
 import { fixed } from './format';
@@ -55,6 +56,63 @@ function CheckpointStatusLine() {
   }
 }
 
+/** A downloaded model zip, chosen or dropped: it maps and embeds the images, and the next run starts from it. */
+function LoadModel() {
+  const loaded = useStore((s) => s.loadedModel);
+  const loading = useStore((s) => s.loadingModel);
+  const canSwitch = useCanSwitchRuns();
+  const { loadModel, forgetModel } = useStore.getState();
+  const input = useRef<HTMLInputElement>(null);
+  const [over, setOver] = useState(false);
+  const hintId = useId();
+  const take = (file: File | undefined) => {
+    if (file && canSwitch) void loadModel(file);
+  };
+  const onDrop = (e: DragEvent) => {
+    e.preventDefault();
+    setOver(false);
+    take(e.dataTransfer.files[0]);
+  };
+  const m = loaded?.config.model;
+  return (
+    <div
+      className={`load-model${over ? ' drop-over' : ''}`}
+      onDragOver={(e) => {
+        e.preventDefault();
+        setOver(true);
+      }}
+      onDragLeave={() => setOver(false)}
+      onDrop={onDrop}
+    >
+      <h3>Load a downloaded model</h3>
+      <p id={hintId} className="hint">
+        Drop a zip saved with “Download weights” here, or choose it: it maps and embeds the images loaded now, and the next run trains on from it.
+      </p>
+      <input ref={input} type="file" accept=".zip,application/zip" hidden onChange={(e) => take(e.target.files?.[0] ?? undefined)} />
+      <div className="controls">
+        <button type="button" className="secondary" aria-describedby={hintId} disabled={!canSwitch || loading !== null} onClick={() => input.current?.click()}>
+          Load weights (.zip)
+        </button>
+        {loaded && (
+          <button type="button" className="secondary" disabled={!canSwitch} onClick={forgetModel}>
+            Forget loaded model
+          </button>
+        )}
+      </div>
+      {loading && <p role="status">Checking {loading}…</p>}
+      {loaded && m && (
+        <p role="status">
+          Loaded {loaded.fileName}: {m.encoder} (width {m.width}), {m.imageSize} px × {m.channels}, trained for {loaded.step} steps
+          {loaded.hasHead ? ', with its projection head' : ''}.{' '}
+          {loaded.fitsImages
+            ? 'The map and “Download embeddings” use it; Start trains on from it.'
+            : `Import images (they will be read at ${m.imageSize} px) to embed them with it.`}
+        </p>
+      )}
+    </div>
+  );
+}
+
 /** Every saved run: continue or open it, or delete it. */
 export function RunsPanel() {
   const runs = useStore((s) => s.runs);
@@ -67,6 +125,7 @@ export function RunsPanel() {
       <h2 id="runs-title">Saved runs</h2>
       <CheckpointStatusLine />
       {resuming && <p role="status">Loading the saved run…</p>}
+      <LoadModel />
       {runs.length === 0 ? (
         <p className="hint">Runs are saved in this browser as they train (see “Checkpoint every” under the training settings).</p>
       ) : (

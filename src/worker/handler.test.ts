@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { IDBFactory } from 'fake-indexeddb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CheckpointStore } from '../export/checkpoints';
+import { zipFiles } from '../export/download';
 import { selfTestConfig } from '../simclr/selftest';
 import { syntheticImages } from '../simclr/synthetic';
 import { TrainerHandler, type HandlerEnvironment } from './handler';
@@ -483,5 +484,64 @@ describe('TrainerHandler checkpoints', () => {
     expect(first.of('runs').at(-1)!.runs).toEqual([]);
     await first.handler.handle({ type: 'resume-run', id });
     expect(first.of('error').at(-1)!.message).toMatch(/gone/);
+  });
+});
+
+describe('TrainerHandler model zips', () => {
+  async function downloadedZip(): Promise<{ zip: Uint8Array; vectors: string }> {
+    const t = await ready();
+    await t.handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(2), steps: 2, monitor });
+    await t.handler.idle();
+    await t.handler.handle({ type: 'export-model', includeHead: true });
+    const exported = t.of('export').at(-1)!;
+    await t.handler.handle({ type: 'export-embeddings' });
+    const vectors = t.of('export').at(-1)!.files.find((f) => f.name === 'vectors.tsv')!.bytes;
+    await t.handler.handle({ type: 'set-dataset', dataset: dataset() });
+    return { zip: zipFiles(exported.files), vectors: new TextDecoder().decode(vectors) };
+  }
+
+  it('a loaded zip maps the images, and the next run starts from its weights', async () => {
+    const { zip, vectors } = await downloadedZip();
+    const { handler, of } = await ready();
+    await handler.handle({ type: 'load-model', bytes: zip, fileName: 'tabclr-convnet4-step2.zip', monitor });
+    expect(of('error')).toEqual([]);
+    const loaded = of('model-loaded').at(-1)!.model!;
+    expect(loaded).toMatchObject({ fileName: 'tabclr-convnet4-step2.zip', step: 2, hasHead: true, fitsImages: true });
+    // A finished run at step 2 with the loaded encoder: its map, and embeddings to download.
+    expect(of('state').at(-1)).toMatchObject({ state: 'stopped', step: 2 });
+    expect(of('snapshot').at(-1)!.snapshot.step).toBe(2);
+    await handler.handle({ type: 'export-embeddings' });
+    expect(of('export').at(-1)!.fileName).toBe('tabclr-embeddings-step2.zip');
+    // The very representation the trained run gave: the weights came back whole.
+    expect(new TextDecoder().decode(of('export').at(-1)!.files.find((f) => f.name === 'vectors.tsv')!.bytes)).toBe(vectors);
+
+    // Other settings than the model's are refused with the reason; its own train on from it.
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: { ...schedule(2), model: { ...config.model, width: config.model.width * 2 } }, steps: 2, monitor });
+    expect(of('error').at(-1)!.message).toMatch(/the loaded model \(tabclr-convnet4-step2.zip\) is a convnet4/);
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(2), steps: 2, monitor });
+    await handler.idle();
+    expect(of('metrics').map((m) => m.report.step)).toEqual([1, 2]);
+
+    // Forgotten: the next run starts from scratch, whatever the settings.
+    await handler.handle({ type: 'forget-model' });
+    expect(of('model-loaded').at(-1)!.model).toBeNull();
+  });
+
+  it('refuses a truncated or foreign zip with the reason and leaves the run as it was', async () => {
+    const { zip } = await downloadedZip();
+    const { handler, of } = await ready();
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(2), steps: 2, monitor });
+    await handler.idle();
+    const states = of('state').length;
+    await handler.handle({ type: 'load-model', bytes: zip.slice(0, 1000), fileName: 'cut.zip', monitor });
+    expect(of('error').at(-1)).toMatchObject({ code: 'bad-model', request: 'load-model' });
+    expect(of('error').at(-1)!.message).toMatch(/^cut.zip cannot be loaded: it is not a zip file/);
+    await handler.handle({ type: 'load-model', bytes: zipFiles([{ name: 'photo.txt', bytes: new Uint8Array(3) }]), fileName: 'other.zip', monitor });
+    expect(of('error').at(-1)!.message).toMatch(/other.zip cannot be loaded: it has no config.json/);
+    expect(of('model-loaded')).toHaveLength(0);
+    expect(of('state')).toHaveLength(states);
+    // The finished run is still there: neighbours work on it.
+    await handler.handle({ type: 'neighbours', position: 0, k: 2 });
+    expect(of('neighbours')).toHaveLength(1);
   });
 });

@@ -13,10 +13,11 @@ import { embeddingsBundle, modelBundle } from '../export/bundle';
 import { storageProblem, type CheckpointStore, type DatasetIdentity, type RunHistory, type RunRecord, type RunSummary } from '../export/checkpoints';
 import { cacheKey, toSingleChannel } from '../data/files';
 import { sha256 } from '../data/importer';
-import { restoreTrainState, snapshotTrainState } from '../simclr/snapshot';
+import { restoreTrainState, snapshotTrainState, writeWeights } from '../simclr/snapshot';
+import { ModelZipError, readModelZip, type LoadedModel } from '../export/modelZip';
 import { TrainerError } from './errors';
 import { RunMonitor } from './monitor';
-import { MAX_PROBE_IMAGES, type BackendPreference, type BackendReport, type DatasetPayload, type FromWorker, type KnownResultCheck, type MemoryReport, type MonitorSettings, type Post, type RecordedStep, type TestHooks, type ToWorker, type TrainerState } from './protocol';
+import { MAX_PROBE_IMAGES, type BackendPreference, type BackendReport, type DatasetPayload, type FromWorker, type KnownResultCheck, type LoadedModelSummary, type MemoryReport, type MonitorSettings, type Post, type RecordedStep, type TestHooks, type ToWorker, type TrainerState } from './protocol';
 
 export interface HandlerEnvironment {
   selectBackend(preference: BackendPreference): Promise<BackendReport>;
@@ -58,6 +59,25 @@ interface Run {
 }
 
 
+/** Same layers and shapes: a loaded model's weights fit a model built from the other config. */
+function sameArchitecture(a: TrainConfig, b: TrainConfig): boolean {
+  const keys = ['encoder', 'width', 'imageSize', 'channels', 'headLayers', 'projectionDim'] as const;
+  return keys.every((k) => a.model[k] === b.model[k]);
+}
+
+function describeArchitecture(config: TrainConfig): string {
+  const m = config.model;
+  return `${m.encoder} (width ${m.width}, ${m.imageSize} px × ${m.channels}, head ${m.headLayers} layers → ${m.projectionDim})`;
+}
+
+/** Puts a loaded model's encoder (and head, when it has one) into a train state; every encoder weight must be there. */
+function applyLoadedWeights(state: TrainState, loaded: LoadedModel): void {
+  const given = new Set(loaded.encoder.map((w) => w.name));
+  const missing = state.model.encoder.weights.map((w) => w.originalName).filter((name) => !given.has(name));
+  if (missing.length) throw new Error(`the encoder lacks ${missing.length} weights (${missing.slice(0, 3).join(', ')}…)`);
+  writeWeights(state.model, [...loaded.encoder, ...(loaded.head ?? [])], { partial: true });
+}
+
 /** Live tensors and GPU bytes, whatever the backend calls them. */
 export function memoryReport(): MemoryReport {
   const info = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number };
@@ -82,6 +102,8 @@ export class TrainerHandler {
   /** Requests that use the run's model between steps (neighbours, UMAP), chained; a stop waits for them. */
   private sideWork: Promise<void> = Promise.resolve();
   private hooks: TestHooks = {};
+  /** A model loaded from a zip: maps and embeddings use it, and the next run starts from its weights. */
+  private loadedModel: LoadedModel | null = null;
   /** Opened on first use; null where the browser keeps no checkpoints. */
   private checkpointStore: Promise<CheckpointStore | null> | null = null;
   /** SHA-256 of each data set's image store, worked out once. */
@@ -117,6 +139,11 @@ export class TrainerHandler {
           return await this.resumeRun(message.id);
         case 'delete-run':
           return await this.deleteRun(message.id);
+        case 'load-model':
+          return await this.loadModel(message.bytes, message.fileName, message.monitor);
+        case 'forget-model':
+          this.loadedModel = null;
+          return this.send({ type: 'model-loaded', model: null });
         case 'pause':
           return this.pause();
         case 'resume':
@@ -228,6 +255,7 @@ export class TrainerHandler {
     this.dataset = dataset;
     const { name, count, imageSize, channels, classNames, labels } = dataset;
     this.send({ type: 'dataset', dataset: { name, count, imageSize, channels, classNames, labelled: labels !== null } });
+    if (this.loadedModel) await this.openLoadedModel(this.loadedModel, this.loadedMonitor);
   }
 
   /** Minimum images for SimCLR: each image needs at least one other image as a negative. */
@@ -320,6 +348,12 @@ export class TrainerHandler {
       problems.push(`the map shows from 2 to ${MAX_PROBE_IMAGES} images, got ${monitor.probeCount}`);
     }
     if (!(Number.isInteger(checkpointEvery) && checkpointEvery >= 0)) problems.push(`checkpoint interval must be a whole number of steps ≥ 0, got ${checkpointEvery}`);
+    const loaded = this.loadedModel;
+    if (loaded && !sameArchitecture(loaded.config, config)) {
+      problems.push(
+        `the loaded model (${loaded.fileName}) is a ${describeArchitecture(loaded.config)} but the settings ask for a ${describeArchitecture(config)}: set them back, or forget the loaded model to start from scratch`,
+      );
+    }
     if (config.optim.totalSteps !== steps) problems.push(`the learning-rate schedule spans ${config.optim.totalSteps} steps but the run has ${steps}`);
     if (problems.length) throw new TrainerError('bad-config', problems.join('; '));
 
@@ -334,11 +368,14 @@ export class TrainerHandler {
     const sampler = new EpochSampler(dataset.count, config.batchSize, new Random(config.seed));
     const runMonitor = new RunMonitor(dataset, monitor, config.batchSize, config.seed);
     const createdAt = Date.now();
+    const state = createTrainState(config);
+    // A loaded model's weights are the starting point (the optimiser starts afresh: the zip has no optimiser state).
+    if (loaded) applyLoadedWeights(state, loaded);
     this.run = {
       id: crypto.randomUUID(),
-      name: `${dataset.name} · ${config.model.encoder}`,
+      name: `${dataset.name} · ${config.model.encoder}${loaded ? ` from ${loaded.fileName}` : ''}`,
       createdAt,
-      state: createTrainState(config),
+      state,
       sampler,
       totalSteps: steps,
       monitor: runMonitor,
@@ -562,6 +599,77 @@ export class TrainerHandler {
     this.setState('stopped');
   }
 
+  // ---- Models loaded from a zip ----------------------------------------------------------------------------
+
+  private loadedMonitor: MonitorSettings = { snapshotEvery: 25, probeCount: 500, profileSteps: false };
+
+  private summaryOfLoaded(model: LoadedModel): LoadedModelSummary {
+    const { imageSize, channels } = model.config.model;
+    const fitsImages = this.dataset !== null && this.dataset.imageSize === imageSize && this.dataset.channels === channels;
+    return { fileName: model.fileName, config: model.config, step: model.step, version: model.version, hasHead: model.head !== null, fitsImages };
+  }
+
+  /**
+   * Checks a downloaded zip through and through (format, sizes, every weight's name and shape) before anything
+   * changes; then the model maps and embeds the loaded images, and the next run starts from it.
+   */
+  private async loadModel(bytes: Uint8Array, fileName: string, monitor: MonitorSettings): Promise<void> {
+    this.requireBackend();
+    if (this.selfTesting || this.isActive()) throw new TrainerError('busy', 'stop training before loading a model');
+    if (this.loadingData) throw new TrainerError('busy', 'wait until the images are loaded');
+    let loaded: LoadedModel;
+    try {
+      loaded = readModelZip(bytes, fileName);
+    } catch (e) {
+      if (e instanceof ModelZipError) throw new TrainerError('bad-model', `${fileName} cannot be loaded: ${e.message}.`);
+      throw e;
+    }
+    // The weights must fit the architecture their config describes: tried on a model of its own, then discarded.
+    const trial = createTrainState(loaded.config);
+    try {
+      applyLoadedWeights(trial, loaded);
+    } catch (e) {
+      throw new TrainerError('bad-model', `${fileName} cannot be loaded: ${(e as Error).message}.`);
+    } finally {
+      disposeTrainState(trial);
+    }
+    this.loadedModel = loaded;
+    this.loadedMonitor = monitor;
+    await this.openLoadedModel(loaded, monitor);
+  }
+
+  /** With images of the model's size loaded: the model as a finished run, so its map, neighbours and embeddings work. */
+  private async openLoadedModel(loaded: LoadedModel, monitorSettings: MonitorSettings): Promise<void> {
+    this.send({ type: 'model-loaded', model: this.summaryOfLoaded(loaded) });
+    const dataset = this.dataset;
+    const { imageSize, channels } = loaded.config.model;
+    if (!dataset || dataset.imageSize !== imageSize || dataset.channels !== channels) return;
+    await this.retireRun();
+    const config = { ...loaded.config, batchSize: Math.min(loaded.config.batchSize, dataset.count) };
+    const state = createTrainState(config);
+    applyLoadedWeights(state, loaded);
+    state.step = loaded.step;
+    const monitor = new RunMonitor(dataset, { ...monitorSettings, probeCount: Math.min(monitorSettings.probeCount, dataset.count) }, config.batchSize, config.seed);
+    this.run = {
+      id: crypto.randomUUID(),
+      name: loaded.fileName,
+      createdAt: Date.now(),
+      state,
+      sampler: new EpochSampler(dataset.count, config.batchSize, new Random(config.seed)),
+      totalSteps: loaded.step,
+      monitor,
+      checkpointEvery: 0,
+      history: { steps: [], snapshots: [], baselines: null },
+      identity: null,
+      savedStep: loaded.step,
+    };
+    this.lastMetrics = null;
+    this.setState('stopped');
+    const probe = monitor.probeSet();
+    this.send({ type: 'probe', probe }, [probe.pixels.buffer]);
+    await this.sendSnapshot(this.run);
+  }
+
   // ---- Checkpoints ------------------------------------------------------------------------------------------
 
   private checkpoints(): Promise<CheckpointStore | null> {
@@ -693,6 +801,10 @@ export class TrainerHandler {
     const saved = await store.load(id);
     if (!saved) throw new TrainerError('no-dataset', 'that saved run is gone (deleted in another tab?)');
     const { record, state: checkpoint } = saved;
+    if (this.loadedModel) {
+      this.loadedModel = null;
+      this.send({ type: 'model-loaded', model: null });
+    }
     this.loadingData = true;
     let dataset: DatasetPayload;
     try {

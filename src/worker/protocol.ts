@@ -49,6 +49,17 @@ export interface DatasetPayload {
   source?: DatasetSource;
 }
 
+/** A model loaded from a downloaded zip, as the page shows it. */
+export interface LoadedModelSummary {
+  fileName: string;
+  config: TrainConfig;
+  step: number;
+  version: string;
+  hasHead: boolean;
+  /** Whether the images loaded now have the model's input size and channels. */
+  fitsImages: boolean;
+}
+
 /** Faults and delays the browser tests inject for real (`?test-…` URL parameters, src/ui/urlOptions.ts). */
 export interface TestHooks {
   /** Milliseconds between writing a checkpoint's state and switching the run to it: time to close the tab mid-save. */
@@ -132,6 +143,7 @@ export type ErrorCode =
   | 'dataset-failed' // images could not be read
   | 'busy' // the request conflicts with work in progress
   | 'training-failed' // an exception inside a step
+  | 'bad-model' // a model zip that is not tabclr's, is cut short or contradicts itself
   | 'internal';
 
 export type ToWorker =
@@ -149,6 +161,9 @@ export type ToWorker =
   /** Load a saved run: it continues training where its checkpoint left off, or opens for looking when finished. */
   | { type: 'resume-run'; id: string }
   | { type: 'delete-run'; id: string }
+  /** A downloaded model zip: it embeds the images from now on, and the next run starts from its weights. */
+  | { type: 'load-model'; bytes: Uint8Array; fileName: string; monitor: MonitorSettings }
+  | { type: 'forget-model' }
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'stop' }
@@ -177,6 +192,8 @@ export type FromWorker =
   | { type: 'state'; state: TrainerState; step: number }
   | { type: 'metrics'; report: StepReport }
   | { type: 'run-info'; info: RunInfo }
+  /** The model loaded from a zip (null once forgotten), and whether the loaded images suit it. */
+  | { type: 'model-loaded'; model: LoadedModelSummary | null }
   /** Saved runs, newest first; sent on request and whenever the list changes. */
   | { type: 'runs'; runs: RunSummary[]; available: boolean }
   | { type: 'checkpoint'; status: 'saving' | 'saved' | 'failed'; runId: string; step: number; message: string | null }
