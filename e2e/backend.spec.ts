@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './fixtures';
 
 test('the worker runs tfjs on WebGPU, computes a known result, and the status bar reports the adapter', async ({ page }) => {
   const workers: string[] = [];

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { expect, test, type Download, type Page } from '@playwright/test';
+import { expect, test, type Download, type Page } from './fixtures';
 import { unzipSync } from 'fflate';
 import { readFileSync } from 'node:fs';
 import { pytorchName, readSafetensorsHeader } from '../src/export/safetensors';

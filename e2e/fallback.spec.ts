@@ -1,4 +1,4 @@
-import { chromium, expect, test } from '@playwright/test';
+import { chromium, expect, test } from './fixtures';
 import { QUIET_FLAGS, SANDBOX_FLAGS, systemChromium } from './browser';
 
 // These tests start their own Chromium, with the GPU features the default launch gives switched off.

@@ -1,9 +1,103 @@
-// Fixture folders for the browser tests, made by the tests themselves: images are encoded by the browser
-// (JPEG, PNG and WebP through OffscreenCanvas), then written to a fresh temporary folder.
-import type { Page } from '@playwright/test';
+// What every browser test shares. Specs import `test` and `expect` (and anything else of Playwright's) from here:
+// - every request of every test, the pages' and their workers', is recorded, and a test that sent one to another
+//   origin fails (tabclr's promise: nothing leaves the device);
+// - fixture folders made by the tests themselves: images are encoded by the browser (JPEG, PNG and WebP through
+//   OffscreenCanvas), then written to a fresh temporary folder.
+import { chromium as playwrightChromium, test as base, expect, type Browser, type BrowserContext, type Page, type Request } from '@playwright/test';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+
+export * from '@playwright/test';
+
+/** A request that went, or tried to go, somewhere other than the app's own origin. */
+export interface ForeignRequest {
+  url: string;
+  method: string;
+  resourceType: string;
+}
+
+/**
+ * Every request of the contexts it watches: pages, popups, dedicated workers (Chromium reports their requests on the
+ * context too) and service workers, plus WebSockets. The app's own origin is fine, and so are data: and blob: URLs,
+ * which never leave the browser.
+ */
+export class RequestRecorder {
+  private readonly found: ForeignRequest[] = [];
+  /** Every URL requested, own origin included, in order. */
+  readonly urls: string[] = [];
+
+  constructor(readonly origin: string) {}
+
+  isForeign(url: string): boolean {
+    const parsed = new URL(url);
+    if (parsed.protocol === 'data:' || parsed.protocol === 'blob:') return false;
+    return parsed.origin !== this.origin;
+  }
+
+  watch(context: BrowserContext): void {
+    context.on('request', (request: Request) => this.record(request.url(), request.method(), request.resourceType()));
+    const watchSockets = (page: Page) => page.on('websocket', (socket) => this.record(socket.url(), 'GET', 'websocket'));
+    context.pages().forEach(watchSockets);
+    context.on('page', watchSockets);
+  }
+
+  /** The foreign requests so far, forgotten: for tests that make one on purpose. */
+  takeForeign(): ForeignRequest[] {
+    return this.found.splice(0);
+  }
+
+  get foreign(): readonly ForeignRequest[] {
+    return this.found;
+  }
+
+  private record(url: string, method: string, resourceType: string): void {
+    this.urls.push(url);
+    if (this.isForeign(url)) this.found.push({ url, method, resourceType });
+  }
+}
+
+/** The running test's recorder: browsers a spec launches itself (through `chromium` below) report to it too. */
+let current: RequestRecorder | null = null;
+
+function watchBrowser(browser: Browser): Browser {
+  const newContext = browser.newContext.bind(browser);
+  const newPage = browser.newPage.bind(browser);
+  browser.newContext = async (options) => {
+    const context = await newContext(options);
+    current?.watch(context);
+    return context;
+  };
+  browser.newPage = async (options) => {
+    const page = await newPage(options);
+    current?.watch(page.context());
+    return page;
+  };
+  return browser;
+}
+
+/** Playwright's chromium, whose browsers' requests are recorded like the test's own browser's. */
+export const chromium: typeof playwrightChromium = Object.create(playwrightChromium, {
+  launch: { value: async (...args: Parameters<typeof playwrightChromium.launch>) => watchBrowser(await playwrightChromium.launch(...args)) },
+});
+
+export const test = base.extend<{ requests: RequestRecorder }>({
+  requests: [
+    async ({ context, baseURL }, use) => {
+      const recorder = new RequestRecorder(new URL(baseURL!).origin);
+      recorder.watch(context);
+      current = recorder;
+      try {
+        await use(recorder);
+      } finally {
+        current = null;
+      }
+      const list = recorder.foreign.map((r) => `${r.method} ${r.url} (${r.resourceType})`).join('\n');
+      expect(recorder.foreign, `requests to other origins than ${recorder.origin}:\n${list}`).toEqual([]);
+    },
+    { auto: true },
+  ],
+});
 
 export interface FixtureImage {
   path: string;

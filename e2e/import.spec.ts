@@ -1,5 +1,4 @@
-import { expect, test, type Page } from '@playwright/test';
-import { encodeImages, removeFixtureFolders, writeFolder, type FixtureImage } from './fixtures';
+import { encodeImages, expect, removeFixtureFolders, test, writeFolder, type FixtureImage, type Page } from './fixtures';
 
 test.afterAll(removeFixtureFolders);
 

@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './fixtures';
 
 test('the SimCLR step learns on WebGPU and agrees with the CPU on loss and gradients', async ({ page }) => {
   await page.goto('/');

@@ -1,4 +1,4 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test, type Page } from './fixtures';
 import { encodeImages, removeFixtureFolders, writeFolder } from './fixtures';
 
 test.afterAll(removeFixtureFolders);
