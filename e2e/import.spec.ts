@@ -96,3 +96,98 @@ test('images dropped on the page are imported', async ({ page }) => {
   await expect(region).toContainText('Imported 3 files: 3 of 3 files · 3 decoded');
   await expect(region.locator('.dataset-summary')).toHaveText('3 files: 3 images, 32 × 32 px, colour, no labels');
 });
+
+/** Names that run script if a page ever puts them in as HTML: one opens a dialog, the other sets a flag. */
+const ALERTS = '<img src=x onerror=alert(1)>';
+const FLAGS = '<img src=x onerror="window.__pwned=1">';
+
+test.describe('names of files and folders', () => {
+  // Without the app's Content-Security-Policy, which would refuse the payloads' inline handlers anyway: what is
+  // tested here is that the page never treats a name as HTML, not that the policy catches it when it does.
+  test.use({ bypassCSP: true });
+
+  test('are shown as text, never run as HTML: import, skipped files, class list, map tooltip and neighbours', async ({ page }) => {
+    test.setTimeout(300_000);
+    const dialogs: string[] = [];
+    page.on('dialog', (dialog) => {
+      dialogs.push(dialog.message());
+      void dialog.dismiss();
+    });
+    await ready(page);
+    const colours = ['#c00', '#d22', '#e44', '#0a0', '#2b2', '#4c4', '#00c', '#22d', '#44e'];
+    const bytes = await encodeImages(page, colours.map((colour, i) => ({ path: `${i}.png`, width: 24 + i, height: 24, colour, type: 'image/png' as const })));
+    const files: Record<string, Buffer> = {
+      [`${ALERTS}/1.png`]: bytes[0]!,
+      [`${ALERTS}/2.png`]: bytes[1]!,
+      [`${ALERTS}/3.png`]: bytes[2]!,
+      [`${FLAGS}/1.png`]: bytes[3]!,
+      [`${FLAGS}/2.png`]: bytes[4]!,
+      [`${FLAGS}/3.png`]: bytes[5]!,
+      [`plain/${ALERTS}.png`]: bytes[6]!,
+      [`plain/${FLAGS}.png`]: bytes[7]!,
+      [`plain/${FLAGS} copy.png`]: bytes[7]!,
+      'plain/ok.png': bytes[8]!,
+      // A JPEG's first bytes, then nothing a decoder can use.
+      [`plain/${ALERTS}.jpg`]: Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from('the rest is missing')]),
+    };
+    // The chosen folder's own name is hostile too: it names the data set.
+    await chooseFolder(page, writeFolder(FLAGS, files));
+    const region = page.getByRole('region', { name: 'Images' });
+    await expect(region).toContainText(`Imported ${FLAGS}: 11 of 11 files · 10 decoded · 0 from cache · 2 skipped (1 duplicates)`);
+    await expect(region.locator('.dataset-summary')).toHaveText(`${FLAGS}: 9 images, 32 × 32 px, colour, 3 classes found (used only to evaluate)`);
+
+    await region.getByText('2 files skipped').click();
+    // In path order ('"' sorts before 'a'); of two files with the same bytes the first by path is kept (' copy' sorts before '.png').
+    const rows = region.getByRole('row').filter({ has: page.getByRole('cell') });
+    await expect(rows.nth(0).getByRole('cell')).toHaveText([`${FLAGS}/plain/${FLAGS}.png`, `same bytes as ${FLAGS}/plain/${FLAGS} copy.png; counted once`]);
+    await expect(rows.nth(1).getByRole('cell')).toHaveText([`${FLAGS}/plain/${ALERTS}.jpg`, /^corrupt or truncated image/]);
+
+    // Train a little, with a map at every step, to see the class names where the map shows them.
+    await page.getByLabel('Width multiplier', { exact: true }).fill('0.125');
+    await page.getByLabel('Batch size', { exact: true }).fill('8');
+    await page.getByLabel('Steps', { exact: true }).fill('1');
+    await page.getByRole('spinbutton', { name: 'Warm-up steps' }).fill('0');
+    await page.getByText('Augmentation and monitoring').click();
+    await page.getByLabel('Map every (steps)').fill('1');
+    await page.getByLabel('Images on the map').fill('9');
+    await page.getByRole('button', { name: 'Start' }).click();
+    await expect(page.locator('.run-state')).toContainText('Finished', { timeout: 150_000 });
+    const learnt = page.getByRole('region', { name: 'What it learnt' });
+    const classes = [ALERTS, FLAGS, 'plain'];
+    expect((await learnt.getByRole('list', { name: 'Classes' }).getByRole('listitem').allTextContents()).sort()).toEqual([...classes].sort());
+
+    // The tooltip of a point: find one drawn on the canvas, and hover it.
+    const map = learnt.getByRole('img', { name: /Embedding map: 9 images at step 1/ });
+    const point = await map.evaluate((canvas: HTMLCanvasElement) => {
+      const { width, height } = canvas;
+      const data = canvas.getContext('2d')!.getImageData(0, 0, width, height).data;
+      for (let i = 3; i < data.length; i += 4) {
+        if (data[i]! > 200) return { x: ((i >> 2) % width) / (width / canvas.clientWidth), y: Math.floor((i >> 2) / width) / (height / canvas.clientHeight) };
+      }
+      return null;
+    });
+    await map.hover({ position: { x: point!.x, y: point!.y + 1 } });
+    await expect(learnt.locator('.map-tooltip')).toHaveText(new RegExp(`^(${classes.map(escapeRegExp).join('|')})$`));
+
+    // Neighbours, named with their class.
+    await learnt.getByRole('group', { name: 'Probe images' }).getByRole('button').first().click();
+    const named = `(${classes.map(escapeRegExp).join('|')})`;
+    await expect(learnt.getByRole('heading', { name: /Nearest neighbours of image 1/ })).toHaveText(new RegExp(`^Nearest neighbours of image 1 \\(${named}\\)$`));
+    const captions = learnt.getByRole('list', { name: /Nearest neighbours at step 1/ }).getByRole('listitem');
+    await expect(captions).toHaveCount(8);
+    for (const caption of await captions.allTextContents()) expect(caption).toMatch(new RegExp(`^image \\d+ \\(${named}\\): similarity -?\\d\\.\\d{3}$`));
+
+    // Nothing ran: no dialog, no flag, not one element made from a name.
+    expect(dialogs).toEqual([]);
+    expect(await page.evaluate(() => (window as { __pwned?: number }).__pwned)).toBeUndefined();
+    await expect(page.locator('img')).toHaveCount(0);
+
+    // The check itself works: the same name, put in as HTML on purpose, does run here.
+    await page.evaluate((html) => document.body.insertAdjacentHTML('beforeend', html), FLAGS);
+    await expect.poll(() => page.evaluate(() => (window as { __pwned?: number }).__pwned)).toBe(1);
+  });
+});
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
