@@ -20,7 +20,8 @@ export interface ForeignRequest {
 /**
  * Every request of the contexts it watches: pages, popups, dedicated workers (Chromium reports their requests on the
  * context too) and service workers, plus WebSockets. The app's own origin is fine, and so are data: and blob: URLs,
- * which never leave the browser.
+ * which never leave the browser. Requests the Content-Security-Policy refuses are never sent, so they do not show
+ * here: e2e/privacy.spec.ts checks that the policy refuses nothing in a working session.
  */
 export class RequestRecorder {
   private readonly found: ForeignRequest[] = [];

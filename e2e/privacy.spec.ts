@@ -1,5 +1,6 @@
-// Nothing leaves the device: the request recorder every test runs under (e2e/fixtures.ts) sees what it must.
-import { expect, test, type BrowserContext } from './fixtures';
+// Nothing leaves the device: the request recorder every test runs under (e2e/fixtures.ts) sees what it must, and the
+// built app runs under a Content-Security-Policy that refuses inline script, eval and other origins.
+import { expect, test, type BrowserContext, type Page } from './fixtures';
 
 /** Where nothing may go. Requests there are aborted in the browser: the tests never need the network. */
 const ELSEWHERE = 'https://elsewhere.example';
@@ -66,4 +67,95 @@ test.describe('the request recorder', () => {
     expect(requests.urls.some((u) => u.endsWith('/sample/fashion-mnist/manifest.json'))).toBe(true);
     expect(requests.foreign).toEqual([]);
   });
+});
+
+/** The policy of the built app; the <meta> cannot carry frame-ancestors, so only the header has it. */
+const POLICY =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; worker-src 'self'; " +
+  "object-src 'none'; base-uri 'none'; form-action 'none'";
+
+interface Violation {
+  directive: string;
+  blocked: string;
+  source: string;
+  /** Which form of the policy refused it: the header has frame-ancestors, the <meta> cannot. */
+  policy: 'header' | 'meta';
+}
+
+const LISTEN_FOR_VIOLATIONS = `self.__violations = [];
+self.addEventListener('securitypolicyviolation', (e) => self.__violations.push({ directive: e.effectiveDirective, blocked: e.blockedURI, source: e.sourceFile, policy: e.originalPolicy.includes('frame-ancestors') ? 'header' : 'meta' }));
+`;
+
+/**
+ * Records the policy violations of the page (an init script) and of the trainer worker (its script, as served, with
+ * the same listener put in front: a worker takes its policy from its own response, and reports violations to itself).
+ */
+async function recordViolations(page: Page) {
+  await page.addInitScript(LISTEN_FOR_VIOLATIONS);
+  await page.context().route(/\/assets\/trainer\.worker-[\w-]+\.js$/, async (route) => {
+    const response = await route.fetch();
+    await route.fulfill({ response, body: LISTEN_FOR_VIOLATIONS + (await response.text()) });
+  });
+  const read = () => (self as unknown as { __violations: Violation[] }).__violations;
+  return {
+    page: () => page.evaluate(read),
+    worker: () => page.workers().find((w) => w.url().includes('trainer.worker'))!.evaluate(read),
+  };
+}
+
+test('the built app runs under a strict Content-Security-Policy: load, self-test, training and downloads break none of it', async ({ page, context, requests }) => {
+  test.setTimeout(420_000);
+  await blockElsewhere(context);
+  const violations = await recordViolations(page);
+  const response = await page.goto('/');
+  expect(response!.headers()['content-security-policy']).toBe(`${POLICY}; frame-ancestors 'none'`);
+  await expect(page.locator('meta[http-equiv="Content-Security-Policy"]')).toHaveAttribute('content', POLICY);
+  await expect(page.getByRole('status', { name: 'GPU status' })).toContainText('GPU check passed');
+  await expect(page.getByRole('region', { name: 'Images' })).toContainText('300 images');
+
+  await page.getByRole('button', { name: 'Run self-test' }).click();
+  const results = page.getByRole('definition');
+  await expect(results.nth(1)).toContainText('Agree', { timeout: 240_000 });
+  await expect(results.nth(0)).toContainText('Passed');
+
+  await page.getByLabel('Width multiplier', { exact: true }).fill('0.125');
+  await page.getByLabel('Batch size', { exact: true }).fill('8');
+  await page.getByLabel('Steps', { exact: true }).fill('2');
+  await page.getByRole('spinbutton', { name: 'Warm-up steps' }).fill('0');
+  await page.getByText('Augmentation and monitoring').click();
+  await page.getByLabel('Map every (steps)').fill('1');
+  await page.getByLabel('Images on the map').fill('8');
+  await page.getByRole('button', { name: 'Start' }).click();
+  await expect(page.locator('.run-state')).toContainText('Finished', { timeout: 150_000 });
+  await expect(page.getByRole('img', { name: /Embedding map: 8 images at step 2/ })).toBeVisible();
+  for (const name of ['Download weights (.zip)', 'Download embeddings (.zip)']) {
+    const download = page.waitForEvent('download');
+    await page.getByRole('button', { name }).click();
+    expect((await download).suggestedFilename()).toMatch(/\.zip$/);
+  }
+
+  // Not one refusal on the page. In the worker exactly one, at start and harmless: tfjs bundles long.js, which tries to
+  // compile a tiny WebAssembly module to multiply 64-bit integers faster, and uses plain JavaScript when refused.
+  expect(await violations.page()).toEqual([]);
+  const inWorker = await violations.worker();
+  expect(inWorker).toEqual([{ directive: 'script-src', blocked: 'wasm-eval', source: expect.stringMatching(/\/assets\/trainer\.worker-[\w-]+\.js$/), policy: 'header' }]);
+
+  // What the policy is for: an injected inline script, a string compiled as code and a request elsewhere are refused.
+  // (Not eval inside page.evaluate: DevTools lets its own evaluations compile strings whatever the policy says.)
+  const attempts = await page.evaluate(async (elsewhere) => {
+    const script = document.createElement('script');
+    script.textContent = 'window.__inlineRan = true';
+    document.head.append(script);
+    setTimeout('window.__evalRan = true', 0);
+    const fetchOutcome = await fetch(`${elsewhere}/leak`).then(() => 'sent', (e: Error) => e.name);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const ran = window as { __inlineRan?: boolean; __evalRan?: boolean };
+    return { inlineRan: ran.__inlineRan === true, evalRan: ran.__evalRan === true, fetchOutcome };
+  }, ELSEWHERE);
+  expect(attempts).toEqual({ inlineRan: false, evalRan: false, fetchOutcome: 'TypeError' });
+  // Each refused twice: the page is under both forms of the policy, the header and the <meta>.
+  const refused = [`connect-src ${ELSEWHERE}/leak`, 'script-src eval', 'script-src-elem inline'];
+  expect((await violations.page()).map((v) => `${v.directive} ${v.blocked} ${v.policy}`).sort()).toEqual(refused.flatMap((r) => [`${r} header`, `${r} meta`]));
+  // Refused before it was made: the request never existed.
+  expect(requests.foreign).toEqual([]);
 });
