@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { memoryBudgetBytes } from './budget';
 import { SkipError } from './decode';
 import { importImages, sha256, type CacheEntry, type ImageCache, type ImportFile, type ImportOptions } from './importer';
 
@@ -55,7 +56,7 @@ describe('importImages', () => {
       ['photos/notes.txt', 'not-an-image'],
     ]);
     expect(result.skipped[0]!.message).toMatch(/corrupt.*bad data/);
-    expect(result.counts).toMatchObject({ found: 8, processed: 8, decoded: 4, fromCache: 0, skipped: 4, duplicates: 0 });
+    expect(result.counts).toMatchObject({ found: 8, processed: 8, decoded: 4, fromCache: 0, skipped: 4, duplicates: 0, leftOut: 0 });
   });
 
   it('labels images by their sub-folder, in path order', async () => {
@@ -111,6 +112,88 @@ describe('importImages', () => {
     await expect(run).rejects.toThrow(/abort/i);
     expect(seen[0]).toBe(1);
     expect(Math.max(...seen)).toBeLessThan(200);
+  });
+
+  describe('with a memory budget', () => {
+    // imageSize 2: 12 bytes of RGB per image.
+    const IMAGE = 2 * 2 * 3;
+    const ten = Array.from({ length: 10 }, (_, i) => image(`big/${i}.png`, [i * 20, 5, 5]));
+
+    it('imports images in path order until the budget is full, reads none after, and counts the files left out', async () => {
+      const decoded: string[] = [];
+      const decode = async (blob: Blob, size: number) => {
+        const pixels = await fakeDecode(blob, size);
+        decoded.push(String(pixels[0]));
+        return pixels;
+      };
+      const progress: number[] = [];
+      const result = await importImages(ten, options({ decode, concurrency: 1, memoryBudget: 4 * IMAGE + 5, onProgress: (c) => progress.push(c.leftOut!) }));
+      expect(result.dataset.count).toBe(4);
+      expect(result.dataset.names).toEqual(['big/0.png', 'big/1.png', 'big/2.png', 'big/3.png']);
+      expect(result.dataset.pixels.length).toBe(4 * IMAGE);
+      expect(decoded).toEqual(['0', '20', '40', '60']);
+      expect(result.counts).toEqual({ found: 10, processed: 4, decoded: 4, fromCache: 0, skipped: 0, duplicates: 0, leftOut: 6, budgetBytes: 4 * IMAGE + 5 });
+      // The last progress report already says so.
+      expect(progress.at(-1)).toBe(6);
+    });
+
+    it('decodes no more than the lanes already in flight when the budget fills, and keeps none of them', async () => {
+      let decodes = 0;
+      const decode = async (blob: Blob, size: number) => {
+        decodes++;
+        return fakeDecode(blob, size);
+      };
+      const result = await importImages(ten, options({ decode, concurrency: 3, memoryBudget: 4 * IMAGE }));
+      expect(result.dataset.names).toEqual(['big/0.png', 'big/1.png', 'big/2.png', 'big/3.png']);
+      expect(decodes).toBeLessThanOrEqual(4 + 2);
+      expect(result.counts).toMatchObject({ processed: 4, decoded: 4, leftOut: 6 });
+    });
+
+    it('spends the budget on images only: skipped files and duplicates before the cut take no room', async () => {
+      const files = [
+        image('m/a.png', [1, 2, 3]),
+        raw('m/b.jpg', [0xff, 0xd8, 0xff, 0xe0, 0, 0, 0, 0, 0xde]),
+        image('m/c.png', [1, 2, 3]),
+        raw('m/d.txt', [...new TextEncoder().encode('notes')]),
+        image('m/e.png', [4, 5, 6]),
+        image('m/f.png', [7, 8, 9]),
+        image('m/g.png', [10, 11, 12]),
+      ];
+      const result = await importImages(files, options({ concurrency: 1, memoryBudget: 2 * IMAGE }));
+      expect(result.dataset.names).toEqual(['m/a.png', 'm/e.png']);
+      expect(result.skipped.map((s) => [s.path, s.reason])).toEqual([
+        ['m/b.jpg', 'corrupt'],
+        ['m/c.png', 'duplicate'],
+        ['m/d.txt', 'not-an-image'],
+      ]);
+      expect(result.counts).toMatchObject({ found: 7, processed: 5, skipped: 3, duplicates: 1, leftOut: 2 });
+    });
+
+    it('leaves nothing out when the images fit exactly, and cached images count against the budget too', async () => {
+      const cache = new MemoryCache();
+      const exact = await importImages(ten, options({ cache, memoryBudget: 10 * IMAGE }));
+      expect(exact.counts).toMatchObject({ processed: 10, decoded: 10, leftOut: 0 });
+      expect(exact.dataset.count).toBe(10);
+      const again = await importImages(ten, options({ cache, memoryBudget: 3 * IMAGE }));
+      expect(again.dataset.count).toBe(3);
+      expect(again.counts).toMatchObject({ processed: 3, decoded: 0, fromCache: 3, leftOut: 7 });
+    });
+
+    it('holds the images once: the store is the buffer they were written into, with no slack', async () => {
+      const all = await importImages(ten, options({ memoryBudget: 1 << 20 }));
+      expect(all.dataset.pixels.buffer.byteLength).toBe(10 * IMAGE);
+      // Room set aside for files that turned out not to be images is let go.
+      const mostlyText = [...ten.slice(0, 2), ...Array.from({ length: 8 }, (_, i) => raw(`big/t${i}.txt`, [...new TextEncoder().encode(`note ${i}`)]))];
+      const few = await importImages(mostlyText, options({ memoryBudget: 1 << 20 }));
+      expect(few.dataset.count).toBe(2);
+      expect(few.dataset.pixels.buffer.byteLength).toBe(2 * IMAGE);
+    });
+
+    it('uses memoryBudgetBytes() when no budget is given', async () => {
+      const result = await importImages(ten, options());
+      expect(result.counts.budgetBytes).toBe(memoryBudgetBytes());
+      expect(result.counts.leftOut).toBe(0);
+    });
   });
 
   it('an empty selection gives an empty data set, not a crash', async () => {

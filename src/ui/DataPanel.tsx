@@ -1,4 +1,5 @@
 import { useId, useRef, useState, type DragEvent } from 'react';
+import { budgetMessage } from '../data/budget';
 import { filesFromDirectoryHandle, filesFromDrop, filesFromInput } from '../data/collect';
 import type { ImportFile } from '../data/importer';
 import { IMPORT_SIZES } from '../store/data';
@@ -12,6 +13,8 @@ function ImportProgress() {
   if (!state) return null;
   const { counts, elapsedMs } = state;
   const rate = elapsedMs > 0 ? (counts.processed * 1000) / elapsedMs : 0;
+  // Files the memory budget had no room for: said once the import is over, where it cannot be missed.
+  const leftOut = state.status === 'done' ? budgetMessage(counts) : null;
   const summary =
     `${counts.processed} of ${counts.found} files · ${counts.decoded} decoded · ${counts.fromCache} from cache · ` +
     `${counts.skipped} skipped${counts.duplicates ? ` (${counts.duplicates} duplicates)` : ''}`;
@@ -31,6 +34,7 @@ function ImportProgress() {
         {state.status === 'running' && rate > 0 && ` · ${rate.toFixed(0)} files/s`}
         {state.status === 'done' && ` · ${(elapsedMs / 1000).toFixed(1)} s`}
       </p>
+      {leftOut && <p className="status-bad">{leftOut}</p>}
       {state.cacheProblem && <p className="status-bad">Decoded images could not be cached ({state.cacheProblem}); the import itself is complete.</p>}
       {state.skipped.length > 0 && (
         <details>
