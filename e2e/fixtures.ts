@@ -25,6 +25,7 @@ export interface ForeignRequest {
  */
 export class RequestRecorder {
   private readonly found: ForeignRequest[] = [];
+  private readonly watched = new WeakSet<BrowserContext>();
   /** Every URL requested, own origin included, in order. */
   readonly urls: string[] = [];
 
@@ -37,6 +38,8 @@ export class RequestRecorder {
   }
 
   watch(context: BrowserContext): void {
+    if (this.watched.has(context)) return;
+    this.watched.add(context);
     context.on('request', (request: Request) => this.record(request.url(), request.method(), request.resourceType()));
     const watchSockets = (page: Page) => page.on('websocket', (socket) => this.record(socket.url(), 'GET', 'websocket'));
     context.pages().forEach(watchSockets);
@@ -61,6 +64,7 @@ export class RequestRecorder {
 /** The running test's recorder: browsers a spec launches itself (through `chromium` below) report to it too. */
 let current: RequestRecorder | null = null;
 
+/** Every context of the browser is watched (newPage makes its context through newContext; watch() ignores a repeat). */
 function watchBrowser(browser: Browser): Browser {
   const newContext = browser.newContext.bind(browser);
   const newPage = browser.newPage.bind(browser);

@@ -1,6 +1,7 @@
 // Nothing leaves the device: the request recorder every test runs under (e2e/fixtures.ts) sees what it must, and the
 // built app runs under a Content-Security-Policy that refuses inline script, eval and other origins.
-import { expect, test, type BrowserContext, type Page } from './fixtures';
+import { QUIET_FLAGS, SANDBOX_FLAGS, systemChromium } from './browser';
+import { chromium, expect, test, type BrowserContext, type Page } from './fixtures';
 
 /** Where nothing may go. Requests there are aborted in the browser: the tests never need the network. */
 const ELSEWHERE = 'https://elsewhere.example';
@@ -56,6 +57,20 @@ test.describe('the request recorder', () => {
     await context.route(`${baseURL}/recorder-check.html`, (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>recorder check</title>' }));
     await page.goto('/recorder-check.html');
     await page.evaluate((elsewhere) => fetch(`${elsewhere}/not-taken`).catch(() => null), ELSEWHERE);
+  });
+
+  test('also watches the browsers a spec launches itself', async ({ baseURL, requests }) => {
+    const browser = await chromium.launch({ executablePath: systemChromium(), args: [...QUIET_FLAGS, ...SANDBOX_FLAGS] });
+    try {
+      const page = await browser.newPage();
+      await blockElsewhere(page.context());
+      await page.context().route(`${baseURL}/recorder-check.html`, (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>recorder check</title>' }));
+      await page.goto(`${baseURL}/recorder-check.html`);
+      await page.evaluate((elsewhere) => fetch(`${elsewhere}/from-own-browser`).catch(() => null), ELSEWHERE);
+    } finally {
+      await browser.close();
+    }
+    expect(requests.takeForeign().map((r) => r.url)).toEqual([`${ELSEWHERE}/from-own-browser`]);
   });
 
   test("sees the app's own worker fetch the sample images", async ({ page, requests }) => {
