@@ -33,8 +33,10 @@ test('a tab killed while a checkpoint is written reopens on the last complete ch
   await page.getByLabel('Checkpoint every (steps)', { exact: true }).fill('1');
   await page.getByRole('button', { name: 'Start' }).click();
   const saved = page.getByRole('region', { name: 'Saved runs' });
-  await expect(saved.getByText('Checkpoint saved at step 2')).toBeVisible({ timeout: 180_000 });
+  // Step 2's checkpoint is being written: for the 4 s of the delay, the curve ends at step 2.
+  await expect(saved.getByText('Saving checkpoint at step 2…')).toBeVisible({ timeout: 180_000 });
   const before = await lossReading(page, 2);
+  await expect(saved.getByText('Checkpoint saved at step 2')).toBeVisible();
   await expect(saved.getByText('Saving checkpoint at step 3…')).toBeVisible({ timeout: 60_000 });
   // The tab goes at once, worker and all, as when it is closed or killed: no unload handlers, no chance to finish.
   await page.close({ runBeforeUnload: false });
