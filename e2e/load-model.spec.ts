@@ -9,7 +9,7 @@ test.describe.configure({ timeout: 300_000 });
 
 async function chooseZip(page: Page, path: string) {
   const chooser = page.waitForEvent('filechooser');
-  await page.getByRole('button', { name: 'Load weights (.zip)' }).click();
+  await page.getByRole('button', { name: 'Load model (.zip)' }).click();
   await (await chooser).setFiles(path);
 }
 

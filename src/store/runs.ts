@@ -3,11 +3,11 @@
 import type { StateCreator } from 'zustand';
 import type { RunSummary } from '../export/checkpoints';
 import { IMPORT_SIZES } from './data';
-import type { FromWorker, LoadedModelSummary } from '../worker/protocol';
+import type { FaultReport, FromWorker, LoadedModelSummary } from '../worker/protocol';
 import { metricsHistory } from './metricsHistory';
 import type { Store } from './store';
 
-type RunsMessage = Extract<FromWorker, { type: 'runs' | 'checkpoint' | 'run-restored' | 'model-loaded' }>;
+type RunsMessage = Extract<FromWorker, { type: 'runs' | 'checkpoint' | 'run-restored' | 'run-rewound' | 'model-loaded' }>;
 
 export interface CheckpointStatus {
   status: 'saving' | 'saved' | 'failed';
@@ -41,6 +41,8 @@ export interface RunsSlice {
   resumeRun(id: string): void;
   deleteRun(id: string): void;
   receiveRuns(message: RunsMessage): void;
+  /** A fault the trainer met: shown with what was done; a lost device restarts the trainer. */
+  receiveFault(fault: FaultReport): void;
 }
 
 export function checkpointEveryProblem(steps: number): string | null {
@@ -80,8 +82,29 @@ export const createRunsSlice: StateCreator<Store, [], [], RunsSlice> = (set, get
     get().send({ type: 'delete-run', id });
   },
 
+  receiveFault(fault) {
+    if (fault.kind === 'device-lost') {
+      get().restartTrainer({ code: 'device-lost', message: fault.message, recoverable: true }, fault.runId);
+      return;
+    }
+    set({ problem: { code: 'non-finite', message: fault.message, recoverable: true } });
+    const settings = get().settings;
+    if (settings && fault.learningRate !== null) {
+      set({ settings: { ...settings, config: { ...settings.config, optim: { ...settings.config.optim, learningRate: fault.learningRate } } } });
+    }
+  },
+
   receiveRuns(message) {
     switch (message.type) {
+      case 'run-rewound': {
+        // The curves keep the steps up to the restored one; maps after it go too.
+        metricsHistory.clear();
+        metricsHistory.pushMany(message.history);
+        const snapshots = get().snapshots.filter((s) => s.step <= message.step);
+        for (const s of snapshots) if (s.knnAccuracy !== null && s.method === 'pca') metricsHistory.pushKnn(s.step, s.knnAccuracy);
+        set({ snapshots, shownSnapshot: null, latest: message.history.at(-1) ?? null, step: message.step });
+        break;
+      }
       case 'runs':
         set({ runs: message.runs, runsAvailable: message.available });
         break;

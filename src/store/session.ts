@@ -1,13 +1,13 @@
 // The trainer session: which backend the worker got, its state, and what went wrong.
 import type { StateCreator } from 'zustand';
 import { connectTrainer, type TrainerConnection } from '../worker/client';
-import type { BackendPreference, BackendReport, ErrorCode, FromWorker, KnownResultCheck, RunInfo, StepReport, TestHooks, ToWorker, TrainerState } from '../worker/protocol';
+import type { BackendPreference, BackendReport, ErrorCode, FromWorker, FaultReport, KnownResultCheck, RunInfo, StepReport, TestHooks, ToWorker, TrainerState } from '../worker/protocol';
 import { notifyWorkerMessages } from './automation';
 import { metricsHistory } from './metricsHistory';
 import type { Store } from './store';
 
 export interface TrainerProblem {
-  code: ErrorCode | 'worker-crashed';
+  code: ErrorCode | 'worker-crashed' | FaultReport['kind'];
   message: string;
   recoverable: boolean;
 }
@@ -25,7 +25,19 @@ export interface SessionSlice {
   runInfo: RunInfo | null;
   /** The backend's best measured matmul rate (FLOP/s), when a benchmark asked for it. */
   matmulRate: number | null;
+  /** What connect was given, so that a restart starts the same way (without the tests' one-off faults). */
+  preference: BackendPreference;
+  hooks: TestHooks;
+  /** A run to resume as soon as a restarted trainer is ready. */
+  pendingResume: string | null;
+  /** When the trainer was restarted lately: more than a few restarts a minute means it cannot run here. */
+  restarts: number[];
   connect(preference?: BackendPreference, hooks?: TestHooks): void;
+  /**
+   * Replaces a trainer whose GPU device was lost or that crashed: a new worker, a new backend, and the active run
+   * (if any) resumed from its last checkpoint.
+   */
+  restartTrainer(problem: TrainerProblem, resumeRunId: string | null): void;
   send(message: ToWorker, transfer?: Transferable[]): void;
   dismissProblem(): void;
   /** Applies a frame's worth of worker messages. */
@@ -42,15 +54,59 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
   problem: null,
   runInfo: null,
   matmulRate: null,
+  preference: 'auto',
+  hooks: {},
+  pendingResume: null,
+  restarts: [],
 
   connect(preference = 'auto', hooks = {}) {
     if (get().connection) return;
     const connection = connectTrainer(
-      (messages) => get().receive(messages),
-      (message) => set({ phase: 'failed', problem: { code: 'worker-crashed', message: `The trainer stopped: ${message}`, recoverable: false } }),
+      (messages) => {
+        // Messages still queued from a replaced worker are dropped.
+        if (get().connection === connection) get().receive(messages);
+      },
+      (message) => {
+        if (get().connection !== connection) return;
+        const active = get().trainerState === 'training' || get().trainerState === 'compiling' || get().trainerState === 'paused';
+        get().restartTrainer(
+          { code: 'worker-crashed', message: `The trainer stopped unexpectedly (${message}).`, recoverable: true },
+          active ? get().currentRunId : null,
+        );
+      },
     );
-    set({ connection, phase: 'starting' });
+    set({ connection, phase: 'starting', preference, hooks });
     connection.send({ type: 'init', backend: preference, hooks });
+  },
+
+  restartTrainer(problem, resumeRunId) {
+    const now = Date.now();
+    const restarts = [...get().restarts.filter((t) => now - t < 60_000), now];
+    get().connection?.terminate();
+    if (restarts.length > 3) {
+      set({ connection: null, phase: 'failed', restarts, problem: { ...problem, message: `${problem.message} It failed again after three restarts in a minute, so tabclr stopped trying: reload the page.`, recoverable: false } });
+      return;
+    }
+    const then = resumeRunId ? ' tabclr restarted its trainer and continues the run from its last checkpoint.' : ' tabclr restarted its trainer.';
+    get().resetMonitor();
+    set({
+      connection: null,
+      restarts,
+      problem: { ...problem, message: problem.message + then, recoverable: true },
+      backend: null,
+      trainerState: 'idle',
+      step: 0,
+      latest: null,
+      runInfo: null,
+      dataset: null,
+      datasetLoading: false,
+      currentRunId: null,
+      checkpoint: null,
+      pendingResume: resumeRunId,
+    });
+    // The tests' faults are injected once: the new trainer starts clean.
+    const { nanAtStep: _nan, loseDeviceAtStep: _lose, ...hooks } = get().hooks;
+    get().connect(get().preference, hooks);
   },
 
   send(message, transfer) {
@@ -87,6 +143,8 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
           break;
         case 'resume-run':
           set({ resuming: null });
+          // A restarted trainer whose run could not come back still gets images to work with.
+          if (!get().dataset) get().loadSampleSet();
           break;
         case 'load-model':
           set({ loadingModel: null });
@@ -104,8 +162,12 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
       switch (message.type) {
         case 'ready':
           set({ phase: 'ready', backend: message.backend, knownResult: message.check });
-          // First open: the built-in sample images, so that Start works with no folder at all.
-          if (!get().dataset) get().loadSampleSet();
+          // After a restart, the run that was training comes back (with its images); on first open, the built-in
+          // sample images, so that Start works with no folder at all.
+          if (get().pendingResume) {
+            get().resumeRun(get().pendingResume!);
+            set({ pendingResume: null });
+          } else if (!get().dataset) get().loadSampleSet();
           // Saved runs, so that a reopened page can offer to resume the last one.
           get().send({ type: 'list-runs' });
           break;
@@ -115,9 +177,13 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
         case 'metrics':
           reports.push(message.report);
           break;
+        case 'fault':
+          get().receiveFault(message.fault);
+          break;
         case 'runs':
         case 'checkpoint':
         case 'run-restored':
+        case 'run-rewound':
         case 'model-loaded':
           get().receiveRuns(message);
           break;

@@ -91,7 +91,7 @@ function LoadModel() {
       <input ref={input} type="file" accept=".zip,application/zip" hidden onChange={(e) => take(e.target.files?.[0] ?? undefined)} />
       <div className="controls">
         <button type="button" className="secondary" aria-describedby={hintId} disabled={!canSwitch || loading !== null} onClick={() => input.current?.click()}>
-          Load weights (.zip)
+          Load model (.zip)
         </button>
         {loaded && (
           <button type="button" className="secondary" disabled={!canSwitch} onClick={forgetModel}>

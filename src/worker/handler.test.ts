@@ -32,6 +32,7 @@ beforeEach(() => {
 function setup() {
   const messages: FromWorker[] = [];
   let clock = 0;
+  let loseDevice = () => {};
   const env: HandlerEnvironment = {
     selectBackend: async () => {
       await tf.setBackend('cpu');
@@ -56,6 +57,10 @@ function setup() {
     },
     clearCache: async () => {},
     openCheckpoints: () => CheckpointStore.open(),
+    watchDevice: (onLost) => {
+      loseDevice = () => onLost('destroyed by the test');
+    },
+    loseDevice: () => loseDevice(),
     readCachedImages: async (keys) => keys.map((k) => cached.get(k) ?? null),
     spritePng: async (d, thumb, columns) => Uint8Array.from([d.count, thumb, columns]),
     now: () => (clock += 10),
@@ -543,5 +548,49 @@ describe('TrainerHandler model zips', () => {
     // The finished run is still there: neighbours work on it.
     await handler.handle({ type: 'neighbours', position: 0, k: 2 });
     expect(of('neighbours')).toHaveLength(1);
+  });
+});
+
+describe('TrainerHandler faults', () => {
+  it('a non-finite loss pauses the run, goes back to the last checkpoint with half the learning rate, and resume goes on', async () => {
+    const { handler, of } = setup();
+    await handler.handle({ type: 'init', backend: 'auto', hooks: { nanAtStep: 4 } });
+    await handler.handle({ type: 'set-dataset', dataset: dataset() });
+    const before = tf.memory().numTensors;
+    await handler.handle({ type: 'start', checkpointEvery: 2, config: schedule(6), steps: 6, monitor });
+    await handler.idle();
+    const fault = of('fault')[0]!.fault;
+    expect(fault).toMatchObject({ kind: 'non-finite', step: 4, restoredStep: 2, learningRate: config.optim.learningRate / 2 });
+    expect(fault.message).toMatch(/Step 4 gave a non-finite loss.*went back to step 2.*Press Resume/);
+    expect(of('run-rewound')[0]).toMatchObject({ step: 2 });
+    expect(of('run-rewound')[0]!.history.map((h) => h.step)).toEqual([1, 2]);
+    expect(of('state').at(-1)).toMatchObject({ state: 'paused', step: 2 });
+    // The lowered rate is in the checkpoint: a reload keeps it.
+    const saved = (await (await CheckpointStore.open())!.load(of('runs').at(-1)!.runs[0]!.id))!;
+    expect(saved.record.config.optim.learningRate).toBe(config.optim.learningRate / 2);
+
+    await handler.handle({ type: 'resume' });
+    await handler.idle();
+    const steps = of('metrics').map((m) => m.report);
+    expect(steps.map((r) => r.step)).toEqual([1, 2, 3, 4, 3, 4, 5, 6]);
+    expect(steps.slice(4).every((r) => r.finite && Number.isFinite(r.loss))).toBe(true);
+    expect(steps[3]!.finite).toBe(false);
+    expect(of('state').at(-1)!.state).toBe('stopped');
+    await handler.handle({ type: 'set-dataset', dataset: dataset() });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('a lost device is reported with the run to resume, and the loop stops without a second error', async () => {
+    const { handler, of } = setup();
+    await handler.handle({ type: 'init', backend: 'auto', hooks: { loseDeviceAtStep: 2 } });
+    await handler.handle({ type: 'set-dataset', dataset: dataset() });
+    await handler.handle({ type: 'start', checkpointEvery: 1, config: schedule(4), steps: 4, monitor });
+    await handler.idle();
+    const fault = of('fault')[0]!.fault;
+    expect(fault.kind).toBe('device-lost');
+    expect(fault.message).toMatch(/GPU device was lost \(destroyed by the test\)/);
+    expect(fault.runId).toBe(of('runs').at(-1)!.runs[0]!.id);
+    expect(of('metrics').map((m) => m.report.step)).toEqual([1, 2]);
+    expect(of('error')).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 // The trainer's state machine: a plain class the worker entry feeds with messages and unit tests drive directly.
 import * as tf from '@tensorflow/tfjs';
 import type { ImportCounts, ImportFile, ImportResult } from '../data/importer';
-import { EpochSampler, gatherBatch } from '../simclr/batches';
+import { EpochSampler, gatherBatch, type SamplerState } from '../simclr/batches';
 import { augmentedPairs } from '../simclr/augment';
 import { defaultTrainConfig, validateTrainConfig, type AugmentConfig, type TrainConfig } from '../simclr/config';
 import { Random } from '../simclr/random';
@@ -13,7 +13,7 @@ import { embeddingsBundle, modelBundle } from '../export/bundle';
 import { storageProblem, type CheckpointStore, type DatasetIdentity, type RunHistory, type RunRecord, type RunSummary } from '../export/checkpoints';
 import { cacheKey, toSingleChannel } from '../data/files';
 import { sha256 } from '../data/importer';
-import { restoreTrainState, snapshotTrainState, writeWeights } from '../simclr/snapshot';
+import { restoreTrainState, snapshotTrainState, writeWeights, type TrainStateSnapshot } from '../simclr/snapshot';
 import { ModelZipError, readModelZip, type LoadedModel } from '../export/modelZip';
 import { TrainerError } from './errors';
 import { RunMonitor } from './monitor';
@@ -32,6 +32,10 @@ export interface HandlerEnvironment {
   spritePng(dataset: DatasetPayload, thumb: number, columns: number): Promise<Uint8Array>;
   /** The checkpoint store, or null where the browser keeps none (IndexedDB unavailable). Opened once. */
   openCheckpoints(): Promise<CheckpointStore | null>;
+  /** Calls onLost once if the GPU device goes (driver reset, device.destroy()); a no-op off WebGPU. */
+  watchDevice(onLost: (reason: string) => void): void;
+  /** Destroys the WebGPU device: the browser tests' fault injection. */
+  loseDevice(): void;
   /** RGB pixels of decoded images from the decode cache, by cache key; null for each one no longer there. */
   readCachedImages(keys: string[]): Promise<(Uint8Array | null)[]>;
   now(): number;
@@ -56,6 +60,8 @@ interface Run {
   identity: DatasetIdentity | null;
   /** The step of the last checkpoint written, so that a pause right after one writes nothing new. */
   savedStep: number;
+  /** The last state known good (the last checkpoint, or the start), where a non-finite loss sends the run back. */
+  lastGood: { snapshot: TrainStateSnapshot; sampler: SamplerState; steps: number; snapshots: number } | null;
 }
 
 
@@ -77,6 +83,9 @@ function applyLoadedWeights(state: TrainState, loaded: LoadedModel): void {
   if (missing.length) throw new Error(`the encoder lacks ${missing.length} weights (${missing.slice(0, 3).join(', ')}…)`);
   writeWeights(state.model, [...loaded.encoder, ...(loaded.head ?? [])], { partial: true });
 }
+
+/** With checkpoints off, how often the last good state is still kept in memory (for a non-finite loss to go back to). */
+const IN_MEMORY_EVERY = 50;
 
 /** Live tensors and GPU bytes, whatever the backend calls them. */
 export function memoryReport(): MemoryReport {
@@ -238,6 +247,7 @@ export class TrainerHandler {
       throw new TrainerError('no-backend', `${backend.backend} started but could not compute: ${(e as Error).message}`, false);
     }
     this.backend = backend;
+    this.env.watchDevice((reason) => this.deviceLost(reason));
     this.send({ type: 'ready', backend, check });
   }
 
@@ -383,6 +393,7 @@ export class TrainerHandler {
       history: { steps: [], snapshots: [], baselines: null },
       identity: null,
       savedStep: 0,
+      lastGood: null,
     };
     this.lastMetrics = null;
     this.setState('compiling');
@@ -501,10 +512,14 @@ export class TrainerHandler {
     try {
       while (this.run && this.trainerState === 'training' && this.run.state.step < this.run.totalSteps) {
         const run = this.run;
-        await this.oneStep(run, this.dataset!);
+        run.lastGood ??= await this.goodState(run);
+        const finite = await this.oneStep(run, this.dataset!);
+        if (this.deviceGone) return;
+        if (!finite) return await this.recoverFromNonFinite(run);
         const step = run.state.step;
         if (step % run.monitor.settings.snapshotEvery === 0 || step === run.totalSteps) await this.sendSnapshot(run);
-        if (run.checkpointEvery > 0 && step % run.checkpointEvery === 0) await this.saveCheckpoint(run);
+        // Checkpoints off: the last good state is still kept in memory now and then, for a non-finite loss to go back to.
+        if (run.checkpointEvery > 0 ? step % run.checkpointEvery === 0 : step % IN_MEMORY_EVERY === 0) await this.saveCheckpoint(run);
         await this.env.nextTask();
       }
       if (this.run && this.trainerState === 'training') {
@@ -512,12 +527,75 @@ export class TrainerHandler {
         this.setState('stopped');
       }
     } catch (e) {
+      // A lost device fails the step in flight: the page restarts the trainer, nothing more to say here.
+      if (this.deviceGone) return;
       this.setState('paused');
       this.reportError(new TrainerError('training-failed', `training step failed: ${(e as Error).message}`));
     }
   }
 
-  private async oneStep(run: Run, dataset: DatasetPayload): Promise<void> {
+  private async goodState(run: Run): Promise<NonNullable<Run['lastGood']>> {
+    return { snapshot: await snapshotTrainState(run.state), sampler: run.sampler.getState(), steps: run.history.steps.length, snapshots: run.history.snapshots.length };
+  }
+
+  /**
+   * A non-finite loss: the run pauses, goes back to its last good state (the last checkpoint, or the start) with half
+   * the learning rate, and says so; Resume goes on from there. The bad step's update was never applied.
+   */
+  private async recoverFromNonFinite(run: Run): Promise<void> {
+    const badStep = run.state.step;
+    this.trainerState = 'paused';
+    const good = run.lastGood!;
+    restoreTrainState(run.state, good.snapshot);
+    run.sampler.setState(good.sampler);
+    run.history.steps.length = good.steps;
+    run.history.snapshots.length = good.snapshots;
+    const { config } = run.state;
+    const learningRate = config.optim.learningRate / 2;
+    run.state = { ...run.state, config: { ...config, optim: { ...config.optim, learningRate } } };
+    const restoredStep = run.state.step;
+    this.send({ type: 'run-rewound', step: restoredStep, history: run.history.steps.slice() });
+    this.send({
+      type: 'fault',
+      fault: {
+        kind: 'non-finite',
+        step: badStep,
+        runId: run.id,
+        restoredStep,
+        learningRate,
+        message:
+          `Step ${badStep} gave a non-finite loss (NaN or infinity): training diverged. The run went back to step ${restoredStep}, ` +
+          `its last good state, and the learning rate is halved to ${learningRate.toExponential(2)}. Press Resume to go on.`,
+      },
+    });
+    this.setState('paused');
+    // The lower learning rate goes into the checkpoint, so that a reload keeps it.
+    run.savedStep = -1;
+    await this.saveCheckpoint(run);
+  }
+
+  private deviceGone = false;
+
+  /** The GPU device went away: everything on it is gone, so the page restarts the trainer and resumes the run. */
+  private deviceLost(reason: string): void {
+    this.deviceGone = true;
+    const run = this.run;
+    this.send({
+      type: 'fault',
+      fault: {
+        kind: 'device-lost',
+        step: run?.state.step ?? 0,
+        runId: run && this.isActive() ? run.id : null,
+        restoredStep: null,
+        learningRate: null,
+        message: `The GPU device was lost (${reason || 'no reason given'}), as happens when a driver resets or the tab sleeps for long.`,
+      },
+    });
+  }
+
+  /** One step and its report; false when its loss was not finite. */
+  private async oneStep(run: Run, dataset: DatasetPayload): Promise<boolean> {
+    this.injectFaults(run);
     const started = this.env.now();
     const batch = gatherBatch(dataset.pixels, run.sampler.next(), dataset.imageSize, dataset.channels);
     let metrics: StepMetrics;
@@ -533,6 +611,21 @@ export class TrainerHandler {
     const step: RecordedStep = { ...recorded, stepMs, imagesPerSec, totalSteps: run.totalSteps };
     run.history.steps.push(step);
     this.send({ type: 'metrics', report: { ...step, timings: metrics.timings, memory: memoryReport() } });
+    return metrics.finite;
+  }
+
+  /** The browser tests' faults, each injected once, for real: a NaN weight, a destroyed device. */
+  private injectFaults(run: Run): void {
+    const next = run.state.step + 1;
+    if (this.hooks.nanAtStep === next) {
+      this.hooks.nanAtStep = undefined;
+      const weight = run.state.params[0]!.variable;
+      tf.tidy(() => weight.assign(tf.fill(weight.shape, NaN)));
+    }
+    if (this.hooks.loseDeviceAtStep === next) {
+      this.hooks.loseDeviceAtStep = undefined;
+      this.env.loseDevice();
+    }
   }
 
   /** Square matmuls, timed after a warm-up: the backend's best rate, which a step's achieved FLOP/s is compared with. */
@@ -662,6 +755,7 @@ export class TrainerHandler {
       history: { steps: [], snapshots: [], baselines: null },
       identity: null,
       savedStep: loaded.step,
+      lastGood: null,
     };
     this.lastMetrics = null;
     this.setState('stopped');
@@ -717,9 +811,13 @@ export class TrainerHandler {
    * full, private mode) is reported and training goes on in memory.
    */
   private async saveCheckpoint(run: Run): Promise<void> {
-    if (run.checkpointEvery === 0 || run.savedStep === run.state.step || run.state.step === 0) return;
-    const store = await this.checkpoints();
+    if (run.savedStep === run.state.step || run.state.step === 0) return;
     const step = run.state.step;
+    const good = await this.goodState(run);
+    run.lastGood = good;
+    run.savedStep = step;
+    if (run.checkpointEvery === 0) return;
+    const store = await this.checkpoints();
     if (!store) {
       this.send({ type: 'checkpoint', status: 'failed', runId: run.id, step, message: 'this browser keeps no checkpoints (IndexedDB is unavailable); the run lives in memory only' });
       return;
@@ -732,7 +830,6 @@ export class TrainerHandler {
         const fingerprint = await this.fingerprintOf(dataset);
         run.identity = { name, count, imageSize, channels, labels, classNames, names, fingerprint, source: dataset.source ?? { kind: 'memory' } };
       }
-      const snapshot = await snapshotTrainState(run.state);
       const record: Omit<RunRecord, 'generation'> = {
         ...this.summaryOf(run),
         config: run.state.config,
@@ -742,10 +839,9 @@ export class TrainerHandler {
       const delay = this.hooks.checkpointCommitDelayMs ?? 0;
       await store.save(
         record,
-        { snapshot, sampler: run.sampler.getState(), history: run.history, dataset: run.identity, lastMetrics: this.lastMetrics },
+        { snapshot: good.snapshot, sampler: good.sampler, history: run.history, dataset: run.identity, lastMetrics: this.lastMetrics },
         { beforeCommit: delay > 0 ? () => new Promise((resolve) => setTimeout(resolve, delay)) : undefined },
       );
-      run.savedStep = step;
       this.send({ type: 'checkpoint', status: 'saved', runId: run.id, step, message: null });
       await this.sendRuns();
     } catch (e) {
@@ -838,6 +934,7 @@ export class TrainerHandler {
       history: checkpoint.history,
       identity: checkpoint.dataset,
       savedStep: state.step,
+      lastGood: null,
     };
     this.run = run;
     this.lastMetrics = checkpoint.lastMetrics;

@@ -64,6 +64,24 @@ export interface LoadedModelSummary {
 export interface TestHooks {
   /** Milliseconds between writing a checkpoint's state and switching the run to it: time to close the tab mid-save. */
   checkpointCommitDelayMs?: number;
+  /** Before this step, a weight is overwritten with NaN (once): the loss goes non-finite as it does when training diverges. */
+  nanAtStep?: number;
+  /** Before this step, the WebGPU device is destroyed (once), as a driver reset does. */
+  loseDeviceAtStep?: number;
+}
+
+/** A fault the trainer met and what it did about it. */
+export interface FaultReport {
+  kind: 'non-finite' | 'device-lost';
+  message: string;
+  /** The step the fault happened at. */
+  step: number;
+  /** The run affected, if one was active. */
+  runId: string | null;
+  /** The step the run went back to (non-finite losses), null when the worker could not restore it itself. */
+  restoredStep: number | null;
+  /** The learning rate from now on, when it was lowered. */
+  learningRate: number | null;
 }
 
 /** What the page learns about a loaded data set (the pixels stay in the worker). */
@@ -194,6 +212,9 @@ export type FromWorker =
   | { type: 'run-info'; info: RunInfo }
   /** The model loaded from a zip (null once forgotten), and whether the loaded images suit it. */
   | { type: 'model-loaded'; model: LoadedModelSummary | null }
+  | { type: 'fault'; fault: FaultReport }
+  /** The run went back to an earlier step (after a non-finite loss): the curves keep these steps only. */
+  | { type: 'run-rewound'; step: number; history: RecordedStep[] }
   /** Saved runs, newest first; sent on request and whenever the list changes. */
   | { type: 'runs'; runs: RunSummary[]; available: boolean }
   | { type: 'checkpoint'; status: 'saving' | 'saved' | 'failed'; runId: string; step: number; message: string | null }

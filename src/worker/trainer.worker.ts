@@ -1,5 +1,6 @@
 // The trainer worker's entry: tfjs lives here, never on the page.
 import { DecodeCache } from '../data/cache';
+import * as tf from '@tensorflow/tfjs';
 import { CheckpointStore } from '../export/checkpoints';
 import { decodeToSquare } from '../data/decode';
 import { importImages, sha256 } from '../data/importer';
@@ -24,6 +25,12 @@ function nextTask(): Promise<void> {
   });
 }
 
+/** The tfjs WebGPU backend's device, or null on another backend. */
+function webgpuDevice(): GPUDevice | null {
+  if (tf.getBackend() !== 'webgpu') return null;
+  return (tf.backend() as unknown as { device?: GPUDevice }).device ?? null;
+}
+
 const handler = new TrainerHandler((message: FromWorker, transfer: Transferable[] = []) => scope.postMessage(message, transfer), {
   selectBackend,
   runKnownResult,
@@ -44,6 +51,10 @@ const handler = new TrainerHandler((message: FromWorker, transfer: Transferable[
   },
   spritePng,
   openCheckpoints: () => CheckpointStore.open(),
+  watchDevice: (onLost) => {
+    void webgpuDevice()?.lost.then((info) => onLost(info.message || info.reason || ''));
+  },
+  loseDevice: () => webgpuDevice()?.destroy(),
   readCachedImages: async (keys) => {
     const cache = await DecodeCache.open();
     if (!cache) return keys.map(() => null);
