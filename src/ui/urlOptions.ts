@@ -18,12 +18,18 @@ export function automationFromUrl(search: string): boolean {
 
 /**
  * Faults and delays for the browser tests, which inject them for real: `?test-checkpoint-delay=MS` holds every
- * checkpoint between writing its state and switching the run to it. Absent parameters inject nothing.
+ * checkpoint between writing its state and switching the run to it; `?test-nan-at-step=K` writes NaN into a weight
+ * before step K; `?test-lose-device-at-step=K` destroys the WebGPU device before step K. Absent parameters inject
+ * nothing.
  */
 export function testHooksFromUrl(search: string): TestHooks {
   const params = new URLSearchParams(search);
   const hooks: TestHooks = {};
   const delay = Number(params.get('test-checkpoint-delay'));
   if (delay > 0) hooks.checkpointCommitDelayMs = delay;
+  const nan = Number(params.get('test-nan-at-step'));
+  if (Number.isInteger(nan) && nan > 0) hooks.nanAtStep = nan;
+  const lose = Number(params.get('test-lose-device-at-step'));
+  if (Number.isInteger(lose) && lose > 0) hooks.loseDeviceAtStep = lose;
   return hooks;
 }
