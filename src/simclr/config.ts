@@ -2,6 +2,11 @@
 // Defaults follow ../shared/docs/simclr-recipe.md (Chen et al. 2020, google-research/simclr).
 
 export type EncoderName = 'convnet4' | 'resnet18';
+
+/** Channel count scaled by the width multiplier, never below 1. */
+export function scaledWidth(base: number, width: number): number {
+  return Math.max(1, Math.round(base * width));
+}
 export type OptimizerName = 'adam' | 'sgd' | 'lars';
 export type Channels = 1 | 3;
 

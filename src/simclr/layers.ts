@@ -49,7 +49,4 @@ export function convBnRelu(
   return y;
 }
 
-/** Channel count scaled by the width multiplier, never below 1. */
-export function scaledWidth(base: number, width: number): number {
-  return Math.max(1, Math.round(base * width));
-}
+export { scaledWidth } from './config';

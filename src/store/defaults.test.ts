@@ -4,7 +4,7 @@ import type { BackendReport, DatasetSummary } from '../worker/protocol';
 import { suggestedSettings } from './defaults';
 
 const sample: DatasetSummary = { name: 's', count: 300, imageSize: 28, channels: 1, classNames: [], labelled: false };
-const gpu: BackendReport = { backend: 'webgpu', vendor: 'v', architecture: 'a', device: '', isFallbackAdapter: false, scope: 'w', fallbackReason: null };
+const gpu: BackendReport = { backend: 'webgpu', vendor: 'v', architecture: 'a', device: '', isFallbackAdapter: false, scope: 'w', fallbackReason: null, maxBufferBytes: 2 ** 30 };
 
 describe('suggestedSettings', () => {
   it('fits the images: their size and channels, grayscale jitter without saturation or hue', () => {
@@ -45,5 +45,21 @@ describe('applyPreset', () => {
     expect(quality.config.optim.totalSteps).toBe(quality.steps);
     expect(quality.config.augment).toEqual(start.config.augment);
     for (const s of [quick, quality]) expect(validateTrainConfig(s.config)).toEqual([]);
+  });
+});
+
+describe('settings that fit the device', () => {
+  it('halve the batch until its largest buffer fits, and the page names the limit next to the field', async () => {
+    const { bufferLimitProblem } = await import('../simclr/memory');
+    const photos: DatasetSummary = { ...sample, count: 5000, imageSize: 128, channels: 3 };
+    // 128 px, resnet18 at full width: 4 MiB per view; a 64 MiB buffer limit holds a batch of 8.
+    const small: BackendReport = { ...gpu, maxBufferBytes: 64 * 2 ** 20 };
+    const { config } = suggestedSettings(photos, small);
+    const quality = (await import('./defaults')).applyPreset({ config, steps: 10 }, 'quality', photos, small);
+    expect(quality.config.batchSize).toBe(8);
+    expect(bufferLimitProblem(quality.config, small.maxBufferBytes)).toBeNull();
+    expect(bufferLimitProblem({ ...quality.config, batchSize: 256 }, small.maxBufferBytes)).toMatch(
+      /^batch 256 at 128 px needs 2048 MB in one GPU buffer .* but this GPU allows 64 MB: the largest batch that fits is 8, or images of at most 22 px at batch 256$/,
+    );
   });
 });

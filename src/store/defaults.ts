@@ -1,5 +1,6 @@
 // Settings that fit the data at hand and the device: what a first-time user gets without touching anything.
 import { defaultTrainConfig, type TrainConfig } from '../simclr/config';
+import { checkBufferLimit } from '../simclr/memory';
 import type { BackendReport, DatasetSummary } from '../worker/protocol';
 
 export interface RunSettings {
@@ -17,10 +18,19 @@ export function suggestedSettings(dataset: DatasetSummary, backend: BackendRepor
   const largestPowerOfTwo = 2 ** Math.floor(Math.log2(Math.max(2, dataset.count)));
   config.batchSize = Math.min(slow ? 16 : 128, largestPowerOfTwo);
   if (slow) config.model.width = 0.25;
+  config.batchSize = fittingBatch(config, backend);
   const steps = slow ? 50 : 1000;
   config.optim.totalSteps = steps;
   config.optim.warmupSteps = Math.min(config.optim.warmupSteps, Math.floor(steps / 10));
   return { config, steps };
+}
+
+/** The batch halved until its largest buffer fits the device's per-buffer limit (src/simclr/memory.ts). */
+function fittingBatch(config: TrainConfig, backend: BackendReport | null): number {
+  let batch = config.batchSize;
+  const limit = backend?.maxBufferBytes;
+  while (limit && batch > 2 && !checkBufferLimit(config.model, batch, limit).fits) batch = Math.max(2, Math.floor(batch / 2));
+  return batch;
 }
 
 export type PresetName = 'quick' | 'quality';
@@ -47,6 +57,7 @@ export function applyPreset(current: RunSettings, preset: PresetName, dataset: D
     config.batchSize = Math.min(256, largestPowerOfTwo);
     steps = 2000;
   }
+  config.batchSize = fittingBatch(config, backend);
   config.optim.optimizer = base.config.optim.optimizer;
   config.optim.learningRate = base.config.optim.learningRate;
   config.optim.totalSteps = steps;

@@ -1,6 +1,7 @@
 // The run: its settings (validated as they are edited), the controls, and the latest step's metrics.
 import type { StateCreator } from 'zustand';
 import { validateTrainConfig, type ConfigProblem } from '../simclr/config';
+import { bufferLimitProblem } from '../simclr/memory';
 import type { DatasetSummary, RecordedStep } from '../worker/protocol';
 import { applyPreset, suggestedSettings, type PresetName, type RunSettings } from './defaults';
 import type { Store } from './store';
@@ -34,8 +35,10 @@ export interface TrainingSlice {
   receiveMetrics(report: RecordedStep): void;
 }
 
-function problemsOf(settings: RunSettings, dataset: DatasetSummary | null): ConfigProblem[] {
+function problemsOf(settings: RunSettings, dataset: DatasetSummary | null, maxBufferBytes: number | null = null): ConfigProblem[] {
   const problems = validateTrainConfig(settings.config);
+  const tooLarge = bufferLimitProblem(settings.config, maxBufferBytes);
+  if (tooLarge) problems.push({ field: 'batchSize', message: `batchSize: ${tooLarge}` });
   if (!(Number.isInteger(settings.steps) && settings.steps >= 1 && settings.steps <= 1_000_000)) {
     problems.push({ field: 'steps', message: `steps: must be a whole number from 1 to 1,000,000, got ${settings.steps}` });
   }
@@ -65,7 +68,7 @@ export const createTrainingSlice: StateCreator<Store, [], [], TrainingSlice> = (
     const { settings, dataset, backend } = get();
     if (!settings || !dataset) return;
     const next = applyPreset(settings, preset, dataset, backend);
-    set({ settings: next, settingProblems: problemsOf(next, dataset) });
+    set({ settings: next, settingProblems: problemsOf(next, dataset, get().backend?.maxBufferBytes) });
   },
 
   adoptDefaults(dataset) {
@@ -73,7 +76,7 @@ export const createTrainingSlice: StateCreator<Store, [], [], TrainingSlice> = (
     const loaded = get().loadedModel?.config;
     const current = get().settings;
     const settings = loaded && current ? { ...current, config: { ...loaded, optim: { ...loaded.optim, totalSteps: current.steps } } } : suggestedSettings(dataset, get().backend);
-    set({ settings, settingProblems: problemsOf(settings, dataset) });
+    set({ settings, settingProblems: problemsOf(settings, dataset, get().backend?.maxBufferBytes) });
   },
 
   clearSettings() {
@@ -87,7 +90,7 @@ export const createTrainingSlice: StateCreator<Store, [], [], TrainingSlice> = (
     // The cosine schedule ends with the run. (A copy: the previous settings object stays as it was.)
     const totalSteps = Math.max(1, Math.round(changed.steps) || 1);
     const settings = { ...changed, config: { ...changed.config, optim: { ...changed.config.optim, totalSteps } } };
-    set({ settings, settingProblems: problemsOf(settings, get().dataset) });
+    set({ settings, settingProblems: problemsOf(settings, get().dataset, get().backend?.maxBufferBytes) });
   },
 
   startTraining() {

@@ -12,6 +12,7 @@ async function tryWebGPU(): Promise<BackendReport | string> {
   // The backend registers itself only if navigator.gpu exists when the module is evaluated, so import it now.
   await import('@tensorflow/tfjs-backend-webgpu');
   if (!(await tf.setBackend('webgpu'))) return 'the tfjs WebGPU backend failed to start';
+  const limits = (tf.backend() as unknown as { device?: GPUDevice }).device?.limits ?? adapter.limits;
   const info = adapter.info;
   // isFallbackAdapter moved from the adapter to its info in newer WebGPU; read both.
   const legacy = (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter;
@@ -24,6 +25,7 @@ async function tryWebGPU(): Promise<BackendReport | string> {
     isFallbackAdapter: Boolean(infoFlag ?? legacy) || SOFTWARE_RENDERERS.test(`${info.description} ${info.architecture}`),
     scope: self.constructor.name,
     fallbackReason: null,
+    maxBufferBytes: Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize),
   };
 }
 
@@ -37,8 +39,12 @@ async function tryWebGL(fallbackReason: string | null): Promise<BackendReport | 
   if (!ok) return 'WebGL is not available';
   let vendor = 'unknown vendor';
   let renderer = '';
+  let maxBufferBytes: number | null = null;
   const gl = new OffscreenCanvas(1, 1).getContext('webgl2');
   if (gl) {
+    // tfjs packs a tensor into one RGBA float texture: at most size² texels of 4 floats.
+    const size = Number(gl.getParameter(gl.MAX_TEXTURE_SIZE));
+    maxBufferBytes = size * size * 16;
     const ext = gl.getExtension('WEBGL_debug_renderer_info');
     vendor = String(gl.getParameter(ext ? ext.UNMASKED_VENDOR_WEBGL : gl.VENDOR));
     renderer = String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
@@ -51,6 +57,7 @@ async function tryWebGL(fallbackReason: string | null): Promise<BackendReport | 
     isFallbackAdapter: SOFTWARE_RENDERERS.test(renderer),
     scope: self.constructor.name,
     fallbackReason,
+    maxBufferBytes,
   };
 }
 

@@ -18,6 +18,7 @@ const cpuBackend: BackendReport = {
   isFallbackAdapter: true,
   scope: 'node',
   fallbackReason: null,
+  maxBufferBytes: 128 * 2 ** 20,
 };
 
 /** The decode cache as the fake import leaves it: RGB pixels by key. */

@@ -7,6 +7,7 @@ import { defaultTrainConfig, validateTrainConfig, type AugmentConfig, type Train
 import { Random } from '../simclr/random';
 import { checkBackendAgreement, checkTraining } from '../simclr/selftest';
 import { stepFlops } from '../simclr/flops';
+import { bufferLimitProblem } from '../simclr/memory';
 import { countParams } from '../simclr/model';
 import { compilePipelines, createTrainState, disposeTrainState, settled, trainStep, type StepMetrics, type TrainState } from '../simclr/step';
 import { embeddingsBundle, modelBundle } from '../export/bundle';
@@ -358,6 +359,8 @@ export class TrainerHandler {
       problems.push(`the map shows from 2 to ${MAX_PROBE_IMAGES} images, got ${monitor.probeCount}`);
     }
     if (!(Number.isInteger(checkpointEvery) && checkpointEvery >= 0)) problems.push(`checkpoint interval must be a whole number of steps ≥ 0, got ${checkpointEvery}`);
+    const limitProblem = bufferLimitProblem(config, this.backend!.maxBufferBytes);
+    if (limitProblem) problems.push(limitProblem);
     const loaded = this.loadedModel;
     if (loaded && !sameArchitecture(loaded.config, config)) {
       problems.push(

@@ -23,6 +23,8 @@ export interface BackendReport {
   scope: string;
   /** Why WebGPU was not used when the backend is WebGL. */
   fallbackReason: string | null;
+  /** The most bytes one tensor may take on this device (buffer binding or texture limit); null when unknown. */
+  maxBufferBytes: number | null;
 }
 
 /** A known computation run on the chosen backend right after start-up. */
