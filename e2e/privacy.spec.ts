@@ -118,8 +118,9 @@ async function recordViolations(page: Page) {
   };
 }
 
-test('the built app runs under a strict Content-Security-Policy: load, self-test, training and downloads break none of it', async ({ page, context, requests }) => {
-  test.setTimeout(420_000);
+test('the built app runs under a strict Content-Security-Policy: load, training, maps and downloads break none of it', async ({ page, context, requests }) => {
+  // The self-test runs under the same policy in self-test.spec.ts; the training step here uses the same GPU kernels.
+  test.setTimeout(300_000);
   await blockElsewhere(context);
   const violations = await recordViolations(page);
   const response = await page.goto('/');
@@ -127,11 +128,6 @@ test('the built app runs under a strict Content-Security-Policy: load, self-test
   await expect(page.locator('meta[http-equiv="Content-Security-Policy"]')).toHaveAttribute('content', POLICY);
   await expect(page.getByRole('status', { name: 'GPU status' })).toContainText('GPU check passed');
   await expect(page.getByRole('region', { name: 'Images' })).toContainText('300 images');
-
-  await page.getByRole('button', { name: 'Run self-test' }).click();
-  const results = page.getByRole('definition');
-  await expect(results.nth(1)).toContainText('Agree', { timeout: 240_000 });
-  await expect(results.nth(0)).toContainText('Passed');
 
   await page.getByLabel('Width multiplier', { exact: true }).fill('0.125');
   await page.getByLabel('Batch size', { exact: true }).fill('8');

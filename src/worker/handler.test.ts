@@ -594,4 +594,20 @@ describe('TrainerHandler faults', () => {
     expect(of('metrics').map((m) => m.report.step)).toEqual([1, 2]);
     expect(of('error')).toEqual([]);
   });
+
+  it('a full disk fails the checkpoint with the reason, and training goes on in memory', async () => {
+    const { handler, of } = setup();
+    const full = await CheckpointStore.open();
+    full!.save = () => Promise.reject(new DOMException('The quota has been exceeded.', 'QuotaExceededError'));
+    (handler as unknown as { checkpointStore: Promise<CheckpointStore | null> }).checkpointStore = Promise.resolve(full);
+    await handler.handle({ type: 'init', backend: 'auto' });
+    await handler.handle({ type: 'set-dataset', dataset: dataset() });
+    await handler.handle({ type: 'start', checkpointEvery: 1, config: schedule(3), steps: 3, monitor });
+    await handler.idle();
+    const failed = of('checkpoint').filter((c) => c.status === 'failed');
+    expect(failed.map((c) => c.step)).toEqual([1, 2, 3]);
+    expect(failed[0]!.message).toBe('browser storage is full; training goes on in memory');
+    expect(of('metrics').map((m) => m.report.step)).toEqual([1, 2, 3]);
+    expect(of('state').at(-1)!.state).toBe('stopped');
+  });
 });
