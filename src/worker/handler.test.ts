@@ -528,6 +528,14 @@ describe('TrainerHandler model zips', () => {
     await handler.idle();
     expect(of('metrics').map((m) => m.report.step)).toEqual([1, 2]);
 
+    // A new folder is embedded with the loaded model as soon as it arrives.
+    const snapshots = of('snapshot').length;
+    await handler.handle({ type: 'set-dataset', dataset: { ...dataset(), name: 'new folder', pixels: syntheticImages(12, size, 3, 5) } });
+    expect(of('state').at(-1)).toMatchObject({ state: 'stopped', step: 2 });
+    expect(of('snapshot')).toHaveLength(snapshots + 1);
+    await handler.handle({ type: 'export-embeddings' });
+    expect(of('export').at(-1)!.files.find((f) => f.name === 'vectors.tsv')!.bytes.length).toBeGreaterThan(0);
+
     // Forgotten: the next run starts from scratch, whatever the settings.
     await handler.handle({ type: 'forget-model' });
     expect(of('model-loaded').at(-1)!.model).toBeNull();

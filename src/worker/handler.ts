@@ -533,7 +533,13 @@ export class TrainerHandler {
       // A lost device fails the step in flight: the page restarts the trainer, nothing more to say here.
       if (this.deviceGone) return;
       this.setState('paused');
-      this.reportError(new TrainerError('training-failed', `training step failed: ${(e as Error).message}`));
+      const message = (e as Error).message;
+      const batch = this.run?.state.config.batchSize ?? 0;
+      // Out of GPU memory: the run is paused as it was; a smaller batch is the way on.
+      const advice = /out of memory|OOM|allocat/i.test(message)
+        ? ` The GPU ran out of memory at batch ${batch}: stop, and start again with a batch of ${Math.max(2, Math.floor(batch / 2))} or smaller images.`
+        : '';
+      this.reportError(new TrainerError('training-failed', `training step failed: ${message}.${advice}`));
     }
   }
 

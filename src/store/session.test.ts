@@ -1,0 +1,76 @@
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import type { BackendReport, FromWorker, ToWorker } from '../worker/protocol';
+
+// The page's side of a trainer that crashes or loses its GPU: each connection is a fake that records what the page
+// sends and lets the test deliver messages or crash it.
+interface FakeConnection {
+  sent: ToWorker[];
+  deliver(messages: FromWorker[]): void;
+  crash(message: string): void;
+  terminated: boolean;
+}
+const connections: FakeConnection[] = [];
+
+vi.mock('../worker/client', () => ({
+  connectTrainer: (deliver: (messages: FromWorker[]) => void, onCrash: (message: string) => void) => {
+    const connection: FakeConnection = { sent: [], deliver, crash: onCrash, terminated: false };
+    connections.push(connection);
+    return { send: (m: ToWorker) => connection.sent.push(m), terminate: () => (connection.terminated = true) };
+  },
+}));
+
+const backend: BackendReport = { backend: 'webgpu', vendor: 'v', architecture: 'a', device: '', isFallbackAdapter: true, scope: 'w', fallbackReason: null, maxBufferBytes: 2 ** 27 };
+const ready: FromWorker = { type: 'ready', backend, check: { expression: '1', expected: [1], actual: [1], ok: true } };
+
+describe('trainer restarts', () => {
+  beforeEach(() => {
+    connections.length = 0;
+    vi.resetModules();
+  });
+
+  async function store() {
+    const { useStore } = await import('./store');
+    useStore.getState().connect('auto', { nanAtStep: 3, loseDeviceAtStep: 5, checkpointCommitDelayMs: 10 });
+    connections[0]!.deliver([ready, { type: 'state', state: 'training', step: 4 }, { type: 'checkpoint', status: 'saved', runId: 'run-1', step: 4, message: null }]);
+    return useStore;
+  }
+
+  it('a lost GPU device replaces the worker, without the one-off faults, and resumes the active run once ready', async () => {
+    const useStore = await store();
+    const fault: FromWorker = {
+      type: 'fault',
+      fault: { kind: 'device-lost', message: 'The GPU device was lost (destroyed).', step: 5, runId: 'run-1', restoredStep: null, learningRate: null },
+    };
+    connections[0]!.deliver([fault]);
+    expect(connections[0]!.terminated).toBe(true);
+    expect(connections).toHaveLength(2);
+    expect(connections[1]!.sent[0]).toEqual({ type: 'init', backend: 'auto', hooks: { checkpointCommitDelayMs: 10 } });
+    expect(useStore.getState().problem!.message).toMatch(/GPU device was lost.*restarted its trainer and continues the run from its last checkpoint/);
+    expect(useStore.getState().trainerState).toBe('idle');
+    connections[1]!.deliver([ready]);
+    expect(connections[1]!.sent.map((m) => m.type)).toEqual(['init', 'resume-run', 'list-runs']);
+    expect(connections[1]!.sent[1]).toEqual({ type: 'resume-run', id: 'run-1' });
+    // Messages a replaced worker still had queued are dropped.
+    connections[0]!.deliver([{ type: 'state', state: 'training', step: 9 }]);
+    expect(useStore.getState().step).toBe(0);
+  });
+
+  it('a crashed worker is restarted and its run resumed; after three restarts in a minute the page stops trying', async () => {
+    const useStore = await store();
+    connections[0]!.crash('out of memory');
+    expect(connections).toHaveLength(2);
+    expect(useStore.getState().problem!.message).toMatch(/^The trainer stopped unexpectedly \(out of memory\)\. tabclr restarted its trainer/);
+    connections[1]!.deliver([ready]);
+    expect(connections[1]!.sent).toContainEqual({ type: 'resume-run', id: 'run-1' });
+    // A failed resume (no checkpoint) still leaves images to work with.
+    connections[1]!.deliver([{ type: 'error', code: 'no-dataset', message: 'that saved run is gone', recoverable: true, request: 'resume-run' }]);
+    expect(connections[1]!.sent.at(-1)!.type).toBe('load-sample');
+    connections[1]!.crash('again');
+    connections[2]!.crash('again');
+    expect(connections).toHaveLength(4);
+    connections[3]!.crash('again');
+    expect(connections).toHaveLength(4);
+    expect(useStore.getState().phase).toBe('failed');
+    expect(useStore.getState().problem!.message).toMatch(/three restarts in a minute.*reload the page/);
+  });
+});
