@@ -69,5 +69,6 @@ test('a tab killed while a checkpoint is written reopens on the last complete ch
 
   // A finished run can be deleted from the list.
   await runs.getByRole('button', { name: /^Delete Fashion-MNIST/ }).click();
+  await runs.getByRole('button', { name: /^Delete Fashion-MNIST.* for good$/ }).click();
   await expect(runs.getByRole('row', { name: /Fashion-MNIST/ })).toHaveCount(0);
 });

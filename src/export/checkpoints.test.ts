@@ -92,12 +92,34 @@ describe('CheckpointStore', () => {
     expect(await stateKeys()).toHaveLength(2);
     store.close();
 
+    // Another tab opening meanwhile leaves the newer state alone (it may be mid-save); the next save replaces it.
     const reopened = await open();
-    expect(await stateKeys()).toEqual([['a', 1]]);
-    // And saving goes on from there.
+    expect(await stateKeys()).toHaveLength(2);
     await reopened.save(record('a', 15), state(15));
     expect((await reopened.load('a'))!.record.step).toBe(15);
+    expect(await stateKeys()).toEqual([['a', 2]]);
     reopened.close();
+  });
+
+  it('a tab that opens while another is between the two transactions of a save does not break it', async () => {
+    const saving = await open();
+    await saving.save(record('a', 5), state(5));
+    let other: CheckpointStore | null = null;
+    await saving.save(record('a', 10), state(10), { beforeCommit: async () => void (other = await open()) });
+    expect((await saving.load('a'))!.record.step).toBe(10);
+    expect(Array.from((await other!.load('a'))!.state.snapshot.weights.data)).toEqual([10, -10]);
+    saving.close();
+    other!.close();
+  });
+
+  it('a run deleted in another tab during a save stays deleted, and the save says so', async () => {
+    const saving = await open();
+    await saving.save(record('a', 5), state(5));
+    const other = await open();
+    await expect(saving.save(record('a', 10), state(10), { beforeCommit: () => other.delete('a') })).rejects.toThrow(/deleted in another tab/);
+    expect(await saving.list()).toEqual([]);
+    saving.close();
+    other.close();
   });
 
   it('a first save interrupted leaves no run at all', async () => {

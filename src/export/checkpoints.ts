@@ -113,13 +113,18 @@ export class CheckpointStore {
     }
   }
 
-  /** States no run points at: left by a save the tab was closed in, or by a deleted run. */
+  /**
+   * States older than their run's current one: left by a deleted run or a save whose second transaction never ran.
+   * A newer state is left alone, since another tab may be between the two transactions of its save; an abandoned one
+   * is overwritten by the run's next save.
+   */
   private async removeOrphans(): Promise<void> {
     const tx = this.db.transaction(['runs', 'states'], 'readwrite');
     const current = new Map((await tx.objectStore('runs').getAll()).map((r) => [r.id, r.generation]));
     for (const key of await tx.objectStore('states').getAllKeys()) {
       const [runId, generation] = key;
-      if (current.get(runId) !== generation) await tx.objectStore('states').delete(key);
+      const now = current.get(runId);
+      if (now !== undefined && generation < now) await tx.objectStore('states').delete(key);
     }
     await tx.done;
   }
@@ -150,11 +155,18 @@ export class CheckpointStore {
     await this.db.put('states', { ...state, runId: record.id, generation });
     await hooks.beforeCommit?.();
     const tx = this.db.transaction(['runs', 'states'], 'readwrite');
+    // The new state must still be there (another tab may have deleted the run meanwhile): else nothing changes.
+    if (!(await tx.objectStore('states').getKey([record.id, generation]))) {
+      tx.done.catch(() => undefined);
+      tx.abort();
+      throw new Error('the run was deleted in another tab while its checkpoint was written');
+    }
     await tx.objectStore('runs').put({ ...record, generation });
     if (previous) await tx.objectStore('states').delete([record.id, previous.generation]);
     await tx.done;
   }
 
+  /** Deletes the run and every state of it (a save in progress elsewhere then fails its check and changes nothing). */
   async delete(id: string): Promise<void> {
     const tx = this.db.transaction(['runs', 'states'], 'readwrite');
     await tx.objectStore('runs').delete(id);

@@ -30,4 +30,14 @@ describe('largest buffer of a step', () => {
     expect(checkBufferLimit({ ...model, imageSize: check.largestImageSize + 1 }, 256, 128 * 2 ** 20).fits).toBe(false);
     expect(checkBufferLimit(model, 2, 2 ** 20).largestBatch).toBe(0);
   });
+
+  it("counts the loss's 2N × 2N similarity matrix, which large batches of small images make the largest buffer", () => {
+    const model = { ...defaultTrainConfig(16, 3).model, encoder: 'convnet4' as const, width: 0.5 };
+    // 4096 images: an 8192 × 8192 float matrix is 256 MiB, beyond a 128 MiB limit; the activations are 128 MiB.
+    const check = checkBufferLimit(model, 4096, 128 * 2 ** 20);
+    expect(check.fits).toBe(false);
+    expect(check.neededBytes).toBe(8192 * 8192 * 4);
+    expect(checkBufferLimit(model, check.largestBatch, 128 * 2 ** 20).fits).toBe(true);
+    expect(checkBufferLimit(model, check.largestBatch + 1, 128 * 2 ** 20).fits).toBe(false);
+  });
 });

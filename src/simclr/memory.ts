@@ -12,9 +12,13 @@ export function largestActivationPerImage(model: Pick<ModelConfig, 'encoder' | '
   return model.imageSize * model.imageSize * channels;
 }
 
-/** Bytes of a step's largest buffer: the largest activation for both views of every image, in float32. */
+/**
+ * Bytes of a step's largest buffer, in float32: the largest activation for both views of every image, or the loss's
+ * 2N × 2N similarity matrix, whichever is larger (the matrix wins for large batches of small images).
+ */
 export function largestBufferBytes(model: Pick<ModelConfig, 'encoder' | 'width' | 'imageSize' | 'channels'>, batchSize: number): number {
-  return 2 * batchSize * largestActivationPerImage(model) * 4;
+  const views = 2 * batchSize;
+  return 4 * Math.max(views * largestActivationPerImage(model), views * views);
 }
 
 export interface LimitCheck {
@@ -28,8 +32,8 @@ export interface LimitCheck {
 
 export function checkBufferLimit(model: Pick<ModelConfig, 'encoder' | 'width' | 'imageSize' | 'channels'>, batchSize: number, maxBufferBytes: number): LimitCheck {
   const neededBytes = largestBufferBytes(model, batchSize);
-  const perImage = largestBufferBytes(model, 1);
-  const largestBatch = Math.floor(maxBufferBytes / perImage);
+  let largestBatch = Math.floor(maxBufferBytes / largestBufferBytes(model, 1));
+  while (largestBatch >= 2 && largestBufferBytes(model, largestBatch) > maxBufferBytes) largestBatch -= 1;
   let largestImageSize = model.imageSize;
   while (largestImageSize > 1 && largestBufferBytes({ ...model, imageSize: largestImageSize }, batchSize) > maxBufferBytes) largestImageSize -= 1;
   return { fits: neededBytes <= maxBufferBytes, neededBytes, largestBatch: largestBatch >= 2 ? largestBatch : 0, largestImageSize };

@@ -29,6 +29,8 @@ export interface RunsSlice {
   checkpoint: CheckpointStatus | null;
   /** The run the trainer holds (training, paused, finished or resumed); null before the first start. */
   currentRunId: string | null;
+  /** The run with a checkpoint saved (or restored from one): the one a restarted trainer can bring back. */
+  resumableRunId: string | null;
   /** A resume asked for and not yet answered. */
   resuming: string | null;
   /** The model loaded from a downloaded zip, if any: it maps the images, and the next run starts from it. */
@@ -55,14 +57,20 @@ export const createRunsSlice: StateCreator<Store, [], [], RunsSlice> = (set, get
   checkpointEvery: DEFAULT_CHECKPOINT_EVERY,
   checkpoint: null,
   currentRunId: null,
+  resumableRunId: null,
   resuming: null,
   loadedModel: null,
   loadingModel: null,
 
   async loadModel(file) {
+    if (get().loadingModel) return;
     set({ loadingModel: file.name });
-    const bytes = new Uint8Array(await file.arrayBuffer());
-    get().send({ type: 'load-model', bytes, fileName: file.name, monitor: get().monitorSettings }, [bytes.buffer]);
+    try {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      get().send({ type: 'load-model', bytes, fileName: file.name, monitor: get().monitorSettings }, [bytes.buffer]);
+    } catch (e) {
+      set({ loadingModel: null, problem: { code: 'bad-model', message: `${file.name} could not be read: ${(e as Error).message}`, recoverable: true } });
+    }
   },
 
   forgetModel() {
@@ -110,7 +118,7 @@ export const createRunsSlice: StateCreator<Store, [], [], RunsSlice> = (set, get
         break;
       case 'checkpoint': {
         const { status, runId, step } = message;
-        set({ checkpoint: { status, runId, step, message: message.message, at: Date.now() }, currentRunId: runId });
+        set({ checkpoint: { status, runId, step, message: message.message, at: Date.now() }, currentRunId: runId, ...(status === 'saved' ? { resumableRunId: runId } : {}) });
         break;
       }
       case 'model-loaded': {
@@ -133,14 +141,16 @@ export const createRunsSlice: StateCreator<Store, [], [], RunsSlice> = (set, get
         set({
           resuming: null,
           currentRunId: run.id,
+          resumableRunId: run.id,
           checkpoint: null,
           checkpointEvery,
           monitorSettings: monitor,
           settings: { config, steps: run.totalSteps },
-          settingProblems: [],
           latest: history.at(-1) ?? null,
           step: run.step,
         });
+        // Checked as if typed: the run's settings on this device.
+        get().updateSettings((s) => s);
         break;
       }
     }

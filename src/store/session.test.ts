@@ -31,7 +31,7 @@ describe('trainer restarts', () => {
   async function store() {
     const { useStore } = await import('./store');
     useStore.getState().connect('auto', { nanAtStep: 3, loseDeviceAtStep: 5, checkpointCommitDelayMs: 10 });
-    connections[0]!.deliver([ready, { type: 'state', state: 'training', step: 4 }, { type: 'checkpoint', status: 'saved', runId: 'run-1', step: 4, message: null }]);
+    connections[0]!.deliver([ready, { type: 'state', state: 'training', step: 4, runId: 'run-1' }, { type: 'checkpoint', status: 'saved', runId: 'run-1', step: 4, message: null }]);
     return useStore;
   }
 
@@ -51,7 +51,7 @@ describe('trainer restarts', () => {
     expect(connections[1]!.sent.map((m) => m.type)).toEqual(['init', 'resume-run', 'list-runs']);
     expect(connections[1]!.sent[1]).toEqual({ type: 'resume-run', id: 'run-1' });
     // Messages a replaced worker still had queued are dropped.
-    connections[0]!.deliver([{ type: 'state', state: 'training', step: 9 }]);
+    connections[0]!.deliver([{ type: 'state', state: 'training', step: 9, runId: 'run-1' }]);
     expect(useStore.getState().step).toBe(0);
   });
 

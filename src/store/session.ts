@@ -68,10 +68,12 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
       },
       (message) => {
         if (get().connection !== connection) return;
-        const active = get().trainerState === 'training' || get().trainerState === 'compiling' || get().trainerState === 'paused';
+        const { trainerState, currentRunId, resumableRunId } = get();
+        const active = trainerState === 'training' || trainerState === 'compiling' || trainerState === 'paused';
+        // Only a run that has a checkpoint can come back.
         get().restartTrainer(
           { code: 'worker-crashed', message: `The trainer stopped unexpectedly (${message}).`, recoverable: true },
-          active ? get().currentRunId : null,
+          active && currentRunId !== null && currentRunId === resumableRunId ? currentRunId : null,
         );
       },
     );
@@ -87,7 +89,10 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
       set({ connection: null, phase: 'failed', restarts, problem: { ...problem, message: `${problem.message} It failed again after three restarts in a minute, so tabclr stopped trying: reload the page.`, recoverable: false } });
       return;
     }
-    const then = resumeRunId ? ' tabclr restarted its trainer and continues the run from its last checkpoint.' : ' tabclr restarted its trainer.';
+    const hadImages = get().dataset !== null;
+    const then = resumeRunId
+      ? ' tabclr restarted its trainer and continues the run from its last checkpoint.'
+      : ` tabclr restarted its trainer.${hadImages ? ' It starts with the sample images: choose your folder again to go on with yours (decoded images come from the cache).' : ''}`;
     get().resetMonitor();
     set({
       connection: null,
@@ -103,7 +108,15 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
       currentRunId: null,
       checkpoint: null,
       pendingResume: resumeRunId,
+      // Requests the old worker will never answer.
+      resuming: null,
+      loadingModel: null,
+      loadedModel: null,
+      exporting: null,
+      umapProgress: null,
+      importState: null,
     });
+    if (get().selfTest.status === 'running') get().receiveSelfTest({ type: 'error', message: 'the trainer was restarted during the self-test' });
     // The tests' faults are injected once: the new trainer starts clean.
     const { nanAtStep: _nan, loseDeviceAtStep: _lose, ...hooks } = get().hooks;
     get().connect(get().preference, hooks);
@@ -158,7 +171,10 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
     };
     // A frame's step metrics go into the history in one batch: charts redraw once.
     const reports: StepReport[] = [];
+    const connection = get().connection;
     for (const message of messages) {
+      // A fault can replace the worker mid-batch: the old worker's remaining messages no longer apply.
+      if (get().connection !== connection) break;
       switch (message.type) {
         case 'ready':
           set({ phase: 'ready', backend: message.backend, knownResult: message.check });
@@ -172,7 +188,7 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
           get().send({ type: 'list-runs' });
           break;
         case 'state':
-          set({ trainerState: message.state, step: message.step });
+          set({ trainerState: message.state, step: message.step, ...(message.runId ? { currentRunId: message.runId } : {}) });
           break;
         case 'metrics':
           reports.push(message.report);

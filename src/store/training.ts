@@ -96,7 +96,7 @@ export const createTrainingSlice: StateCreator<Store, [], [], TrainingSlice> = (
   startTraining() {
     const { settings, settingProblems } = get();
     if (!settings || settingProblems.length) return;
-    set({ latest: null, runInfo: null });
+    set({ latest: null, runInfo: null, currentRunId: null, resumableRunId: null, checkpoint: null });
     get().resetMonitor();
     get().send({ type: 'start', config: settings.config, steps: settings.steps, monitor: get().monitorSettings, checkpointEvery: get().checkpointEvery });
   },

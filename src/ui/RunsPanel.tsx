@@ -66,7 +66,7 @@ function LoadModel() {
   const [over, setOver] = useState(false);
   const hintId = useId();
   const take = (file: File | undefined) => {
-    if (file && canSwitch) void loadModel(file);
+    if (file && canSwitch && loading === null) void loadModel(file);
   };
   const onDrop = (e: DragEvent) => {
     e.preventDefault();
@@ -88,7 +88,11 @@ function LoadModel() {
       <p id={hintId} className="hint">
         Drop a zip saved with “Download weights” here, or choose it: it maps and embeds the images loaded now, and the next run trains on from it.
       </p>
-      <input ref={input} type="file" accept=".zip,application/zip" hidden onChange={(e) => take(e.target.files?.[0] ?? undefined)} />
+      <input ref={input} type="file" accept=".zip,application/zip" hidden onChange={(e) => {
+          take(e.target.files?.[0] ?? undefined);
+          // The same file may be chosen again (after fixing it, or after a refusal).
+          e.target.value = '';
+        }} />
       <div className="controls">
         <button type="button" className="secondary" aria-describedby={hintId} disabled={!canSwitch || loading !== null} onClick={() => input.current?.click()}>
           Load model (.zip)
@@ -120,12 +124,19 @@ export function RunsPanel() {
   const resuming = useStore((s) => s.resuming);
   const canSwitch = useCanSwitchRuns();
   const { resumeRun, deleteRun } = useStore.getState();
+  const [confirming, setConfirming] = useState<string | null>(null);
+  const hintId = useId();
   return (
     <section className="panel" aria-labelledby="runs-title">
       <h2 id="runs-title">Saved runs</h2>
       <CheckpointStatusLine />
       {resuming && <p role="status">Loading the saved run…</p>}
       <LoadModel />
+      {!canSwitch && runs.length > 0 && (
+        <p id={hintId} className="hint">
+          Runs can be continued or opened while nothing trains and no images or model are loading.
+        </p>
+      )}
       {runs.length === 0 ? (
         <p className="hint">Runs are saved in this browser as they train (see “Checkpoint every” under the training settings).</p>
       ) : (
@@ -144,6 +155,8 @@ export function RunsPanel() {
           <tbody>
             {runs.map((run) => {
               const current = run.id === currentRunId;
+              // The run open now, finished: nothing more to open. A stopped, unfinished one can be continued.
+              const openNow = current && finished(run);
               const label = `${run.name}, step ${run.step}`;
               return (
                 <tr key={run.id} aria-current={current ? 'true' : undefined}>
@@ -157,12 +170,37 @@ export function RunsPanel() {
                   <td>{run.lastLoss === null ? '—' : fixed(run.lastLoss)}</td>
                   <td>{savedAt(run.updatedAt)}</td>
                   <td className="controls">
-                    <button type="button" className="secondary" aria-label={`${finished(run) ? 'Open' : 'Continue'} ${label}`} disabled={!canSwitch || current} onClick={() => resumeRun(run.id)}>
+                    <button
+                      type="button"
+                      className="secondary"
+                      aria-label={`${finished(run) ? 'Open' : 'Continue'} ${label}`}
+                      aria-describedby={canSwitch ? undefined : hintId}
+                      disabled={!canSwitch || openNow}
+                      onClick={() => resumeRun(run.id)}
+                    >
                       {finished(run) ? 'Open' : 'Continue'}
                     </button>
-                    <button type="button" className="secondary" aria-label={`Delete ${label}`} disabled={current && !canSwitch} onClick={() => deleteRun(run.id)}>
-                      Delete
-                    </button>
+                    {confirming === run.id ? (
+                      <>
+                        <button
+                          type="button"
+                          aria-label={`Delete ${label} for good`}
+                          onClick={() => {
+                            setConfirming(null);
+                            deleteRun(run.id);
+                          }}
+                        >
+                          Delete for good
+                        </button>
+                        <button type="button" className="secondary" aria-label={`Keep ${label}`} onClick={() => setConfirming(null)}>
+                          Keep
+                        </button>
+                      </>
+                    ) : (
+                      <button type="button" className="secondary" aria-label={`Delete ${label}`} disabled={current && !canSwitch} onClick={() => setConfirming(run.id)}>
+                        Delete
+                      </button>
+                    )}
                   </td>
                 </tr>
               );

@@ -163,7 +163,7 @@ export function TrainPanel() {
   const monitorProblem = monitorProblems(monitor);
   const checkpointOk = useStore((s) => checkpointEveryProblem(s.checkpointEvery) === null);
   const monitorOk = monitorProblem.snapshotEvery === null && monitorProblem.probeCount === null && checkpointOk;
-  const loadingImages = useStore((s) => s.datasetLoading || s.importState?.status === 'running');
+  const loadingImages = useStore((s) => s.datasetLoading || s.importState?.status === 'running' || s.resuming !== null || s.loadingModel !== null);
   const canStart = phase === 'ready' && settings !== null && problems.length === 0 && monitorOk && !active && !selfTesting && !loadingImages;
   const collapse = settings ? noLearningLoss(settings.config.batchSize) : NaN;
 

@@ -476,6 +476,27 @@ describe('TrainerHandler checkpoints', () => {
     expect(third.of('run-restored')).toHaveLength(0);
   });
 
+  it('while a saved run is being loaded, nothing else may change the run or the images', async () => {
+    const first = pausingAt(1);
+    await first.handler.handle({ type: 'init', backend: 'auto' });
+    await first.handler.handle({ type: 'set-dataset', dataset: dataset() });
+    await first.handler.handle({ type: 'start', checkpointEvery: 1, config: schedule(4), steps: 4, monitor });
+    await first.handler.idle();
+    await first.handler.handle({ type: 'stop' });
+    const id = first.of('runs').at(-1)!.runs[0]!.id;
+    const resuming = first.handler.handle({ type: 'resume-run', id });
+    await first.handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(4), steps: 4, monitor });
+    await first.handler.handle({ type: 'load-sample', url: 'sample.json' });
+    await resuming;
+    expect(first.of('error').map((e) => [e.request, e.message])).toEqual([
+      ['start', 'wait until the saved run or the model is loaded'],
+      ['load-sample', 'wait until the saved run or the model is loaded'],
+    ]);
+    expect(first.of('run-restored')).toHaveLength(1);
+    await first.handler.idle();
+    expect(first.of('metrics').map((m) => m.report.step)).toEqual([1, 2, 3, 4]);
+  });
+
   it('lists and deletes runs, but not the one training', async () => {
     const first = pausingAt(1);
     await first.handler.handle({ type: 'init', backend: 'auto' });

@@ -61,6 +61,8 @@ interface Run {
   identity: DatasetIdentity | null;
   /** The step of the last checkpoint written, so that a pause right after one writes nothing new. */
   savedStep: number;
+  /** Whether a checkpoint of this run is in IndexedDB: only then can a restarted trainer resume it. */
+  checkpointed: boolean;
   /** The last state known good (the last checkpoint, or the start), where a non-finite loss sends the run back. */
   lastGood: { snapshot: TrainStateSnapshot; sampler: SamplerState; steps: number; snapshots: number } | null;
 }
@@ -107,6 +109,8 @@ export class TrainerHandler {
   private importing: AbortController | null = null;
   /** An import or sample load in flight: the data set is about to change, so training cannot start. */
   private loadingData = false;
+  /** A saved run or a model zip being loaded: until it is in place, nothing else may change the run or the images. */
+  private switching = false;
   /** Set from a stop's request until its run is disposed: the run still counts as active meanwhile. */
   private stopping = false;
   /** Requests that use the run's model between steps (neighbours, UMAP), chained; a stop waits for them. */
@@ -124,8 +128,14 @@ export class TrainerHandler {
     private readonly env: HandlerEnvironment,
   ) {}
 
+  /** Requests that change the run or the images, refused while a saved run or a model zip is being loaded. */
+  private static readonly SWITCHES = new Set<ToWorker['type']>(['set-dataset', 'load-sample', 'import', 'start', 'self-test', 'resume-run', 'load-model']);
+
   async handle(message: ToWorker): Promise<void> {
     try {
+      if (this.switching && TrainerHandler.SWITCHES.has(message.type)) {
+        throw new TrainerError('busy', 'wait until the saved run or the model is loaded');
+      }
       switch (message.type) {
         case 'init':
           this.hooks = message.hooks ?? {};
@@ -208,7 +218,7 @@ export class TrainerHandler {
 
   private setState(state: TrainerState): void {
     this.trainerState = state;
-    this.send({ type: 'state', state, step: this.run?.state.step ?? 0 });
+    this.send({ type: 'state', state, step: this.run?.state.step ?? 0, runId: this.run?.id ?? null });
   }
 
   /** A run that is compiling, training, paused or being stopped (a finished or stopped run is kept for its results). */
@@ -397,6 +407,7 @@ export class TrainerHandler {
       identity: null,
       savedStep: 0,
       lastGood: null,
+      checkpointed: false,
     };
     this.lastMetrics = null;
     this.setState('compiling');
@@ -559,6 +570,8 @@ export class TrainerHandler {
     run.sampler.setState(good.sampler);
     run.history.steps.length = good.steps;
     run.history.snapshots.length = good.snapshots;
+    const last = run.history.steps.at(-1);
+    this.lastMetrics = last ? { ...last, timings: null } : null;
     const { config } = run.state;
     const learningRate = config.optim.learningRate / 2;
     run.state = { ...run.state, config: { ...config, optim: { ...config.optim, learningRate } } };
@@ -594,7 +607,8 @@ export class TrainerHandler {
       fault: {
         kind: 'device-lost',
         step: run?.state.step ?? 0,
-        runId: run && this.isActive() ? run.id : null,
+        // Only a run with a checkpoint can come back, and only one still meant to train (not one being stopped).
+        runId: run && run.checkpointed && !this.stopping && this.isActive() ? run.id : null,
         restoredStep: null,
         learningRate: null,
         message: `The GPU device was lost (${reason || 'no reason given'}), as happens when a driver resets or the tab sleeps for long.`,
@@ -719,6 +733,15 @@ export class TrainerHandler {
     this.requireBackend();
     if (this.selfTesting || this.isActive()) throw new TrainerError('busy', 'stop training before loading a model');
     if (this.loadingData) throw new TrainerError('busy', 'wait until the images are loaded');
+    this.switching = true;
+    try {
+      await this.readAndOpenModel(bytes, fileName, monitor);
+    } finally {
+      this.switching = false;
+    }
+  }
+
+  private async readAndOpenModel(bytes: Uint8Array, fileName: string, monitor: MonitorSettings): Promise<void> {
     let loaded: LoadedModel;
     try {
       loaded = readModelZip(bytes, fileName);
@@ -765,6 +788,7 @@ export class TrainerHandler {
       identity: null,
       savedStep: loaded.step,
       lastGood: null,
+      checkpointed: false,
     };
     this.lastMetrics = null;
     this.setState('stopped');
@@ -851,6 +875,7 @@ export class TrainerHandler {
         { snapshot: good.snapshot, sampler: good.sampler, history: run.history, dataset: run.identity, lastMetrics: this.lastMetrics },
         { beforeCommit: delay > 0 ? () => new Promise((resolve) => setTimeout(resolve, delay)) : undefined },
       );
+      run.checkpointed = true;
       this.send({ type: 'checkpoint', status: 'saved', runId: run.id, step, message: null });
       await this.sendRuns();
     } catch (e) {
@@ -901,6 +926,15 @@ export class TrainerHandler {
     this.requireBackend();
     if (this.selfTesting || this.isActive()) throw new TrainerError('busy', 'stop the current run before resuming another');
     if (this.loadingData) throw new TrainerError('busy', 'wait until the images are loaded');
+    this.switching = true;
+    try {
+      await this.loadSavedRun(id);
+    } finally {
+      this.switching = false;
+    }
+  }
+
+  private async loadSavedRun(id: string): Promise<void> {
     const store = await this.checkpoints();
     if (!store) throw new TrainerError('internal', 'this browser keeps no checkpoints (IndexedDB is unavailable)');
     const saved = await store.load(id);
@@ -921,6 +955,8 @@ export class TrainerHandler {
     else await this.retireRun();
 
     const { config } = record;
+    const tooLarge = bufferLimitProblem(config, this.backend!.maxBufferBytes);
+    if (tooLarge) throw new TrainerError('bad-config', `this run cannot go on on this GPU: ${tooLarge}`);
     const state = createTrainState(config);
     const sampler = new EpochSampler(dataset.count, config.batchSize, new Random(config.seed));
     try {
@@ -944,6 +980,7 @@ export class TrainerHandler {
       identity: checkpoint.dataset,
       savedStep: state.step,
       lastGood: null,
+      checkpointed: true,
     };
     this.run = run;
     this.lastMetrics = checkpoint.lastMetrics;

@@ -209,7 +209,8 @@ export type FromWorker =
   | { type: 'import-done'; counts: ImportCounts; skipped: SkippedFile[]; elapsedMs: number; cacheProblem: string | null }
   | { type: 'import-cancelled' }
   | { type: 'cache-cleared' }
-  | { type: 'state'; state: TrainerState; step: number }
+  /** runId: the run the state belongs to (null with no run). */
+  | { type: 'state'; state: TrainerState; step: number; runId: string | null }
   | { type: 'metrics'; report: StepReport }
   | { type: 'run-info'; info: RunInfo }
   /** The model loaded from a zip (null once forgotten), and whether the loaded images suit it. */
