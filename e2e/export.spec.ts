@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect, test, type Download, type Page } from './fixtures';
-import { unzipSync } from 'fflate';
-import { readFileSync } from 'node:fs';
+import { unzipSync, zipSync } from 'fflate';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { pytorchName, readSafetensorsHeader } from '../src/export/safetensors';
 
 async function unzipDownload(download: Download): Promise<Map<string, Uint8Array>> {
@@ -28,7 +28,14 @@ async function samplePixels(page: Page, n: number): Promise<number[]> {
   }, n);
 }
 
-test('the downloaded encoder loads in tfjs and gives the representation the app gave; safetensors and embeddings are complete', async ({ page }) => {
+async function chooseZip(page: Page, path: string) {
+  const chooser = page.waitForEvent('filechooser');
+  await page.getByRole('button', { name: 'Load model (.zip)' }).click();
+  await (await chooser).setFiles(path);
+}
+
+test('the downloaded encoder loads in tfjs and gives the representation the app gave; safetensors and embeddings are complete; the zip loads back', async ({ page }, testInfo) => {
+  test.setTimeout(300_000);
   await page.goto('/');
   await expect(page.getByRole('region', { name: 'Images' })).toContainText('300 images');
   await page.getByLabel('Width multiplier', { exact: true }).fill('0.125');
@@ -93,4 +100,34 @@ test('the downloaded encoder loads in tfjs and gives the representation the app 
   expect(zip.get('weights.safetensors')!.length).toBe(dataStart + total);
   const config = JSON.parse(new TextDecoder().decode(zip.get('config.json')!));
   expect(config).toMatchObject({ step: 2, input: { size: [28, 28], channels: 1 } });
+
+  // The zip loads back into a fresh page: it embeds the images as the trained run did. A zip cut short, or one that
+  // is not tabclr's, is refused with the reason, and the loaded model stays.
+  const zipPath = testInfo.outputPath('tabclr-convnet4-step2.zip');
+  await download.saveAs(zipPath);
+  await page.reload();
+  await expect(page.getByRole('region', { name: 'Images' })).toContainText('300 images');
+  await expect(page.getByRole('button', { name: 'Download embeddings (.zip)' })).toBeDisabled();
+  const runs = page.getByRole('region', { name: 'Saved runs' });
+  await chooseZip(page, zipPath);
+  await expect(runs.getByText(/Loaded tabclr-convnet4-step2\.zip: convnet4 \(width 0\.125\), 28 px × 1, trained for 2 steps/)).toBeVisible();
+  await expect(runs).toContainText('The map and “Download embeddings” use it');
+  await expect(page.getByLabel('Width multiplier', { exact: true })).toHaveValue('0.125');
+  const again = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Download embeddings (.zip)' }).click();
+  const reloaded = await unzipDownload(await again);
+  expect(reloaded.get('vectors.tsv')).toEqual(embeddings.get('vectors.tsv'));
+
+  const bytes = new Uint8Array(readFileSync(zipPath));
+  const cut = testInfo.outputPath('cut.zip');
+  writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length / 2)));
+  await chooseZip(page, cut);
+  await expect(page.getByRole('alert')).toContainText('cut.zip cannot be loaded: it is not a zip file, or it is damaged or cut short');
+  await page.getByRole('button', { name: 'Dismiss' }).click();
+  const foreign = testInfo.outputPath('holiday.zip');
+  writeFileSync(foreign, zipSync({ 'photo.txt': new TextEncoder().encode('not a model') }));
+  await chooseZip(page, foreign);
+  await expect(page.getByRole('alert')).toContainText('holiday.zip cannot be loaded: it has no config.json, so it is not a model downloaded from tabclr');
+  await expect(runs.getByText(/Loaded tabclr-convnet4-step2\.zip/)).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Download embeddings (.zip)' })).toBeEnabled();
 });

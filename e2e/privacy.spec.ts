@@ -1,5 +1,11 @@
 // Nothing leaves the device: the request recorder every test runs under (e2e/fixtures.ts) sees what it must, and the
 // built app runs under a Content-Security-Policy that refuses inline script, eval and other origins.
+import * as tf from '@tensorflow/tfjs';
+import { writeFileSync } from 'node:fs';
+import { modelBundle } from '../src/export/bundle';
+import { zipFiles } from '../src/export/download';
+import { defaultTrainConfig } from '../src/simclr/config';
+import { createSimclrModel, disposeSimclrModel } from '../src/simclr/model';
 import { QUIET_FLAGS, SANDBOX_FLAGS, systemChromium } from './browser';
 import { chromium, expect, test, type BrowserContext, type Page } from './fixtures';
 
@@ -118,9 +124,22 @@ async function recordViolations(page: Page) {
   };
 }
 
-test('the built app runs under a strict Content-Security-Policy: load, training, maps and downloads break none of it', async ({ page, context, requests }) => {
-  // The self-test runs under the same policy in self-test.spec.ts; the training step here uses the same GPU kernels.
-  test.setTimeout(300_000);
+/** A model zip as the app writes it, made here in Node: an untrained small convnet4 for the sample's 28 px gray images. */
+async function sampleModelZip(path: string): Promise<void> {
+  await tf.setBackend('cpu');
+  const config = defaultTrainConfig(28, 1);
+  config.model.width = 0.125;
+  config.batchSize = 8;
+  const model = createSimclrModel(config.model, config.seed);
+  const files = await modelBundle(model, { config, step: 0, metrics: null, includeHead: false, version: 'test' });
+  disposeSimclrModel(model);
+  writeFileSync(path, zipFiles(files));
+}
+
+test('the built app runs under a strict Content-Security-Policy: load, a model zip, maps and downloads break none of it', async ({ page, context, requests }, testInfo) => {
+  // Training runs under the same policy (the preview server sends it to every test) in train, watch, export, checkpoint
+  // and fault tests, and the self-test in self-test.spec.ts; here the worker's model loading, embedding and export.
+  test.setTimeout(240_000);
   await blockElsewhere(context);
   const violations = await recordViolations(page);
   const response = await page.goto('/');
@@ -129,16 +148,13 @@ test('the built app runs under a strict Content-Security-Policy: load, training,
   await expect(page.getByRole('status', { name: 'GPU status' })).toContainText('GPU check passed');
   await expect(page.getByRole('region', { name: 'Images' })).toContainText('300 images');
 
-  await page.getByLabel('Width multiplier', { exact: true }).fill('0.125');
-  await page.getByLabel('Batch size', { exact: true }).fill('8');
-  await page.getByLabel('Steps', { exact: true }).fill('2');
-  await page.getByRole('spinbutton', { name: 'Warm-up steps' }).fill('0');
-  await page.getByText('Augmentation and monitoring').click();
-  await page.getByLabel('Map every (steps)').fill('1');
-  await page.getByLabel('Images on the map').fill('8');
-  await page.getByRole('button', { name: 'Start' }).click();
-  await expect(page.locator('.run-state')).toContainText('Finished', { timeout: 150_000 });
-  await expect(page.getByRole('img', { name: /Embedding map: 8 images at step 2/ })).toBeVisible();
+  const zipPath = testInfo.outputPath('model.zip');
+  await sampleModelZip(zipPath);
+  const chooser = page.waitForEvent('filechooser');
+  await page.getByRole('button', { name: 'Load model (.zip)' }).click();
+  await (await chooser).setFiles(zipPath);
+  await expect(page.getByRole('region', { name: 'Saved runs' })).toContainText('Loaded model.zip');
+  await expect(page.getByRole('img', { name: /Embedding map: \d+ images at step 0/ })).toBeVisible({ timeout: 120_000 });
   for (const name of ['Download weights (.zip)', 'Download embeddings (.zip)']) {
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name }).click();
