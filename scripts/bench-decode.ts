@@ -1,7 +1,7 @@
 // Decode and import benchmark: how fast the built app turns a folder of photos into training images, next to how
 // fast the same browser decodes the same files with nothing but createImageBitmap.
 //
-//   npm run build                                   # once: this script serves dist/, it builds nothing
+//   npm run build                                   # once: this script serves dist/ (or TABCLR_DIST), it builds nothing
 //   npm run bench:decode -- [--count N] [--size S] [--json]
 //
 // It serves dist/ with `vite preview` on port 4174, launches headless Chromium with the browser tests' flags
@@ -17,11 +17,12 @@ import { type Page } from '@playwright/test';
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeFolder } from '../e2e/fixtures';
+import { trainingSize } from './lib/app';
+import { wholeNumber } from './lib/args';
 import { createBench, machine, parseArgs, print, report, requireDist, round, type RunStart } from './lib/bench';
+import { median } from './lib/stats';
 
 const PORT = 4174;
-/** The sizes the page offers under "Image size for training" (IMPORT_SIZES in src/store/data.ts). */
-const SIZES = [16, 24, 32, 48, 64, 96, 128];
 /** Decodes in flight at once: the importer's default concurrency (src/data/importer.ts). */
 const CONCURRENCY = 4;
 const WIDTH = 640;
@@ -30,22 +31,14 @@ const FOLDER = 'bench-photos';
 const RAW_REPEATS = 5;
 const USAGE = 'usage: npm run bench:decode -- [--count N] [--size S] [--json]';
 
-/** A whole number, or NaN. */
-const whole = (text: string) => (/^\d+$/.test(text) ? Number(text) : NaN);
-
 const options = parseArgs(process.argv.slice(2), {
   name: 'bench:decode',
   usage: USAGE,
   defaults: { count: 200, size: 32 },
   values: {
-    count: (text) => {
-      const value = whole(text);
-      return value >= 2 && value <= 5000 ? value : `--count must be a whole number from 2 to 5000 (the app needs at least 2 images), got ${JSON.stringify(text)}`;
-    },
-    size: (text) => {
-      const value = whole(text);
-      return SIZES.includes(value) ? value : `--size must be one of the page's training sizes ${SIZES.join(', ')}, got ${JSON.stringify(text)}`;
-    },
+    // The app needs at least 2 images.
+    count: wholeNumber(2, 5000),
+    size: trainingSize,
   },
 });
 requireDist('bench:decode');
@@ -302,12 +295,6 @@ interface Measurement {
   from_cache?: number;
   skipped?: number;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 function rawMeasurement(kind: 'raw_decode' | 'raw_decode_resize', what: string, n: number, result: RawResult): Measurement {
   const seconds = median(result.times) / 1000;

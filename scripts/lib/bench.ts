@@ -1,6 +1,6 @@
-// What the benchmarks under scripts/ share: flags and usage, `vite preview` serving dist/ on a port of their own,
-// headless Chromium with the browser tests' flags (e2e/browser.ts), cleanup on success, on error and on Ctrl-C, and
-// the report (the machine, the Chromium, the date, a Markdown table).
+// What the scripts that drive the built app share: flags and usage, `vite preview` serving the build (dist/, or the
+// folder TABCLR_DIST names) on a port of their own, headless Chromium with the browser tests' flags (e2e/browser.ts),
+// cleanup on success, on error and on Ctrl-C, and the report (the machine, the Chromium, the date, a Markdown table).
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions } from '@playwright/test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -8,8 +8,9 @@ import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CHROMIUM_ARGS, systemChromium } from '../../e2e/browser';
+import { parseCommandLine, type CommandSpec } from './args';
 
-/** The repository root: where `vite preview` runs and dist/ lies. */
+/** The repository root: where `vite preview` runs and the build folder lies. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /**
@@ -18,56 +19,46 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
  */
 export const NAME_SHIM = 'globalThis.__name = globalThis.__name || ((fn) => fn);';
 
+/** A failure the script reports as one line (no stack), with the exit code it calls for. */
+export class ScriptFailure extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
 export function fail(message: string, code = 2): never {
   console.error(message);
   process.exit(code);
 }
 
-export interface ArgSpec<K extends string> {
-  /** The npm script, e.g. 'bench:decode': the prefix of every message. */
-  name: string;
-  usage: string;
-  defaults: Record<K, number>;
-  /** Each `--K N` (or `--K=N`) option: its value from the text, or what is wrong with the text. */
-  values: Record<K, (text: string) => number | string>;
-}
+/** The build folder the scripts serve: TABCLR_DIST (relative to the repository root), else dist/. */
+export const DIST = process.env.TABCLR_DIST?.trim() || 'dist';
 
 /**
- * --help / -h (usage to stdout, exit 0), --json, and the spec's valued options; anything else fails with one line on
- * stderr and exit code 2.
+ * --help / -h (usage to stdout, exit 0), --json, and the spec's valued options (scripts/lib/args.ts); anything
+ * wrong fails with one line on stderr and exit code 2.
  */
-export function parseArgs<K extends string>(argv: string[], spec: ArgSpec<K>): Record<K, number> & { json: boolean } {
-  const values: Record<K, number> = { ...spec.defaults };
-  let json = false;
-  const pattern = new RegExp(`^--(${Object.keys(spec.values).join('|')})(?:=(.*))?$`);
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') {
-      console.log(spec.usage);
-      process.exit(0);
-    }
-    if (arg === '--json') {
-      json = true;
-      continue;
-    }
-    const match = pattern.exec(arg);
-    if (!match) fail(`${spec.name}: unknown argument ${JSON.stringify(arg)}; ${spec.usage}`);
-    const option = match[1] as K;
-    const text = match[2] ?? argv[++i];
-    if (text === undefined) fail(`${spec.name}: --${option} needs a value; ${spec.usage}`);
-    const value = spec.values[option](text);
-    if (typeof value === 'string') fail(`${spec.name}: ${value}`);
-    values[option] = value;
+export function parseArgs<T extends object>(argv: string[], spec: CommandSpec<T>): T & { json: boolean } {
+  const parsed = parseCommandLine(argv, spec);
+  if (parsed.kind === 'help') {
+    console.log(parsed.usage);
+    process.exit(0);
   }
-  return { ...values, json };
+  if (parsed.kind === 'error') fail(parsed.message);
+  return parsed.options;
 }
 
-/** Fails unless dist/ has been built: the benchmarks serve it and build nothing. */
+/** Fails unless the build folder has been built: the scripts serve it and build nothing. */
 export function requireDist(name: string): void {
-  if (!existsSync(resolve(ROOT, 'dist/index.html'))) fail(`${name}: dist/index.html not found: run \`npm run build\` first.`);
+  if (!existsSync(resolve(ROOT, DIST, 'index.html'))) {
+    fail(`${name}: ${DIST}/index.html not found: run \`npm run build\` first${DIST === 'dist' ? '' : ` (or \`npx vite build --outDir ${DIST}\`)`}.`);
+  }
 }
 
-export const round = (x: number, digits = 1) => Number(x.toFixed(digits));
+export { round } from './stats';
 
 /** A Markdown table: the first row is the header; the first column is left-aligned, the others right-aligned. */
 export function table(rows: string[][]): string {
@@ -145,11 +136,14 @@ export interface Bench {
   log(line: string): void;
   /** Something more to undo at cleanup, after the browser is closed and the server stopped. */
   atCleanup(undo: () => void): void;
-  /** Serves dist/ and launches Chromium; both go away at cleanup. */
+  /** Serves the build folder and launches Chromium; both go away at cleanup. */
   start(): Promise<{ browser: Browser; chromiumVersion: string }>;
   /** A browser context whose pages all have NAME_SHIM. */
   newContext(browser: Browser, options?: BrowserContextOptions): Promise<BrowserContext>;
-  /** Runs main, then cleans up; on error reports it as `NAME failed: …`, cleans up and exits 1. */
+  /**
+   * Runs main, then cleans up; on error reports it as `NAME: …` (a ScriptFailure, with its exit code) or
+   * `NAME failed: stack` (anything else, exit code 1), cleans up and exits.
+   */
   run(main: (run: RunStart) => Promise<void>): void;
 }
 
@@ -199,7 +193,7 @@ export function createBench(name: string, port: number): Bench {
   process.on('exit', stopServer);
 
   async function startServer(): Promise<void> {
-    const child = spawn('npx', ['vite', 'preview', '--port', String(port), '--strictPort'], {
+    const child = spawn('npx', ['vite', 'preview', '--port', String(port), '--strictPort', '--outDir', DIST], {
       cwd: ROOT,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -229,7 +223,7 @@ export function createBench(name: string, port: number): Bench {
     log,
     atCleanup: (undo) => void undos.push(undo),
     async start() {
-      log(`serving dist/ on ${baseUrl}`);
+      log(`serving ${DIST}/ on ${baseUrl}`);
       await startServer();
       const executablePath = systemChromium();
       const launched = await chromium.launch({ executablePath, args: CHROMIUM_ARGS, headless: true, handleSIGINT: false, handleSIGTERM: false });
@@ -254,9 +248,10 @@ export function createBench(name: string, port: number): Bench {
         .then(() => cleanup())
         .catch(async (e: unknown) => {
           if (stopping) return; // the signal handler cleans up and exits
-          console.error(`${name} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+          if (e instanceof ScriptFailure) console.error(`${name}: ${e.message}`);
+          else console.error(`${name} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
           await cleanup();
-          process.exit(1);
+          process.exit(e instanceof ScriptFailure ? e.exitCode : 1);
         });
     },
   };
