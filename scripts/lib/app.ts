@@ -215,6 +215,12 @@ export async function importFolder(app: OpenedApp, dir: string, size: number): P
   await (await chooser).setFiles(dir);
   const done = await events.waitFor('the import to finish', (m) => (m.type === 'import-done' ? m : undefined), { from, timeoutMs: LONG });
   const dataset = await events.waitFor('the imported images', (m) => (m.type === 'dataset' ? m.dataset : undefined), { from, timeoutMs: 60_000 });
+  if (!dataset) {
+    // The worker says why right after (no usable image, too few): its words, else ours.
+    await events.waitFor('the reason', () => undefined, { from, timeoutMs: 5_000 }).catch((e: Error) => {
+      throw new ScriptFailure(e.message.startsWith('timed out') ? `no usable images in ${dir}` : e.message);
+    });
+  }
   if (!dataset) throw new ScriptFailure(`no usable images in ${dir}`);
   return { dataset, done };
 }
