@@ -12,6 +12,8 @@ function step(step: number, stepMs: number, extra: Partial<StepReport> = {}): St
     entropy: null,
     lr: 1e-3,
     finite: true,
+    gradNorm: 1.5,
+    exploding: false,
     timings: { augmentMs: stepMs / 10, forwardBackwardMs: (stepMs * 8) / 10, updateMs: stepMs / 10 },
     imagesPerSec: (16 * 1000) / stepMs,
     stepMs,

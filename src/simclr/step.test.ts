@@ -3,8 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { defaultTrainConfig, validateTrainConfig, type TrainConfig } from './config';
 import { collapsedLoss } from './ntxent';
 import { checkBackendAgreement, checkTraining, selfTestConfig } from './selftest';
-import { createTrainState, disposeTrainState, probeGradients, trainStep } from './step';
+import { augmentPair } from './augment';
+import { Random } from './random';
+import { createTrainState, disposeTrainState, probeGradients, toUnitRange, trainStep } from './step';
 import { syntheticImages } from './synthetic';
+
+async function snapshotWeights(state: ReturnType<typeof createTrainState>): Promise<number[][]> {
+  return Promise.all(state.params.map(async (p) => Array.from(await p.variable.data())));
+}
 
 function images(config: TrainConfig): tf.Tensor4D {
   const { imageSize: s, channels: c } = config.model;
@@ -34,6 +40,31 @@ describe('trainStep', () => {
       if (state.step === 2) afterStep2 = tf.memory().numTensors;
     }
     expect(tf.memory().numTensors).toBe(afterStep2);
+    batch.dispose();
+    disposeTrainState(state);
+  });
+
+  it('reports the global gradient norm, and skips the update when it is above maxGradNorm', async () => {
+    const config = selfTestConfig();
+    const state = createTrainState(config);
+    const batch = images(config);
+    // The reported norm is √Σ‖g‖² of the gradients the step computes: the same draws give the same gradients.
+    const probe = createTrainState(config);
+    const [view1, view2] = tf.tidy(() => augmentPair(toUnitRange(batch), config.augment, new Random(config.seed ^ 0x5eed)));
+    const { grads } = await probeGradients(probe, view1, view2);
+    const expected = Math.sqrt([...grads.values()].reduce((sum, g) => sum + g.reduce((s, x) => s + x * x, 0), 0));
+    tf.dispose([view1, view2]);
+    disposeTrainState(probe);
+
+    const before = await snapshotWeights(state);
+    const skipped = await trainStep(state, batch, { maxGradNorm: expected / 2 });
+    expect(skipped.gradNorm).toBeCloseTo(expected, 3);
+    expect(skipped).toMatchObject({ finite: true, exploding: true, step: 1 });
+    expect(await snapshotWeights(state)).toEqual(before);
+
+    const taken = await trainStep(state, batch, { maxGradNorm: 1e6 });
+    expect(taken).toMatchObject({ finite: true, exploding: false });
+    expect(await snapshotWeights(state)).not.toEqual(before);
     batch.dispose();
     disposeTrainState(state);
   });

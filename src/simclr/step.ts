@@ -20,8 +20,12 @@ export interface StepMetrics {
   /** Entropy of the batch-mean softmax of the entropy head; null when the term is off. */
   entropy: number | null;
   lr: number;
-  /** False when the loss was NaN or ±Inf: the update was not applied. */
+  /** False when the loss or the gradient norm was NaN or ±Inf: the update was not applied. */
   finite: boolean;
+  /** Global L2 norm of the gradients over every trainable parameter (before the optimiser's own scaling). */
+  gradNorm: number;
+  /** True when the gradient norm was finite but above the step's `maxGradNorm`: the update was not applied. */
+  exploding: boolean;
   /** Where the step's time went, when the step was profiled; null otherwise. */
   timings: StepTimings | null;
 }
@@ -39,6 +43,11 @@ export interface StepOptions {
    * after the gradients), so benchmarks use it and the page does not.
    */
   profile?: boolean;
+  /**
+   * Skip the update when the gradients' global norm exceeds this (exploding gradients); the metrics say so. The
+   * caller sets it from the run's recent norms (`explodingLimit` in divergence.ts).
+   */
+  maxGradNorm?: number;
 }
 
 /** Waits until the GPU has computed t, by reading one element of it. */
@@ -113,6 +122,11 @@ function lossAndGrads(state: TrainState, view1: tf.Tensor4D, view2: tf.Tensor4D)
   return { value, grads: byName, diagnostics: diagnostics! as Omit<ObjectiveParts, 'objective'> };
 }
 
+/** √Σ‖g‖² over all the gradients: the norm that gradient clipping and divergence checks look at. */
+export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
+  return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
+}
+
 /** Source images as the model sees them: float32 in [0, 1]. */
 export function toUnitRange(images: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => (images.dtype === 'float32' ? images.clone() : tf.div(tf.cast(images, 'float32'), 255)));
@@ -134,6 +148,7 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
   const scratch: tf.Tensor[] = [view1, view2];
   let values: Float32Array | Int32Array | Uint8Array;
   let finite: boolean;
+  let exploding: boolean;
   // Every path, a thrown GPU error included, disposes what the step made: a failed step must not leak a model's
   // worth of gradients each time it is retried.
   try {
@@ -146,13 +161,16 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
     const { ntXent, contrastiveAcc, embeddingStd, entropy } = diagnostics;
     const entropyOrZero = entropy ?? tf.scalar(0);
     scratch.push(value, ntXent, contrastiveAcc, embeddingStd, entropyOrZero);
-    // One read-back for all five numbers.
-    const packed = tf.stack([value, ntXent, contrastiveAcc, embeddingStd, entropyOrZero]);
+    const gradNorm = globalNorm(Object.values(computed.grads));
+    scratch.push(gradNorm);
+    // One read-back for all six numbers.
+    const packed = tf.stack([value, ntXent, contrastiveAcc, embeddingStd, entropyOrZero, gradNorm]);
     scratch.push(packed);
     values = await packed.data();
     if (profile) marks.push(performance.now());
-    finite = Number.isFinite(values[0]!);
-    if (finite) state.optimizer.apply(computed.grads, lr);
+    finite = Number.isFinite(values[0]!) && Number.isFinite(values[5]!);
+    exploding = finite && options.maxGradNorm !== undefined && values[5]! > options.maxGradNorm;
+    if (finite && !exploding) state.optimizer.apply(computed.grads, lr);
     if (profile) {
       await settled(state.params[0]!.variable);
       marks.push(performance.now());
@@ -161,7 +179,7 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
     tf.dispose(scratch);
     if (computed) tf.dispose(Object.values(computed.grads));
   }
-  const [loss, ntXentValue, acc, std, entropyValue] = values;
+  const [loss, ntXentValue, acc, std, entropyValue, gradNorm] = values;
   const hasEntropy = state.model.entropyHead !== null;
   state.step += 1;
   return {
@@ -173,6 +191,8 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
     entropy: hasEntropy ? entropyValue! : null,
     lr,
     finite,
+    gradNorm: gradNorm!,
+    exploding,
     timings: profile ? { augmentMs: marks[1]! - marks[0]!, forwardBackwardMs: marks[2]! - marks[1]!, updateMs: marks[3]! - marks[2]! } : null,
   };
 }

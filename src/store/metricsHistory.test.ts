@@ -12,6 +12,8 @@ function report(step: number, change: Partial<StepReport> = {}): StepReport {
     entropy: null,
     lr: 1e-3,
     finite: true,
+    gradNorm: 1.5,
+    exploding: false,
     imagesPerSec: 100,
     stepMs: 50,
     totalSteps: 1000,

@@ -24,6 +24,8 @@ export interface MetricsColumns {
   contrastiveAcc: Float64Array;
   embeddingStd: Float64Array;
   lr: Float64Array;
+  /** Global L2 norm of the gradients (NaN for steps recorded before it was, in older checkpoints). */
+  gradNorm: Float64Array;
   imagesPerSec: Float64Array;
   stepMs: Float64Array;
   /** 1 when the step's loss was finite (the update was applied), 0 when it was NaN or ±Inf. */
@@ -57,6 +59,7 @@ const FLOAT_COLUMNS: readonly FloatColumn[] = [
   'contrastiveAcc',
   'embeddingStd',
   'lr',
+  'gradNorm',
   'imagesPerSec',
   'stepMs',
 ];
@@ -182,6 +185,7 @@ export class MetricsHistory {
       contrastiveAcc: d.contrastiveAcc.subarray(0, n),
       embeddingStd: d.embeddingStd.subarray(0, n),
       lr: d.lr.subarray(0, n),
+      gradNorm: d.gradNorm.subarray(0, n),
       imagesPerSec: d.imagesPerSec.subarray(0, n),
       stepMs: d.stepMs.subarray(0, n),
       finite: this.finiteFlags.subarray(0, n),
@@ -233,6 +237,7 @@ export class MetricsHistory {
     d.contrastiveAcc[i] = report.contrastiveAcc;
     d.embeddingStd[i] = report.embeddingStd;
     d.lr[i] = report.lr;
+    d.gradNorm[i] = report.gradNorm ?? NaN;
     d.imagesPerSec[i] = report.imagesPerSec;
     d.stepMs[i] = report.stepMs;
     this.finiteFlags[i] = report.finite && Number.isFinite(report.loss) ? 1 : 0;

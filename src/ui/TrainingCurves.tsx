@@ -4,6 +4,7 @@
 import { useEffect, useId, useRef, useState } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { EXPLODING_FACTOR } from '../simclr/divergence';
 import { healthyEmbeddingStd, noLearningLoss } from '../store/health';
 import { etaSeconds, metricsHistory, subscribePerFrame, type MetricsColumns, type MetricsHistory } from '../store/metricsHistory';
 import './curves.css';
@@ -415,6 +416,21 @@ function lrSpec(): ChartSpec {
   };
 }
 
+function gradNormSpec(): ChartSpec {
+  return {
+    series: [{ label: 'gradient norm', stroke: () => palette.accent, width: 1.5, value: (_u, v) => (v == null || !Number.isFinite(v) ? '—' : fmt(v, 4)) }],
+    yRange: referenceRange(() => [], { floor: 0 }),
+    references: () => [],
+    syncCursor: true,
+    read(history) {
+      const i = lastIndex(history);
+      const c = history.columns();
+      const label = i < 0 ? 'Gradient norm chart; no steps yet.' : `Gradient norm chart; latest ${fmt(c.gradNorm[i]!, 4)} at step ${c.step[i]}.`;
+      return { data: stepsData(history, 'gradNorm'), label };
+    },
+  };
+}
+
 function throughputSpec(): ChartSpec {
   return {
     series: [{ label: 'images/s', stroke: () => palette.accent, width: 1.5, value: (_u, v) => (v == null ? '—' : fmt(v)) }],
@@ -510,6 +526,12 @@ export function TrainingCurves({ batchSize, projectionDim, totalSteps }: Trainin
         <Chart title="Contrastive accuracy (top-1)" note="How often the other view of an image is its closest match. Dashed: chance." spec={accuracySpec(batchSize)} rebuildKey={`acc-${batchSize}`} />
         <Chart title="Embedding spread (std)" note="Near 0 means collapse: every image maps to the same point. Dashed: healthy level." spec={stdSpec(projectionDim)} rebuildKey={`std-${projectionDim}`} />
         <Chart title="Learning rate" spec={lrSpec()} rebuildKey="lr" />
+        <Chart
+          title="Gradient norm"
+          note={`All gradients' L2 norm. A step ${EXPLODING_FACTOR}× above the recent median counts as exploding: it is not applied and the run goes back to its last checkpoint.`}
+          spec={gradNormSpec()}
+          rebuildKey="grad-norm"
+        />
         <Chart title="Throughput (images/s)" spec={throughputSpec()} rebuildKey="throughput" />
         {hasKnn && (
           <Chart title="kNN accuracy" note="Dashed: the baselines a trained encoder should beat." spec={knnSpec()} rebuildKey="knn" />

@@ -4,6 +4,7 @@ import { IDBFactory } from 'fake-indexeddb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CheckpointStore } from '../export/checkpoints';
 import { zipFiles } from '../export/download';
+import { EXPLODING_FACTOR, recentGradNorm } from '../simclr/divergence';
 import { selfTestConfig } from '../simclr/selftest';
 import { syntheticImages } from '../simclr/synthetic';
 import { TrainerHandler, type HandlerEnvironment } from './handler';
@@ -608,6 +609,32 @@ describe('TrainerHandler faults', () => {
     expect(of('state').at(-1)!.state).toBe('stopped');
     await handler.handle({ type: 'set-dataset', dataset: dataset() });
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('exploding gradients with a finite loss: the update is skipped and the run goes back to the last checkpoint', async () => {
+    const { handler, of } = setup();
+    await handler.handle({ type: 'init', backend: 'auto', hooks: { explodeAtStep: 13 } });
+    await handler.handle({ type: 'set-dataset', dataset: dataset() });
+    await handler.handle({ type: 'start', checkpointEvery: 5, config: schedule(14), steps: 14, monitor });
+    await handler.idle();
+    const steps = of('metrics').map((m) => m.report);
+    expect(steps.map((r) => r.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+    const bad = steps.at(-1)!;
+    const median = recentGradNorm(steps.slice(0, -1))!;
+    expect(bad.finite).toBe(true);
+    expect(Number.isFinite(bad.loss)).toBe(true);
+    expect(bad.exploding).toBe(true);
+    expect(bad.gradNorm).toBeGreaterThan(EXPLODING_FACTOR * median);
+    expect(steps.slice(0, -1).every((r) => !r.exploding && r.gradNorm > 0)).toBe(true);
+    const fault = of('fault')[0]!.fault;
+    expect(fault).toMatchObject({ kind: 'exploding', step: 13, restoredStep: 10, learningRate: config.optim.learningRate / 2 });
+    expect(fault.message).toMatch(/Step 13's gradients exploded: their norm was .*× the recent median .* went back to step 10.*Press Resume/);
+    expect(of('state').at(-1)).toMatchObject({ state: 'paused', step: 10 });
+    await handler.handle({ type: 'resume' });
+    await handler.idle();
+    expect(of('metrics').map((m) => m.report.step).slice(13)).toEqual([11, 12, 13, 14]);
+    expect(of('metrics').slice(13).every((m) => !m.report.exploding)).toBe(true);
+    expect(of('state').at(-1)!.state).toBe('stopped');
   });
 
   it('a lost device is reported with the run to resume, and the loop stops without a second error', async () => {

@@ -7,6 +7,7 @@ import { defaultTrainConfig, validateTrainConfig, type AugmentConfig, type Train
 import { Random } from '../simclr/random';
 import { checkBackendAgreement, checkTraining } from '../simclr/selftest';
 import { stepFlops } from '../simclr/flops';
+import { explodingLimit, recentGradNorm } from '../simclr/divergence';
 import { bufferLimitProblem } from '../simclr/memory';
 import { countParams } from '../simclr/model';
 import { compilePipelines, createTrainState, disposeTrainState, settled, trainStep, type StepMetrics, type TrainState } from '../simclr/step';
@@ -527,9 +528,9 @@ export class TrainerHandler {
       while (this.run && this.trainerState === 'training' && this.run.state.step < this.run.totalSteps) {
         const run = this.run;
         run.lastGood ??= await this.goodState(run);
-        const finite = await this.oneStep(run, this.dataset!);
+        const metrics = await this.oneStep(run, this.dataset!);
         if (this.deviceGone) return;
-        if (!finite) return await this.recoverFromNonFinite(run);
+        if (!metrics.finite || metrics.exploding) return await this.recoverFromDivergence(run, metrics);
         const step = run.state.step;
         if (step % run.monitor.settings.snapshotEvery === 0 || step === run.totalSteps) await this.sendSnapshot(run);
         // Checkpoints off: the last good state is still kept in memory now and then, for a non-finite loss to go back to.
@@ -559,11 +560,14 @@ export class TrainerHandler {
   }
 
   /**
-   * A non-finite loss: the run pauses, goes back to its last good state (the last checkpoint, or the start) with half
-   * the learning rate, and says so; Resume goes on from there. The bad step's update was never applied.
+   * A non-finite loss or exploding gradients: the run pauses, goes back to its last good state (the last checkpoint,
+   * or the start) with half the learning rate, and says so; Resume goes on from there. The bad step's update was
+   * never applied.
    */
-  private async recoverFromNonFinite(run: Run): Promise<void> {
+  private async recoverFromDivergence(run: Run, bad: StepMetrics): Promise<void> {
     const badStep = run.state.step;
+    // Read before the history is rewound: the norms the bad step was judged against.
+    const recentNorm = recentGradNorm(run.history.steps.slice(0, -1));
     this.trainerState = 'paused';
     const good = run.lastGood!;
     restoreTrainState(run.state, good.snapshot);
@@ -577,17 +581,22 @@ export class TrainerHandler {
     run.state = { ...run.state, config: { ...config, optim: { ...config.optim, learningRate } } };
     const restoredStep = run.state.step;
     this.send({ type: 'run-rewound', step: restoredStep, history: run.history.steps.slice() });
+    const exploding = bad.finite && bad.exploding;
+    const what = exploding
+      ? `Step ${badStep}'s gradients exploded: their norm was ${bad.gradNorm.toExponential(2)}, ` +
+        `${Math.round(bad.gradNorm / recentNorm!)}× the recent median of ${recentNorm!.toExponential(2)}, so its update was not applied.`
+      : `Step ${badStep} gave a non-finite ${Number.isFinite(bad.loss) ? 'gradient (NaN or infinity)' : 'loss (NaN or infinity)'}: training diverged.`;
     this.send({
       type: 'fault',
       fault: {
-        kind: 'non-finite',
+        kind: exploding ? 'exploding' : 'non-finite',
         step: badStep,
         runId: run.id,
         restoredStep,
         learningRate,
         message:
-          `Step ${badStep} gave a non-finite loss (NaN or infinity): training diverged. The run went back to step ${restoredStep}, ` +
-          `its last good state, and the learning rate is halved to ${learningRate.toExponential(2)}. Press Resume to go on.`,
+          `${what} The run went back to step ${restoredStep}, its last good state, and the learning rate is halved to ` +
+          `${learningRate.toExponential(2)}. Press Resume to go on.`,
       },
     });
     this.setState('paused');
@@ -616,14 +625,14 @@ export class TrainerHandler {
     });
   }
 
-  /** One step and its report; false when its loss was not finite. */
-  private async oneStep(run: Run, dataset: DatasetPayload): Promise<boolean> {
+  /** One step and its report; its update was skipped when the loss was not finite or the gradients exploded. */
+  private async oneStep(run: Run, dataset: DatasetPayload): Promise<StepMetrics> {
     this.injectFaults(run);
     const started = this.env.now();
     const batch = gatherBatch(dataset.pixels, run.sampler.next(), dataset.imageSize, dataset.channels);
     let metrics: StepMetrics;
     try {
-      metrics = await trainStep(run.state, batch, { profile: run.monitor.settings.profileSteps });
+      metrics = await trainStep(run.state, batch, { profile: run.monitor.settings.profileSteps, maxGradNorm: explodingLimit(run.history.steps) });
     } finally {
       batch.dispose();
     }
@@ -634,12 +643,20 @@ export class TrainerHandler {
     const step: RecordedStep = { ...recorded, stepMs, imagesPerSec, totalSteps: run.totalSteps };
     run.history.steps.push(step);
     this.send({ type: 'metrics', report: { ...step, timings: metrics.timings, memory: memoryReport() } });
-    return metrics.finite;
+    return metrics;
   }
 
-  /** The browser tests' faults, each injected once, for real: a NaN weight, a destroyed device. */
+  /** The browser tests' faults, each injected once, for real: a NaN weight, exploding gradients, a destroyed device. */
   private injectFaults(run: Run): void {
     const next = run.state.step + 1;
+    if (this.hooks.explodeAtStep === next) {
+      this.hooks.explodeAtStep = undefined;
+      // The projection's output batch norm shrunk 10⁴-fold: NT-Xent normalises z, so the loss barely moves, but the
+      // gradients of that layer's scale and shift grow 10⁴-fold, as when a layer's scale collapses in a diverging run.
+      tf.tidy(() => {
+        for (const p of run.state.params.filter((p) => /^head\d+_bn\//.test(p.name)).slice(-2)) p.variable.assign(tf.mul(p.variable, 1e-4));
+      });
+    }
     if (this.hooks.nanAtStep === next) {
       this.hooks.nanAtStep = undefined;
       const weight = run.state.params[0]!.variable;

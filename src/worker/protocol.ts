@@ -68,19 +68,21 @@ export interface TestHooks {
   checkpointCommitDelayMs?: number;
   /** Before this step, a weight is overwritten with NaN (once): the loss goes non-finite as it does when training diverges. */
   nanAtStep?: number;
+  /** Before this step, the last batch norm's scale and shift are shrunk 10⁴-fold (once): the gradients explode, the loss stays finite. */
+  explodeAtStep?: number;
   /** Before this step, the WebGPU device is destroyed (once), as a driver reset does. */
   loseDeviceAtStep?: number;
 }
 
 /** A fault the trainer met and what it did about it. */
 export interface FaultReport {
-  kind: 'non-finite' | 'device-lost';
+  kind: 'non-finite' | 'exploding' | 'device-lost';
   message: string;
   /** The step the fault happened at. */
   step: number;
   /** The run affected, if one was active. */
   runId: string | null;
-  /** The step the run went back to (non-finite losses), null when the worker could not restore it itself. */
+  /** The step the run went back to (non-finite losses, exploding gradients), null when the worker could not restore it itself. */
   restoredStep: number | null;
   /** The learning rate from now on, when it was lowered. */
   learningRate: number | null;
@@ -216,7 +218,7 @@ export type FromWorker =
   /** The model loaded from a zip (null once forgotten), and whether the loaded images suit it. */
   | { type: 'model-loaded'; model: LoadedModelSummary | null }
   | { type: 'fault'; fault: FaultReport }
-  /** The run went back to an earlier step (after a non-finite loss): the curves keep these steps only. */
+  /** The run went back to an earlier step (after a non-finite loss or exploding gradients): the curves keep these steps only. */
   | { type: 'run-rewound'; step: number; history: RecordedStep[] }
   /** Saved runs, newest first; sent on request and whenever the list changes. */
   | { type: 'runs'; runs: RunSummary[]; available: boolean }
