@@ -2,7 +2,10 @@
 // in the same browser, on the built-in sample images.
 //
 //   npm run build                                   # once: this script serves dist/ (or TABCLR_DIST), it builds nothing
-//   npm run bench -- [--steps N] [--batch B] [--width W] [--encoder NAME] [--warmup K] [--json]
+//   npm run bench -- [--steps N] [--batch B] [--width W] [--encoder NAME] [--warmup K] [--backend B] [--map-every M] [--json]
+//
+// The long-run check (memory flat over hundreds of steps, with the monitoring a real run does: maps, kNN, checkpoints):
+//   npm run bench -- --backend webgl --steps 300 --map-every 50
 //
 // It serves the build with `vite preview` on port 4177 and launches headless Chromium with the browser tests' flags
 // (e2e/browser.ts). For each backend, in a fresh page (so a fresh worker) opened with `?automation&profile&backend=B`:
@@ -31,12 +34,22 @@ const MATMUL_FLOPS = 5e8;
 const MATMUL_SECONDS = 0.5;
 /** Viewport: a laptop screen, as bench:frames. */
 const VIEWPORT = { width: 1280, height: 800 };
-const USAGE = 'usage: npm run bench -- [--steps N] [--batch B] [--width W] [--encoder convnet4|resnet18] [--warmup K] [--json]';
+const USAGE =
+  'usage: npm run bench -- [--steps N] [--batch B] [--width W] [--encoder convnet4|resnet18] [--warmup K] [--backend webgpu|webgl|both] [--map-every M] [--json]';
 
 const options = parseArgs(process.argv.slice(2), {
   name: 'bench',
   usage: USAGE,
-  defaults: { steps: 20, batch: 16, width: 0.25, encoder: 'convnet4' as (typeof ENCODERS)[number], warmup: 2 },
+  defaults: {
+    steps: 20,
+    batch: 16,
+    width: 0.25,
+    encoder: 'convnet4' as (typeof ENCODERS)[number],
+    warmup: 2,
+    backend: 'both' as BackendName | 'both',
+    // Only the last map by default: monitoring between steps counts in neither the steps nor the frames it costs.
+    'map-every': undefined as number | undefined,
+  },
   values: {
     steps: wholeNumber(2, 100_000),
     // The sample set has 300 images.
@@ -44,6 +57,8 @@ const options = parseArgs(process.argv.slice(2), {
     width: decimal(1 / 64, 4),
     encoder: oneOf(ENCODERS),
     warmup: wholeNumber(0, 1000),
+    backend: oneOf([...BACKENDS, 'both'] as const),
+    'map-every': wholeNumber(1, 100_000),
   },
 });
 if (options.warmup >= options.steps) {
@@ -131,8 +146,8 @@ async function measureBackend(backend: BackendName, browser: Parameters<typeof o
   const best = rates.reduce((a, b) => (b.flopsPerSec > a.flopsPerSec ? b : a));
 
   const { steps, batch, width, encoder, warmup } = options;
-  // Only the last map: monitoring between steps would count in neither the steps nor the frames it costs.
-  const settings = await configureRun(app, { encoder, width, batch, steps, mapEvery: steps, mapImages: 100 });
+  const mapEvery = options['map-every'] ?? steps;
+  const settings = await configureRun(app, { encoder, width, batch, steps, mapEvery, mapImages: 100 });
   log(`${backend}: training ${settings.config.model.encoder} (width ${width}) for ${steps} steps of batch ${batch} on the ${settings.config.model.imageSize} px sample`);
   const clicked = Date.now();
   const from = await start(app);
@@ -205,7 +220,8 @@ function rowsFor(results: (BackendResult | BackendMissing)[]): string[][] {
 async function main({ command, loadBefore, started }: RunStart): Promise<void> {
   const { browser, chromiumVersion } = await harness.start();
   const results: (BackendResult | BackendMissing)[] = [];
-  for (const backend of BACKENDS) results.push(await measureBackend(backend, browser));
+  const backends = options.backend === 'both' ? BACKENDS : [options.backend];
+  for (const backend of backends) results.push(await measureBackend(backend, browser));
 
   const measured = results.filter((r): r is BackendResult => 'run' in r);
   if (measured.length === 0) throw new Error('neither backend could be measured');
@@ -230,6 +246,7 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
     width,
     encoder,
     warmup,
+    map_every: options['map-every'] ?? steps,
     nproc,
     cpu: cpuModel,
     chromium: chromiumVersion,
@@ -245,7 +262,7 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
       date,
       details: [
         `Run:      ${encoder} (width ${width}), batch ${batch}, ${steps} steps on the built-in sample (300 Fashion-MNIST images, 28 px, grayscale), ` +
-          `every step profiled; steady figures over steps ${warmup + 1}–${steps}`,
+          `every step profiled; steady figures over steps ${warmup + 1}–${steps}; a map every ${options['map-every'] ?? steps} steps`,
       ],
       rows: rowsFor(results),
       notes: [
