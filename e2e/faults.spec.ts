@@ -1,22 +1,31 @@
-// Faults injected for real in one run: a NaN weight (the loss goes non-finite, as when training diverges) and a
-// destroyed WebGPU device (as when a driver resets). The run must survive both and finish.
-import { expect, test } from './fixtures';
+// Faults injected for real: a NaN weight (the loss goes non-finite, as when training diverges), an out-of-memory
+// error from the GPU device, a destroyed WebGPU device (as when a driver resets), a lost WebGL context, and a
+// crash of the trainer worker. The run must survive each and finish.
+import { expect, test, type Page } from './fixtures';
 
-// Two trainer start-ups, each compiling its GPU pipelines on a software adapter.
-test.describe.configure({ timeout: 420_000 });
+// Trainer start-ups, each compiling its GPU pipelines on a software adapter.
+test.describe.configure({ timeout: 480_000 });
 
-test('a NaN loss goes back to the last checkpoint with a lower learning rate; a lost GPU device restarts the trainer and the run goes on', async ({ page }) => {
-  await page.goto('/?test-nan-at-step=3&test-lose-device-at-step=5');
+async function setUpRun(page: Page, { steps, batch, checkpointEvery }: { steps: number; batch: number; checkpointEvery: number }) {
   await expect(page.getByRole('status', { name: 'GPU status' })).toContainText('GPU check passed', { timeout: 120_000 });
   await expect(page.getByRole('region', { name: 'Images' })).toContainText('300 images');
   await page.getByLabel('Width multiplier', { exact: true }).fill('0.125');
-  await page.getByLabel('Batch size', { exact: true }).fill('8');
-  await page.getByLabel('Steps', { exact: true }).fill('7');
-  const learningRate = page.getByRole('spinbutton', { name: 'Learning rate' });
-  const rate = Number(await learningRate.inputValue());
+  await page.getByLabel('Batch size', { exact: true }).fill(String(batch));
+  await page.getByLabel('Steps', { exact: true }).fill(String(steps));
+  await page.getByRole('spinbutton', { name: 'Warm-up steps' }).fill('1');
   await page.getByText('Augmentation and monitoring').click();
   await page.getByLabel('Images on the map', { exact: true }).fill('30');
-  await page.getByLabel('Checkpoint every (steps)', { exact: true }).fill('2');
+  await page.getByLabel('Checkpoint every (steps)', { exact: true }).fill(String(checkpointEvery));
+}
+
+test('a NaN loss goes back to the last checkpoint with a lower learning rate; out of GPU memory offers half the batch; a lost GPU device restarts the trainer; the run goes on', async ({
+  page,
+}) => {
+  await page.goto('/?test-nan-at-step=3&test-out-of-memory-at-step=5&test-lose-device-at-step=7');
+  await setUpRun(page, { steps: 8, batch: 8, checkpointEvery: 2 });
+  const learningRate = page.getByRole('spinbutton', { name: 'Learning rate' });
+  const batchSize = page.getByLabel('Batch size', { exact: true });
+  const rate = Number(await learningRate.inputValue());
   await page.getByRole('button', { name: 'Start' }).click();
 
   // Step 3's loss is NaN: paused at step 2, told why, with half the learning rate.
@@ -24,16 +33,43 @@ test('a NaN loss goes back to the last checkpoint with a lower learning rate; a 
   await expect(alert).toContainText('Step 3 gave a non-finite loss', { timeout: 180_000 });
   await expect(alert).toContainText('went back to step 2');
   const runState = page.locator('.run-state');
-  await expect(runState).toContainText('Paused · step 2 of 7');
+  await expect(runState).toContainText('Paused · step 2 of 8');
   await expect(learningRate).toHaveValue(String(rate / 2));
   await page.getByRole('button', { name: 'Dismiss' }).click();
   await page.getByRole('button', { name: 'Resume', exact: true }).click();
 
-  // Before step 5 the GPU device is destroyed: a new trainer takes over from the checkpoint at step 4.
+  // Step 5 runs out of GPU memory: back to step 4, and the way on is offered.
+  const memory = page.getByRole('alert').filter({ hasText: 'out of memory' });
+  await expect(memory).toContainText('The GPU ran out of memory at step 5 with a batch of 8', { timeout: 180_000 });
+  await expect(memory).toContainText('went back to step 4');
+  await expect(runState).toContainText('Paused · step 4 of 8');
+  await memory.getByRole('button', { name: 'Continue with batch 4' }).click();
+  await expect(memory).toBeHidden();
+  await expect(batchSize).toHaveValue('4');
+
+  // Before step 7 the GPU device is destroyed: a new trainer takes over from the checkpoint at step 6.
   const lost = page.getByRole('alert').filter({ hasText: 'GPU device was lost' });
-  await expect(lost).toContainText('tabclr restarted its trainer and continues the run from its last checkpoint', { timeout: 180_000 });
-  await expect(runState).toContainText('step 4 of 7', { timeout: 120_000 });
-  await expect(runState).toContainText('Finished · step 7 of 7', { timeout: 240_000 });
-  // The run kept the lowered learning rate through the restart.
+  await expect(lost).toContainText('tabclr restarted its trainer and continues the run from its last checkpoint', { timeout: 240_000 });
+  await expect(runState).toContainText('step 6 of 8', { timeout: 120_000 });
+  await expect(runState).toContainText('Finished · step 8 of 8', { timeout: 240_000 });
+  // The run kept the lowered learning rate and the smaller batch through the restart.
   await expect(learningRate).toHaveValue(String(rate / 2));
+  await expect(batchSize).toHaveValue('4');
 });
+
+// WebGL compiles far faster on the software adapter: the restart path is the same on either backend.
+for (const fault of ['crash', 'lose-device'] as const) {
+  test(`on WebGL, ${fault === 'crash' ? 'a crashed trainer worker' : 'a lost WebGL context'} restarts the trainer on WebGL and the run goes on from its checkpoint`, async ({ page }) => {
+    await page.goto(`/?backend=webgl&test-${fault}-at-step=3`);
+    await setUpRun(page, { steps: 4, batch: 8, checkpointEvery: 1 });
+    await page.getByRole('button', { name: 'Start' }).click();
+    const said = fault === 'crash' ? 'The trainer stopped unexpectedly' : 'The GPU device was lost (the WebGL context was lost)';
+    const alert = page.getByRole('alert').filter({ hasText: said });
+    await expect(alert).toContainText('tabclr restarted its trainer and continues the run from its last checkpoint', { timeout: 180_000 });
+    const runState = page.locator('.run-state');
+    await expect(runState).toContainText('Finished · step 4 of 4', { timeout: 180_000 });
+    await expect(page.getByRole('status', { name: 'GPU status' })).toContainText('WebGL');
+    // Steps 1 and 2 are on the curve once, as are 3 and 4: the resumed run took its history back from the checkpoint.
+    await expect(page.getByRole('img', { name: /Loss chart; latest loss .* at step 4/ })).toBeVisible();
+  });
+}

@@ -122,9 +122,13 @@ function lossAndGrads(state: TrainState, view1: tf.Tensor4D, view2: tf.Tensor4D)
   return { value, grads: byName, diagnostics: diagnostics! as Omit<ObjectiveParts, 'objective'> };
 }
 
-/** √Σ‖g‖² over all the gradients: the norm that gradient clipping and divergence checks look at. */
+/**
+ * √Σ‖g‖² over all the gradients: the norm that gradient clipping and divergence checks look at. The squares are
+ * summed two at a time: one addN over every parameter would bind more storage buffers than a WebGPU shader stage has
+ * (8 by default), and its pipeline would fail, leaving zeros.
+ */
 export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
-  return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
+  return tf.tidy(() => tf.sqrt(grads.map((g) => tf.sum(tf.square(g))).reduce((total, s) => tf.add(total, s))) as tf.Scalar);
 }
 
 /** Source images as the model sees them: float32 in [0, 1]. */

@@ -95,7 +95,7 @@ export const createRunsSlice: StateCreator<Store, [], [], RunsSlice> = (set, get
       get().restartTrainer({ code: 'device-lost', message: fault.message, recoverable: true }, fault.runId);
       return;
     }
-    set({ problem: { code: fault.kind, message: fault.message, recoverable: true } });
+    set({ problem: { code: fault.kind, message: fault.message, recoverable: true, ...(fault.suggestedBatch !== null && { suggestedBatch: fault.suggestedBatch }) } });
     const settings = get().settings;
     if (settings && fault.learningRate !== null) {
       set({ settings: { ...settings, config: { ...settings.config, optim: { ...settings.config.optim, learningRate: fault.learningRate } } } });

@@ -30,7 +30,7 @@ describe('trainer restarts', () => {
 
   async function store() {
     const { useStore } = await import('./store');
-    useStore.getState().connect('auto', { nanAtStep: 3, loseDeviceAtStep: 5, checkpointCommitDelayMs: 10 });
+    useStore.getState().connect('auto', { nanAtStep: 3, explodeAtStep: 4, loseDeviceAtStep: 5, outOfMemoryAtStep: 6, crashAtStep: 7, checkpointCommitDelayMs: 10 });
     connections[0]!.deliver([ready, { type: 'state', state: 'training', step: 4, runId: 'run-1' }, { type: 'checkpoint', status: 'saved', runId: 'run-1', step: 4, message: null }]);
     return useStore;
   }
@@ -39,7 +39,7 @@ describe('trainer restarts', () => {
     const useStore = await store();
     const fault: FromWorker = {
       type: 'fault',
-      fault: { kind: 'device-lost', message: 'The GPU device was lost (destroyed).', step: 5, runId: 'run-1', restoredStep: null, learningRate: null },
+      fault: { kind: 'device-lost', message: 'The GPU device was lost (destroyed).', step: 5, runId: 'run-1', restoredStep: null, learningRate: null, suggestedBatch: null },
     };
     connections[0]!.deliver([fault]);
     expect(connections[0]!.terminated).toBe(true);

@@ -10,6 +10,8 @@ export interface TrainerProblem {
   code: ErrorCode | 'worker-crashed' | FaultReport['kind'];
   message: string;
   recoverable: boolean;
+  /** Out of GPU memory: the smaller batch the paused run can go on with (the banner offers it). */
+  suggestedBatch?: number;
 }
 
 export interface SessionSlice {
@@ -117,9 +119,9 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
       importState: null,
     });
     if (get().selfTest.status === 'running') get().receiveSelfTest({ type: 'error', message: 'the trainer was restarted during the self-test' });
-    // The tests' faults are injected once: the new trainer starts clean.
-    const { nanAtStep: _nan, loseDeviceAtStep: _lose, ...hooks } = get().hooks;
-    get().connect(get().preference, hooks);
+    // The tests' faults are injected once: the new trainer starts clean; only their delay stays.
+    const { checkpointCommitDelayMs } = get().hooks;
+    get().connect(get().preference, checkpointCommitDelayMs === undefined ? {} : { checkpointCommitDelayMs });
   },
 
   send(message, transfer) {

@@ -31,6 +31,8 @@ export interface TrainingSlice {
   startTraining(): void;
   pauseTraining(): void;
   resumeTraining(): void;
+  /** Goes on with the paused run at a smaller batch (the out-of-memory fault's offer); the settings follow. */
+  resumeWithBatch(batchSize: number): void;
   stopTraining(): void;
   receiveMetrics(report: RecordedStep): void;
 }
@@ -102,6 +104,12 @@ export const createTrainingSlice: StateCreator<Store, [], [], TrainingSlice> = (
   },
   pauseTraining: () => get().send({ type: 'pause' }),
   resumeTraining: () => get().send({ type: 'resume' }),
+  resumeWithBatch(batchSize) {
+    const { settings } = get();
+    if (settings) get().updateSettings((s) => ({ ...s, config: { ...s.config, batchSize } }));
+    set({ problem: null });
+    get().send({ type: 'resume', batchSize });
+  },
   stopTraining: () => get().send({ type: 'stop' }),
 
   receiveMetrics(report) {

@@ -18,18 +18,20 @@ export function automationFromUrl(search: string): boolean {
 
 /**
  * Faults and delays for the browser tests, which inject them for real: `?test-checkpoint-delay=MS` holds every
- * checkpoint between writing its state and switching the run to it; `?test-nan-at-step=K` writes NaN into a weight
- * before step K; `?test-lose-device-at-step=K` destroys the WebGPU device before step K. Absent parameters inject
- * nothing.
+ * checkpoint between writing its state and switching the run to it. Each `?test-…-at-step=K` injects its fault
+ * once, before step K: `nan` writes NaN into a weight, `explode` shrinks the last batch norm so the gradients explode,
+ * `lose-device` destroys the WebGPU device (or loses the WebGL context), `out-of-memory` has the device report an
+ * out-of-memory error, `crash` throws an uncaught error in the worker. Absent parameters inject nothing.
  */
 export function testHooksFromUrl(search: string): TestHooks {
   const params = new URLSearchParams(search);
   const hooks: TestHooks = {};
   const delay = Number(params.get('test-checkpoint-delay'));
   if (delay > 0) hooks.checkpointCommitDelayMs = delay;
-  const nan = Number(params.get('test-nan-at-step'));
-  if (Number.isInteger(nan) && nan > 0) hooks.nanAtStep = nan;
-  const lose = Number(params.get('test-lose-device-at-step'));
-  if (Number.isInteger(lose) && lose > 0) hooks.loseDeviceAtStep = lose;
+  const faults = { nan: 'nanAtStep', explode: 'explodeAtStep', 'lose-device': 'loseDeviceAtStep', 'out-of-memory': 'outOfMemoryAtStep', crash: 'crashAtStep' } as const;
+  for (const [name, hook] of Object.entries(faults)) {
+    const step = Number(params.get(`test-${name}-at-step`));
+    if (Number.isInteger(step) && step > 0) hooks[hook] = step;
+  }
   return hooks;
 }

@@ -7,7 +7,7 @@ import { zipFiles } from '../export/download';
 import { EXPLODING_FACTOR, recentGradNorm } from '../simclr/divergence';
 import { selfTestConfig } from '../simclr/selftest';
 import { syntheticImages } from '../simclr/synthetic';
-import { TrainerHandler, type HandlerEnvironment } from './handler';
+import { TrainerHandler, type DeviceWatcher, type HandlerEnvironment } from './handler';
 import type { BackendReport, FromWorker } from './protocol';
 
 // The handler is a plain class: these tests drive it with plain messages, on the CPU backend, with no Worker.
@@ -34,7 +34,8 @@ beforeEach(() => {
 function setup() {
   const messages: FromWorker[] = [];
   let clock = 0;
-  let loseDevice = () => {};
+  let device: DeviceWatcher | null = null;
+  let crashes = 0;
   const env: HandlerEnvironment = {
     selectBackend: async () => {
       await tf.setBackend('cpu');
@@ -59,10 +60,13 @@ function setup() {
     },
     clearCache: async () => {},
     openCheckpoints: () => CheckpointStore.open(),
-    watchDevice: (onLost) => {
-      loseDevice = () => onLost('destroyed by the test');
+    watchDevice: (watcher) => {
+      device = watcher;
     },
-    loseDevice: () => loseDevice(),
+    injectDeviceFault: (fault) => (fault === 'lose' ? device?.lost('destroyed by the test') : device?.error('out-of-memory', 'out of memory (injected by the test)')),
+    crash: () => {
+      crashes += 1;
+    },
     readCachedImages: async (keys) => keys.map((k) => cached.get(k) ?? null),
     spritePng: async (d, thumb, columns) => Uint8Array.from([d.count, thumb, columns]),
     now: () => (clock += 10),
@@ -70,7 +74,7 @@ function setup() {
   };
   const handler = new TrainerHandler((m) => messages.push(m), env);
   const of = <T extends FromWorker['type']>(type: T) => messages.filter((m): m is Extract<FromWorker, { type: T }> => m.type === type);
-  return { handler, messages, of };
+  return { handler, messages, of, crashes: () => crashes, device: () => device! };
 }
 
 const config = selfTestConfig();
@@ -635,6 +639,66 @@ describe('TrainerHandler faults', () => {
     expect(of('metrics').map((m) => m.report.step).slice(13)).toEqual([11, 12, 13, 14]);
     expect(of('metrics').slice(13).every((m) => !m.report.exploding)).toBe(true);
     expect(of('state').at(-1)!.state).toBe('stopped');
+  });
+
+  it('out of GPU memory: the step is undone, the run pauses offering half the batch, and goes on at that batch', async () => {
+    const { handler, of } = setup();
+    await handler.handle({ type: 'init', backend: 'auto', hooks: { outOfMemoryAtStep: 4 } });
+    await handler.handle({ type: 'set-dataset', dataset: dataset() });
+    const batch = config.batchSize;
+    await handler.handle({ type: 'start', checkpointEvery: 2, config: schedule(6), steps: 6, monitor });
+    await handler.idle();
+    const fault = of('fault')[0]!.fault;
+    expect(fault).toMatchObject({ kind: 'out-of-memory', step: 4, restoredStep: 2, learningRate: null, suggestedBatch: batch / 2 });
+    expect(fault.message).toMatch(new RegExp(`ran out of memory at step 4 with a batch of ${batch} \\(out of memory \\(injected by the test\\)\\)\\. The run went back to step 2.*Continue with a batch of ${batch / 2}`));
+    expect(of('run-rewound')[0]!.history.map((h) => h.step)).toEqual([1, 2]);
+    expect(of('state').at(-1)).toMatchObject({ state: 'paused', step: 2 });
+
+    // A batch the images cannot fill is refused; the run stays paused as it was.
+    await handler.handle({ type: 'resume', batchSize: 1000 });
+    expect(of('error').at(-1)).toMatchObject({ code: 'bad-config', request: 'resume' });
+    expect(of('error').at(-1)!.message).toMatch(/batch size 1000 is larger than the 12 images/);
+    expect(of('state').at(-1)).toMatchObject({ state: 'paused', step: 2 });
+
+    await handler.handle({ type: 'resume', batchSize: batch / 2 });
+    await handler.idle();
+    expect(of('metrics').map((m) => m.report.step)).toEqual([1, 2, 3, 4, 3, 4, 5, 6]);
+    expect(of('state').map((m) => m.state).slice(-3)).toEqual(['compiling', 'training', 'stopped']);
+    // The new batch is the run's from now on: its size and FLOPs are reported again, and the checkpoint keeps it.
+    expect(of('run-info')).toHaveLength(2);
+    expect(of('run-info')[1]!.info.flopsPerStep).toBeLessThan(of('run-info')[0]!.info.flopsPerStep);
+    const saved = (await (await CheckpointStore.open())!.load(of('runs').at(-1)!.runs[0]!.id))!;
+    expect(saved.record.config.batchSize).toBe(batch / 2);
+    expect(saved.record.step).toBe(6);
+  });
+
+  it('any other error the GPU reports undoes the step it hit and pauses the run with a message to report', async () => {
+    const { handler, of, device } = setup();
+    await handler.handle({ type: 'init', backend: 'auto' });
+    await handler.handle({ type: 'set-dataset', dataset: dataset() });
+    await handler.handle({ type: 'start', checkpointEvery: 1, config: schedule(3), steps: 3, monitor });
+    // As a refused pipeline does: reported while step 1 runs, whose numbers are then zeros.
+    device().error('validation', 'Invalid ComputePipeline "AddNPackedProgram"');
+    await handler.idle();
+    const fault = of('fault')[0]!.fault;
+    expect(fault).toMatchObject({ kind: 'gpu-error', step: 1, restoredStep: 0, suggestedBatch: null });
+    expect(fault.message).toMatch(/refused part of step 1 \(validation error: Invalid ComputePipeline "AddNPackedProgram"\).*went back to step 0.*please report it/);
+    expect(of('state').at(-1)).toMatchObject({ state: 'paused', step: 0 });
+    await handler.handle({ type: 'resume' });
+    await handler.idle();
+    expect(of('metrics').map((m) => m.report.step)).toEqual([1, 1, 2, 3]);
+    expect(of('state').at(-1)!.state).toBe('stopped');
+  });
+
+  it('a crash injected by a test throws from the worker once, at its step', async () => {
+    const { handler, of, crashes } = setup();
+    await handler.handle({ type: 'init', backend: 'auto', hooks: { crashAtStep: 2 } });
+    await handler.handle({ type: 'set-dataset', dataset: dataset() });
+    await handler.handle({ type: 'start', checkpointEvery: 1, config: schedule(3), steps: 3, monitor });
+    await handler.idle();
+    // The page terminates a crashed worker (src/store/session.test.ts); the handler itself goes on.
+    expect(crashes()).toBe(1);
+    expect(of('metrics').map((m) => m.report.step)).toEqual([1, 2, 3]);
   });
 
   it('a lost device is reported with the run to resume, and the loop stops without a second error', async () => {

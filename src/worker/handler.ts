@@ -34,16 +34,30 @@ export interface HandlerEnvironment {
   spritePng(dataset: DatasetPayload, thumb: number, columns: number): Promise<Uint8Array>;
   /** The checkpoint store, or null where the browser keeps none (IndexedDB unavailable). Opened once. */
   openCheckpoints(): Promise<CheckpointStore | null>;
-  /** Calls onLost once if the GPU device goes (driver reset, device.destroy()); a no-op off WebGPU. */
-  watchDevice(onLost: (reason: string) => void): void;
-  /** Destroys the WebGPU device: the browser tests' fault injection. */
-  loseDevice(): void;
+  /**
+   * Calls lost once if the GPU goes (a WebGPU device lost or a WebGL context lost: driver reset, device.destroy()),
+   * and error whenever the WebGPU device reports an error no one caught (out of memory, a refused pipeline).
+   */
+  watchDevice(watcher: DeviceWatcher): void;
+  /** The browser tests' GPU faults: the device destroyed (or the WebGL context lost), or an out-of-memory error reported. */
+  injectDeviceFault(fault: 'lose' | 'out-of-memory'): void;
+  /** Throws an uncaught error from a task of its own: the browser tests' worker crash. */
+  crash(): void;
   /** RGB pixels of decoded images from the decode cache, by cache key; null for each one no longer there. */
   readCachedImages(keys: string[]): Promise<(Uint8Array | null)[]>;
   now(): number;
   /** Resolves in a later task, so that messages (pause, stop) are handled between steps even when no step awaits the GPU. */
   nextTask(): Promise<void>;
 }
+
+export interface DeviceWatcher {
+  lost(reason: string): void;
+  /** An error the device reports on its own (WebGPU's uncaptured errors): the computations it hit are undefined. */
+  error(kind: GpuErrorKind, message: string): void;
+}
+
+/** WebGPU's error classes: GPUOutOfMemoryError, GPUValidationError, GPUInternalError. */
+export type GpuErrorKind = 'out-of-memory' | 'validation' | 'internal';
 
 interface Run {
   /** The run's key among the saved runs. */
@@ -168,7 +182,7 @@ export class TrainerHandler {
         case 'pause':
           return this.pause();
         case 'resume':
-          return this.resume();
+          return this.resume(message.batchSize);
         case 'stop':
           return await this.stop();
         case 'self-test':
@@ -259,7 +273,12 @@ export class TrainerHandler {
       throw new TrainerError('no-backend', `${backend.backend} started but could not compute: ${(e as Error).message}`, false);
     }
     this.backend = backend;
-    this.env.watchDevice((reason) => this.deviceLost(reason));
+    this.env.watchDevice({
+      lost: (reason) => this.deviceLost(reason),
+      error: (kind, message) => {
+        this.gpuError ??= { kind, message };
+      },
+    });
     this.send({ type: 'ready', backend, check });
   }
 
@@ -530,6 +549,9 @@ export class TrainerHandler {
         run.lastGood ??= await this.goodState(run);
         const metrics = await this.oneStep(run, this.dataset!);
         if (this.deviceGone) return;
+        // A buffer that could not be allocated, or a pipeline the device refused, leaves the step's results
+        // undefined (often zeros): the step does not count.
+        if (this.gpuError !== null) return await this.recoverFromGpuError(run, this.gpuError);
         if (!metrics.finite || metrics.exploding) return await this.recoverFromDivergence(run, metrics);
         const step = run.state.step;
         if (step % run.monitor.settings.snapshotEvery === 0 || step === run.totalSteps) await this.sendSnapshot(run);
@@ -544,14 +566,13 @@ export class TrainerHandler {
     } catch (e) {
       // A lost device fails the step in flight: the page restarts the trainer, nothing more to say here.
       if (this.deviceGone) return;
-      this.setState('paused');
       const message = (e as Error).message;
-      const batch = this.run?.state.config.batchSize ?? 0;
-      // Out of GPU memory: the run is paused as it was; a smaller batch is the way on.
-      const advice = /out of memory|OOM|allocat/i.test(message)
-        ? ` The GPU ran out of memory at batch ${batch}: stop, and start again with a batch of ${Math.max(2, Math.floor(batch / 2))} or smaller images.`
-        : '';
-      this.reportError(new TrainerError('training-failed', `training step failed: ${message}.${advice}`));
+      const run = this.run;
+      // The WebGL backend throws where WebGPU reports an error event.
+      const gpuError = this.gpuError ?? (/out of memory|OOM|failed to allocate/i.test(message) ? { kind: 'out-of-memory' as const, message } : null);
+      if (run && gpuError) return await this.recoverFromGpuError(run, gpuError);
+      this.setState('paused');
+      this.reportError(new TrainerError('training-failed', `training step failed: ${message}.`));
     }
   }
 
@@ -568,19 +589,10 @@ export class TrainerHandler {
     const badStep = run.state.step;
     // Read before the history is rewound: the norms the bad step was judged against.
     const recentNorm = recentGradNorm(run.history.steps.slice(0, -1));
-    this.trainerState = 'paused';
-    const good = run.lastGood!;
-    restoreTrainState(run.state, good.snapshot);
-    run.sampler.setState(good.sampler);
-    run.history.steps.length = good.steps;
-    run.history.snapshots.length = good.snapshots;
-    const last = run.history.steps.at(-1);
-    this.lastMetrics = last ? { ...last, timings: null } : null;
+    const restoredStep = this.rewind(run);
     const { config } = run.state;
     const learningRate = config.optim.learningRate / 2;
     run.state = { ...run.state, config: { ...config, optim: { ...config.optim, learningRate } } };
-    const restoredStep = run.state.step;
-    this.send({ type: 'run-rewound', step: restoredStep, history: run.history.steps.slice() });
     const exploding = bad.finite && bad.exploding;
     const what = exploding
       ? `Step ${badStep}'s gradients exploded: their norm was ${bad.gradNorm.toExponential(2)}, ` +
@@ -597,11 +609,56 @@ export class TrainerHandler {
         message:
           `${what} The run went back to step ${restoredStep}, its last good state, and the learning rate is halved to ` +
           `${learningRate.toExponential(2)}. Press Resume to go on.`,
+        suggestedBatch: null,
       },
     });
     this.setState('paused');
     // The lower learning rate goes into the checkpoint, so that a reload keeps it.
     run.savedStep = -1;
+    await this.saveCheckpoint(run);
+  }
+
+  /** Pauses the run and puts it back to its last good state; returns the step it went back to. */
+  private rewind(run: Run): number {
+    this.trainerState = 'paused';
+    const good = run.lastGood!;
+    restoreTrainState(run.state, good.snapshot);
+    run.sampler.setState(good.sampler);
+    run.history.steps.length = good.steps;
+    run.history.snapshots.length = good.snapshots;
+    const last = run.history.steps.at(-1);
+    this.lastMetrics = last ? { ...last, timings: null } : null;
+    const step = run.state.step;
+    this.send({ type: 'run-rewound', step, history: run.history.steps.slice() });
+    return step;
+  }
+
+  /** The first error the device reported since the last step was judged; cleared once the run has been put back. */
+  private gpuError: { kind: GpuErrorKind; message: string } | null = null;
+
+  /**
+   * The GPU reported an error during the step: the step is undone (the run goes back to its last good state) and
+   * the run pauses. Out of memory offers half the batch (Resume with it: the page's "Continue with batch N"); any
+   * other error is a bug to report, and Resume tries again.
+   */
+  private async recoverFromGpuError(run: Run, error: { kind: GpuErrorKind; message: string }): Promise<void> {
+    const badStep = run.state.step;
+    this.gpuError = null;
+    const restoredStep = this.rewind(run);
+    const batch = run.state.config.batchSize;
+    const outOfMemory = error.kind === 'out-of-memory';
+    const suggestedBatch = outOfMemory && batch > 2 ? Math.max(2, Math.floor(batch / 2)) : null;
+    const back = `The run went back to step ${restoredStep}, its last good state.`;
+    const message = outOfMemory
+      ? `The GPU ran out of memory at step ${badStep} with a batch of ${batch} (${error.message}). ${back} ` +
+        (suggestedBatch === null ? 'Stop, and train on smaller images or a narrower encoder.' : `Continue with a batch of ${suggestedBatch}, or stop and choose smaller settings.`)
+      : `The GPU refused part of step ${badStep} (${error.kind} error: ${error.message}), so its results cannot be trusted. ${back} ` +
+        'This is a fault in tabclr or in the browser: please report it with this message. Resume tries again.';
+    this.send({
+      type: 'fault',
+      fault: { kind: outOfMemory ? 'out-of-memory' : 'gpu-error', step: badStep, runId: run.id, restoredStep, learningRate: null, suggestedBatch, message },
+    });
+    this.setState('paused');
     await this.saveCheckpoint(run);
   }
 
@@ -620,6 +677,7 @@ export class TrainerHandler {
         runId: run && run.checkpointed && !this.stopping && this.isActive() ? run.id : null,
         restoredStep: null,
         learningRate: null,
+        suggestedBatch: null,
         message: `The GPU device was lost (${reason || 'no reason given'}), as happens when a driver resets or the tab sleeps for long.`,
       },
     });
@@ -646,7 +704,10 @@ export class TrainerHandler {
     return metrics;
   }
 
-  /** The browser tests' faults, each injected once, for real: a NaN weight, exploding gradients, a destroyed device. */
+  /**
+   * The browser tests' faults, each injected once: a NaN weight, exploding gradients, a destroyed device, an
+   * out-of-memory error from the device, a crash of the worker.
+   */
   private injectFaults(run: Run): void {
     const next = run.state.step + 1;
     if (this.hooks.explodeAtStep === next) {
@@ -664,7 +725,15 @@ export class TrainerHandler {
     }
     if (this.hooks.loseDeviceAtStep === next) {
       this.hooks.loseDeviceAtStep = undefined;
-      this.env.loseDevice();
+      this.env.injectDeviceFault('lose');
+    }
+    if (this.hooks.outOfMemoryAtStep === next) {
+      this.hooks.outOfMemoryAtStep = undefined;
+      this.env.injectDeviceFault('out-of-memory');
+    }
+    if (this.hooks.crashAtStep === next) {
+      this.hooks.crashAtStep = undefined;
+      this.env.crash();
     }
   }
 
@@ -711,11 +780,31 @@ export class TrainerHandler {
     });
   }
 
-  private resume(): void {
-    if (this.trainerState !== 'paused' || !this.run) throw new TrainerError('busy', 'there is no paused training to resume');
-    if (this.run.state.step >= this.run.totalSteps) throw new TrainerError('busy', 'the run has reached its last step');
-    this.setState('training');
-    this.loop = this.loop.then(() => this.trainLoop());
+  /** Goes on with a paused run; with batchSize, at that batch from now on (after running out of GPU memory). */
+  private resume(batchSize?: number): void {
+    const run = this.run;
+    if (this.trainerState !== 'paused' || !run) throw new TrainerError('busy', 'there is no paused training to resume');
+    if (run.state.step >= run.totalSteps) throw new TrainerError('busy', 'the run has reached its last step');
+    if (batchSize === undefined || batchSize === run.state.config.batchSize) {
+      this.setState('training');
+      this.loop = this.loop.then(() => this.trainLoop());
+      return;
+    }
+    const config = { ...run.state.config, batchSize };
+    const problems = validateTrainConfig(config).map((p) => p.message);
+    if (batchSize > this.dataset!.count) problems.push(`batch size ${batchSize} is larger than the ${this.dataset!.count} images`);
+    const limitProblem = bufferLimitProblem(config, this.backend!.maxBufferBytes);
+    if (limitProblem) problems.push(limitProblem);
+    if (problems.length) throw new TrainerError('bad-config', problems.join('; '));
+    // The sampler's place in its epoch does not depend on the batch: the new one goes on where the old one was.
+    const sampler = new EpochSampler(this.dataset!.count, batchSize, new Random(config.seed));
+    sampler.setState(run.sampler.getState());
+    run.sampler = sampler;
+    run.state = { ...run.state, config };
+    run.monitor.batchSize = batchSize;
+    // The last good state stays valid: weights and optimiser slots do not depend on the batch either.
+    this.setState('compiling');
+    this.loop = this.loop.then(() => this.prepareAndTrain(false));
   }
 
   /** Stops between steps. The run's model stays for neighbours and maps until the next start or data set. */

@@ -29,7 +29,8 @@ export class RunMonitor {
   constructor(
     private readonly dataset: DatasetPayload,
     readonly settings: MonitorSettings,
-    private readonly batchSize: number,
+    /** Images per embedding batch: the run's batch, lowered with it after running out of GPU memory. */
+    public batchSize: number,
     private readonly seed: number,
   ) {
     const rng = new Random(seed ^ 0x9e3779b9);

@@ -70,13 +70,17 @@ export interface TestHooks {
   nanAtStep?: number;
   /** Before this step, the last batch norm's scale and shift are shrunk 10⁴-fold (once): the gradients explode, the loss stays finite. */
   explodeAtStep?: number;
-  /** Before this step, the WebGPU device is destroyed (once), as a driver reset does. */
+  /** Before this step, the WebGPU device is destroyed or the WebGL context lost (once), as a driver reset does. */
   loseDeviceAtStep?: number;
+  /** Before this step, the WebGPU device reports an out-of-memory error (once), as when a buffer cannot be allocated. */
+  outOfMemoryAtStep?: number;
+  /** Before this step, the worker throws an uncaught error (once): the page sees the worker crash. */
+  crashAtStep?: number;
 }
 
 /** A fault the trainer met and what it did about it. */
 export interface FaultReport {
-  kind: 'non-finite' | 'exploding' | 'device-lost';
+  kind: 'non-finite' | 'exploding' | 'device-lost' | 'out-of-memory' | 'gpu-error';
   message: string;
   /** The step the fault happened at. */
   step: number;
@@ -86,6 +90,8 @@ export interface FaultReport {
   restoredStep: number | null;
   /** The learning rate from now on, when it was lowered. */
   learningRate: number | null;
+  /** The batch to go on with (out of memory), null when there is no smaller one to offer. */
+  suggestedBatch: number | null;
 }
 
 /** What the page learns about a loaded data set (the pixels stay in the worker). */
@@ -187,7 +193,8 @@ export type ToWorker =
   | { type: 'load-model'; bytes: Uint8Array; fileName: string; monitor: MonitorSettings }
   | { type: 'forget-model' }
   | { type: 'pause' }
-  | { type: 'resume' }
+  /** batchSize: go on at this batch (the out-of-memory fault's suggestion); the run keeps its weights and place. */
+  | { type: 'resume'; batchSize?: number }
   | { type: 'stop' }
   | { type: 'self-test'; steps: number }
   /** `count` images of the data set, each augmented twice with `augment`, to show what the views look like. */

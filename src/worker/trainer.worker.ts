@@ -31,6 +31,12 @@ function webgpuDevice(): GPUDevice | null {
   return (tf.backend() as unknown as { device?: GPUDevice }).device ?? null;
 }
 
+/** The tfjs WebGL backend's context, or null on another backend. */
+function webglContext(): (WebGL2RenderingContext & { readonly canvas: OffscreenCanvas }) | null {
+  if (tf.getBackend() !== 'webgl') return null;
+  return (tf.backend() as unknown as { gpgpu?: { gl: WebGL2RenderingContext & { readonly canvas: OffscreenCanvas } } }).gpgpu?.gl ?? null;
+}
+
 const handler = new TrainerHandler((message: FromWorker, transfer: Transferable[] = []) => scope.postMessage(message, transfer), {
   selectBackend,
   runKnownResult,
@@ -51,10 +57,36 @@ const handler = new TrainerHandler((message: FromWorker, transfer: Transferable[
   },
   spritePng,
   openCheckpoints: () => CheckpointStore.open(),
-  watchDevice: (onLost) => {
-    void webgpuDevice()?.lost.then((info) => onLost(info.message || info.reason || ''));
+  watchDevice: (watcher) => {
+    const device = webgpuDevice();
+    if (device) {
+      void device.lost.then((info) => watcher.lost(info.message || info.reason || ''));
+      device.addEventListener('uncapturederror', (event) => {
+        const { error } = event as GPUUncapturedErrorEvent;
+        const kind = error instanceof GPUOutOfMemoryError ? 'out-of-memory' : error instanceof GPUValidationError ? 'validation' : 'internal';
+        watcher.error(kind, error.message || `${kind} error`);
+      });
+      return;
+    }
+    // tfjs-backend-webgl listens too (and forgets the context); once lost, the context never comes back to it.
+    webglContext()?.canvas.addEventListener('webglcontextlost', () => watcher.lost('the WebGL context was lost'), { once: true });
   },
-  loseDevice: () => webgpuDevice()?.destroy(),
+  injectDeviceFault: (fault) => {
+    const device = webgpuDevice();
+    if (fault === 'out-of-memory') {
+      // The event the device dispatches when an allocation fails (WebGL has no such event: its backend throws).
+      device?.dispatchEvent(new GPUUncapturedErrorEvent('uncapturederror', { error: new GPUOutOfMemoryError('out of memory (injected by the test)') }));
+    } else if (device) {
+      device.destroy();
+    } else {
+      webglContext()?.getExtension('WEBGL_lose_context')?.loseContext();
+    }
+  },
+  crash: () => {
+    setTimeout(() => {
+      throw new Error('the trainer crashed (injected by the test)');
+    });
+  },
   readCachedImages: async (keys) => {
     const cache = await DecodeCache.open();
     if (!cache) return keys.map(() => null);
