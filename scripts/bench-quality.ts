@@ -38,18 +38,17 @@ import {
   openApp,
   resume,
   startPausedAtStepZero,
-  trainingSize,
+  RUN_OPTIONS,
+  RUN_USAGE,
   type OpenedApp,
 } from './lib/app';
-import { decimal, folderProblem, oneOf, pathText, wholeNumber } from './lib/args';
+import { folderProblem, pathText } from './lib/args';
 import { ScriptFailure, createBench, fail, machine, parseArgs, print, report, requireDist, round, type RunStart } from './lib/bench';
 import { KNN_K, evaluate, imagesFromSprite, indexLabels, readEmbeddings, unzip, type EmbeddingsExport, type LabelledImages } from './lib/quality';
 import { summariseSteps } from './lib/runs';
 
 const PORT = 4178;
-const USAGE =
-  'usage: npm run bench:quality -- --train DIR --test DIR [--steps N] [--image-size S] [--batch B] [--encoder convnet4|resnet18] ' +
-  '[--width W] [--lr LR] [--backend webgpu|webgl] [--json]';
+const USAGE = `usage: npm run bench:quality -- --train DIR --test DIR ${RUN_USAGE} [--json]`;
 
 const options = parseArgs(process.argv.slice(2), {
   name: 'bench:quality',
@@ -67,17 +66,7 @@ const options = parseArgs(process.argv.slice(2), {
     lr: 0.003 as number | undefined,
     backend: undefined as (typeof BACKENDS)[number] | undefined,
   },
-  values: {
-    train: pathText,
-    test: pathText,
-    steps: wholeNumber(1, 1_000_000),
-    'image-size': trainingSize,
-    batch: wholeNumber(2, 8192),
-    encoder: oneOf(ENCODERS),
-    width: decimal(1 / 64, 4),
-    lr: decimal(1e-6, 10),
-    backend: oneOf(BACKENDS),
-  },
+  values: { ...RUN_OPTIONS, train: pathText, test: pathText },
   required: ['train', 'test'],
 });
 for (const option of ['train', 'test'] as const) {

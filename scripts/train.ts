@@ -13,15 +13,13 @@
 // outside it. With --json, stdout has one JSON line per report (step, run-info, kNN snapshot, baselines, fault) and a
 // final summary line; progress goes to stderr.
 import { resolve } from 'node:path';
-import { BACKENDS, ENCODERS, configureRun, describeBackend, download, finished, importFolder, openApp, start, trainingSize } from './lib/app';
-import { decimal, folderProblem, oneOf, pathText, wholeNumber, zipPath } from './lib/args';
+import { BACKENDS, ENCODERS, RUN_OPTIONS, RUN_USAGE, configureRun, describeBackend, download, finished, importFolder, openApp, start } from './lib/app';
+import { folderProblem, pathText, zipPath } from './lib/args';
 import { createBench, fail, parseArgs, requireDist, round, type RunStart } from './lib/bench';
 import { stepLine, stepRecord, summariseSteps } from './lib/runs';
 
 const PORT = 4176;
-const USAGE =
-  'usage: npm run train -- --data DIR [--steps N] [--image-size S] [--batch B] [--encoder convnet4|resnet18] [--width W] [--lr LR] ' +
-  '[--backend webgpu|webgl] [--out FILE.zip] [--json]';
+const USAGE = `usage: npm run train -- --data DIR ${RUN_USAGE} [--out FILE.zip] [--json]`;
 
 const options = parseArgs(process.argv.slice(2), {
   name: 'train',
@@ -37,17 +35,7 @@ const options = parseArgs(process.argv.slice(2), {
     backend: undefined as (typeof BACKENDS)[number] | undefined,
     out: undefined as string | undefined,
   },
-  values: {
-    data: pathText,
-    steps: wholeNumber(1, 1_000_000),
-    'image-size': trainingSize,
-    batch: wholeNumber(2, 8192),
-    encoder: oneOf(ENCODERS),
-    width: decimal(1 / 64, 4),
-    lr: decimal(1e-6, 10),
-    backend: oneOf(BACKENDS),
-    out: zipPath,
-  },
+  values: { ...RUN_OPTIONS, data: pathText, out: zipPath },
   required: ['data'],
 });
 const dataProblem = folderProblem(options.data!, 'data');

@@ -4,7 +4,7 @@
 import type { Browser, BrowserContext, Download, Page } from '@playwright/test';
 import type { RunSettings } from '../../src/store/defaults';
 import type { BackendName, BackendReport, DatasetSummary, FromWorker, RunInfo, ToWorker, TrainerState } from '../../src/worker/protocol';
-import { Refusal, type OptionParser } from './args';
+import { Refusal, decimal, oneOf, wholeNumber, type OptionParser } from './args';
 import { ScriptFailure, type Bench } from './bench';
 
 /** The sizes the page offers under "Image size for training" (IMPORT_SIZES in src/store/data.ts; a test keeps them equal). */
@@ -21,6 +21,21 @@ export const ENCODERS = ['convnet4', 'resnet18'] as const;
 export type EncoderChoice = (typeof ENCODERS)[number];
 
 export const BACKENDS = ['webgpu', 'webgl'] as const satisfies readonly BackendName[];
+
+/**
+ * The run options `npm run train` and `npm run bench:quality` share, with the same rules: each script spreads these
+ * parsers into its spec and puts RUN_USAGE in its usage line.
+ */
+export const RUN_OPTIONS = {
+  steps: wholeNumber(1, 1_000_000),
+  'image-size': trainingSize,
+  batch: wholeNumber(2, 8192),
+  encoder: oneOf(ENCODERS),
+  width: decimal(1 / 64, 4),
+  lr: decimal(1e-6, 10),
+  backend: oneOf(BACKENDS),
+};
+export const RUN_USAGE = '[--steps N] [--image-size S] [--batch B] [--encoder convnet4|resnet18] [--width W] [--lr LR] [--backend webgpu|webgl]';
 
 /** A worker message as the page forwards it: typed arrays and buffers replaced by their size. */
 export type Summarised<T> = T extends ArrayBufferView | ArrayBuffer
