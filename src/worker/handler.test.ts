@@ -67,7 +67,7 @@ function setup() {
     crash: () => {
       crashes += 1;
     },
-    readCachedImages: async (keys) => keys.map((k) => cached.get(k) ?? null),
+    readCachedImages: async (keys, visit) => keys.forEach((k, i) => visit(i, cached.get(k) ?? null)),
     spritePng: async (d, thumb, columns) => Uint8Array.from([d.count, thumb, columns]),
     now: () => (clock += 10),
     nextTask: () => new Promise((resolve) => setImmediate(resolve)),

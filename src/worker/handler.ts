@@ -43,8 +43,11 @@ export interface HandlerEnvironment {
   injectDeviceFault(fault: 'lose' | 'out-of-memory'): void;
   /** Throws an uncaught error from a task of its own: the browser tests' worker crash. */
   crash(): void;
-  /** RGB pixels of decoded images from the decode cache, by cache key; null for each one no longer there. */
-  readCachedImages(keys: string[]): Promise<(Uint8Array | null)[]>;
+  /**
+   * Visits the RGB pixels of decoded images in the decode cache, by cache key: visit(i, pixels) for keys[i], null for
+   * one no longer there. A few hundred at a time, so the caller can copy them into place without holding them all.
+   */
+  readCachedImages(keys: string[], visit: (index: number, pixels: Uint8Array | null) => void): Promise<void>;
   now(): number;
   /** Resolves in a later task, so that messages (pause, stop) are handled between steps even when no step awaits the GPU. */
   nextTask(): Promise<void>;
@@ -82,6 +85,22 @@ interface Run {
   lastGood: { snapshot: TrainStateSnapshot; sampler: SamplerState; steps: number; snapshots: number } | null;
 }
 
+/**
+ * A run around its train state. What differs between a new run, a loaded model and a restored checkpoint is given;
+ * the rest starts empty: a new id, no history, no checkpoint yet.
+ */
+function newRun(parts: Pick<Run, 'name' | 'state' | 'sampler' | 'totalSteps' | 'monitor' | 'checkpointEvery'> & Partial<Run>): Run {
+  return {
+    id: crypto.randomUUID(),
+    createdAt: Date.now(),
+    history: { steps: [], snapshots: [], baselines: null },
+    identity: null,
+    savedStep: parts.state.step,
+    checkpointed: false,
+    lastGood: null,
+    ...parts,
+  };
+}
 
 /** Same layers and shapes: a loaded model's weights fit a model built from the other config. */
 function sameArchitecture(a: TrainConfig, b: TrainConfig): boolean {
@@ -410,25 +429,17 @@ export class TrainerHandler {
     // Everything that can refuse the data comes before the model, so a refusal leaks nothing.
     const sampler = new EpochSampler(dataset.count, config.batchSize, new Random(config.seed));
     const runMonitor = new RunMonitor(dataset, monitor, config.batchSize, config.seed);
-    const createdAt = Date.now();
     const state = createTrainState(config);
     // A loaded model's weights are the starting point (the optimiser starts afresh: the zip has no optimiser state).
     if (loaded) applyLoadedWeights(state, loaded);
-    this.run = {
-      id: crypto.randomUUID(),
+    this.run = newRun({
       name: `${dataset.name} · ${config.model.encoder}${loaded ? ` from ${loaded.fileName}` : ''}`,
-      createdAt,
       state,
       sampler,
       totalSteps: steps,
       monitor: runMonitor,
       checkpointEvery,
-      history: { steps: [], snapshots: [], baselines: null },
-      identity: null,
-      savedStep: 0,
-      lastGood: null,
-      checkpointed: false,
-    };
+    });
     this.lastMetrics = null;
     this.setState('compiling');
     this.loop = this.loop.then(() => this.prepareAndTrain(true));
@@ -881,21 +892,15 @@ export class TrainerHandler {
     applyLoadedWeights(state, loaded);
     state.step = loaded.step;
     const monitor = new RunMonitor(dataset, { ...monitorSettings, probeCount: Math.min(monitorSettings.probeCount, dataset.count) }, config.batchSize, config.seed);
-    this.run = {
-      id: crypto.randomUUID(),
+    // A finished run of loaded.step steps, which no checkpoint keeps (the zip is its record).
+    this.run = newRun({
       name: loaded.fileName,
-      createdAt: Date.now(),
       state,
       sampler: new EpochSampler(dataset.count, config.batchSize, new Random(config.seed)),
       totalSteps: loaded.step,
       monitor,
       checkpointEvery: 0,
-      history: { steps: [], snapshots: [], baselines: null },
-      identity: null,
-      savedStep: loaded.step,
-      lastGood: null,
-      checkpointed: false,
-    };
+    });
     this.lastMetrics = null;
     this.setState('stopped');
     const probe = monitor.probeSet();
@@ -1005,18 +1010,19 @@ export class TrainerHandler {
     if (source.kind === 'sample') {
       pixels = (await this.env.loadSample(source.url)).pixels;
     } else if (source.kind === 'files') {
-      const found = await this.env.readCachedImages(source.cacheKeys);
-      const missing = found.filter((p) => p === null).length;
+      const bytes = imageSize * imageSize * channels;
+      pixels = new Uint8Array(count * bytes);
+      let missing = 0;
+      await this.env.readCachedImages(source.cacheKeys, (i, rgb) => {
+        if (rgb) pixels.set(channels === 1 ? toSingleChannel(rgb) : rgb, i * bytes);
+        else missing += 1;
+      });
       if (missing > 0) {
         throw new TrainerError(
           'no-dataset',
           `${missing} of the run's ${count} images are no longer in this browser's image cache. Choose the same folder ("${name}") again at ${imageSize} px, then resume the run.`,
         );
       }
-      const rgbBytes = imageSize * imageSize * 3;
-      const rgb = new Uint8Array(count * rgbBytes);
-      found.forEach((p, i) => rgb.set(p!, i * rgbBytes));
-      pixels = channels === 1 ? toSingleChannel(rgb) : rgb;
     } else {
       throw new TrainerError('no-dataset', `the run's images ("${name}") are not kept in this browser. Load the same images again, then resume the run.`);
     }
@@ -1073,7 +1079,7 @@ export class TrainerHandler {
       throw new TrainerError('dataset-failed', `the checkpoint could not be loaded: ${(e as Error).message}`);
     }
     const monitor = new RunMonitor(dataset, record.monitor, config.batchSize, config.seed);
-    const run: Run = {
+    const run = newRun({
       id: record.id,
       name: record.name,
       createdAt: record.createdAt,
@@ -1084,10 +1090,8 @@ export class TrainerHandler {
       checkpointEvery: record.checkpointEvery,
       history: checkpoint.history,
       identity: checkpoint.dataset,
-      savedStep: state.step,
-      lastGood: null,
       checkpointed: true,
-    };
+    });
     this.run = run;
     this.lastMetrics = checkpoint.lastMetrics;
     const { monitor: monitorSettings, checkpointEvery } = record;

@@ -87,17 +87,15 @@ const handler = new TrainerHandler((message: FromWorker, transfer: Transferable[
       throw new Error('the trainer crashed (injected by the test)');
     });
   },
-  readCachedImages: async (keys) => {
+  readCachedImages: async (keys, visit) => {
     const cache = await DecodeCache.open();
-    if (!cache) return keys.map(() => null);
+    if (!cache) return keys.forEach((_, i) => visit(i, null));
     try {
-      const out: (Uint8Array | null)[] = [];
-      // A few hundred per transaction: no single transaction holds a whole large folder's pixels.
+      // A few hundred per transaction: no single transaction (nor this function) holds a whole large folder's pixels.
       for (let start = 0; start < keys.length; start += 256) {
         const entries = await cache.getMany(keys.slice(start, start + 256));
-        for (const entry of entries) out.push(entry && 'pixels' in entry ? entry.pixels : null);
+        entries.forEach((entry, i) => visit(start + i, entry && 'pixels' in entry ? entry.pixels : null));
       }
-      return out;
     } finally {
       cache.close();
     }
