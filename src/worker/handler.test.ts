@@ -2,6 +2,7 @@ import 'fake-indexeddb/auto';
 import * as tf from '@tensorflow/tfjs';
 import { IDBFactory } from 'fake-indexeddb';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { cacheKey } from '../data/files';
 import { CheckpointStore } from '../export/checkpoints';
 import { zipFiles } from '../export/download';
 import { EXPLODING_FACTOR, recentGradNorm } from '../simclr/divergence';
@@ -51,8 +52,11 @@ function setup() {
       options.onProgress({ found: files.length, processed: files.length, decoded: usable.length, fromCache: 0, skipped: files.length - usable.length, duplicates: 0 });
       const base = dataset();
       const bytes = options.imageSize * options.imageSize * 3;
+      const pixels = base.pixels.subarray(0, usable.length * bytes);
+      // As the real import does: each decoded image goes into the decode cache under its file's key.
+      usable.forEach((f, i) => cached.set(cacheKey(f.path, f.file.size, f.file.lastModified, options.imageSize), pixels.slice(i * bytes, (i + 1) * bytes)));
       return {
-        dataset: { ...base, name: options.name, count: usable.length, imageSize: options.imageSize, pixels: base.pixels.subarray(0, usable.length * bytes) },
+        dataset: { ...base, name: options.name, count: usable.length, imageSize: options.imageSize, pixels, names: usable.map((f) => f.path) },
         skipped: files.filter((f) => f.file.size === 0).map((f) => ({ path: f.path, reason: 'empty' as const, message: 'empty file (0 bytes)' })),
         counts: { found: files.length, processed: files.length, decoded: usable.length, fromCache: 0, skipped: files.length - usable.length, duplicates: 0 },
         cacheProblem: null,
@@ -479,6 +483,33 @@ describe('TrainerHandler checkpoints', () => {
     expect(error.request).toBe('resume-run');
     expect(error.message).toMatch(/not kept in this browser/);
     expect(third.of('run-restored')).toHaveLength(0);
+  });
+
+  it('finds imported images again in the decode cache; a cleared cache is refused with what to do', async () => {
+    const files = Array.from({ length: 12 }, (_, i) => ({ path: `photos/${i}.png`, file: new File(['x'.repeat(i + 1)], `${i}.png`, { lastModified: 1000 + i }) }));
+    const first = pausingAt(2);
+    await first.handler.handle({ type: 'init', backend: 'auto' });
+    await first.handler.handle({ type: 'import', files, imageSize: size, name: 'photos' });
+    const imported = first.of('dataset').at(-1)!.dataset!;
+    await first.handler.handle({ type: 'start', checkpointEvery: 5, config: schedule(4), steps: 4, monitor });
+    await first.handler.idle();
+    const id = first.of('runs').at(-1)!.runs[0]!.id;
+
+    // A new trainer, as after a reload: the images come back from the cache, and the run takes the same steps.
+    const second = setup();
+    await second.handler.handle({ type: 'init', backend: 'auto' });
+    await second.handler.handle({ type: 'resume-run', id });
+    await second.handler.idle();
+    expect(second.of('error')).toEqual([]);
+    expect(second.of('dataset').at(-1)!.dataset).toMatchObject({ name: 'photos', count: 12, imageSize: imported.imageSize });
+    expect(second.of('metrics').map((m) => m.report.step)).toEqual([3, 4]);
+
+    cached.clear();
+    const third = setup();
+    await third.handler.handle({ type: 'init', backend: 'auto' });
+    await third.handler.handle({ type: 'resume-run', id });
+    expect(third.of('error').at(-1)).toMatchObject({ code: 'no-dataset', request: 'resume-run' });
+    expect(third.of('error').at(-1)!.message).toMatch(/12 of the run's 12 images are no longer in this browser's image cache\. Choose the same folder \("photos"\) again/);
   });
 
   it('while a saved run is being loaded, nothing else may change the run or the images', async () => {
