@@ -1,7 +1,7 @@
 // The trainer's state machine: a plain class the worker entry feeds with messages and unit tests drive directly.
 import * as tf from '@tensorflow/tfjs';
 import type { ImportCounts, ImportFile, ImportResult } from '../data/importer';
-import { EpochSampler, gatherBatch, type SamplerState } from '../simclr/batches';
+import { EpochSampler, gatherBatch } from '../simclr/batches';
 import { augmentedPairs } from '../simclr/augment';
 import { defaultTrainConfig, validateTrainConfig, type AugmentConfig, type TrainConfig } from '../simclr/config';
 import { Random } from '../simclr/random';
@@ -12,13 +12,14 @@ import { bufferLimitProblem } from '../simclr/memory';
 import { countParams } from '../simclr/model';
 import { compilePipelines, createTrainState, disposeTrainState, settled, trainStep, type StepMetrics, type TrainState } from '../simclr/step';
 import { embeddingsBundle, modelBundle } from '../export/bundle';
-import { storageProblem, type CheckpointStore, type DatasetIdentity, type RunHistory, type RunRecord, type RunSummary } from '../export/checkpoints';
-import { cacheKey, toSingleChannel } from '../data/files';
-import { sha256 } from '../data/importer';
-import { restoreTrainState, snapshotTrainState, writeWeights, type TrainStateSnapshot } from '../simclr/snapshot';
+import { storageProblem, type CheckpointStore } from '../export/checkpoints';
+import { cacheKey } from '../data/files';
+import { restoreTrainState, snapshotTrainState, writeWeights } from '../simclr/snapshot';
 import { ModelZipError, readModelZip, type LoadedModel } from '../export/modelZip';
 import { TrainerError } from './errors';
 import { RunMonitor } from './monitor';
+import { newRun, type Run } from './run';
+import { RunArchive, summaryOf } from './runArchive';
 import { MAX_PROBE_IMAGES, type BackendPreference, type BackendReport, type DatasetPayload, type FromWorker, type KnownResultCheck, type LoadedModelSummary, type MemoryReport, type MonitorSettings, type Post, type RecordedStep, type TestHooks, type ToWorker, type TrainerState } from './protocol';
 
 export interface HandlerEnvironment {
@@ -61,46 +62,6 @@ export interface DeviceWatcher {
 
 /** WebGPU's error classes: GPUOutOfMemoryError, GPUValidationError, GPUInternalError. */
 export type GpuErrorKind = 'out-of-memory' | 'validation' | 'internal';
-
-interface Run {
-  /** The run's key among the saved runs. */
-  id: string;
-  name: string;
-  createdAt: number;
-  state: TrainState;
-  sampler: EpochSampler;
-  totalSteps: number;
-  monitor: RunMonitor;
-  /** Steps between checkpoints; 0: no checkpoints. */
-  checkpointEvery: number;
-  /** What the page draws, kept for the checkpoint. */
-  history: RunHistory;
-  /** The images' identity, worked out at the first checkpoint. */
-  identity: DatasetIdentity | null;
-  /** The step of the last checkpoint written, so that a pause right after one writes nothing new. */
-  savedStep: number;
-  /** Whether a checkpoint of this run is in IndexedDB: only then can a restarted trainer resume it. */
-  checkpointed: boolean;
-  /** The last state known good (the last checkpoint, or the start), where a non-finite loss sends the run back. */
-  lastGood: { snapshot: TrainStateSnapshot; sampler: SamplerState; steps: number; snapshots: number } | null;
-}
-
-/**
- * A run around its train state. What differs between a new run, a loaded model and a restored checkpoint is given;
- * the rest starts empty: a new id, no history, no checkpoint yet.
- */
-function newRun(parts: Pick<Run, 'name' | 'state' | 'sampler' | 'totalSteps' | 'monitor' | 'checkpointEvery'> & Partial<Run>): Run {
-  return {
-    id: crypto.randomUUID(),
-    createdAt: Date.now(),
-    history: { steps: [], snapshots: [], baselines: null },
-    identity: null,
-    savedStep: parts.state.step,
-    checkpointed: false,
-    lastGood: null,
-    ...parts,
-  };
-}
 
 /** Same layers and shapes: a loaded model's weights fit a model built from the other config. */
 function sameArchitecture(a: TrainConfig, b: TrainConfig): boolean {
@@ -152,15 +113,20 @@ export class TrainerHandler {
   private hooks: TestHooks = {};
   /** A model loaded from a zip: maps and embeddings use it, and the next run starts from its weights. */
   private loadedModel: LoadedModel | null = null;
-  /** Opened on first use; null where the browser keeps no checkpoints. */
-  private checkpointStore: Promise<CheckpointStore | null> | null = null;
-  /** SHA-256 of each data set's image store, worked out once. */
-  private readonly fingerprints = new WeakMap<DatasetPayload, Promise<string>>();
+  /** The saved runs in IndexedDB. */
+  private readonly archive: RunArchive;
 
   constructor(
     private readonly post: Post,
     private readonly env: HandlerEnvironment,
-  ) {}
+  ) {
+    this.archive = new RunArchive(env, () => this.hooks);
+  }
+
+  /** For tests: a checkpoint store in place of the one the environment would open (one whose disk is full). */
+  set checkpointStore(store: Promise<CheckpointStore | null>) {
+    this.archive.store = store;
+  }
 
   /** Requests that change the run or the images, refused while a saved run or a model zip is being loaded. */
   private static readonly SWITCHES = new Set<ToWorker['type']>(['set-dataset', 'load-sample', 'import', 'start', 'self-test', 'resume-run', 'load-model']);
@@ -910,44 +876,9 @@ export class TrainerHandler {
 
   // ---- Checkpoints ------------------------------------------------------------------------------------------
 
-  private checkpoints(): Promise<CheckpointStore | null> {
-    this.checkpointStore ??= this.env.openCheckpoints().catch(() => null);
-    return this.checkpointStore;
-  }
-
-  /** SHA-256 of the pixels, and of the labels where there are any: the same images with other labels are another data set. */
-  private fingerprintOf(dataset: DatasetPayload): Promise<string> {
-    let fingerprint = this.fingerprints.get(dataset);
-    if (!fingerprint) {
-      const { pixels, labels } = dataset;
-      fingerprint = Promise.all([sha256(pixels), labels ? sha256(new Uint8Array(labels.buffer, labels.byteOffset, labels.byteLength)) : 'unlabelled']).then(
-        ([p, l]) => `${p}:${l}`,
-      );
-      this.fingerprints.set(dataset, fingerprint);
-    }
-    return fingerprint;
-  }
-
   private async sendRuns(): Promise<void> {
-    const store = await this.checkpoints();
-    this.send({ type: 'runs', runs: store ? await store.list() : [], available: store !== null });
-  }
-
-  private summaryOf(run: Run): RunSummary {
-    const { config } = run.state;
-    return {
-      id: run.id,
-      name: run.name,
-      createdAt: run.createdAt,
-      updatedAt: Date.now(),
-      step: run.state.step,
-      totalSteps: run.totalSteps,
-      encoder: config.model.encoder,
-      imageSize: config.model.imageSize,
-      datasetName: this.dataset?.name ?? '',
-      imageCount: this.dataset?.count ?? 0,
-      lastLoss: this.lastMetrics?.loss ?? null,
-    };
+    const runs = await this.archive.list();
+    this.send({ type: 'runs', runs: runs ?? [], available: runs !== null });
   }
 
   /**
@@ -961,31 +892,13 @@ export class TrainerHandler {
     run.lastGood = good;
     run.savedStep = step;
     if (run.checkpointEvery === 0) return;
-    const store = await this.checkpoints();
-    if (!store) {
+    if (!(await this.archive.available())) {
       this.send({ type: 'checkpoint', status: 'failed', runId: run.id, step, message: 'this browser keeps no checkpoints (IndexedDB is unavailable); the run lives in memory only' });
       return;
     }
     this.send({ type: 'checkpoint', status: 'saving', runId: run.id, step, message: null });
     try {
-      const dataset = this.dataset!;
-      if (!run.identity) {
-        const { name, count, imageSize, channels, labels, classNames, names } = dataset;
-        const fingerprint = await this.fingerprintOf(dataset);
-        run.identity = { name, count, imageSize, channels, labels, classNames, names, fingerprint, source: dataset.source ?? { kind: 'memory' } };
-      }
-      const record: Omit<RunRecord, 'generation'> = {
-        ...this.summaryOf(run),
-        config: run.state.config,
-        monitor: run.monitor.settings,
-        checkpointEvery: run.checkpointEvery,
-      };
-      const delay = this.hooks.checkpointCommitDelayMs ?? 0;
-      await store.save(
-        record,
-        { snapshot: good.snapshot, sampler: good.sampler, history: run.history, dataset: run.identity, lastMetrics: this.lastMetrics },
-        { beforeCommit: delay > 0 ? () => new Promise((resolve) => setTimeout(resolve, delay)) : undefined },
-      );
+      await this.archive.save(run, good, this.dataset!, this.lastMetrics);
       run.checkpointed = true;
       this.send({ type: 'checkpoint', status: 'saved', runId: run.id, step, message: null });
       await this.sendRuns();
@@ -996,41 +909,8 @@ export class TrainerHandler {
 
   private async deleteRun(id: string): Promise<void> {
     if (this.isActive() && this.run?.id === id) throw new TrainerError('busy', 'stop this run before deleting it');
-    const store = await this.checkpoints();
-    if (!store) throw new TrainerError('internal', 'this browser keeps no checkpoints (IndexedDB is unavailable)');
-    await store.delete(id);
+    await this.archive.delete(id);
     await this.sendRuns();
-  }
-
-  /** The images a saved run was trained on: those loaded now if they are the same, else from where they came. */
-  private async datasetFor(identity: DatasetIdentity): Promise<DatasetPayload> {
-    if (this.dataset && (await this.fingerprintOf(this.dataset)) === identity.fingerprint) return this.dataset;
-    const { name, count, imageSize, channels, labels, classNames, names, source } = identity;
-    let pixels: Uint8Array;
-    if (source.kind === 'sample') {
-      pixels = (await this.env.loadSample(source.url)).pixels;
-    } else if (source.kind === 'files') {
-      const bytes = imageSize * imageSize * channels;
-      pixels = new Uint8Array(count * bytes);
-      let missing = 0;
-      await this.env.readCachedImages(source.cacheKeys, (i, rgb) => {
-        if (rgb) pixels.set(channels === 1 ? toSingleChannel(rgb) : rgb, i * bytes);
-        else missing += 1;
-      });
-      if (missing > 0) {
-        throw new TrainerError(
-          'no-dataset',
-          `${missing} of the run's ${count} images are no longer in this browser's image cache. Choose the same folder ("${name}") again at ${imageSize} px, then resume the run.`,
-        );
-      }
-    } else {
-      throw new TrainerError('no-dataset', `the run's images ("${name}") are not kept in this browser. Load the same images again, then resume the run.`);
-    }
-    const dataset: DatasetPayload = { name, pixels, count, imageSize, channels, labels, classNames, names, source };
-    if ((await this.fingerprintOf(dataset)) !== identity.fingerprint) {
-      throw new TrainerError('no-dataset', `the images of "${name}" have changed since the run was saved, so it cannot continue on them. Start a new run.`);
-    }
-    return dataset;
   }
 
   /** Loads a saved run: its images, model, optimiser and history; it trains on unless it had finished. */
@@ -1047,11 +927,7 @@ export class TrainerHandler {
   }
 
   private async loadSavedRun(id: string): Promise<void> {
-    const store = await this.checkpoints();
-    if (!store) throw new TrainerError('internal', 'this browser keeps no checkpoints (IndexedDB is unavailable)');
-    const saved = await store.load(id);
-    if (!saved) throw new TrainerError('no-dataset', 'that saved run is gone (deleted in another tab?)');
-    const { record, state: checkpoint } = saved;
+    const { record, state: checkpoint } = await this.archive.load(id);
     if (this.loadedModel) {
       this.loadedModel = null;
       this.send({ type: 'model-loaded', model: null });
@@ -1059,7 +935,7 @@ export class TrainerHandler {
     this.loadingData = true;
     let dataset: DatasetPayload;
     try {
-      dataset = await this.datasetFor(checkpoint.dataset);
+      dataset = await this.archive.datasetFor(checkpoint.dataset, this.dataset);
     } finally {
       this.loadingData = false;
     }
@@ -1095,7 +971,7 @@ export class TrainerHandler {
     this.run = run;
     this.lastMetrics = checkpoint.lastMetrics;
     const { monitor: monitorSettings, checkpointEvery } = record;
-    this.send({ type: 'run-restored', run: this.summaryOf(run), config, monitor: monitorSettings, checkpointEvery, history: run.history.steps.slice() });
+    this.send({ type: 'run-restored', run: summaryOf(run, this.dataset, this.lastMetrics), config, monitor: monitorSettings, checkpointEvery, history: run.history.steps.slice() });
     const probe = monitor.probeSet();
     this.send({ type: 'probe', probe }, [probe.pixels.buffer]);
     const { baselines, snapshots } = run.history;
