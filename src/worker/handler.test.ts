@@ -32,7 +32,8 @@ beforeEach(() => {
   cached.clear();
 });
 
-function setup() {
+/** A handler on the fake environment; `change` replaces parts of it (a checkpoint store whose disk is full). */
+function setup(change: Partial<HandlerEnvironment> = {}) {
   const messages: FromWorker[] = [];
   let clock = 0;
   let device: DeviceWatcher | null = null;
@@ -76,7 +77,7 @@ function setup() {
     now: () => (clock += 10),
     nextTask: () => new Promise((resolve) => setImmediate(resolve)),
   };
-  const handler = new TrainerHandler((m) => messages.push(m), env);
+  const handler = new TrainerHandler((m) => messages.push(m), { ...env, ...change });
   const of = <T extends FromWorker['type']>(type: T) => messages.filter((m): m is Extract<FromWorker, { type: T }> => m.type === type);
   return { handler, messages, of, crashes: () => crashes, device: () => device! };
 }
@@ -747,10 +748,9 @@ describe('TrainerHandler faults', () => {
   });
 
   it('a full disk fails the checkpoint with the reason, and training goes on in memory', async () => {
-    const { handler, of } = setup();
-    const full = await CheckpointStore.open();
-    full!.save = () => Promise.reject(new DOMException('The quota has been exceeded.', 'QuotaExceededError'));
-    (handler as unknown as { checkpointStore: Promise<CheckpointStore | null> }).checkpointStore = Promise.resolve(full);
+    const full = (await CheckpointStore.open())!;
+    full.save = () => Promise.reject(new DOMException('The quota has been exceeded.', 'QuotaExceededError'));
+    const { handler, of } = setup({ openCheckpoints: async () => full });
     await handler.handle({ type: 'init', backend: 'auto' });
     await handler.handle({ type: 'set-dataset', dataset: dataset() });
     await handler.handle({ type: 'start', checkpointEvery: 1, config: schedule(3), steps: 3, monitor });

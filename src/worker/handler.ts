@@ -123,11 +123,6 @@ export class TrainerHandler {
     this.archive = new RunArchive(env, () => this.hooks);
   }
 
-  /** For tests: a checkpoint store in place of the one the environment would open (one whose disk is full). */
-  set checkpointStore(store: Promise<CheckpointStore | null>) {
-    this.archive.store = store;
-  }
-
   /** Requests that change the run or the images, refused while a saved run or a model zip is being loaded. */
   private static readonly SWITCHES = new Set<ToWorker['type']>(['set-dataset', 'load-sample', 'import', 'start', 'self-test', 'resume-run', 'load-model']);
 

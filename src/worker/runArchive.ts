@@ -27,8 +27,8 @@ export function summaryOf(run: Run, dataset: DatasetPayload | null, lastMetrics:
 }
 
 export class RunArchive {
-  /** Opened on first use; null where the browser keeps no checkpoints. Tests may put another store here before that. */
-  store: Promise<CheckpointStore | null> | null = null;
+  /** Opened on first use; null where the browser keeps no checkpoints. */
+  private store: Promise<CheckpointStore | null> | null = null;
   /** SHA-256 of each data set's image store, worked out once. */
   private readonly fingerprints = new WeakMap<DatasetPayload, Promise<string>>();
 
