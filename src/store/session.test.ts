@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import type { BackendReport, FromWorker, ToWorker } from '../worker/protocol';
+import type { BackendReport, FromWorker, StepReport, ToWorker } from '../worker/protocol';
 
 // The page's side of a trainer that crashes or loses its GPU: each connection is a fake that records what the page
 // sends and lets the test deliver messages or crash it.
@@ -72,5 +72,49 @@ describe('trainer restarts', () => {
     expect(connections).toHaveLength(4);
     expect(useStore.getState().phase).toBe('failed');
     expect(useStore.getState().problem!.message).toMatch(/three restarts in a minute.*reload the page/);
+  });
+});
+
+describe('a frame of worker messages', () => {
+  beforeEach(() => {
+    connections.length = 0;
+    vi.resetModules();
+  });
+
+  const step = (n: number, loss: number): StepReport => ({
+    step: n,
+    loss,
+    ntXent: loss,
+    contrastiveAcc: 0.1,
+    embeddingStd: 0.05,
+    entropy: null,
+    lr: 1e-3,
+    finite: Number.isFinite(loss),
+    gradNorm: Number.isFinite(loss) ? 2 : NaN,
+    exploding: false,
+    imagesPerSec: 10,
+    stepMs: 100,
+    totalSteps: 10,
+    memory: { numTensors: 78, gpuBytes: 1000 },
+    timings: null,
+  });
+
+  it('a rewind in the same frame as the bad step leaves no trace of that step on the curves or in the step count', async () => {
+    const { useStore } = await import('./store');
+    const { metricsHistory } = await import('./metricsHistory');
+    useStore.getState().connect('auto');
+    const { memory: _m, timings: _t, ...kept } = step(1, 2.5);
+    connections[0]!.deliver([
+      ready,
+      { type: 'metrics', report: step(1, 2.5) },
+      { type: 'metrics', report: step(2, NaN) },
+      { type: 'run-rewound', step: 1, history: [kept] },
+      { type: 'state', state: 'paused', step: 1, runId: 'run-1' },
+    ]);
+    const c = metricsHistory.columns();
+    expect(Array.from(c.step)).toEqual([1]);
+    expect(Array.from(c.loss)).toEqual([2.5]);
+    expect(useStore.getState().step).toBe(1);
+    expect(useStore.getState().latest?.step).toBe(1);
   });
 });

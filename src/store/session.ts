@@ -171,12 +171,22 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
           break;
       }
     };
-    // A frame's step metrics go into the history in one batch: charts redraw once.
+    // A frame's step metrics go into the history in one batch: charts redraw once. Messages that replace the history
+    // (a rewind, a restored run) take the steps before them first, so that no step from before a rewind survives it.
     const reports: StepReport[] = [];
+    const flushReports = () => {
+      if (!reports.length) return;
+      metricsHistory.pushMany(reports);
+      get().receiveMetrics(reports.at(-1)!);
+      reports.length = 0;
+    };
     const connection = get().connection;
     for (const message of messages) {
-      // A fault can replace the worker mid-batch: the old worker's remaining messages no longer apply.
-      if (get().connection !== connection) break;
+      // A fault can replace the worker mid-batch: the old worker's remaining messages (its steps too) no longer apply.
+      if (get().connection !== connection) {
+        reports.length = 0;
+        break;
+      }
       switch (message.type) {
         case 'ready':
           set({ phase: 'ready', backend: message.backend, knownResult: message.check });
@@ -198,10 +208,13 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
         case 'fault':
           get().receiveFault(message.fault);
           break;
-        case 'runs':
-        case 'checkpoint':
         case 'run-restored':
         case 'run-rewound':
+          flushReports();
+          get().receiveRuns(message);
+          break;
+        case 'runs':
+        case 'checkpoint':
         case 'model-loaded':
           get().receiveRuns(message);
           break;
@@ -252,10 +265,7 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
         }
       }
     }
-    if (reports.length) {
-      metricsHistory.pushMany(reports);
-      get().receiveMetrics(reports.at(-1)!);
-    }
+    flushReports();
     notifyWorkerMessages(messages);
   },
 });
