@@ -119,9 +119,12 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
       importState: null,
     });
     if (get().selfTest.status === 'running') get().receiveSelfTest({ type: 'error', message: 'the trainer was restarted during the self-test' });
-    // The tests' faults are injected once: the new trainer starts clean; only their delay stays.
-    const { checkpointCommitDelayMs } = get().hooks;
-    get().connect(get().preference, checkpointCommitDelayMs === undefined ? {} : { checkpointCommitDelayMs });
+    // The tests' faults are injected once: the new trainer starts clean; only their delay and budget stay.
+    const { checkpointCommitDelayMs, memoryBudgetBytes } = get().hooks;
+    get().connect(get().preference, {
+      ...(checkpointCommitDelayMs !== undefined && { checkpointCommitDelayMs }),
+      ...(memoryBudgetBytes !== undefined && { memoryBudgetBytes }),
+    });
   },
 
   send(message, transfer) {

@@ -28,7 +28,7 @@ export interface HandlerEnvironment {
   loadSample(url: string): Promise<DatasetPayload>;
   importImages(
     files: ImportFile[],
-    options: { imageSize: number; name: string; signal: AbortSignal; onProgress(counts: ImportCounts): void },
+    options: { imageSize: number; name: string; signal: AbortSignal; onProgress(counts: ImportCounts): void; memoryBudget?: number },
   ): Promise<ImportResult>;
   clearCache(): Promise<void>;
   /** A PNG grid of the data set's images (OffscreenCanvas in the browser). */
@@ -302,7 +302,8 @@ export class TrainerHandler {
     };
     let result: ImportResult;
     try {
-      result = await this.env.importImages(files, { imageSize, name, signal: controller.signal, onProgress });
+      const { memoryBudgetBytes } = this.hooks;
+      result = await this.env.importImages(files, { imageSize, name, signal: controller.signal, onProgress, ...(memoryBudgetBytes && { memoryBudget: memoryBudgetBytes }) });
     } catch (e) {
       if (controller.signal.aborted) return this.send({ type: 'import-cancelled' });
       throw new TrainerError('dataset-failed', `The images could not be imported: ${(e as Error).message}`);

@@ -76,6 +76,8 @@ export interface TestHooks {
   outOfMemoryAtStep?: number;
   /** Before this step, the worker throws an uncaught error (once): the page sees the worker crash. */
   crashAtStep?: number;
+  /** Imports hold at most this many bytes of decoded images, in place of the budget the device's memory gives. */
+  memoryBudgetBytes?: number;
 }
 
 /** A fault the trainer met and what it did about it. */
