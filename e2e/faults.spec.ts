@@ -1,6 +1,6 @@
-// Faults injected for real: a NaN weight (the loss goes non-finite, as when training diverges), an out-of-memory
-// error from the GPU device, a destroyed WebGPU device (as when a driver resets), a lost WebGL context, and a
-// crash of the trainer worker. The run must survive each and finish.
+// Faults injected for real: a NaN weight (the loss goes non-finite, as when training diverges), exploding gradients
+// (a batch norm shrunk 10⁴-fold), an out-of-memory error from the GPU device, a destroyed WebGPU device (as when a
+// driver resets), a lost WebGL context, and a crash of the trainer worker. The run must survive each and finish.
 import { expect, test, type Page } from './fixtures';
 
 // Trainer start-ups, each compiling its GPU pipelines on a software adapter.
@@ -58,18 +58,40 @@ test('a NaN loss goes back to the last checkpoint with a lower learning rate; ou
 });
 
 // WebGL compiles far faster on the software adapter: the restart path is the same on either backend.
-for (const fault of ['crash', 'lose-device'] as const) {
-  test(`on WebGL, ${fault === 'crash' ? 'a crashed trainer worker' : 'a lost WebGL context'} restarts the trainer on WebGL and the run goes on from its checkpoint`, async ({ page }) => {
-    await page.goto(`/?backend=webgl&test-${fault}-at-step=3`);
-    await setUpRun(page, { steps: 4, batch: 8, checkpointEvery: 1 });
-    await page.getByRole('button', { name: 'Start' }).click();
-    const said = fault === 'crash' ? 'The trainer stopped unexpectedly' : 'The GPU device was lost (the WebGL context was lost)';
-    const alert = page.getByRole('alert').filter({ hasText: said });
-    await expect(alert).toContainText('tabclr restarted its trainer and continues the run from its last checkpoint', { timeout: 180_000 });
-    const runState = page.locator('.run-state');
-    await expect(runState).toContainText('Finished · step 4 of 4', { timeout: 180_000 });
-    await expect(page.getByRole('status', { name: 'GPU status' })).toContainText('WebGL');
-    // Steps 1 and 2 are on the curve once, as are 3 and 4: the resumed run took its history back from the checkpoint.
-    await expect(page.getByRole('img', { name: /Loss chart; latest loss .* at step 4/ })).toBeVisible();
-  });
-}
+const resumedFromCheckpoint = 'tabclr restarted its trainer and continues the run from its last checkpoint';
+
+test('on WebGL, exploding gradients send the run back to its checkpoint; a crashed trainer worker is restarted on WebGL and the run goes on', async ({ page }) => {
+  // Twelve steps set the scale of the gradient norm; before step 13 the last batch norm shrinks 10⁴-fold.
+  await page.goto('/?backend=webgl&test-explode-at-step=13&test-crash-at-step=15');
+  await setUpRun(page, { steps: 16, batch: 8, checkpointEvery: 2 });
+  const learningRate = page.getByRole('spinbutton', { name: 'Learning rate' });
+  const rate = Number(await learningRate.inputValue());
+  await page.getByRole('button', { name: 'Start' }).click();
+
+  const exploded = page.getByRole('alert').filter({ hasText: 'exploded' });
+  await expect(exploded).toContainText(/Step 13's gradients exploded: their norm was \S+, \d+× the recent median of \S+, so its update was not applied\./, { timeout: 180_000 });
+  await expect(exploded).toContainText('went back to step 12');
+  const runState = page.locator('.run-state');
+  await expect(runState).toContainText('Paused · step 12 of 16');
+  await expect(learningRate).toHaveValue(String(rate / 2));
+  await page.getByRole('button', { name: 'Dismiss' }).click();
+  await page.getByRole('button', { name: 'Resume', exact: true }).click();
+
+  const crashed = page.getByRole('alert').filter({ hasText: 'The trainer stopped unexpectedly' });
+  await expect(crashed).toContainText(resumedFromCheckpoint, { timeout: 180_000 });
+  await expect(runState).toContainText('Finished · step 16 of 16', { timeout: 180_000 });
+  await expect(page.getByRole('status', { name: 'GPU status' })).toContainText('WebGL');
+  await expect(page.getByRole('img', { name: /^Gradient norm chart; latest \d\S* at step 16\./ })).toBeVisible();
+  await expect(learningRate).toHaveValue(String(rate / 2));
+});
+
+test('on WebGL, a lost context restarts the trainer on WebGL and the run goes on from its checkpoint', async ({ page }) => {
+  await page.goto('/?backend=webgl&test-lose-device-at-step=3');
+  await setUpRun(page, { steps: 4, batch: 8, checkpointEvery: 1 });
+  await page.getByRole('button', { name: 'Start' }).click();
+  const lost = page.getByRole('alert').filter({ hasText: 'The GPU device was lost (the WebGL context was lost)' });
+  await expect(lost).toContainText(resumedFromCheckpoint, { timeout: 180_000 });
+  await expect(page.locator('.run-state')).toContainText('Finished · step 4 of 4', { timeout: 180_000 });
+  await expect(page.getByRole('status', { name: 'GPU status' })).toContainText('WebGL');
+  await expect(page.getByRole('img', { name: /^Loss chart; latest loss .* at step 4/ })).toBeVisible();
+});
