@@ -8,7 +8,8 @@ import { zipFiles } from '../export/download';
 import { EXPLODING_FACTOR, recentGradNorm } from '../simclr/divergence';
 import { selfTestConfig } from '../simclr/selftest';
 import { syntheticImages } from '../simclr/synthetic';
-import { TrainerHandler, type DeviceWatcher, type HandlerEnvironment } from './handler';
+import type { DeviceWatcher, HandlerEnvironment } from './environment';
+import { TrainerHandler } from './handler';
 import type { BackendReport, FromWorker } from './protocol';
 
 // The handler is a plain class: these tests drive it with plain messages, on the CPU backend, with no Worker.

@@ -12,56 +12,17 @@ import { bufferLimitProblem } from '../simclr/memory';
 import { countParams } from '../simclr/model';
 import { compilePipelines, createTrainState, disposeTrainState, settled, trainStep, type StepMetrics, type TrainState } from '../simclr/step';
 import { embeddingsBundle, modelBundle } from '../export/bundle';
-import { storageProblem, type CheckpointStore } from '../export/checkpoints';
+import { storageProblem } from '../export/checkpoints';
 import { cacheKey } from '../data/files';
 import { restoreTrainState, snapshotTrainState, writeWeights } from '../simclr/snapshot';
 import { ModelZipError, readModelZip, type LoadedModel } from '../export/modelZip';
 import { TrainerError } from './errors';
 import { RunMonitor } from './monitor';
 import { newRun, type Run } from './run';
+import type { GpuErrorKind, HandlerEnvironment } from './environment';
 import { RunArchive, summaryOf } from './runArchive';
 import { MAX_PROBE_IMAGES, type BackendPreference, type BackendReport, type DatasetPayload, type FromWorker, type KnownResultCheck, type LoadedModelSummary, type MemoryReport, type MonitorSettings, type Post, type RecordedStep, type TestHooks, type ToWorker, type TrainerState } from './protocol';
 
-export interface HandlerEnvironment {
-  selectBackend(preference: BackendPreference): Promise<BackendReport>;
-  runKnownResult(): Promise<KnownResultCheck>;
-  loadSample(url: string): Promise<DatasetPayload>;
-  importImages(
-    files: ImportFile[],
-    options: { imageSize: number; name: string; signal: AbortSignal; onProgress(counts: ImportCounts): void; memoryBudget?: number },
-  ): Promise<ImportResult>;
-  clearCache(): Promise<void>;
-  /** A PNG grid of the data set's images (OffscreenCanvas in the browser). */
-  spritePng(dataset: DatasetPayload, thumb: number, columns: number): Promise<Uint8Array>;
-  /** The checkpoint store, or null where the browser keeps none (IndexedDB unavailable). Opened once. */
-  openCheckpoints(): Promise<CheckpointStore | null>;
-  /**
-   * Calls lost once if the GPU goes (a WebGPU device lost or a WebGL context lost: driver reset, device.destroy()),
-   * and error whenever the WebGPU device reports an error no one caught (out of memory, a refused pipeline).
-   */
-  watchDevice(watcher: DeviceWatcher): void;
-  /** The browser tests' GPU faults: the device destroyed (or the WebGL context lost), or an out-of-memory error reported. */
-  injectDeviceFault(fault: 'lose' | 'out-of-memory'): void;
-  /** Throws an uncaught error from a task of its own: the browser tests' worker crash. */
-  crash(): void;
-  /**
-   * Visits the RGB pixels of decoded images in the decode cache, by cache key: visit(i, pixels) for keys[i], null for
-   * one no longer there. A few hundred at a time, so the caller can copy them into place without holding them all.
-   */
-  readCachedImages(keys: string[], visit: (index: number, pixels: Uint8Array | null) => void): Promise<void>;
-  now(): number;
-  /** Resolves in a later task, so that messages (pause, stop) are handled between steps even when no step awaits the GPU. */
-  nextTask(): Promise<void>;
-}
-
-export interface DeviceWatcher {
-  lost(reason: string): void;
-  /** An error the device reports on its own (WebGPU's uncaptured errors): the computations it hit are undefined. */
-  error(kind: GpuErrorKind, message: string): void;
-}
-
-/** WebGPU's error classes: GPUOutOfMemoryError, GPUValidationError, GPUInternalError. */
-export type GpuErrorKind = 'out-of-memory' | 'validation' | 'internal';
 
 /** Same layers and shapes: a loaded model's weights fit a model built from the other config. */
 function sameArchitecture(a: TrainConfig, b: TrainConfig): boolean {

@@ -4,7 +4,7 @@ import { toSingleChannel } from '../data/files';
 import { sha256 } from '../data/importer';
 import type { StepMetrics } from '../simclr/step';
 import { TrainerError } from './errors';
-import type { HandlerEnvironment } from './handler';
+import type { HandlerEnvironment } from './environment';
 import type { DatasetPayload, TestHooks } from './protocol';
 import type { Run } from './run';
 
