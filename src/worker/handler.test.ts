@@ -709,6 +709,8 @@ describe('TrainerHandler faults', () => {
     const { handler, of, device } = setup();
     await handler.handle({ type: 'init', backend: 'auto' });
     await handler.handle({ type: 'set-dataset', dataset: dataset() });
+    // An error from before the run (other work) is not held against its first step.
+    device().error('out-of-memory', 'while measuring');
     await handler.handle({ type: 'start', checkpointEvery: 1, config: schedule(3), steps: 3, monitor });
     // As a refused pipeline does: reported while step 1 runs, whose numbers are then zeros.
     device().error('validation', 'Invalid ComputePipeline "AddNPackedProgram"');

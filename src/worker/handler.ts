@@ -364,6 +364,8 @@ export class TrainerHandler {
       checkpointEvery,
     });
     this.lastMetrics = null;
+    // An error the device reported before this run came from other work (a map, a matmul measure), not its steps.
+    this.gpuError = null;
     this.setState('compiling');
     this.loop = this.loop.then(() => this.prepareAndTrain(true));
   }
@@ -719,6 +721,8 @@ export class TrainerHandler {
     const run = this.run;
     if (this.trainerState !== 'paused' || !run) throw new TrainerError('busy', 'there is no paused training to resume');
     if (run.state.step >= run.totalSteps) throw new TrainerError('busy', 'the run has reached its last step');
+    // An error the device reported while the run was paused came from other work (a map, an export), not a step.
+    this.gpuError = null;
     if (batchSize === undefined || batchSize === run.state.config.batchSize) {
       this.setState('training');
       this.loop = this.loop.then(() => this.trainLoop());
@@ -941,6 +945,7 @@ export class TrainerHandler {
       this.setState('stopped');
       return;
     }
+    this.gpuError = null;
     this.setState('compiling');
     this.loop = this.loop.then(() => this.prepareAndTrain(false));
   }
