@@ -400,50 +400,43 @@ function stdSpec(projectionDim: number): ChartSpec {
   };
 }
 
-function lrSpec(): ChartSpec {
+/** A chart of one step column, with no reference line: "<chart> chart; latest <value> at step <n>." for screen readers. */
+function columnSpec(options: {
+  chart: string;
+  label: string;
+  column: StepColumn;
+  format: (value: number) => string;
+  /** After the latest value in the screen-reader text (" images/s"). */
+  unit?: string;
+  stroke?: () => string;
+  yValues?: ChartSpec['yValues'];
+}): ChartSpec {
+  const { chart, label, column, format, unit = '', stroke = () => palette.accent, yValues } = options;
   return {
-    series: [{ label: 'learning rate', stroke: () => palette.ok, width: 1.5, value: (_u, v) => (v == null ? '—' : lrFmt(v)) }],
+    series: [{ label, stroke, width: 1.5, value: (_u, v) => (v == null || !Number.isFinite(v) ? '—' : format(v)) }],
     yRange: referenceRange(() => [], { floor: 0 }),
-    yValues: smallTicks,
+    ...(yValues && { yValues }),
     references: () => [],
     syncCursor: true,
     read(history) {
       const i = lastIndex(history);
       const c = history.columns();
-      const label = i < 0 ? 'Learning rate chart; no steps yet.' : `Learning rate chart; latest ${lrFmt(c.lr[i]!)} at step ${c.step[i]}.`;
-      return { data: stepsData(history, 'lr'), label };
+      const label = i < 0 ? `${chart} chart; no steps yet.` : `${chart} chart; latest ${format(c[column][i]!)}${unit} at step ${c.step[i]}.`;
+      return { data: stepsData(history, column), label };
     },
   };
+}
+
+function lrSpec(): ChartSpec {
+  return columnSpec({ chart: 'Learning rate', label: 'learning rate', column: 'lr', format: lrFmt, stroke: () => palette.ok, yValues: smallTicks });
 }
 
 function gradNormSpec(): ChartSpec {
-  return {
-    series: [{ label: 'gradient norm', stroke: () => palette.accent, width: 1.5, value: (_u, v) => (v == null || !Number.isFinite(v) ? '—' : fmt(v, 4)) }],
-    yRange: referenceRange(() => [], { floor: 0 }),
-    references: () => [],
-    syncCursor: true,
-    read(history) {
-      const i = lastIndex(history);
-      const c = history.columns();
-      const label = i < 0 ? 'Gradient norm chart; no steps yet.' : `Gradient norm chart; latest ${fmt(c.gradNorm[i]!, 4)} at step ${c.step[i]}.`;
-      return { data: stepsData(history, 'gradNorm'), label };
-    },
-  };
+  return columnSpec({ chart: 'Gradient norm', label: 'gradient norm', column: 'gradNorm', format: (v) => fmt(v, 4) });
 }
 
 function throughputSpec(): ChartSpec {
-  return {
-    series: [{ label: 'images/s', stroke: () => palette.accent, width: 1.5, value: (_u, v) => (v == null ? '—' : fmt(v)) }],
-    yRange: referenceRange(() => [], { floor: 0 }),
-    references: () => [],
-    syncCursor: true,
-    read(history) {
-      const i = lastIndex(history);
-      const c = history.columns();
-      const label = i < 0 ? 'Throughput chart; no steps yet.' : `Throughput chart; latest ${fmt(c.imagesPerSec[i]!)} images/s at step ${c.step[i]}.`;
-      return { data: stepsData(history, 'imagesPerSec'), label };
-    },
-  };
+  return columnSpec({ chart: 'Throughput', label: 'images/s', column: 'imagesPerSec', format: (v) => fmt(v), unit: ' images/s' });
 }
 
 function baselineLines(history: MetricsHistory): ReferenceLine[] {
