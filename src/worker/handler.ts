@@ -506,7 +506,7 @@ export class TrainerHandler {
       const run = this.run;
       // The WebGL backend throws where WebGPU reports an error event.
       const gpuError = this.gpuError ?? (/out of memory|OOM|failed to allocate/i.test(message) ? { kind: 'out-of-memory' as const, message } : null);
-      if (run && gpuError) return await this.recoverFromGpuError(run, gpuError);
+      if (run?.lastGood && gpuError) return await this.recoverFromGpuError(run, gpuError);
       this.setState('paused');
       this.reportError(new TrainerError('training-failed', `training step failed: ${message}.`));
     }

@@ -24,7 +24,7 @@ export interface Run {
   savedStep: number;
   /** Whether a checkpoint of this run is in IndexedDB: only then can a restarted trainer resume it. */
   checkpointed: boolean;
-  /** The last state known good (the last checkpoint, or the start), where a non-finite loss sends the run back. */
+  /** The last state known good (the last checkpoint, or the start), where a diverged step or a GPU error sends the run back. */
   lastGood: { snapshot: TrainStateSnapshot; sampler: SamplerState; steps: number; snapshots: number } | null;
 }
 
