@@ -1,33 +1,12 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { StepReport } from '../worker/protocol';
+import { stepReport } from '../test/stepReport';
 import { DebiasedEma, MetricsHistory, etaSeconds, subscribePerFrame } from './metricsHistory';
-
-function report(step: number, change: Partial<StepReport> = {}): StepReport {
-  return {
-    step,
-    loss: 4,
-    ntXent: 4,
-    contrastiveAcc: 0.5,
-    embeddingStd: 0.08,
-    entropy: null,
-    lr: 1e-3,
-    finite: true,
-    gradNorm: 1.5,
-    exploding: false,
-    imagesPerSec: 100,
-    stepMs: 50,
-    totalSteps: 1000,
-    timings: null,
-    memory: { numTensors: 100, gpuBytes: 1e6 },
-    ...change,
-  };
-}
 
 describe('MetricsHistory', () => {
   it('grows past its initial capacity and keeps every value', () => {
     const history = new MetricsHistory();
     const n = 5000; // initial capacity is 1024: grows three times
-    for (let step = 1; step <= n; step++) history.push(report(step, { loss: step / 1000, lr: step }));
+    for (let step = 1; step <= n; step++) history.push(stepReport(step, { loss: step / 1000, lr: step }));
     const c = history.columns();
     expect(history.length).toBe(n);
     expect(c.length).toBe(n);
@@ -43,7 +22,7 @@ describe('MetricsHistory', () => {
 
   it('columns() are views, not copies', () => {
     const history = new MetricsHistory();
-    history.push(report(1));
+    history.push(stepReport(1));
     const a = history.columns();
     const b = history.columns();
     expect(a.loss.buffer).toBe(b.loss.buffer);
@@ -51,9 +30,9 @@ describe('MetricsHistory', () => {
 
   it('smooths the loss with a debiased EMA (alpha 0.05): hand-checked values', () => {
     const history = new MetricsHistory();
-    history.push(report(1, { loss: 4, ntXent: 4 }));
-    history.push(report(2, { loss: 2, ntXent: 2 }));
-    history.push(report(3, { loss: 3, ntXent: 3 }));
+    history.push(stepReport(1, { loss: 4, ntXent: 4 }));
+    history.push(stepReport(2, { loss: 2, ntXent: 2 }));
+    history.push(stepReport(3, { loss: 3, ntXent: 3 }));
     const { lossSmoothed, ntXentSmoothed } = history.columns();
     // Step 1: 0.05·4 / (1 − 0.95) = 4, the first value itself.
     expect(lossSmoothed[0]).toBeCloseTo(4, 12);
@@ -72,10 +51,10 @@ describe('MetricsHistory', () => {
 
   it('a NaN or infinite loss does not poison the smoothed loss, and is flagged', () => {
     const history = new MetricsHistory();
-    history.push(report(1, { loss: 4, ntXent: 4 }));
-    history.push(report(2, { loss: NaN, ntXent: NaN, finite: false }));
-    history.push(report(3, { loss: Infinity, ntXent: Infinity, finite: false }));
-    history.push(report(4, { loss: 2, ntXent: 2 }));
+    history.push(stepReport(1, { loss: 4, ntXent: 4 }));
+    history.push(stepReport(2, { loss: NaN, ntXent: NaN, finite: false }));
+    history.push(stepReport(3, { loss: Infinity, ntXent: Infinity, finite: false }));
+    history.push(stepReport(4, { loss: 2, ntXent: 2 }));
     const c = history.columns();
     expect(Array.from(c.finite)).toEqual([1, 0, 0, 1]);
     expect(Number.isNaN(c.loss[1])).toBe(true);
@@ -88,8 +67,8 @@ describe('MetricsHistory', () => {
 
   it('a smoothed loss is NaN until the first finite value', () => {
     const history = new MetricsHistory();
-    history.push(report(1, { loss: NaN, ntXent: NaN, finite: false }));
-    history.push(report(2, { loss: 3, ntXent: 3 }));
+    history.push(stepReport(1, { loss: NaN, ntXent: NaN, finite: false }));
+    history.push(stepReport(2, { loss: 3, ntXent: 3 }));
     const c = history.columns();
     expect(Number.isNaN(c.lossSmoothed[0])).toBe(true);
     expect(c.lossSmoothed[1]).toBeCloseTo(3, 12);
@@ -99,9 +78,9 @@ describe('MetricsHistory', () => {
     const history = new MetricsHistory();
     const listener = vi.fn();
     const unsubscribe = history.subscribe(listener);
-    history.push(report(1));
+    history.push(stepReport(1));
     expect(listener).toHaveBeenCalledTimes(1);
-    history.pushMany([report(2), report(3), report(4)]);
+    history.pushMany([stepReport(2), stepReport(3), stepReport(4)]);
     expect(listener).toHaveBeenCalledTimes(2);
     expect(history.length).toBe(4);
     history.pushMany([]);
@@ -110,14 +89,14 @@ describe('MetricsHistory', () => {
     history.setBaselines({ rawPixels: 0.75 });
     expect(listener).toHaveBeenCalledTimes(4);
     unsubscribe();
-    history.push(report(5));
+    history.push(stepReport(5));
     history.clear();
     expect(listener).toHaveBeenCalledTimes(4);
   });
 
   it('clear() empties steps and kNN points but keeps the baselines', () => {
     const history = new MetricsHistory();
-    history.push(report(1));
+    history.push(stepReport(1));
     history.pushKnn(1, 0.5);
     history.setBaselines({ randomInit: 0.62, rawPixels: 0.75 });
     history.clear();
@@ -125,15 +104,15 @@ describe('MetricsHistory', () => {
     expect(history.columns().loss.length).toBe(0);
     expect(history.knnColumns().length).toBe(0);
     expect(history.baselines).toEqual({ randomInit: 0.62, rawPixels: 0.75 });
-    history.push(report(1, { loss: 2, ntXent: 2 }));
+    history.push(stepReport(1, { loss: 2, ntXent: 2 }));
     expect(history.columns().lossSmoothed[0]).toBeCloseTo(2, 12); // the EMA starts afresh
   });
 
   it('a step that does not follow the last one starts a new run', () => {
     const history = new MetricsHistory();
-    for (let step = 1; step <= 5; step++) history.push(report(step, { loss: 9, ntXent: 9 }));
+    for (let step = 1; step <= 5; step++) history.push(stepReport(step, { loss: 9, ntXent: 9 }));
     history.pushKnn(5, 0.5);
-    history.push(report(1, { loss: 3, ntXent: 3 }));
+    history.push(stepReport(1, { loss: 3, ntXent: 3 }));
     expect(history.length).toBe(1);
     expect(history.knnColumns().length).toBe(0);
     expect(history.columns().lossSmoothed[0]).toBeCloseTo(3, 12);
@@ -150,9 +129,9 @@ describe('MetricsHistory', () => {
 
   it('records whether the entropy term is on', () => {
     const history = new MetricsHistory();
-    history.push(report(1));
+    history.push(stepReport(1));
     expect(history.hasEntropyTerm).toBe(false);
-    history.push(report(2, { entropy: 1.2, loss: 3.5, ntXent: 4 }));
+    history.push(stepReport(2, { entropy: 1.2, loss: 3.5, ntXent: 4 }));
     expect(history.hasEntropyTerm).toBe(true);
   });
 });
@@ -161,24 +140,24 @@ describe('etaSeconds', () => {
   it('is null with no steps, 0 when done', () => {
     const history = new MetricsHistory();
     expect(etaSeconds(history, 100)).toBeNull();
-    history.push(report(100));
+    history.push(stepReport(100));
     expect(etaSeconds(history, 100)).toBe(0);
   });
 
   it('uses the median step time of the last 20 steps', () => {
     const history = new MetricsHistory();
     // A slow first step (pipeline compilation) and older slow steps must not count.
-    history.push(report(1, { stepMs: 30_000 }));
-    for (let step = 2; step <= 30; step++) history.push(report(step, { stepMs: step <= 10 ? 500 : 100 }));
+    history.push(stepReport(1, { stepMs: 30_000 }));
+    for (let step = 2; step <= 30; step++) history.push(stepReport(step, { stepMs: step <= 10 ? 500 : 100 }));
     // Last 20 steps are 11..30 at 100 ms, with one outlier.
-    history.push(report(31, { stepMs: 5000 }));
+    history.push(stepReport(31, { stepMs: 5000 }));
     expect(etaSeconds(history, 131)).toBeCloseTo(10, 9); // 100 steps × 100 ms
   });
 
   it('takes the mean of the middle two for an even count', () => {
     const history = new MetricsHistory();
-    history.push(report(1, { stepMs: 100 }));
-    history.push(report(2, { stepMs: 300 }));
+    history.push(stepReport(1, { stepMs: 100 }));
+    history.push(stepReport(2, { stepMs: 300 }));
     expect(etaSeconds(history, 12)).toBeCloseTo(2, 9); // 10 steps × 200 ms
   });
 });
@@ -193,18 +172,18 @@ describe('subscribePerFrame', () => {
     };
     const listener = vi.fn();
     const unsubscribe = subscribePerFrame(history, listener, schedule);
-    history.push(report(1));
-    history.push(report(2));
-    history.push(report(3));
+    history.push(stepReport(1));
+    history.push(stepReport(2));
+    history.push(stepReport(3));
     expect(frames.length).toBe(1);
     expect(listener).not.toHaveBeenCalled();
     frames.shift()!();
     expect(listener).toHaveBeenCalledTimes(1);
-    history.push(report(4));
+    history.push(stepReport(4));
     expect(frames.length).toBe(1);
     unsubscribe();
     expect(frames.length).toBe(0);
-    history.push(report(5));
+    history.push(stepReport(5));
     expect(frames.length).toBe(0);
     expect(listener).toHaveBeenCalledTimes(1);
   });

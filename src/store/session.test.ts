@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import type { BackendReport, FromWorker, StepReport, ToWorker } from '../worker/protocol';
+import { stepReport } from '../test/stepReport';
+import type { BackendReport, FromWorker, ToWorker } from '../worker/protocol';
 
 // The page's side of a trainer that crashes or loses its GPU: each connection is a fake that records what the page
 // sends and lets the test deliver messages or crash it.
@@ -81,23 +82,8 @@ describe('a frame of worker messages', () => {
     vi.resetModules();
   });
 
-  const step = (n: number, loss: number): StepReport => ({
-    step: n,
-    loss,
-    ntXent: loss,
-    contrastiveAcc: 0.1,
-    embeddingStd: 0.05,
-    entropy: null,
-    lr: 1e-3,
-    finite: Number.isFinite(loss),
-    gradNorm: Number.isFinite(loss) ? 2 : NaN,
-    exploding: false,
-    imagesPerSec: 10,
-    stepMs: 100,
-    totalSteps: 10,
-    memory: { numTensors: 78, gpuBytes: 1000 },
-    timings: null,
-  });
+  const step = (n: number, loss: number) =>
+    stepReport(n, { loss, ntXent: loss, finite: Number.isFinite(loss), gradNorm: Number.isFinite(loss) ? 2 : NaN, totalSteps: 10 });
 
   it('a rewind in the same frame as the bad step leaves no trace of that step on the curves or in the step count', async () => {
     const { useStore } = await import('./store');

@@ -31,10 +31,13 @@ function webgpuDevice(): GPUDevice | null {
   return (tf.backend() as unknown as { device?: GPUDevice }).device ?? null;
 }
 
+/** A WebGL context in a worker: drawn on an OffscreenCanvas. */
+type WorkerWebGL = WebGL2RenderingContext & { readonly canvas: OffscreenCanvas };
+
 /** The tfjs WebGL backend's context, or null on another backend. */
-function webglContext(): (WebGL2RenderingContext & { readonly canvas: OffscreenCanvas }) | null {
+function webglContext(): WorkerWebGL | null {
   if (tf.getBackend() !== 'webgl') return null;
-  return (tf.backend() as unknown as { gpgpu?: { gl: WebGL2RenderingContext & { readonly canvas: OffscreenCanvas } } }).gpgpu?.gl ?? null;
+  return (tf.backend() as unknown as { gpgpu?: { gl: WorkerWebGL } }).gpgpu?.gl ?? null;
 }
 
 const handler = new TrainerHandler((message: FromWorker, transfer: Transferable[] = []) => scope.postMessage(message, transfer), {
