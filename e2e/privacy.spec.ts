@@ -4,8 +4,8 @@ import * as tf from '@tensorflow/tfjs';
 import { writeFileSync } from 'node:fs';
 import { modelBundle } from '../src/export/bundle';
 import { zipFiles } from '../src/export/download';
-import { defaultTrainConfig } from '../src/simclr/config';
-import { createSimclrModel, disposeSimclrModel } from '../src/simclr/model';
+import { defaultTrainConfig } from '../src/engine/config';
+import { createSimclrModel, disposeSimclrModel } from '../src/engine/model';
 import { QUIET_FLAGS, SANDBOX_FLAGS, systemChromium } from './browser';
 import { chromium, expect, test, type BrowserContext, type Page } from './fixtures';
 

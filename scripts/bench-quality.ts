@@ -17,7 +17,7 @@
 //   2. loads the untrained weights back ("Load model"), saves "Download embeddings" of the train folder; imports the
 //      test folder (the loaded model embeds it) and saves its embeddings; loads the trained weights and saves the test
 //      folder's embeddings again;
-//   3. in Node, computes kNN accuracy (k = 20, cosine, weighted vote; the app's src/simclr/knn.ts) with the train
+//   3. in Node, computes kNN accuracy (k = 20, cosine, weighted vote; the app's src/engine/knn.ts) with the train
 //      folder as the memory and the test folder as the queries: for the trained encoder, the same encoder as
 //      initialised (the run's seed, step 0), and raw pixels (the images as the app decoded them, from its sprite).
 // Every representation is the app's own; it asserts no accuracy or time.

@@ -1,11 +1,11 @@
-// The quality benchmark's evaluation: kNN accuracy (k = 20, cosine, weighted vote; src/simclr/knn.ts) of frozen
+// The quality benchmark's evaluation: kNN accuracy (k = 20, cosine, weighted vote; src/engine/knn.ts) of frozen
 // representations, the labelled train folder as the memory and the test folder as the queries, for the trained
 // encoder, the same encoder as initialised, and raw pixels. The representations are the app's own ("Download
 // embeddings": vectors.tsv, metadata.tsv with the labels, sprite.png with the images as the app decoded them); only
 // the kNN itself runs here, with the app's code, on tfjs's CPU backend in Node.
 import { unzipSync } from 'fflate';
-import { rawPixelVectors } from '../../src/simclr/embed';
-import { knnAccuracy } from '../../src/simclr/knn';
+import { rawPixelVectors } from '../../src/engine/embed';
+import { knnAccuracy } from '../../src/engine/knn';
 
 export const KNN_K = 20;
 /** The weighted vote's temperature: the app's monitor's (InstDisc, lightly). */

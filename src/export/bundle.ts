@@ -2,10 +2,10 @@
 // as PyTorch-named .safetensors, the run's config, and the representation of every image for the Embedding
 // Projector. The page zips the files and saves them.
 import * as tf from '@tensorflow/tfjs';
-import { embedImages } from '../simclr/embed';
-import type { TrainConfig } from '../simclr/config';
-import { allWeights, type SimclrModel } from '../simclr/model';
-import type { StepMetrics } from '../simclr/step';
+import { embedImages } from '../engine/embed';
+import type { TrainConfig } from '../engine/config';
+import { allWeights, type SimclrModel } from '../engine/model';
+import type { StepMetrics } from '../engine/step';
 import type { DatasetPayload } from '../worker/protocol';
 import { encodeSafetensors, toPytorchLayout, type NamedArray } from './safetensors';
 

@@ -1,7 +1,7 @@
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { defaultTrainConfig } from '../simclr/config';
+import { defaultTrainConfig } from '../engine/config';
 import { CHECKPOINT_DB, CheckpointStore, type CheckpointState, type RunRecord } from './checkpoints';
 
 function record(id: string, step: number, updatedAt = step): Omit<RunRecord, 'generation'> {

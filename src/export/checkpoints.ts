@@ -6,10 +6,10 @@
 // not at all, so a tab closed at any moment leaves the run pointing at a complete generation; a half-finished save
 // leaves only an orphan, which the next open deletes.
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
-import type { SamplerState } from '../simclr/batches';
-import type { TrainConfig } from '../simclr/config';
-import type { TrainStateSnapshot } from '../simclr/snapshot';
-import type { StepMetrics } from '../simclr/step';
+import type { SamplerState } from '../engine/batches';
+import type { TrainConfig } from '../engine/config';
+import type { TrainStateSnapshot } from '../engine/snapshot';
+import type { StepMetrics } from '../engine/step';
 import type { MonitorSettings, RecordedStep, SnapshotReport } from '../worker/protocol';
 
 /** Where a run's images can be found again. */

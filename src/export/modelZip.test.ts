@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { strToU8, unzipSync, zipSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selfTestConfig } from '../simclr/selftest';
-import { readWeights } from '../simclr/snapshot';
-import { createTrainState, disposeTrainState } from '../simclr/step';
+import { selfTestConfig } from '../engine/selftest';
+import { readWeights } from '../engine/snapshot';
+import { createTrainState, disposeTrainState } from '../engine/step';
 import { modelBundle } from './bundle';
 import { zipFiles } from './download';
 import { readModelZip } from './modelZip';

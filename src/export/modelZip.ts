@@ -2,8 +2,8 @@
 // present, the projection head's) weights, each checked, so a zip that is not ours, is cut short or contradicts itself
 // is refused with the reason before anything changes.
 import { unzipSync } from 'fflate';
-import { validateTrainConfig, type TrainConfig } from '../simclr/config';
-import type { StateTensor } from '../simclr/optim';
+import { validateTrainConfig, type TrainConfig } from '../engine/config';
+import type { StateTensor } from '../engine/optim';
 
 export interface LoadedModel {
   /** The file the user chose. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateTrainConfig } from '../simclr/config';
+import { validateTrainConfig } from '../engine/config';
 import type { BackendReport, DatasetSummary } from '../worker/protocol';
 import { suggestedSettings } from './defaults';
 
@@ -50,7 +50,7 @@ describe('applyPreset', () => {
 
 describe('settings that fit the device', () => {
   it('halve the batch until its largest buffer fits, and the page names the limit next to the field', async () => {
-    const { bufferLimitProblem } = await import('../simclr/memory');
+    const { bufferLimitProblem } = await import('../engine/memory');
     const photos: DatasetSummary = { ...sample, count: 5000, imageSize: 128, channels: 3 };
     // 128 px, resnet18 at full width: 4 MiB per view; a 64 MiB buffer limit holds a batch of 8.
     const small: BackendReport = { ...gpu, maxBufferBytes: 64 * 2 ** 20 };

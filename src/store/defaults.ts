@@ -1,6 +1,6 @@
 // Settings that fit the data at hand and the device: what a first-time user gets without touching anything.
-import { defaultTrainConfig, type TrainConfig } from '../simclr/config';
-import { checkBufferLimit } from '../simclr/memory';
+import { defaultTrainConfig, type TrainConfig } from '../engine/config';
+import { checkBufferLimit } from '../engine/memory';
 import type { BackendReport, DatasetSummary } from '../worker/protocol';
 
 export interface RunSettings {
@@ -25,7 +25,7 @@ export function suggestedSettings(dataset: DatasetSummary, backend: BackendRepor
   return { config, steps };
 }
 
-/** The batch halved until its largest buffer fits the device's per-buffer limit (src/simclr/memory.ts). */
+/** The batch halved until its largest buffer fits the device's per-buffer limit (src/engine/memory.ts). */
 function fittingBatch(config: TrainConfig, backend: BackendReport | null): number {
   let batch = config.batchSize;
   const limit = backend?.maxBufferBytes;

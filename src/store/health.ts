@@ -1,7 +1,7 @@
 // Reads the run's curves the way an experienced person would and says, in words, when something is wrong:
 // the loss went NaN, the embeddings collapsed, or nothing is being learnt (../shared/docs/simclr-recipe.md,
 // "Is my loss value normal?", "it collapsed and I didn't notice", "NaN after a few epochs").
-import { collapsedLoss as noLearningLoss, healthyEmbeddingStd } from '../simclr/levels';
+import { collapsedLoss as noLearningLoss, healthyEmbeddingStd } from '../engine/levels';
 import type { MetricsColumns } from './metricsHistory';
 
 export interface HealthWarning {

@@ -1,7 +1,7 @@
 // The run: its settings (validated as they are edited), the controls, and the latest step's metrics.
 import type { StateCreator } from 'zustand';
-import { validateTrainConfig, type ConfigProblem } from '../simclr/config';
-import { bufferLimitProblem } from '../simclr/memory';
+import { validateTrainConfig, type ConfigProblem } from '../engine/config';
+import { bufferLimitProblem } from '../engine/memory';
 import type { DatasetSummary, RecordedStep } from '../worker/protocol';
 import { applyPreset, suggestedSettings, type PresetName, type RunSettings } from './defaults';
 import type { Store } from './store';

@@ -4,7 +4,7 @@
 import { useEffect, useId, useRef, useState } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { EXPLODING_FACTOR } from '../simclr/divergence';
+import { EXPLODING_FACTOR } from '../engine/divergence';
 import { healthyEmbeddingStd, noLearningLoss } from '../store/health';
 import { etaSeconds, metricsHistory, subscribePerFrame, type MetricsColumns, type MetricsHistory } from '../store/metricsHistory';
 import './curves.css';

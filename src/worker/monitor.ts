@@ -1,11 +1,11 @@
 // Watching a run learn: a fixed probe set embedded every so often and projected to 2-D, kNN accuracy on a
 // held-out labelled split next to two baselines, and nearest neighbours under the current encoder.
 import type * as tf from '@tensorflow/tfjs';
-import { embedImages, rawPixelVectors } from '../simclr/embed';
-import { knnAccuracy, nearestNeighbours, splitForKnn, type KnnSplit } from '../simclr/knn';
-import { pca2d } from '../simclr/pca';
-import { Random } from '../simclr/random';
-import { umap2d } from '../simclr/umap';
+import { embedImages, rawPixelVectors } from '../engine/embed';
+import { knnAccuracy, nearestNeighbours, splitForKnn, type KnnSplit } from '../engine/knn';
+import { pca2d } from '../engine/pca';
+import { Random } from '../engine/random';
+import { umap2d } from '../engine/umap';
 import type { DatasetPayload, MonitorSettings, ProbeSet, SnapshotReport } from './protocol';
 
 /** Memory and query images of the kNN monitor, capped so a snapshot stays cheap next to training. */

@@ -3,9 +3,9 @@
 import type { ImportCounts, ImportFile, SkippedFile } from '../data/importer';
 import type { ExportFile } from '../export/bundle';
 import type { DatasetSource, RunHistory, RunSummary } from '../export/checkpoints';
-import type { AugmentConfig, TrainConfig } from '../simclr/config';
-import type { AgreementCheck, TrainingCheck } from '../simclr/selftest';
-import type { StepMetrics } from '../simclr/step';
+import type { AugmentConfig, TrainConfig } from '../engine/config';
+import type { AgreementCheck, TrainingCheck } from '../engine/selftest';
+import type { StepMetrics } from '../engine/step';
 
 export type BackendName = 'webgpu' | 'webgl';
 export type BackendPreference = BackendName | 'auto';
@@ -160,7 +160,7 @@ export interface MemoryReport {
 /** What a run costs, sent once its pipelines are compiled. */
 export interface RunInfo {
   parameters: number;
-  /** Floating-point operations of one training step (src/simclr/flops.ts). */
+  /** Floating-point operations of one training step (src/engine/flops.ts). */
   flopsPerStep: number;
   /** Time to compile the GPU pipelines before step 1. */
   compileMs: number;

@@ -1,8 +1,8 @@
 // A training run as the trainer holds it: its train state, sampler, monitor and what its checkpoint keeps.
 import type { DatasetIdentity, RunHistory } from '../export/checkpoints';
-import type { EpochSampler, SamplerState } from '../simclr/batches';
-import type { TrainStateSnapshot } from '../simclr/snapshot';
-import type { TrainState } from '../simclr/step';
+import type { EpochSampler, SamplerState } from '../engine/batches';
+import type { TrainStateSnapshot } from '../engine/snapshot';
+import type { TrainState } from '../engine/step';
 import type { RunMonitor } from './monitor';
 
 export interface Run {

@@ -2,7 +2,7 @@
 import type { CheckpointState, CheckpointStore, DatasetIdentity, RunRecord, RunSummary } from '../export/checkpoints';
 import { toSingleChannel } from '../data/files';
 import { sha256 } from '../data/importer';
-import type { StepMetrics } from '../simclr/step';
+import type { StepMetrics } from '../engine/step';
 import { TrainerError } from './errors';
 import type { HandlerEnvironment } from './environment';
 import type { DatasetPayload, TestHooks } from './protocol';

@@ -21,7 +21,7 @@ export interface TrainStateSnapshot {
   step: number;
   weights: PackedTensors;
   optimizer: PackedTensors;
-  /** The augmentation generator's state (src/simclr/random.ts). */
+  /** The augmentation generator's state (src/engine/random.ts). */
   random: number;
 }
 
