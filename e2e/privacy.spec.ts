@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { modelBundle } from '../src/export/bundle';
 import { zipFiles } from '../src/export/download';
 import { defaultTrainConfig } from '../src/engine/config';
-import { createSimclrModel, disposeSimclrModel } from '../src/engine/model';
+import { createNetwork, disposeNetwork } from '../src/engine/model';
 import { QUIET_FLAGS, SANDBOX_FLAGS, systemChromium } from './browser';
 import { chromium, expect, test, type BrowserContext, type Page } from './fixtures';
 
@@ -130,9 +130,9 @@ async function sampleModelZip(path: string): Promise<void> {
   const config = defaultTrainConfig(28, 1);
   config.model.width = 0.125;
   config.batchSize = 8;
-  const model = createSimclrModel(config.model, config.seed);
+  const model = createNetwork(config);
   const files = await modelBundle(model, { config, step: 0, metrics: null, includeHead: false, version: 'test' });
-  disposeSimclrModel(model);
+  disposeNetwork(model);
   writeFileSync(path, zipFiles(files));
 }
 

@@ -38,7 +38,7 @@ test('first open trains on the sample images: start, pause, resume, stop', async
   expect(await runState.textContent()).toBe(stoppedAt);
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
   const lastStep = page.getByRole('definition').first();
-  await expect(lastStep).toContainText('no learning: 2.708');
+  await expect(lastStep).toContainText('no learning: ln 15 = 2.71');
   await page.screenshot({ path: 'test-results/train.png', fullPage: true });
 });
 

@@ -24,6 +24,7 @@
 import type { Download, Page } from '@playwright/test';
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
+import { describeMethod } from '../src/engine/methods';
 import { resolve } from 'node:path';
 import {
   BACKENDS,
@@ -159,7 +160,7 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
   });
   log(
     `  ${trainImport.dataset.count} images; training ${config.model.encoder} (width ${config.model.width}) for ${steps} steps of batch ${config.batchSize}, ` +
-      `${config.optim.optimizer} lr ${config.optim.learningRate}, temperature ${config.temperature}, seed ${config.seed}`,
+      `${config.optim.optimizer} lr ${config.optim.learningRate}, ${describeMethod(config.method)}, seed ${config.seed}`,
   );
   const from = await startPausedAtStepZero(app);
   const initialWeights = await download(app, 'weights');
@@ -242,7 +243,7 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
     encoder: config.model.encoder,
     width: config.model.width,
     batch: config.batchSize,
-    temperature: config.temperature,
+    method: config.method,
     seed: config.seed,
     // The app's own monitor on held-out train images (its split, its memory): for reference.
     monitor_knn_acc: monitorKnn?.knnAccuracy ?? null,
@@ -269,7 +270,7 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
         `Data:     train ${trainImages.count} images (${trainDir}), test ${testImages.count} images (${testDir}), ${labels.classNames.length} classes, ` +
           `${size} px, ${channels === 1 ? 'grayscale' : 'colour'}`,
         `Run:      ${config.model.encoder} (width ${config.model.width}), batch ${config.batchSize}, ${steps} steps, ${config.optim.optimizer} lr ` +
-          `${config.optim.learningRate}, warm-up ${config.optim.warmupSteps}, temperature ${config.temperature}, seed ${config.seed}; ` +
+          `${config.optim.learningRate}, warm-up ${config.optim.warmupSteps}, ${describeMethod(config.method)}, seed ${config.seed}; ` +
           `${run.images_per_sec} images/s (median step ${(run.step_ms_median / 1000).toFixed(2)} s)`,
       ],
       rows: [

@@ -13,6 +13,7 @@
 // outside it. With --json, stdout has one JSON line per report (step, run-info, kNN snapshot, baselines, fault) and a
 // final summary line; progress goes to stderr.
 import { resolve } from 'node:path';
+import { describeMethod } from '../src/engine/methods';
 import { BACKENDS, ENCODERS, RUN_OPTIONS, RUN_USAGE, configureRun, describeBackend, download, finished, importFolder, openApp, start } from './lib/app';
 import { folderProblem, pathText, zipPath } from './lib/args';
 import { createBench, fail, parseArgs, requireDist, round, type RunStart } from './lib/bench';
@@ -75,7 +76,7 @@ async function main({ command, started }: RunStart): Promise<void> {
   const { config, steps } = settings;
   say(
     `training ${config.model.encoder} (width ${config.model.width}) for ${steps} steps of batch ${config.batchSize}, ` +
-      `${config.optim.optimizer} lr ${config.optim.learningRate}, warm-up ${config.optim.warmupSteps}, temperature ${config.temperature}, seed ${config.seed}`,
+      `${config.optim.optimizer} lr ${config.optim.learningRate}, warm-up ${config.optim.warmupSteps}, ${describeMethod(config.method)}, seed ${config.seed}`,
   );
 
   let lastPrinted = 0;

@@ -7,8 +7,8 @@ import { achievedRate, stepLine, stepRecord, summariseSteps } from './runs';
 function step(n: number, stepMs: number, extra: Partial<StepReport> = {}): StepReport {
   return stepReport(n, {
     loss: 4 - n / 10,
-    ntXent: 4 - n / 10,
-    contrastiveAcc: n / 100,
+    methodLoss: 4 - n / 10,
+    diagnostics: { contrastiveAcc: n / 100 },
     timings: { augmentMs: stepMs / 10, forwardBackwardMs: (stepMs * 8) / 10, updateMs: stepMs / 10 },
     imagesPerSec: (16 * 1000) / stepMs,
     stepMs,
@@ -60,7 +60,7 @@ describe('summariseSteps', () => {
 describe('step output', () => {
   it('one line for people, one record for programs', () => {
     const r = step(3, 2500);
-    expect(stepLine(r)).toBe('step 3/5  loss 3.7000  contrastive acc 3.0%  6.4 images/s  2.50 s/step');
+    expect(stepLine(r)).toBe('step 3/5  loss 3.7000  contrastive accuracy 3.0%  6.4 images/s  2.50 s/step');
     expect(stepLine({ ...r, finite: false })).toContain('update skipped');
     expect(stepRecord(r)).toMatchObject({ kind: 'step', step: 3, total_steps: 5, images_per_sec: 6.4, step_ms: 2500, tensors: 78, gpu_bytes: 1000, timings_ms: { augment: 250 } });
     expect(JSON.parse(JSON.stringify(stepRecord({ ...r, timings: null }))).timings_ms).toBeNull();

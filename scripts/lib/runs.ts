@@ -1,7 +1,19 @@
 // What a training run's step reports add up to, and how a step is shown: one line for people, one JSON record for
 // programs. Pure.
+import { METHODS } from '../../src/engine/methods';
+import type { DiagnosticSpec } from '../../src/engine/methods/method';
 import type { RunInfo, StepReport } from '../../src/worker/protocol';
 import { median, round } from './stats';
+
+const snakeCase = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** The step's diagnostics with snake_case keys, for JSON records. */
+function snakeDiagnostics(diagnostics: Record<string, number>, prefix = ''): Record<string, number> {
+  return Object.fromEntries(Object.entries(diagnostics).map(([key, value]) => [`${prefix}${snakeCase(key)}`, value]));
+}
+
+/** Every method's diagnostics by key, for their labels and formats. */
+const DIAGNOSTICS = new Map<string, DiagnosticSpec>(Object.values(METHODS).flatMap((m) => m.diagnostics.map((d) => [d.key, d] as const)));
 
 /** A step's JSON record (snake_case, as the scripts' other JSON lines). */
 export function stepRecord(r: StepReport) {
@@ -10,8 +22,8 @@ export function stepRecord(r: StepReport) {
     step: r.step,
     total_steps: r.totalSteps,
     loss: r.loss,
-    nt_xent: r.ntXent,
-    contrastive_acc: r.contrastiveAcc,
+    method_loss: r.methodLoss,
+    ...snakeDiagnostics(r.diagnostics),
     embedding_std: r.embeddingStd,
     lr: r.lr,
     finite: r.finite,
@@ -25,11 +37,18 @@ export function stepRecord(r: StepReport) {
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
-/** `step   12/50  loss 3.4121  contrastive acc 21.9%  12.3 images/s  2.61 s/step` */
+/** A diagnostic as a step line shows it: `contrastive accuracy 21.9%`. */
+function diagnosticText(key: string, value: number): string {
+  const spec = DIAGNOSTICS.get(key);
+  return `${(spec?.label ?? key).toLowerCase()} ${spec?.format === 'fraction' ? pct(value) : value.toFixed(4)}`;
+}
+
+/** `step   12/50  loss 3.4121  contrastive accuracy 21.9%  12.3 images/s  2.61 s/step` */
 export function stepLine(r: StepReport): string {
   const width = String(r.totalSteps).length;
+  const diagnostics = Object.entries(r.diagnostics).map(([key, value]) => `  ${diagnosticText(key, value)}`).join('');
   return (
-    `step ${String(r.step).padStart(width)}/${r.totalSteps}  loss ${r.loss.toFixed(4)}  contrastive acc ${pct(r.contrastiveAcc)}  ` +
+    `step ${String(r.step).padStart(width)}/${r.totalSteps}  loss ${r.loss.toFixed(4)}${diagnostics}  ` +
     `${r.imagesPerSec.toFixed(1)} images/s  ${(r.stepMs / 1000).toFixed(2)} s/step${r.finite ? '' : '  (loss not finite: update skipped)'}`
   );
 }
@@ -37,7 +56,9 @@ export function stepLine(r: StepReport): string {
 export interface RunSummary {
   steps: number;
   final_loss: number;
-  final_contrastive_acc: number;
+  final_method_loss: number;
+  /** The method's diagnostics at the last step, as final_<name> (SimCLR: final_contrastive_acc). */
+  [finalDiagnostic: `final_${string}`]: number;
   final_embedding_std: number;
   /** Steps left out of the steady figures (the first ones, which compile and warm up). */
   warmup_steps: number;
@@ -77,7 +98,8 @@ export function summariseSteps(reports: StepReport[], warmup: number): RunSummar
   return {
     steps: last.step,
     final_loss: last.loss,
-    final_contrastive_acc: last.contrastiveAcc,
+    final_method_loss: last.methodLoss,
+    ...snakeDiagnostics(last.diagnostics, 'final_'),
     final_embedding_std: last.embeddingStd,
     warmup_steps: warm,
     steady_steps: steady.length,

@@ -23,8 +23,20 @@ describe('the SimCLR curve', () => {
     const state = createTrainState(config);
     const curve: Record<string, number | boolean | null>[] = [];
     for (let i = 0; i < 12; i++) {
-      const { timings: _timings, ...metrics } = await trainStep(state, images);
-      curve.push(metrics);
+      const m = await trainStep(state, images);
+      // The names the metrics had when the curve was recorded (before the method seam).
+      curve.push({
+        step: m.step,
+        loss: m.loss,
+        ntXent: m.methodLoss,
+        contrastiveAcc: m.diagnostics.contrastiveAcc!,
+        embeddingStd: m.embeddingStd,
+        entropy: m.entropy,
+        lr: m.lr,
+        finite: m.finite,
+        gradNorm: m.gradNorm,
+        exploding: m.exploding,
+      });
     }
     const weights = await Promise.all(state.params.slice(0, 3).map(async (p) => Array.from(await p.variable.data()).slice(0, 4)));
     images.dispose();

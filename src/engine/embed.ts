@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { gatherBatch } from './batches';
 import { representationDim } from './encoders';
-import { l2Normalize } from './ntxent';
+import { l2Normalize } from './normalize';
 import { toUnitRange } from './step';
 
 function checkIndices(pixels: Uint8Array, indices: number[], imageBytes: number): void {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { defaultTrainConfig } from './config';
 import { forwardFlops, stepFlops } from './flops';
-import { countParams, createSimclrModel, disposeSimclrModel } from './model';
+import { countParams, createNetwork, disposeNetwork } from './model';
 
 describe('FLOPs', () => {
   it('counts a convolution and a dense layer exactly', () => {
@@ -18,13 +18,13 @@ describe('FLOPs', () => {
 
   it('makes a step about three forward passes of both views, and grows with the batch', () => {
     const config = defaultTrainConfig(16, 3);
-    const model = createSimclrModel({ ...config.model, width: 0.25 }, 1);
+    const model = createNetwork({ ...config, model: { ...config.model, width: 0.25 } });
     const params = countParams(model);
-    const forward = forwardFlops(model.encoder) + forwardFlops(model.head);
+    const forward = forwardFlops(model.encoder) + forwardFlops(model.method.heads.projection_head!);
     const step8 = stepFlops(model, 8, config.model.projectionDim, params);
     expect(step8).toBeGreaterThan(3 * forward * 16);
     expect(step8).toBeLessThan(3.3 * forward * 16 + 20 * params);
     expect(stepFlops(model, 16, config.model.projectionDim, params)).toBeGreaterThan(1.9 * step8 - 20 * params);
-    disposeSimclrModel(model);
+    disposeNetwork(model);
   });
 });

@@ -1,7 +1,7 @@
 // Floating-point operations of one training step, counted from the model's layers: what a throughput figure is
 // divided by to say how much of the hardware a step uses.
 import type * as tf from '@tensorflow/tfjs';
-import type { SimclrModel } from './model';
+import type { Network } from './model';
 
 /** Multiply-adds count as two operations, as in every published FLOP figure. */
 function layerForwardFlops(layer: tf.layers.Layer): number {
@@ -34,15 +34,19 @@ export function forwardFlops(model: tf.LayersModel): number {
 }
 
 /**
- * One SimCLR step: 2N views forward and backward through encoder and heads. The backward pass costs about twice the
+ * One step: 2N views forward and backward through encoder and heads (a follower, such as a target network, forward
+ * only). The backward pass costs about twice the
  * forward (gradients for both inputs and weights), so a step is 3 × forward × 2N. Augmentation, the loss's 2N × 2N
  * similarity matrix and the optimiser are added: small, but counted.
  */
-export function stepFlops(model: SimclrModel, batchSize: number, projectionDim: number, parameters: number): number {
-  const perView = forwardFlops(model.encoder) + forwardFlops(model.head) + (model.entropyHead ? forwardFlops(model.entropyHead) : 0);
+export function stepFlops(model: Network, batchSize: number, projectionDim: number, parameters: number): number {
+  const trained = [model.encoder, ...Object.values(model.method.heads), ...(model.entropyHead ? [model.entropyHead] : [])];
+  const perView = trained.reduce((sum, m) => sum + forwardFlops(m), 0);
+  const followerPerView = Object.values(model.method.followers).reduce((sum, m) => sum + forwardFlops(m), 0);
   const views = 2 * batchSize;
+  // The loss's pairwise similarities (SimCLR's 2N × 2N matrix; a bound for the other methods).
   const similarity = 2 * views * views * projectionDim;
   // Adam-like updates: about ten operations per parameter.
   const update = 10 * parameters;
-  return 3 * (perView * views + similarity) + update;
+  return 3 * (perView * views + similarity) + followerPerView * views + update;
 }

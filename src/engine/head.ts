@@ -1,30 +1,32 @@
-// Projection head g(·): h → z, where the contrastive loss is computed; plus the optional entropy head.
+// Heads on the representation: MLPs (projections, predictors) and the optional entropy head.
 import * as tf from '@tensorflow/tfjs';
-import type { ModelConfig } from './config';
+import type { MlpOptions } from './methods/method';
 import { batchNorm, glorotUniform } from './layers';
 import { Random } from './random';
 
 /**
- * MLP with batch norm, as google-research/simclr model_util.py ProjectionHead: hidden layers are
- * dense → BN → ReLU at the width of h; the output layer is dense → BN, no ReLU. 2 layers is SimCLR v1, 3 is v2.
- * The reference's output BN has no centring (beta); tfjs-layers 4.22 cannot train a BN layer with center: false
- * (it reads the missing beta in training mode), so ours keeps a beta, which starts at 0.
+ * An MLP head: each hidden layer is dense → BN → ReLU (no bias: the BN's shift takes its place), the output layer dense
+ * → BN (google-research/simclr model_util.py ProjectionHead; SimSiam's projector) or a dense layer with a bias (a
+ * BYOL or SimSiam predictor). The reference's output BN has no centring (beta); tfjs-layers 4.22 cannot train a BN
+ * layer with center: false (it reads the missing beta in training mode), so ours keeps a beta, which starts at 0.
  */
-export function createProjectionHead(inputDim: number, config: Pick<ModelConfig, 'headLayers' | 'projectionDim'>, seed: number): tf.LayersModel {
-  if (config.headLayers !== 2 && config.headLayers !== 3) throw new Error(`projection head has 2 or 3 layers, got ${config.headLayers}`);
-  if (!(config.projectionDim >= 1)) throw new Error(`projection dimension must be ≥ 1, got ${config.projectionDim}`);
+export function createMlp(options: MlpOptions): tf.LayersModel {
+  const { name, layerPrefix, inputDim, hidden, outputDim, outputBatchNorm, seed } = options;
+  if (!(outputDim >= 1)) throw new Error(`${name}: output dimension must be ≥ 1, got ${outputDim}`);
   const rng = new Random(seed);
-  const input = tf.input({ shape: [inputDim], name: 'representation_input' });
+  const input = tf.input({ shape: [inputDim], name: `${layerPrefix}_input` });
   let x: tf.SymbolicTensor = input;
-  for (let i = 1; i <= config.headLayers; i++) {
-    const last = i === config.headLayers;
+  const widths = [...hidden, outputDim];
+  widths.forEach((units, i) => {
+    const last = i === widths.length - 1;
+    const bn = !last || outputBatchNorm;
     x = tf.layers
-      .dense({ name: `head${i}_dense`, units: last ? config.projectionDim : inputDim, useBias: false, kernelInitializer: glorotUniform(rng) })
+      .dense({ name: `${layerPrefix}${i + 1}_dense`, units, useBias: !bn, kernelInitializer: glorotUniform(rng) })
       .apply(x) as tf.SymbolicTensor;
-    x = batchNorm(`head${i}_bn`).apply(x) as tf.SymbolicTensor;
-    if (!last) x = tf.layers.reLU({ name: `head${i}_relu` }).apply(x) as tf.SymbolicTensor;
-  }
-  return tf.model({ inputs: input, outputs: x, name: 'projection_head' });
+    if (bn) x = batchNorm(`${layerPrefix}${i + 1}_bn`).apply(x) as tf.SymbolicTensor;
+    if (!last) x = tf.layers.reLU({ name: `${layerPrefix}${i + 1}_relu` }).apply(x) as tf.SymbolicTensor;
+  });
+  return tf.model({ inputs: input, outputs: x, name });
 }
 
 /**

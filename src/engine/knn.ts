@@ -1,7 +1,7 @@
 // kNN evaluation on frozen representations: the monitor the recipe describes (cosine similarity, weighted vote
 // exp(sim / τ) as in InstDisc and lightly's knn_predict; k = 20 for small sets, τ = 0.1).
 import * as tf from '@tensorflow/tfjs';
-import { l2Normalize } from './ntxent';
+import { l2Normalize } from './normalize';
 import type { Random } from './random';
 
 export interface KnnSplit {

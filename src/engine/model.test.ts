@@ -2,11 +2,12 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { defaultTrainConfig, type ModelConfig } from './config';
 import { createEncoder, representationDim } from './encoders';
-import { batchMeanEntropy, createProjectionHead } from './head';
-import { countParams, createSimclrModel, disposeSimclrModel, trainableParams } from './model';
+import { batchMeanEntropy, createMlp } from './head';
+import { allWeights, countParams, createNetwork, disposeNetwork, trainableParams } from './model';
 import { isExcludedFromDecay } from './optim';
 
 const base: ModelConfig = { ...defaultTrainConfig(16, 3).model, width: 1 / 8 };
+const network = (model: ModelConfig) => createNetwork({ ...defaultTrainConfig(16, 3), model, seed: 1 });
 
 describe('encoders', () => {
   it('convnet4: four conv+BN blocks, pooled, then dense; h has 256·width dims', () => {
@@ -54,18 +55,23 @@ describe('encoders', () => {
   });
 });
 
-describe('projection head', () => {
-  it.each([2, 3] as const)('%i layers: dense+BN(+ReLU) blocks to projectionDim', (layers) => {
-    const head = createProjectionHead(32, { headLayers: layers, projectionDim: 8 }, 1);
-    expect(head.layers.filter((l) => l.getClassName() === 'Dense')).toHaveLength(layers);
+describe('MLP heads', () => {
+  it.each([2, 3] as const)('SimCLR\'s projection head with %i layers: dense+BN(+ReLU) blocks to projectionDim, hidden as wide as h', (layers) => {
+    const model = network({ ...base, headLayers: layers, projectionDim: 8 });
+    const head = model.method.heads.projection_head!;
+    const dense = head.layers.filter((l) => l.getClassName() === 'Dense');
+    expect(dense.map((l) => (l.getConfig() as { units: number }).units)).toEqual([...Array<number>(layers - 1).fill(32), 8]);
+    expect(head.layers.filter((l) => l.getClassName() === 'BatchNormalization')).toHaveLength(layers);
     expect(head.layers.filter((l) => l.getClassName() === 'ReLU')).toHaveLength(layers - 1);
     const z = head.predict(tf.randomNormal([4, 32])) as tf.Tensor;
     expect(z.shape).toEqual([4, 8]);
-    head.dispose();
+    disposeNetwork(model);
   });
 
-  it('refuses other depths', () => {
-    expect(() => createProjectionHead(8, { headLayers: 4 as 2, projectionDim: 8 }, 1)).toThrow(/2 or 3/);
+  it('a predictor-style MLP ends in a dense layer with a bias and no batch norm', () => {
+    const mlp = createMlp({ name: 'predictor', layerPrefix: 'pred', inputDim: 8, hidden: [4], outputDim: 8, outputBatchNorm: false, seed: 1 });
+    expect(mlp.trainableWeights.map((w) => w.originalName)).toEqual(['pred1_dense/kernel', 'pred1_bn/gamma', 'pred1_bn/beta', 'pred2_dense/kernel', 'pred2_dense/bias']);
+    mlp.dispose();
   });
 });
 
@@ -79,19 +85,19 @@ describe('entropy term', () => {
   });
 
   it('the entropy head exists only when λ > 0', () => {
-    const off = createSimclrModel(base, 1);
-    const on = createSimclrModel({ ...base, entropyWeight: 0.1, entropyClusters: 5 }, 1);
+    const off = network(base);
+    const on = network({ ...base, entropyWeight: 0.1, entropyClusters: 5 });
     expect(off.entropyHead).toBeNull();
     expect(on.entropyHead!.outputs[0]!.shape).toEqual([null, 5]);
     expect(trainableParams(on).length).toBe(trainableParams(off).length + 2);
-    disposeSimclrModel(off);
-    disposeSimclrModel(on);
+    disposeNetwork(off);
+    disposeNetwork(on);
   });
 });
 
 describe('trainable parameters', () => {
   it('have stable layer-path names, and BN/bias ones are excluded from decay', () => {
-    const model = createSimclrModel(base, 1);
+    const model = network(base);
     const names = trainableParams(model).map((p) => p.name);
     expect(names).toContain('block1_conv/kernel');
     expect(names).toContain('block1_bn/gamma');
@@ -99,10 +105,11 @@ describe('trainable parameters', () => {
     expect(new Set(names).size).toBe(names.length);
     expect(names.filter(isExcludedFromDecay)).toEqual(names.filter((n) => /_bn\/|bias$/.test(n)));
     // Creating a second model does not rename the first model's parameters.
-    const again = createSimclrModel(base, 1);
+    const again = network(base);
     expect(trainableParams(again).map((p) => p.name)).toEqual(names);
     expect(countParams(again)).toBe(countParams(model));
-    disposeSimclrModel(model);
-    disposeSimclrModel(again);
+    expect(allWeights(model).map((w) => w.name)).toEqual(allWeights(again).map((w) => w.name));
+    disposeNetwork(model);
+    disposeNetwork(again);
   });
 });

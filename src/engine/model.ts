@@ -1,45 +1,59 @@
-// The SimCLR network: encoder f, projection head g, and the optional entropy head, built from one config.
+// The network a run trains: the encoder f, the method's heads (and followers, such as a target network), and the
+// optional entropy head, built from one config.
 import type * as tf from '@tensorflow/tfjs';
-import type { ModelConfig } from './config';
+import type { TrainConfig } from './config';
 import { createEncoder, representationDim } from './encoders';
-import { createEntropyHead, createProjectionHead } from './head';
+import { createEntropyHead } from './head';
+import { engineKit } from './kit';
+import { methodOf, methodSettings } from './methods';
+import type { MethodNetwork } from './methods/method';
 import type { TrainableParam } from './optim';
 
-export interface SimclrModel {
+export interface Network {
   encoder: tf.LayersModel;
-  head: tf.LayersModel;
+  /** The method's parts and objective. */
+  method: MethodNetwork;
   /** Present only when the entropy regulariser is on (entropyWeight > 0). */
   entropyHead: tf.LayersModel | null;
 }
 
-export function createSimclrModel(config: ModelConfig, seed: number): SimclrModel {
-  const encoder = createEncoder(config, seed);
-  const head = createProjectionHead(representationDim(encoder), config, seed + 1);
-  const entropyHead = config.entropyWeight > 0 ? createEntropyHead(config.projectionDim, config.entropyClusters, seed + 2) : null;
-  return { encoder, head, entropyHead };
+export function createNetwork(config: Pick<TrainConfig, 'method' | 'model' | 'seed'>): Network {
+  const { model, seed } = config;
+  const encoder = createEncoder(model, seed);
+  const method = methodOf(config.method).build(engineKit, methodSettings(config.method), { model, representationDim: representationDim(encoder), seed });
+  for (const follower of Object.values(method.followers)) follower.trainable = false;
+  const entropyHead = model.entropyWeight > 0 ? createEntropyHead(model.projectionDim, model.entropyClusters, seed + 2) : null;
+  return { encoder, method, entropyHead };
 }
 
-function parts(model: SimclrModel): tf.LayersModel[] {
-  return model.entropyHead ? [model.encoder, model.head, model.entropyHead] : [model.encoder, model.head];
+/** The trained parts in a fixed order: encoder, the method's heads, the entropy head. */
+function trainedParts(network: Network): tf.LayersModel[] {
+  return [network.encoder, ...Object.values(network.method.heads), ...(network.entropyHead ? [network.entropyHead] : [])];
 }
 
 /**
  * The variables the optimiser updates, named by their layer path ('block1_conv/kernel'), which is stable across
  * sessions (tfjs suffixes the variables' own names to keep them unique in the process).
  */
-export function trainableParams(model: SimclrModel): TrainableParam[] {
-  return parts(model).flatMap((m) => m.trainableWeights.map((w) => ({ name: w.originalName, variable: w.read() as tf.Variable })));
+export function trainableParams(network: Network): TrainableParam[] {
+  return trainedParts(network).flatMap((m) => m.trainableWeights.map((w) => ({ name: w.originalName, variable: w.read() as tf.Variable })));
 }
 
-/** Every weight, trainable or not (batch-norm moving statistics included), by its stable name. */
-export function allWeights(model: SimclrModel): { name: string; weight: tf.LayerVariable }[] {
-  return parts(model).flatMap((m) => m.weights.map((w) => ({ name: w.originalName, weight: w })));
+/**
+ * Every weight, trainable or not (batch-norm moving statistics included), by its stable name. A follower's weights
+ * are prefixed with its name ('target_encoder/block1_conv/kernel'): it repeats the layer names of what it follows.
+ */
+export function allWeights(network: Network): { name: string; weight: tf.LayerVariable }[] {
+  const trained = trainedParts(network).flatMap((m) => m.weights.map((w) => ({ name: w.originalName, weight: w })));
+  const followers = Object.entries(network.method.followers).flatMap(([part, m]) => m.weights.map((w) => ({ name: `${part}/${w.originalName}`, weight: w })));
+  return [...trained, ...followers];
 }
 
-export function countParams(model: SimclrModel): number {
-  return parts(model).reduce((sum, m) => sum + m.countParams(), 0);
+/** Trainable and non-trainable parameters of the trained parts (a follower is a copy, not counted). */
+export function countParams(network: Network): number {
+  return trainedParts(network).reduce((sum, m) => sum + m.countParams(), 0);
 }
 
-export function disposeSimclrModel(model: SimclrModel): void {
-  for (const m of parts(model)) m.dispose();
+export function disposeNetwork(network: Network): void {
+  for (const m of [...trainedParts(network), ...Object.values(network.method.followers)]) m.dispose();
 }

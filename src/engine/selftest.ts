@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { augmentPair } from './augment';
 import { defaultTrainConfig, type TrainConfig } from './config';
-import { collapsedLoss } from './ntxent';
+import { collapsedLoss } from './methods/simclr';
 import { Random } from './random';
 import { createTrainState, disposeTrainState, probeGradients, trainStep, type StepMetrics } from './step';
 import { syntheticImages } from './synthetic';
@@ -13,7 +13,7 @@ export function selfTestConfig(): TrainConfig {
   const config = defaultTrainConfig(8, 3);
   config.model = { ...config.model, width: 1 / 8, projectionDim: 16 };
   config.batchSize = 8;
-  config.temperature = 0.2;
+  config.method = { name: 'simclr', temperature: 0.2 };
   config.augment = { ...config.augment, cropAreaMin: 0.5, jitterProb: 0.5, brightness: 0.2, contrast: 0.2, saturation: 0.2, hue: 0.02 };
   config.optim = { ...config.optim, learningRate: 1e-2, warmupSteps: 0, totalSteps: 1000 };
   config.seed = 7;
@@ -62,13 +62,13 @@ export async function checkTraining(steps: number, onStep?: (m: StepMetrics) => 
   }
   const tail = history.slice(-Math.max(1, Math.floor(steps / 4)));
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const finalLoss = mean(tail.map((m) => m.ntXent));
-  const finalContrastiveAcc = mean(tail.map((m) => m.contrastiveAcc));
+  const finalLoss = mean(tail.map((m) => m.methodLoss));
+  const finalContrastiveAcc = mean(tail.map((m) => m.diagnostics.contrastiveAcc!));
   const collapse = collapsedLoss(config.batchSize);
   const chance = 1 / (2 * config.batchSize - 1);
   return {
     steps,
-    firstLoss: history[0]?.ntXent ?? NaN,
+    firstLoss: history[0]?.methodLoss ?? NaN,
     finalLoss,
     collapsedLoss: collapse,
     finalContrastiveAcc,

@@ -2,7 +2,7 @@
 // sessions), every weight (batch-norm moving statistics included) is kept, and the optimiser's slots, step counter and
 // the augmentation generator come with them, so a restored run continues exactly where it stopped.
 import * as tf from '@tensorflow/tfjs';
-import { allWeights, type SimclrModel } from './model';
+import { allWeights, type Network } from './model';
 import type { StateTensor } from './optim';
 import type { TrainState } from './step';
 
@@ -51,7 +51,7 @@ export function unpack(packed: PackedTensors): StateTensor[] {
 }
 
 /** Every weight of the model, read asynchronously (clones taken at once, so a later update cannot mix in). */
-export async function readWeights(model: SimclrModel): Promise<PackedTensors> {
+export async function readWeights(model: Network): Promise<PackedTensors> {
   const weights = allWeights(model);
   const clones = weights.map(({ weight }) => tf.clone(weight.read()));
   try {
@@ -73,7 +73,7 @@ export async function snapshotTrainState(state: TrainState): Promise<TrainStateS
  * changes nothing. With `partial`, weights the model has but the store lacks keep their values (a downloaded encoder
  * without its head); names the model does not have are always an error.
  */
-export function writeWeights(model: SimclrModel, stored: StateTensor[], options: { partial?: boolean } = {}): void {
+export function writeWeights(model: Network, stored: StateTensor[], options: { partial?: boolean } = {}): void {
   const byName = new Map(allWeights(model).map((w) => [w.name, w.weight]));
   for (const s of stored) {
     const weight = byName.get(s.name);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { defaultTrainConfig, validateTrainConfig, type TrainConfig } from './config';
-import { collapsedLoss } from './ntxent';
+import { collapsedLoss } from './methods/simclr';
 import { checkBackendAgreement, checkTraining, selfTestConfig } from './selftest';
 import { augmentPair } from './augment';
 import { Random } from './random';
@@ -78,12 +78,13 @@ describe('trainStep', () => {
     expect(m.step).toBe(1);
     expect(m.lr).toBeCloseTo(0.01 / 4, 10);
     expect(m.finite).toBe(true);
-    expect(m.loss).toBe(m.ntXent);
+    expect(m.loss).toBe(m.methodLoss);
     expect(m.entropy).toBeNull();
     expect(m.loss).toBeGreaterThan(0);
     expect(m.loss).toBeLessThan(collapsedLoss(config.batchSize) * 1.5);
-    expect(m.contrastiveAcc).toBeGreaterThanOrEqual(0);
-    expect(m.contrastiveAcc).toBeLessThanOrEqual(1);
+    expect(Object.keys(m.diagnostics)).toEqual(['contrastiveAcc']);
+    expect(m.diagnostics.contrastiveAcc).toBeGreaterThanOrEqual(0);
+    expect(m.diagnostics.contrastiveAcc).toBeLessThanOrEqual(1);
     expect(m.embeddingStd).toBeGreaterThan(0);
     batch.dispose();
     disposeTrainState(state);
@@ -98,7 +99,7 @@ describe('trainStep', () => {
     expect(m.entropy).not.toBeNull();
     expect(m.entropy!).toBeGreaterThan(0);
     expect(m.entropy!).toBeLessThanOrEqual(Math.log(4) + 1e-5);
-    expect(m.loss).toBeCloseTo(m.ntXent - 0.5 * m.entropy!, 4);
+    expect(m.loss).toBeCloseTo(m.methodLoss - 0.5 * m.entropy!, 4);
     batch.dispose();
     disposeTrainState(state);
   });
@@ -196,11 +197,11 @@ describe('validateTrainConfig', () => {
   it('names each absurd setting with a reason', () => {
     const config = defaultTrainConfig();
     config.batchSize = 1;
-    config.temperature = 0;
+    config.method = { name: 'simclr', temperature: 0 };
     config.optim = { ...config.optim, learningRate: NaN };
     config.augment = { ...config.augment, flipProb: 1.5, cropAreaMin: 0.9, cropAreaMax: 0.5 };
     const fields = validateTrainConfig(config).map((p) => p.field);
-    expect(fields).toEqual(expect.arrayContaining(['batchSize', 'temperature', 'optim.learningRate', 'augment.flipProb', 'augment.cropAreaMax']));
+    expect(fields).toEqual(expect.arrayContaining(['batchSize', 'method.temperature', 'optim.learningRate', 'augment.flipProb', 'augment.cropAreaMax']));
     expect(validateTrainConfig(config).find((p) => p.field === 'batchSize')!.message).toMatch(/from 2/);
   });
 });

@@ -1,21 +1,25 @@
-// One SimCLR training step: two augmented views → encoder → head → NT-Xent → optimiser update.
+// One training step: two augmented views → the method's objective (encoder, heads, loss) → optimiser update → the
+// method's after-update hook.
 import * as tf from '@tensorflow/tfjs';
 import { augmentPair } from './augment';
 import type { TrainConfig } from './config';
 import { batchMeanEntropy } from './head';
-import { allWeights, createSimclrModel, disposeSimclrModel, trainableParams, type SimclrModel } from './model';
-import { ntXentParts } from './ntxent';
+import { methodOf } from './methods';
+import { allWeights, createNetwork, disposeNetwork, trainableParams, type Network } from './model';
+import { normalisedStd } from './normalize';
 import { createOptimizer, learningRateAt, type Optimizer, type TrainableParam } from './optim';
 import { Random } from './random';
 
 export interface StepMetrics {
   /** The step just taken, counting from 1. */
   step: number;
-  /** The training objective: NT-Xent, minus λ·H when the entropy term is on. */
+  /** The training objective: the method's loss, minus λ·H when the entropy term is on. */
   loss: number;
-  /** NT-Xent alone, comparable with ln(2N − 1) and with other SimCLR implementations. */
-  ntXent: number;
-  contrastiveAcc: number;
+  /** The method's loss alone (NT-Xent for SimCLR): what its reference levels and other implementations compare with. */
+  methodLoss: number;
+  /** The method's own diagnostics by key (SimCLR: contrastiveAcc), as its `diagnostics` list them. */
+  diagnostics: Record<string, number>;
+  /** Std over the batch of the L2-normalised projections, averaged over dimensions: ≈ 1/√d healthy, → 0 collapsed. */
   embeddingStd: number;
   /** Entropy of the batch-mean softmax of the entropy head; null when the term is off. */
   entropy: number | null;
@@ -62,7 +66,7 @@ export async function settled(t: tf.Tensor): Promise<void> {
 
 export interface TrainState {
   readonly config: TrainConfig;
-  readonly model: SimclrModel;
+  readonly model: Network;
   readonly optimizer: Optimizer;
   readonly params: TrainableParam[];
   /** Steps taken so far. */
@@ -72,40 +76,41 @@ export interface TrainState {
 }
 
 export function createTrainState(config: TrainConfig): TrainState {
-  const model = createSimclrModel(config.model, config.seed);
+  const model = createNetwork(config);
   const params = trainableParams(model);
   return { config, model, params, optimizer: createOptimizer(params, config.optim), step: 0, rng: new Random(config.seed ^ 0x5eed) };
 }
 
 export function disposeTrainState(state: TrainState): void {
   state.optimizer.dispose();
-  disposeSimclrModel(state.model);
+  disposeNetwork(state.model);
 }
 
 interface ObjectiveParts {
   objective: tf.Scalar;
-  ntXent: tf.Scalar;
-  contrastiveAcc: tf.Scalar;
+  methodLoss: tf.Scalar;
   embeddingStd: tf.Scalar;
   entropy: tf.Scalar | null;
+  diagnostics: Record<string, tf.Scalar>;
 }
 
-/**
- * The differentiable part: both views go through the encoder in one batch of 2N, so batch norm sees both views
- * (as the reference code's global batch norm does).
- */
-function objective(model: SimclrModel, view1: tf.Tensor4D, view2: tf.Tensor4D, config: TrainConfig): ObjectiveParts {
-  const n = view1.shape[0];
-  const h = model.encoder.apply(tf.concat([view1, view2], 0), { training: true }) as tf.Tensor2D;
-  const z = model.head.apply(h, { training: true }) as tf.Tensor2D;
-  const parts = ntXentParts(z.slice([0, 0], [n, -1]), z.slice([n, 0], [n, -1]), config.temperature);
+/** The differentiable part: the method's objective, and the extensions every method shares (the entropy term). */
+function objective(model: Network, view1: tf.Tensor4D, view2: tf.Tensor4D, config: TrainConfig): ObjectiveParts {
+  const { loss, projections, diagnostics } = model.method.objective({ encoder: model.encoder, view1, view2 });
+  const embeddingStd = normalisedStd(projections);
   let entropy: tf.Scalar | null = null;
-  let total = parts.loss;
+  let total = loss;
   if (model.entropyHead) {
-    entropy = batchMeanEntropy(model.entropyHead.apply(z, { training: true }) as tf.Tensor2D);
-    total = tf.sub(parts.loss, tf.mul(entropy, config.model.entropyWeight));
+    entropy = batchMeanEntropy(model.entropyHead.apply(projections, { training: true }) as tf.Tensor2D);
+    total = tf.sub(loss, tf.mul(entropy, config.model.entropyWeight));
   }
-  return { objective: total, ntXent: parts.loss, contrastiveAcc: parts.contrastiveAcc, embeddingStd: parts.embeddingStd, entropy };
+  return { objective: total, methodLoss: loss, embeddingStd, entropy, diagnostics };
+}
+
+/** Every tensor of an objective's diagnostics, to keep or dispose. */
+function kept(parts: Omit<ObjectiveParts, 'objective'>): tf.Tensor[] {
+  const { methodLoss, embeddingStd, entropy, diagnostics } = parts;
+  return [methodLoss, embeddingStd, ...(entropy ? [entropy] : []), ...Object.values(diagnostics)];
 }
 
 /** Loss value and gradients by parameter name; the diagnostics are kept alive for the caller. */
@@ -114,7 +119,7 @@ function lossAndGrads(state: TrainState, view1: tf.Tensor4D, view2: tf.Tensor4D)
   const { value, grads } = tf.variableGrads(() => {
     const { objective: total, ...rest } = objective(state.model, view1, view2, state.config);
     diagnostics = rest;
-    for (const t of Object.values(rest)) if (t) tf.keep(t);
+    for (const t of kept(rest)) tf.keep(t);
     return total;
   }, state.params.map((p) => p.variable));
   const byName: Record<string, tf.Tensor> = {};
@@ -147,6 +152,7 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
   const lr = learningRateAt(state.step, config.optim);
   const profile = options.profile === true;
   const marks: number[] = [performance.now()];
+  const diagnosticKeys = methodOf(config.method).diagnostics.map((d) => d.key);
   const [view1, view2] = tf.tidy(() => augmentPair(toUnitRange(images), config.augment, state.rng));
   let computed: ReturnType<typeof lossAndGrads> | null = null;
   const scratch: tf.Tensor[] = [view1, view2];
@@ -162,19 +168,28 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
     }
     computed = lossAndGrads(state, view1, view2);
     const { value, diagnostics } = computed;
-    const { ntXent, contrastiveAcc, embeddingStd, entropy } = diagnostics;
-    const entropyOrZero = entropy ?? tf.scalar(0);
-    scratch.push(value, ntXent, contrastiveAcc, embeddingStd, entropyOrZero);
+    scratch.push(value, ...kept(diagnostics));
     const gradNorm = globalNorm(Object.values(computed.grads));
     scratch.push(gradNorm);
-    // One read-back for all six numbers.
-    const packed = tf.stack([value, ntXent, contrastiveAcc, embeddingStd, entropyOrZero, gradNorm]);
+    // One read-back for every number: the objective, the method's loss, the spread, the entropy, the gradient norm,
+    // then the method's diagnostics in its order.
+    const packed = tf.stack([
+      value,
+      diagnostics.methodLoss,
+      diagnostics.embeddingStd,
+      diagnostics.entropy ?? value,
+      gradNorm,
+      ...diagnosticKeys.map((key) => diagnostics.diagnostics[key]!),
+    ]);
     scratch.push(packed);
     values = await packed.data();
     if (profile) marks.push(performance.now());
-    finite = Number.isFinite(values[0]!) && Number.isFinite(values[5]!);
-    exploding = finite && options.maxGradNorm !== undefined && values[5]! > options.maxGradNorm;
-    if (finite && !exploding) state.optimizer.apply(computed.grads, lr);
+    finite = Number.isFinite(values[0]!) && Number.isFinite(values[4]!);
+    exploding = finite && options.maxGradNorm !== undefined && values[4]! > options.maxGradNorm;
+    if (finite && !exploding) {
+      state.optimizer.apply(computed.grads, lr);
+      state.model.method.afterUpdate?.(state.step + 1, config.optim.totalSteps);
+    }
     if (profile) {
       await settled(state.params[0]!.variable);
       marks.push(performance.now());
@@ -183,16 +198,15 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
     tf.dispose(scratch);
     if (computed) tf.dispose(Object.values(computed.grads));
   }
-  const [loss, ntXentValue, acc, std, entropyValue, gradNorm] = values;
-  const hasEntropy = state.model.entropyHead !== null;
+  const [loss, methodLoss, embeddingStd, entropy, gradNorm] = values;
   state.step += 1;
   return {
     step: state.step,
     loss: loss!,
-    ntXent: ntXentValue!,
-    contrastiveAcc: acc!,
-    embeddingStd: std!,
-    entropy: hasEntropy ? entropyValue! : null,
+    methodLoss: methodLoss!,
+    diagnostics: Object.fromEntries(diagnosticKeys.map((key, i) => [key, values[5 + i]!])),
+    embeddingStd: embeddingStd!,
+    entropy: state.model.entropyHead ? entropy! : null,
     lr,
     finite,
     gradNorm: gradNorm!,
@@ -211,13 +225,13 @@ export async function probeGradients(state: TrainState, view1: tf.Tensor4D, view
     const loss = (await value.data())[0]!;
     const arrays = new Map<string, Float32Array>();
     for (const [name, g] of Object.entries(grads)) arrays.set(name, (await g.data()) as Float32Array);
-    tf.dispose([value, ...Object.values(grads), ...Object.values(diagnostics)].filter((t): t is tf.Tensor => t != null));
+    tf.dispose([value, ...Object.values(grads), ...kept(diagnostics)]);
     return { loss, grads: arrays };
   });
 }
 
 /** Runs fn and puts every non-trainable weight (batch-norm moving mean/variance) back as it was. */
-async function withFrozenStatistics<T>(model: SimclrModel, fn: () => Promise<T>): Promise<T> {
+async function withFrozenStatistics<T>(model: Network, fn: () => Promise<T>): Promise<T> {
   const frozen = allWeights(model).filter(({ weight }) => !weight.trainable);
   const saved = frozen.map(({ weight }) => weight.read().clone());
   try {
@@ -246,7 +260,7 @@ export async function compilePipelines(state: TrainState): Promise<boolean> {
     tf.env().set('WEBGPU_ENGINE_COMPILE_ONLY', true);
     try {
       const { value, grads, diagnostics } = lossAndGrads(state, view, view);
-      tf.dispose([value, ...Object.values(grads), ...Object.values(diagnostics)].filter((t): t is tf.Tensor => t != null));
+      tf.dispose([value, ...Object.values(grads), ...kept(diagnostics)]);
     } finally {
       tf.env().set('WEBGPU_ENGINE_COMPILE_ONLY', false);
       view.dispose();

@@ -4,7 +4,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { embedImages } from '../engine/embed';
 import type { TrainConfig } from '../engine/config';
-import { allWeights, type SimclrModel } from '../engine/model';
+import { methodOf } from '../engine/methods';
+import { allWeights, type Network } from '../engine/model';
 import type { StepMetrics } from '../engine/step';
 import type { DatasetPayload } from '../worker/protocol';
 import { encodeSafetensors, toPytorchLayout, type NamedArray } from './safetensors';
@@ -15,6 +16,8 @@ export interface ExportFile {
 }
 
 const text = (s: string) => new TextEncoder().encode(s);
+
+const snakeCase = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /** A Layers model as model.json plus one weight shard, as tf.loadLayersModel and tensorflowjs_converter expect. */
 async function layersModelFiles(model: tf.LayersModel, folder: string): Promise<ExportFile[]> {
@@ -41,13 +44,18 @@ async function layersModelFiles(model: tf.LayersModel, folder: string): Promise<
   ];
 }
 
+/** The parts a download holds: the encoder, and the method's heads when asked for (a follower never). */
+function exportedParts(model: Network, includeHead: boolean): [string, tf.LayersModel][] {
+  return [['encoder', model.encoder], ...(includeHead ? Object.entries(model.method.heads) : [])];
+}
+
 /** Every weight of the given parts in PyTorch layout, named '<module>.<layer>.<weight>'. */
-async function pytorchArrays(model: SimclrModel, includeHead: boolean): Promise<NamedArray[]> {
-  const encoderNames = new Set(model.encoder.weights.map((w) => w.originalName));
-  const headNames = new Set(model.head.weights.map((w) => w.originalName));
+async function pytorchArrays(model: Network, includeHead: boolean): Promise<NamedArray[]> {
+  const moduleOf = new Map<string, string>();
+  for (const [part, m] of exportedParts(model, includeHead)) for (const w of m.weights) moduleOf.set(w.originalName, part);
   const out: NamedArray[] = [];
   for (const { name, weight } of allWeights(model)) {
-    const module = encoderNames.has(name) ? 'encoder' : includeHead && headNames.has(name) ? 'projection_head' : null;
+    const module = moduleOf.get(name);
     if (!module) continue;
     const values = (await weight.read().data()) as Float32Array;
     const converted = toPytorchLayout({ name, shape: weight.shape as number[], values: Float32Array.from(values) });
@@ -64,19 +72,25 @@ export interface ModelExportInfo {
   version: string;
 }
 
-export async function modelBundle(model: SimclrModel, info: ModelExportInfo): Promise<ExportFile[]> {
+export async function modelBundle(model: Network, info: ModelExportInfo): Promise<ExportFile[]> {
   const { config, step, metrics, includeHead, version } = info;
   const { imageSize, channels } = config.model;
   const representationDim = model.encoder.outputs[0]!.shape.at(-1);
-  const files = await layersModelFiles(model.encoder, 'encoder');
-  if (includeHead) files.push(...(await layersModelFiles(model.head, 'projection_head')));
+  const files: ExportFile[] = [];
+  for (const [part, m] of exportedParts(model, includeHead)) files.push(...(await layersModelFiles(m, part)));
   const arrays = await pytorchArrays(model, includeHead);
   files.push({ name: 'weights.safetensors', bytes: encodeSafetensors(arrays, { format: 'pt', producer: `tabclr ${version}`, encoder: config.model.encoder }) });
   const configJson = {
     tabclr_version: version,
     created: new Date().toISOString(),
     step,
-    final_metrics: metrics && { loss: metrics.loss, nt_xent: metrics.ntXent, contrastive_acc: metrics.contrastiveAcc, embedding_std: metrics.embeddingStd, lr: metrics.lr },
+    final_metrics: metrics && {
+      loss: metrics.loss,
+      method_loss: metrics.methodLoss,
+      ...Object.fromEntries(Object.entries(metrics.diagnostics).map(([key, value]) => [snakeCase(key), value])),
+      embedding_std: metrics.embeddingStd,
+      lr: metrics.lr,
+    },
     input: {
       size: [imageSize, imageSize],
       channels,
@@ -88,15 +102,15 @@ export async function modelBundle(model: SimclrModel, info: ModelExportInfo): Pr
     training: config,
   };
   files.push({ name: 'config.json', bytes: text(`${JSON.stringify(configJson, null, 2)}\n`) });
-  files.push({ name: 'README.md', bytes: text(readme(configJson.input.size[0]!, channels, config.model.encoder, includeHead)) });
+  files.push({ name: 'README.md', bytes: text(readme(configJson.input.size[0]!, channels, config.model.encoder, includeHead, methodOf(config.method).label)) });
   return files;
 }
 
-function readme(size: number, channels: number, encoder: string, includeHead: boolean): string {
-  return `# A SimCLR encoder trained with tabclr
+function readme(size: number, channels: number, encoder: string, includeHead: boolean, method: string): string {
+  return `# A ${method} encoder trained with tabclr
 
 \`encoder/\` is the trained encoder (${encoder}) as a TensorFlow.js Layers model; \`weights.safetensors\` holds the
-same weights with PyTorch names and layouts${includeHead ? ', and the projection head\'s' : ''}. \`config.json\` has the
+same weights with PyTorch names and layouts${includeHead ? ', and the heads\' (the projection head, and a predictor where the method has one)' : ''}. \`config.json\` has the
 full training configuration, the step reached and the final metrics.
 
 Input: ${size} × ${size} × ${channels}, pixel values / 255 (in [0, 1]), the centred square of each image.

@@ -2,6 +2,7 @@ import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { defaultTrainConfig } from '../engine/config';
+import { stepReport } from '../test/stepReport';
 import { CHECKPOINT_DB, CheckpointStore, type CheckpointState, type RunRecord } from './checkpoints';
 
 function record(id: string, step: number, updatedAt = step): Omit<RunRecord, 'generation'> {
@@ -57,6 +58,22 @@ async function stateKeys(): Promise<IDBValidKey[]> {
 describe('CheckpointStore', () => {
   beforeEach(() => {
     globalThis.indexedDB = new IDBFactory();
+  });
+
+  it('loads a run saved before the method seam in today\'s shape: SimCLR, with its curves\' NT-Xent and accuracy', async () => {
+    const store = await open();
+    const { method: _method, ...oldConfig } = defaultTrainConfig(8, 3);
+    const oldStep = { ...stepReport(1), ntXent: 3.5, contrastiveAcc: 0.25 } as Record<string, unknown>;
+    delete oldStep.methodLoss;
+    delete oldStep.diagnostics;
+    const old = { ...state(1), history: { steps: [oldStep], snapshots: [], baselines: null }, lastMetrics: oldStep } as unknown as CheckpointState;
+    await store.save({ ...record('old', 1), config: { ...oldConfig, temperature: 0.3 } } as unknown as Omit<RunRecord, 'generation'>, old);
+    const loaded = (await store.load('old'))!;
+    expect(loaded.record.config.method).toEqual({ name: 'simclr', temperature: 0.3 });
+    expect(loaded.state.history.steps[0]).toMatchObject({ methodLoss: 3.5, diagnostics: { contrastiveAcc: 0.25 } });
+    expect(loaded.state.history.steps[0]).not.toHaveProperty('ntXent');
+    expect(loaded.state.lastMetrics).toMatchObject({ methodLoss: 3.5, diagnostics: { contrastiveAcc: 0.25 } });
+    store.close();
   });
 
   it('keeps the latest checkpoint of each run, lists runs newest first, and deletes a run with its states', async () => {

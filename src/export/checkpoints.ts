@@ -7,7 +7,7 @@
 // leaves only an orphan, which the next open deletes.
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { SamplerState } from '../engine/batches';
-import type { TrainConfig } from '../engine/config';
+import { upgradeConfig, type TrainConfig } from '../engine/config';
 import type { TrainStateSnapshot } from '../engine/snapshot';
 import type { StepMetrics } from '../engine/step';
 import type { MonitorSettings, RecordedStep, SnapshotReport } from '../worker/protocol';
@@ -142,7 +142,12 @@ export class CheckpointStore {
     await tx.done;
     if (!record || !state) return null;
     const { runId: _runId, generation: _generation, ...rest } = state;
-    return { record, state: rest };
+    // Runs saved by an earlier version come back in today's shape.
+    const { history, lastMetrics } = rest;
+    return {
+      record: { ...record, config: upgradeConfig(record.config) },
+      state: { ...rest, history: { ...history, steps: history.steps.map(upgradeStep) }, lastMetrics: lastMetrics && upgradeStep(lastMetrics) },
+    };
   }
 
   /**
@@ -182,6 +187,16 @@ export class CheckpointStore {
 function summaryOf(record: RunRecord): RunSummary {
   const { id, name, createdAt, updatedAt, step, totalSteps, encoder, imageSize, datasetName, imageCount, lastLoss } = record;
   return { id, name, createdAt, updatedAt, step, totalSteps, encoder, imageSize, datasetName, imageCount, lastLoss };
+}
+
+/** A step recorded before the method seam: SimCLR's NT-Xent and contrastive accuracy had fields of their own. */
+type StepBeforeMethods<T> = Omit<T, 'methodLoss' | 'diagnostics'> & { ntXent: number; contrastiveAcc: number };
+
+/** A recorded step in today's shape, whichever version recorded it. */
+export function upgradeStep<T extends Pick<StepMetrics, 'methodLoss' | 'diagnostics'>>(step: T | StepBeforeMethods<T>): T {
+  if ('methodLoss' in step) return step;
+  const { ntXent, contrastiveAcc, ...rest } = step;
+  return { ...rest, methodLoss: ntXent, diagnostics: { contrastiveAcc } } as unknown as T;
 }
 
 /** Why a failed write failed, in words. */

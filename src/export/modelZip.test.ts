@@ -65,4 +65,11 @@ describe('readModelZip', () => {
     info.training.batchSize = 1;
     expect(() => readModelZip(edited('config.json', strToU8(JSON.stringify(info))), 'g.zip')).toThrow(/training configuration is not valid/);
   });
+
+  it('reads a zip written before the method seam (a top-level temperature, no method) as SimCLR', () => {
+    const info = JSON.parse(new TextDecoder().decode(unzipped()['config.json']));
+    const { method, ...old } = info.training;
+    const loaded = readModelZip(edited('config.json', strToU8(JSON.stringify({ ...info, training: { ...old, temperature: method.temperature } }))), 'old.zip');
+    expect(loaded.config).toEqual(config);
+  });
 });

@@ -2,7 +2,7 @@
 // present, the projection head's) weights, each checked, so a zip that is not ours, is cut short or contradicts itself
 // is refused with the reason before anything changes.
 import { unzipSync } from 'fflate';
-import { validateTrainConfig, type TrainConfig } from '../engine/config';
+import { upgradeConfig, validateTrainConfig, type TrainConfig } from '../engine/config';
 import type { StateTensor } from '../engine/optim';
 
 export interface LoadedModel {
@@ -97,7 +97,7 @@ export function readModelZip(bytes: Uint8Array, fileName: string): LoadedModel {
   if (typeof info.tabclr_version !== 'string' || !info.training?.model) {
     throw new ModelZipError('its config.json was not written by tabclr');
   }
-  const config = info.training;
+  const config = upgradeConfig(info.training);
   const problems = validateTrainConfig(config);
   if (problems.length) throw new ModelZipError(`its training configuration is not valid: ${problems.map((p) => p.message).join('; ')}`);
   const step = Number.isInteger(info.step) && info.step! >= 0 ? info.step! : 0;

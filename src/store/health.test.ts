@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { StepReport } from '../worker/protocol';
-import { assessHealth, COLLAPSE_MIN_STEPS, healthyEmbeddingStd, noLearningLoss, STD_WINDOW, type HealthContext } from './health';
+import { collapsedLoss as noLearningLoss } from '../engine/methods/simclr';
+import { assessHealth, COLLAPSE_MIN_STEPS, healthyEmbeddingStd, STD_WINDOW, type HealthContext } from './health';
 import { MetricsHistory } from './metricsHistory';
 
-const context: HealthContext = { batchSize: 64, projectionDim: 128, warmupSteps: 10, learningRate: 1e-3 };
+const context: HealthContext = { method: 'simclr', batchSize: 64, projectionDim: 128, warmupSteps: 10, learningRate: 1e-3 };
 const level = noLearningLoss(64); // ln 127 ≈ 4.844
 const healthyStd = healthyEmbeddingStd(128); // ≈ 0.0884
 
@@ -20,8 +21,8 @@ function run(steps: number, curve: Curve): MetricsHistory {
     reports.push({
       step,
       loss,
-      ntXent: loss,
-      contrastiveAcc: 0.3,
+      methodLoss: loss,
+      diagnostics: { contrastiveAcc: 0.3 },
       embeddingStd: curve.std(step),
       entropy: null,
       lr: 1e-3,
@@ -151,8 +152,8 @@ describe('assessHealth', () => {
       history.push({
         step,
         loss: level - 1, // objective = NT-Xent − λ·H
-        ntXent: level,
-        contrastiveAcc: 0.01,
+        methodLoss: level,
+        diagnostics: { contrastiveAcc: 0.01 },
         embeddingStd: healthyStd,
         entropy: 1,
         lr: 1e-3,

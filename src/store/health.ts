@@ -1,7 +1,9 @@
 // Reads the run's curves the way an experienced person would and says, in words, when something is wrong:
 // the loss went NaN, the embeddings collapsed, or nothing is being learnt (../shared/docs/simclr-recipe.md,
-// "Is my loss value normal?", "it collapsed and I didn't notice", "NaN after a few epochs").
-import { collapsedLoss as noLearningLoss, healthyEmbeddingStd } from '../engine/levels';
+// "Is my loss value normal?", "it collapsed and I didn't notice", "NaN after a few epochs"). The levels a run is
+// judged by are its method's (src/engine/methods: SimCLR's ln(2N − 1), say).
+import { healthyEmbeddingStd } from '../engine/levels';
+import { methodOf, type MethodName } from '../engine/methods';
 import type { MetricsColumns } from './metricsHistory';
 
 export interface HealthWarning {
@@ -12,6 +14,7 @@ export interface HealthWarning {
 }
 
 export interface HealthContext {
+  method: MethodName;
   batchSize: number;
   projectionDim: number;
   warmupSteps: number;
@@ -20,10 +23,10 @@ export interface HealthContext {
 }
 
 /** The columns assessHealth reads; MetricsHistory.columns() has them all. */
-export type HealthColumns = Pick<MetricsColumns, 'length' | 'step' | 'ntXent' | 'ntXentSmoothed' | 'embeddingStd' | 'finite'>;
+export type HealthColumns = Pick<MetricsColumns, 'length' | 'step' | 'methodLoss' | 'methodLossSmoothed' | 'embeddingStd' | 'finite'>;
 
-// The page judges the same levels the engine reports (levels.ts has no tfjs, so the page bundle stays without it).
-export { noLearningLoss, healthyEmbeddingStd };
+// The page judges the same levels the engine reports (levels.ts and the method files have no tfjs at run time).
+export { healthyEmbeddingStd };
 
 /** Steps looked back at for a non-finite loss. */
 export const DIVERGED_WINDOW = 20;
@@ -31,11 +34,9 @@ export const DIVERGED_WINDOW = 20;
 export const STD_WINDOW = 5;
 /** Steps a run needs before a collapse is called: a collapse shows within a few steps (std → 0). */
 export const COLLAPSE_MIN_STEPS = 8;
-/** Collapse: the recent loss is within this fraction of ln(2N − 1)... */
-export const COLLAPSE_LOSS_TOLERANCE = 0.02;
-/** ...and the embedding std is below this fraction of 1/√d. */
+/** Collapse: the recent loss is within the method's tolerance of its collapse level, and the embedding std is below this fraction of 1/√d. */
 export const COLLAPSE_STD_FRACTION = 0.2;
-/** Stuck: the smoothed loss never got below this fraction of ln(2N − 1). */
+/** Stuck: the smoothed loss never got below this fraction of the method's no-learning level (SimCLR's ln(2N − 1)). */
 export const STUCK_LOSS_FRACTION = 0.98;
 
 /** A number for people: 3 significant digits, "3e-4" style for small learning rates. */
@@ -78,14 +79,14 @@ function diverged(columns: HealthColumns, context: HealthContext): HealthWarning
   let bad = 0;
   let sawNaN = false;
   for (let i = Math.max(0, n - DIVERGED_WINDOW); i < n; i++) {
-    const v = columns.ntXent[i]!;
+    const v = columns.methodLoss[i]!;
     if (!columns.finite[i] || !Number.isFinite(v)) {
       bad += 1;
       if (Number.isNaN(v) || Number.isFinite(v)) sawNaN = true;
     }
   }
   if (bad === 0) return null;
-  // A flagged step with a finite NT-Xent had a non-finite objective; call it NaN, the word people search for.
+  // A flagged step with a finite method loss had a non-finite objective; call it NaN, the word people search for.
   const kind = sawNaN ? 'NaN' : 'infinite';
   const window = Math.min(n, DIVERGED_WINDOW);
   const lr = context.learningRate;
@@ -104,15 +105,21 @@ function diverged(columns: HealthColumns, context: HealthContext): HealthWarning
   };
 }
 
+function levelsOf(context: HealthContext) {
+  const method = methodOf({ name: context.method });
+  return { method, levels: method.levels({ batchSize: context.batchSize, projectionDim: context.projectionDim }) };
+}
+
 function collapsed(columns: HealthColumns, context: HealthContext): HealthWarning | null {
   const n = columns.length;
   if (n < COLLAPSE_MIN_STEPS) return null;
   const lastStep = columns.step[n - 1]!;
   if (lastStep <= context.warmupSteps) return null;
-  const level = noLearningLoss(context.batchSize);
+  const { method, levels } = levelsOf(context);
+  const { loss: level, label } = levels.collapsed;
   // The recent raw loss, not the smoothed one: a collapse is abrupt and the average would lag it by many steps.
-  const recent = meanOfLast(columns.ntXent, STD_WINDOW);
-  if (!(Math.abs(recent - level) <= COLLAPSE_LOSS_TOLERANCE * level)) return null;
+  const recent = meanOfLast(columns.methodLoss, STD_WINDOW);
+  if (!(Math.abs(recent - level) <= levels.collapsed.tolerance)) return null;
   const healthy = healthyEmbeddingStd(context.projectionDim);
   const std = meanOfLast(columns.embeddingStd, STD_WINDOW);
   if (!(std < COLLAPSE_STD_FRACTION * healthy)) return null;
@@ -120,12 +127,10 @@ function collapsed(columns: HealthColumns, context: HealthContext): HealthWarnin
     kind: 'collapsed',
     title: 'The embeddings have collapsed',
     cause:
-      `The loss has stayed at ${num(recent)}, the no-learning level for batch ${context.batchSize} (ln ${2 * context.batchSize - 1} = ${num(level)}), ` +
+      `The loss has stayed at ${num(recent)}, ${method.label}'s level for a collapse at batch ${context.batchSize} (${label}), ` +
       `and the embedding spread is ${stdText(std)}, far below the healthy ${stdText(healthy)} (1/√${context.projectionDim}): ` +
       'every image is mapped to nearly the same point, so the encoder tells nothing apart.',
-    fix:
-      `Restart with a lower learning rate (try ${lrText(context.learningRate / 10)}) and a higher temperature (0.2–0.5), ` +
-      'and check the augmentations: too weak makes the two views trivially alike, too strong leaves nothing in common.',
+    fix: `Restart with a lower learning rate (try ${lrText(context.learningRate / 10)}) and ${method.advice.collapsed}.`,
   };
 }
 
@@ -135,12 +140,14 @@ function stuck(columns: HealthColumns, context: HealthContext): HealthWarning | 
   const lastStep = columns.step[n - 1]!;
   const after = Math.max(50, 2 * context.warmupSteps);
   if (lastStep < after) return null;
-  const level = noLearningLoss(context.batchSize);
+  const { method, levels } = levelsOf(context);
+  if (levels.noLearning === null || method.advice.stuck === null) return null;
+  const { loss: level, label } = levels.noLearning;
   const threshold = STUCK_LOSS_FRACTION * level;
-  const smoothed = lastFinite(columns.ntXentSmoothed);
+  const smoothed = lastFinite(columns.methodLossSmoothed);
   if (!(smoothed >= threshold)) return null;
   // Not stuck if it ever got clearly below the no-learning level.
-  for (let i = 0; i < n; i++) if (columns.ntXentSmoothed[i]! < threshold) return null;
+  for (let i = 0; i < n; i++) if (columns.methodLossSmoothed[i]! < threshold) return null;
   const healthy = healthyEmbeddingStd(context.projectionDim);
   const std = meanOfLast(columns.embeddingStd, STD_WINDOW);
   if (!(std >= COLLAPSE_STD_FRACTION * healthy)) return null;
@@ -148,19 +155,17 @@ function stuck(columns: HealthColumns, context: HealthContext): HealthWarning | 
     kind: 'stuck',
     title: 'Nothing is being learnt yet',
     cause:
-      `After ${lastStep} steps the loss is still ${num(smoothed)}, the no-learning level for batch ${context.batchSize} (ln ${2 * context.batchSize - 1} = ${num(level)}), ` +
+      `After ${lastStep} steps the loss is still ${num(smoothed)}, the no-learning level for batch ${context.batchSize} (${label}), ` +
       `although the embeddings are spread out (std ${stdText(std)}, healthy ≈ ${stdText(healthy)}): the encoder cannot yet tell the two views of an image from the others. ` +
       `Either the learning rate (${num(context.learningRate)}) is too low, or the task is badly posed: augmentations so strong the views share little, ` +
       'or images so alike (near-duplicates, blank frames) that there is nothing to tell apart.',
-    fix:
-      `Try a higher learning rate (${lrText(context.learningRate * 3)}, three times as high), milder augmentations (a larger minimum crop area, weaker colour jitter), ` +
-      'or check the data set for near-duplicates; if the curve has only just begun to bend, train longer.',
+    fix: `Try a higher learning rate (${lrText(context.learningRate * 3)}, three times as high), ${method.advice.stuck}.`,
   };
 }
 
 /**
- * What is wrong with the run so far, most urgent first; empty when it looks healthy. Reads the NT-Xent column
- * (not the objective, which the entropy term shifts) so the comparison with ln(2N − 1) holds.
+ * What is wrong with the run so far, most urgent first; empty when it looks healthy. Reads the method's own loss
+ * (not the objective, which the entropy term shifts) so the comparison with its levels holds.
  */
 export function assessHealth(columns: HealthColumns, context: HealthContext): HealthWarning[] {
   if (columns.length === 0) return [];

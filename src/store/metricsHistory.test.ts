@@ -30,10 +30,10 @@ describe('MetricsHistory', () => {
 
   it('smooths the loss with a debiased EMA (alpha 0.05): hand-checked values', () => {
     const history = new MetricsHistory();
-    history.push(stepReport(1, { loss: 4, ntXent: 4 }));
-    history.push(stepReport(2, { loss: 2, ntXent: 2 }));
-    history.push(stepReport(3, { loss: 3, ntXent: 3 }));
-    const { lossSmoothed, ntXentSmoothed } = history.columns();
+    history.push(stepReport(1, { loss: 4, methodLoss: 4 }));
+    history.push(stepReport(2, { loss: 2, methodLoss: 2 }));
+    history.push(stepReport(3, { loss: 3, methodLoss: 3 }));
+    const { lossSmoothed, methodLossSmoothed } = history.columns();
     // Step 1: 0.05·4 / (1 − 0.95) = 4, the first value itself.
     expect(lossSmoothed[0]).toBeCloseTo(4, 12);
     // Step 2: (0.95·0.2 + 0.05·2) / (1 − 0.95²) = 0.29 / 0.0975.
@@ -41,7 +41,7 @@ describe('MetricsHistory', () => {
     expect(lossSmoothed[1]).toBeCloseTo(2.974359, 6);
     // Step 3: (0.95·0.29 + 0.05·3) / (1 − 0.95³) = 0.4255 / 0.142625.
     expect(lossSmoothed[2]).toBeCloseTo(0.4255 / 0.142625, 12);
-    expect(Array.from(ntXentSmoothed)).toEqual(Array.from(lossSmoothed));
+    expect(Array.from(methodLossSmoothed)).toEqual(Array.from(lossSmoothed));
   });
 
   it('a constant loss smooths to itself', () => {
@@ -51,10 +51,10 @@ describe('MetricsHistory', () => {
 
   it('a NaN or infinite loss does not poison the smoothed loss, and is flagged', () => {
     const history = new MetricsHistory();
-    history.push(stepReport(1, { loss: 4, ntXent: 4 }));
-    history.push(stepReport(2, { loss: NaN, ntXent: NaN, finite: false }));
-    history.push(stepReport(3, { loss: Infinity, ntXent: Infinity, finite: false }));
-    history.push(stepReport(4, { loss: 2, ntXent: 2 }));
+    history.push(stepReport(1, { loss: 4, methodLoss: 4 }));
+    history.push(stepReport(2, { loss: NaN, methodLoss: NaN, finite: false }));
+    history.push(stepReport(3, { loss: Infinity, methodLoss: Infinity, finite: false }));
+    history.push(stepReport(4, { loss: 2, methodLoss: 2 }));
     const c = history.columns();
     expect(Array.from(c.finite)).toEqual([1, 0, 0, 1]);
     expect(Number.isNaN(c.loss[1])).toBe(true);
@@ -67,8 +67,8 @@ describe('MetricsHistory', () => {
 
   it('a smoothed loss is NaN until the first finite value', () => {
     const history = new MetricsHistory();
-    history.push(stepReport(1, { loss: NaN, ntXent: NaN, finite: false }));
-    history.push(stepReport(2, { loss: 3, ntXent: 3 }));
+    history.push(stepReport(1, { loss: NaN, methodLoss: NaN, finite: false }));
+    history.push(stepReport(2, { loss: 3, methodLoss: 3 }));
     const c = history.columns();
     expect(Number.isNaN(c.lossSmoothed[0])).toBe(true);
     expect(c.lossSmoothed[1]).toBeCloseTo(3, 12);
@@ -104,15 +104,15 @@ describe('MetricsHistory', () => {
     expect(history.columns().loss.length).toBe(0);
     expect(history.knnColumns().length).toBe(0);
     expect(history.baselines).toEqual({ randomInit: 0.62, rawPixels: 0.75 });
-    history.push(stepReport(1, { loss: 2, ntXent: 2 }));
+    history.push(stepReport(1, { loss: 2, methodLoss: 2 }));
     expect(history.columns().lossSmoothed[0]).toBeCloseTo(2, 12); // the EMA starts afresh
   });
 
   it('a step that does not follow the last one starts a new run', () => {
     const history = new MetricsHistory();
-    for (let step = 1; step <= 5; step++) history.push(stepReport(step, { loss: 9, ntXent: 9 }));
+    for (let step = 1; step <= 5; step++) history.push(stepReport(step, { loss: 9, methodLoss: 9 }));
     history.pushKnn(5, 0.5);
-    history.push(stepReport(1, { loss: 3, ntXent: 3 }));
+    history.push(stepReport(1, { loss: 3, methodLoss: 3 }));
     expect(history.length).toBe(1);
     expect(history.knnColumns().length).toBe(0);
     expect(history.columns().lossSmoothed[0]).toBeCloseTo(3, 12);
@@ -131,7 +131,7 @@ describe('MetricsHistory', () => {
     const history = new MetricsHistory();
     history.push(stepReport(1));
     expect(history.hasEntropyTerm).toBe(false);
-    history.push(stepReport(2, { entropy: 1.2, loss: 3.5, ntXent: 4 }));
+    history.push(stepReport(2, { entropy: 1.2, loss: 3.5, methodLoss: 4 }));
     expect(history.hasEntropyTerm).toBe(true);
   });
 });

@@ -15,13 +15,14 @@ export interface MetricsColumns {
   step: Float64Array;
   /** The training objective as reported (NaN or ±Inf when the step diverged). */
   loss: Float64Array;
-  /** NT-Xent alone (equals loss unless the entropy term is on); the value comparable with ln(2N − 1). */
-  ntXent: Float64Array;
+  /** The method's loss alone (equals loss unless the entropy term is on); the value its reference levels compare with. */
+  methodLoss: Float64Array;
   /** Debiased EMA of loss; a non-finite loss is skipped, the previous smoothed value carried over. */
   lossSmoothed: Float64Array;
-  /** The same smoothing of ntXent. */
-  ntXentSmoothed: Float64Array;
-  contrastiveAcc: Float64Array;
+  /** The same smoothing of methodLoss. */
+  methodLossSmoothed: Float64Array;
+  /** The method's own diagnostics (SimCLR: contrastiveAcc), one column per key the run reports. */
+  diagnostics: Record<string, Float64Array>;
   embeddingStd: Float64Array;
   lr: Float64Array;
   /** Global L2 norm of the gradients (NaN for steps recorded before it was, in older checkpoints). */
@@ -49,14 +50,13 @@ export interface KnnBaselines {
 
 export type HistoryListener = () => void;
 
-type FloatColumn = Exclude<keyof MetricsColumns, 'length' | 'finite'>;
+type FloatColumn = Exclude<keyof MetricsColumns, 'length' | 'finite' | 'diagnostics'>;
 const FLOAT_COLUMNS: readonly FloatColumn[] = [
   'step',
   'loss',
-  'ntXent',
+  'methodLoss',
   'lossSmoothed',
-  'ntXentSmoothed',
-  'contrastiveAcc',
+  'methodLossSmoothed',
   'embeddingStd',
   'lr',
   'gradNorm',
@@ -102,8 +102,10 @@ export class MetricsHistory {
   private size = 0;
   private data: Record<FloatColumn, Float64Array> = MetricsHistory.allocate(INITIAL_CAPACITY);
   private finiteFlags = new Uint8Array(INITIAL_CAPACITY);
+  /** The run's diagnostics columns, by key, in the order its first report listed them. */
+  private diagnostics = new Map<string, Float64Array>();
   private readonly lossEma = new DebiasedEma(SMOOTHING_ALPHA);
-  private readonly ntXentEma = new DebiasedEma(SMOOTHING_ALPHA);
+  private readonly methodLossEma = new DebiasedEma(SMOOTHING_ALPHA);
   private knnCapacity = 64;
   private knnSize = 0;
   private knnStep = new Float64Array(64);
@@ -136,7 +138,7 @@ export class MetricsHistory {
     return this.lastTotalSteps;
   }
 
-  /** True once a report carried an entropy value, i.e. loss and ntXent differ. */
+  /** True once a report carried an entropy value, i.e. loss and methodLoss differ. */
   get hasEntropyTerm(): boolean {
     return this.entropySeen;
   }
@@ -179,10 +181,10 @@ export class MetricsHistory {
       length: n,
       step: d.step.subarray(0, n),
       loss: d.loss.subarray(0, n),
-      ntXent: d.ntXent.subarray(0, n),
+      methodLoss: d.methodLoss.subarray(0, n),
       lossSmoothed: d.lossSmoothed.subarray(0, n),
-      ntXentSmoothed: d.ntXentSmoothed.subarray(0, n),
-      contrastiveAcc: d.contrastiveAcc.subarray(0, n),
+      methodLossSmoothed: d.methodLossSmoothed.subarray(0, n),
+      diagnostics: Object.fromEntries([...this.diagnostics].map(([key, column]) => [key, column.subarray(0, n)])),
       embeddingStd: d.embeddingStd.subarray(0, n),
       lr: d.lr.subarray(0, n),
       gradNorm: d.gradNorm.subarray(0, n),
@@ -231,10 +233,19 @@ export class MetricsHistory {
     const d = this.data;
     d.step[i] = report.step;
     d.loss[i] = report.loss;
-    d.ntXent[i] = report.ntXent;
+    d.methodLoss[i] = report.methodLoss;
     d.lossSmoothed[i] = this.lossEma.add(report.loss);
-    d.ntXentSmoothed[i] = this.ntXentEma.add(report.ntXent);
-    d.contrastiveAcc[i] = report.contrastiveAcc;
+    d.methodLossSmoothed[i] = this.methodLossEma.add(report.methodLoss);
+    for (const [key, value] of Object.entries(report.diagnostics)) {
+      let column = this.diagnostics.get(key);
+      if (!column) {
+        // A key first seen now: NaN for the steps before it.
+        column = new Float64Array(this.capacity).fill(NaN);
+        this.diagnostics.set(key, column);
+      }
+      column[i] = value;
+    }
+    for (const [key, column] of this.diagnostics) if (!(key in report.diagnostics)) column[i] = NaN;
     d.embeddingStd[i] = report.embeddingStd;
     d.lr[i] = report.lr;
     d.gradNorm[i] = report.gradNorm ?? NaN;
@@ -249,6 +260,7 @@ export class MetricsHistory {
   private grow(): void {
     this.capacity *= 2;
     for (const name of FLOAT_COLUMNS) this.data[name] = grown(this.data[name], this.capacity);
+    for (const [key, column] of this.diagnostics) this.diagnostics.set(key, grown(column, this.capacity));
     this.finiteFlags = grown(this.finiteFlags, this.capacity);
   }
 
@@ -257,7 +269,9 @@ export class MetricsHistory {
     this.size = 0;
     this.knnSize = 0;
     this.lossEma.reset();
-    this.ntXentEma.reset();
+    this.methodLossEma.reset();
+    // Another run may be another method, with other diagnostics.
+    this.diagnostics.clear();
     this.entropySeen = false;
     this.lastTotalSteps = 0;
   }

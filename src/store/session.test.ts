@@ -83,7 +83,7 @@ describe('a frame of worker messages', () => {
   });
 
   const step = (n: number, loss: number) =>
-    stepReport(n, { loss, ntXent: loss, finite: Number.isFinite(loss), gradNorm: Number.isFinite(loss) ? 2 : NaN, totalSteps: 10 });
+    stepReport(n, { loss, methodLoss: loss, finite: Number.isFinite(loss), gradNorm: Number.isFinite(loss) ? 2 : NaN, totalSteps: 10 });
 
   it('a rewind in the same frame as the bad step leaves no trace of that step on the curves or in the step count', async () => {
     const { useStore } = await import('./store');

@@ -6,8 +6,8 @@ export function stepReport(step: number, change: Partial<StepReport> = {}): Step
   return {
     step,
     loss: 4,
-    ntXent: 4,
-    contrastiveAcc: 0.5,
+    methodLoss: 4,
+    diagnostics: { contrastiveAcc: 0.5 },
     embeddingStd: 0.08,
     entropy: null,
     lr: 1e-3,

@@ -15,11 +15,11 @@ function kindsOf(warnings: HealthWarning[]): string {
  * nothing while the run looks healthy. A warning's text is taken when it first appears and kept while the same
  * problems persist, so a screen reader announces each problem once instead of on every step.
  */
-export function HealthPanel({ batchSize, projectionDim, warmupSteps, learningRate }: HealthPanelProps) {
+export function HealthPanel({ method, batchSize, projectionDim, warmupSteps, learningRate }: HealthPanelProps) {
   const [warnings, setWarnings] = useState<HealthWarning[]>([]);
 
   useEffect(() => {
-    const context: HealthContext = { batchSize, projectionDim, warmupSteps, learningRate };
+    const context: HealthContext = { method, batchSize, projectionDim, warmupSteps, learningRate };
     let first = true;
     const check = () => {
       const next = assessHealth(metricsHistory.columns(), context);
@@ -30,7 +30,7 @@ export function HealthPanel({ batchSize, projectionDim, warmupSteps, learningRat
     };
     check();
     return subscribePerFrame(metricsHistory, check);
-  }, [batchSize, projectionDim, warmupSteps, learningRate]);
+  }, [method, batchSize, projectionDim, warmupSteps, learningRate]);
 
   if (warnings.length === 0) return null;
   return (

@@ -10,8 +10,14 @@ export function LivePanel() {
   return (
     <section className="panel wide" aria-labelledby="live-title">
       <h2 id="live-title">Training curves</h2>
-      <HealthPanel batchSize={config.batchSize} projectionDim={config.model.projectionDim} warmupSteps={config.optim.warmupSteps} learningRate={config.optim.learningRate} />
-      <TrainingCurves batchSize={config.batchSize} projectionDim={config.model.projectionDim} totalSteps={steps} />
+      <HealthPanel
+        method={config.method.name}
+        batchSize={config.batchSize}
+        projectionDim={config.model.projectionDim}
+        warmupSteps={config.optim.warmupSteps}
+        learningRate={config.optim.learningRate}
+      />
+      <TrainingCurves method={config.method.name} batchSize={config.batchSize} projectionDim={config.model.projectionDim} totalSteps={steps} />
     </section>
   );
 }

@@ -1,6 +1,6 @@
-import { useId } from 'react';
+import { Fragment, useId } from 'react';
+import { defaultMethodConfig, METHOD_NAMES, METHODS, methodOf, type MethodConfig, type MethodName } from '../engine/methods';
 import { PRESETS, type PresetName, type RunSettings } from '../store/defaults';
-import { noLearningLoss } from '../store/health';
 import { monitorProblems } from '../store/monitor';
 import { checkpointEveryProblem } from '../store/runs';
 import { useStore } from '../store/store';
@@ -46,6 +46,40 @@ function NumberField({ label, field, problem: given, value, step = 'any', disabl
   );
 }
 
+/** The method choice and the chosen method's own settings (SimCLR's temperature, …), from its registry entry. */
+function MethodFields({ method, disabled }: { method: MethodConfig; disabled: boolean }) {
+  const update = useStore((s) => s.updateSettings);
+  const methodId = useId();
+  const spec = methodOf(method);
+  const setMethod = (next: MethodConfig) => update((s) => ({ ...s, config: { ...s.config, method: next } }));
+  const values = method as unknown as Record<string, number>;
+  return (
+    <>
+      <div className="field">
+        <label htmlFor={methodId}>Method</label>
+        <select id={methodId} value={method.name} title={spec.summary} onChange={(e) => setMethod(defaultMethodConfig(e.target.value as MethodName))}>
+          {METHOD_NAMES.map((name) => (
+            <option key={name} value={name}>
+              {METHODS[name].label}
+            </option>
+          ))}
+        </select>
+      </div>
+      {Object.entries(spec.settings).map(([key, setting]) => (
+        <NumberField
+          key={`${method.name}-${key}`}
+          label={setting.label}
+          field={`method.${key}`}
+          value={values[key]!}
+          step={setting.integer ? 1 : 'any'}
+          disabled={disabled}
+          onChange={(value) => setMethod({ ...method, [key]: value } as MethodConfig)}
+        />
+      ))}
+    </>
+  );
+}
+
 function SettingsForm({ settings, disabled }: { settings: RunSettings; disabled: boolean }) {
   const update = useStore((s) => s.updateSettings);
   const setModel = (change: Partial<RunSettings['config']['model']>) =>
@@ -58,6 +92,7 @@ function SettingsForm({ settings, disabled }: { settings: RunSettings; disabled:
   return (
     <fieldset className="settings" disabled={disabled}>
       <legend>Settings</legend>
+      <MethodFields method={config.method} disabled={disabled} />
       <div className="field">
         <label htmlFor={encoderId}>Encoder</label>
         <select id={encoderId} value={config.model.encoder} onChange={(e) => setModel({ encoder: e.target.value as 'convnet4' | 'resnet18' })}>
@@ -68,7 +103,6 @@ function SettingsForm({ settings, disabled }: { settings: RunSettings; disabled:
       <NumberField label="Width multiplier" field="model.width" value={config.model.width} disabled={disabled} onChange={(width) => setModel({ width })} />
       <NumberField label="Batch size" field="batchSize" value={config.batchSize} step={1} disabled={disabled} onChange={(batchSize) => update((s) => ({ ...s, config: { ...s.config, batchSize } }))} />
       <NumberField label="Steps" field="steps" value={settings.steps} step={1} disabled={disabled} onChange={(steps) => update((s) => ({ ...s, steps }))} />
-      <NumberField label="Temperature" field="temperature" value={config.temperature} disabled={disabled} onChange={(temperature) => update((s) => ({ ...s, config: { ...s.config, temperature } }))} />
       <div className="field">
         <label htmlFor={optimizerId}>Optimiser</label>
         <select id={optimizerId} value={config.optim.optimizer} onChange={(e) => setOptim({ optimizer: e.target.value as 'adam' | 'sgd' | 'lars' })}>
@@ -165,7 +199,10 @@ export function TrainPanel() {
   const monitorOk = monitorProblem.snapshotEvery === null && monitorProblem.probeCount === null && checkpointOk;
   const loadingImages = useStore((s) => s.datasetLoading || s.importState?.status === 'running' || s.resuming !== null || s.loadingModel !== null);
   const canStart = phase === 'ready' && settings !== null && problems.length === 0 && monitorOk && !active && !selfTesting && !loadingImages;
-  const collapse = settings ? noLearningLoss(settings.config.batchSize) : NaN;
+  const method = settings ? methodOf(settings.config.method) : null;
+  const levels = settings && method ? method.levels({ batchSize: settings.config.batchSize, projectionDim: settings.config.model.projectionDim }) : null;
+  // The level the loss is read against: SimCLR's no-learning ln(2N − 1), or where a non-contrastive loss collapses.
+  const lossLevel = levels && (levels.noLearning ? `no learning: ${levels.noLearning.label}` : `collapse: ${levels.collapsed.label}`);
 
   return (
     <section className="panel" aria-labelledby="train-title">
@@ -210,14 +247,19 @@ export function TrainPanel() {
         <span aria-live="polite">{state === 'stopped' && latest && latest.step === latest.totalSteps ? 'Finished' : STATE_TEXT[state]}</span>
         {latest && ` · step ${latest.step} of ${latest.totalSteps}`}
       </p>
-      {latest && (
+      {latest && method && (
         <dl className="results" aria-label="Last step">
-          <dt>Loss</dt>
+          <dt>Loss ({method.lossLabel})</dt>
           <dd>
-            {fixed(latest.loss)} (no learning: {fixed(collapse)})
+            {fixed(latest.methodLoss)}
+            {lossLevel && ` (${lossLevel})`}
           </dd>
-          <dt>Contrastive accuracy</dt>
-          <dd>{percent(latest.contrastiveAcc, 1)}</dd>
+          {method.diagnostics.map((d) => (
+            <Fragment key={d.key}>
+              <dt>{d.label}</dt>
+              <dd>{d.format === 'fraction' ? percent(latest.diagnostics[d.key] ?? NaN, 1) : fixed(latest.diagnostics[d.key] ?? NaN, 4)}</dd>
+            </Fragment>
+          ))}
           <dt>Embedding std</dt>
           <dd>{fixed(latest.embeddingStd, 4)}</dd>
           <dt>Learning rate</dt>

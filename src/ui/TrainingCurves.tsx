@@ -5,11 +5,14 @@ import { useEffect, useId, useRef, useState } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { EXPLODING_FACTOR } from '../engine/divergence';
-import { healthyEmbeddingStd, noLearningLoss } from '../store/health';
+import { methodOf, type MethodName } from '../engine/methods';
+import type { DiagnosticSpec, Method } from '../engine/methods/method';
+import { healthyEmbeddingStd } from '../store/health';
 import { etaSeconds, metricsHistory, subscribePerFrame, type MetricsColumns, type MetricsHistory } from '../store/metricsHistory';
 import './curves.css';
 
 export interface TrainingCurvesProps {
+  method: MethodName;
   batchSize: number;
   projectionDim: number;
   totalSteps: number;
@@ -328,7 +331,7 @@ function lastIndex(history: MetricsHistory): number {
   return history.length - 1;
 }
 
-type StepColumn = Exclude<keyof MetricsColumns, 'length' | 'finite' | 'step'>;
+type StepColumn = Exclude<keyof MetricsColumns, 'length' | 'finite' | 'step' | 'diagnostics'>;
 
 /** [steps, ...columns] as views of the history: nothing is copied per frame. */
 function stepsData(history: MetricsHistory, ...columns: StepColumn[]): uPlot.AlignedData {
@@ -336,46 +339,52 @@ function stepsData(history: MetricsHistory, ...columns: StepColumn[]): uPlot.Ali
   return [c.step, ...columns.map((name) => c[name])] as uPlot.AlignedData;
 }
 
-function lossSpec(batchSize: number): ChartSpec {
-  const level = noLearningLoss(batchSize);
-  const references = [{ value: level, label: `no learning (ln ${2 * batchSize - 1} = ${level.toFixed(2)})` }];
+/** "the no-learning level is ln(2N − 1) = 4.84" for screen readers. */
+function referencesText(references: ReferenceLine[]): string {
+  return references.length ? ` Dashed: ${references.map((r) => r.label).join('; ')}.` : '';
+}
+
+function lossSpec(method: Method, batchSize: number, projectionDim: number): ChartSpec {
+  const references = method.levels({ batchSize, projectionDim }).loss;
+  const bounds = method.lossBounds;
   return {
     series: [
-      { label: 'NT-Xent', stroke: () => palette.accentFaint, width: 1, value: (_u, v) => (v == null ? '—' : fmt(v, 4)) },
+      { label: method.lossLabel, stroke: () => palette.accentFaint, width: 1, value: (_u, v) => (v == null ? '—' : fmt(v, 4)) },
       { label: 'smoothed', stroke: () => palette.accent, width: 2, value: (_u, v) => (v == null ? '—' : fmt(v, 4)) },
     ],
-    yRange: referenceRange(() => references, { floor: 0 }),
+    yRange: referenceRange(() => references, { floor: bounds.min, ...(bounds.max !== undefined && { ceil: bounds.max }) }),
     references: () => references,
     syncCursor: true,
     read(history) {
       const i = lastIndex(history);
       const c = history.columns();
       const label =
-        i < 0
-          ? `Loss chart; no steps yet. The no-learning level is ${level.toFixed(2)}.`
-          : `Loss chart; latest loss ${fmt(c.ntXent[i]!)} at step ${c.step[i]}, smoothed ${fmt(c.ntXentSmoothed[i]!)}; the no-learning level is ${level.toFixed(2)}.`;
-      return { data: stepsData(history, 'ntXent', 'ntXentSmoothed'), label };
+        (i < 0
+          ? `Loss chart (${method.lossLabel}); no steps yet.`
+          : `Loss chart (${method.lossLabel}); latest loss ${fmt(c.methodLoss[i]!)} at step ${c.step[i]}, smoothed ${fmt(c.methodLossSmoothed[i]!)}.`) + referencesText(references);
+      return { data: stepsData(history, 'methodLoss', 'methodLossSmoothed'), label };
     },
   };
 }
 
-function accuracySpec(batchSize: number): ChartSpec {
-  const chance = 1 / (2 * batchSize - 1);
-  const references = [{ value: chance, label: `chance (1/${2 * batchSize - 1})` }];
+/** One of the method's diagnostics (SimCLR's contrastive accuracy), with its reference lines. */
+function diagnosticSpec(diagnostic: DiagnosticSpec, batchSize: number, projectionDim: number): ChartSpec {
+  const references = diagnostic.references({ batchSize, projectionDim });
+  const fraction = diagnostic.format === 'fraction';
+  const format = (v: number) => (fraction ? pct(v) : fmt(v, 4));
   return {
-    series: [{ label: 'top-1 accuracy', stroke: () => palette.accent, width: 1.5, value: (_u, v) => (v == null ? '—' : pct(v)) }],
-    yRange: () => [0, 1],
-    yValues: (_u, splits) => splits.map((v) => `${Math.round(v * 100)}%`),
+    series: [{ label: diagnostic.label, stroke: () => palette.accent, width: 1.5, value: (_u, v) => (v == null ? '—' : format(v)) }],
+    yRange: fraction ? () => [0, 1] : referenceRange(() => references),
+    ...(fraction && { yValues: (_u: uPlot, splits: number[]) => splits.map((v) => `${Math.round(v * 100)}%`) }),
     references: () => references,
     syncCursor: true,
     read(history) {
       const i = lastIndex(history);
       const c = history.columns();
+      const column = c.diagnostics[diagnostic.key] ?? new Float64Array(c.length).fill(NaN);
       const label =
-        i < 0
-          ? 'Contrastive accuracy chart; no steps yet.'
-          : `Contrastive accuracy chart; latest ${pct(c.contrastiveAcc[i]!)} at step ${c.step[i]}; chance is ${pct(chance, 2)}.`;
-      return { data: stepsData(history, 'contrastiveAcc'), label };
+        (i < 0 ? `${diagnostic.label} chart; no steps yet.` : `${diagnostic.label} chart; latest ${format(column[i]!)} at step ${c.step[i]}.`) + referencesText(references);
+      return { data: [c.step, column] as uPlot.AlignedData, label };
     },
   };
 }
@@ -494,10 +503,12 @@ function summaryText(history: MetricsHistory, totalSteps: number): string {
 }
 
 /**
- * The run's live curves: loss, contrastive accuracy, embedding spread, learning rate, throughput, and kNN accuracy
- * against its baselines once there is a kNN point. Reads `metricsHistory`; push reports there.
+ * The run's live curves: the method's loss and diagnostics against its reference levels, embedding spread, learning
+ * rate, gradient norm, throughput, and kNN accuracy against its baselines once there is a kNN point. Reads
+ * `metricsHistory`; push reports there.
  */
-export function TrainingCurves({ batchSize, projectionDim, totalSteps }: TrainingCurvesProps) {
+export function TrainingCurves({ method: methodName, batchSize, projectionDim, totalSteps }: TrainingCurvesProps) {
+  const method = methodOf({ name: methodName });
   const summaryRef = useRef<HTMLParagraphElement>(null);
   const [hasKnn, setHasKnn] = useState(() => metricsHistory.knnColumns().length > 0);
 
@@ -515,8 +526,21 @@ export function TrainingCurves({ batchSize, projectionDim, totalSteps }: Trainin
     <section className="curves" aria-label="Training curves">
       <p ref={summaryRef} className="curves-summary" />
       <div className="curves-grid">
-        <Chart title="Loss (NT-Xent)" note="Thin: each step; thick: smoothed. Dashed: the level of a model that learnt nothing." spec={lossSpec(batchSize)} rebuildKey={`loss-${batchSize}`} />
-        <Chart title="Contrastive accuracy (top-1)" note="How often the other view of an image is its closest match. Dashed: chance." spec={accuracySpec(batchSize)} rebuildKey={`acc-${batchSize}`} />
+        <Chart
+          title={`Loss (${method.lossLabel})`}
+          note={`Thin: each step; thick: smoothed. ${method.lossDescription}`}
+          spec={lossSpec(method, batchSize, projectionDim)}
+          rebuildKey={`loss-${methodName}-${batchSize}-${projectionDim}`}
+        />
+        {method.diagnostics.map((diagnostic) => (
+          <Chart
+            key={diagnostic.key}
+            title={diagnostic.label}
+            note={diagnostic.description}
+            spec={diagnosticSpec(diagnostic, batchSize, projectionDim)}
+            rebuildKey={`${methodName}-${diagnostic.key}-${batchSize}-${projectionDim}`}
+          />
+        ))}
         <Chart title="Embedding spread (std)" note="Near 0 means collapse: every image maps to the same point. Dashed: healthy level." spec={stdSpec(projectionDim)} rebuildKey={`std-${projectionDim}`} />
         <Chart title="Learning rate" spec={lrSpec()} rebuildKey="lr" />
         <Chart

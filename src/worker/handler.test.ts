@@ -317,7 +317,7 @@ describe('TrainerHandler', () => {
     await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(3), steps: 3, monitor });
     expect(of('error').at(-1)).toMatchObject({ code: 'no-dataset' });
     await handler.handle({ type: 'set-dataset', dataset: dataset() });
-    await handler.handle({ type: 'start', checkpointEvery: 0, config: { ...schedule(3), temperature: -1, batchSize: 40 }, steps: 3, monitor });
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: { ...schedule(3), method: { name: 'simclr', temperature: -1 }, batchSize: 40 }, steps: 3, monitor });
     const bad = of('error').at(-1)!;
     expect(bad.code).toBe('bad-config');
     expect(bad.message).toMatch(/temperature/);

@@ -1,0 +1,45 @@
+// The registry of self-supervised methods: one line per method. Everything else (config, page, worker, checkpoints,
+// downloads, scripts) finds a method here by its name.
+import type { Method, SettingsOf } from './method';
+import { simclr } from './simclr';
+
+export const METHODS = {
+  simclr,
+} as const;
+
+export type MethodName = keyof typeof METHODS;
+
+type SettingsOfMethod<M> = M extends Method<string, infer Specs> ? SettingsOf<Specs> : never;
+
+/** A run's method and its settings, typed per method: `{ name: 'simclr', temperature: 0.2 }`. */
+export type MethodConfig = { [K in MethodName]: { name: K } & SettingsOfMethod<(typeof METHODS)[K]> }[MethodName];
+
+export const METHOD_NAMES = Object.keys(METHODS) as MethodName[];
+
+export function isMethodName(name: unknown): name is MethodName {
+  return typeof name === 'string' && Object.hasOwn(METHODS, name);
+}
+
+/** The method a config names, as the engine's general type (the registry's entries differ in their settings' types). */
+export function methodOf(config: { name: MethodName }): Method {
+  return METHODS[config.name] as unknown as Method;
+}
+
+/** A method's settings at their defaults. */
+export function defaultMethodConfig<K extends MethodName>(name: K): Extract<MethodConfig, { name: K }> {
+  const settings = Object.fromEntries(Object.entries(methodOf({ name }).settings).map(([key, spec]) => [key, spec.default]));
+  return { name, ...settings } as Extract<MethodConfig, { name: K }>;
+}
+
+/** The settings of a method config without its name, as the method's build takes them. */
+export function methodSettings(config: MethodConfig): Record<string, number> {
+  const { name: _name, ...settings } = config;
+  return settings as Record<string, number>;
+}
+
+/** "SimCLR (temperature 0.2)": a method config for a person. */
+export function describeMethod(config: MethodConfig): string {
+  const method = methodOf(config);
+  const settings = Object.entries(methodSettings(config)).map(([key, value]) => `${method.settings[key]?.label.toLowerCase() ?? key} ${value}`);
+  return settings.length ? `${method.label} (${settings.join(', ')})` : method.label;
+}

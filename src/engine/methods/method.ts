@@ -1,0 +1,151 @@
+// The method seam: what a self-supervised method (SimCLR, SimSiam, …) is to the rest of tabclr. A method owns its
+// heads, its objective (a loss and named diagnostics), an optional after-update hook (a target network's moving
+// average), its settings and the reference levels its charts and health rules judge by.
+//
+// A method is one file in this folder, registered in index.ts. The page reads its settings, levels and advice too, so
+// a method file imports tfjs for types only: the tfjs it trains with comes in through `EngineKit` when the worker
+// builds it. (methods.test.ts checks this, so that the page bundle never pulls in tfjs.)
+import type * as tfjs from '@tensorflow/tfjs';
+import type { ModelConfig } from '../config';
+
+/** A number the user sets for a method, with its range: the page's field and both sides' validation read it. */
+export interface SettingSpec {
+  label: string;
+  /** One sentence on what it does and what a usual value is. */
+  help: string;
+  default: number;
+  min: number;
+  max: number;
+  integer?: boolean;
+}
+
+/** A dashed line on a chart. */
+export interface ReferenceLine {
+  value: number;
+  label: string;
+}
+
+/** What the method's levels depend on. */
+export interface LevelContext {
+  batchSize: number;
+  projectionDim: number;
+}
+
+export interface MethodLevels {
+  /** Dashed lines on the loss chart, e.g. SimCLR's no-learning level ln(2N − 1). */
+  loss: ReferenceLine[];
+  /**
+   * The loss when every embedding coincides. A recent loss within `tolerance` of it together with an embedding std far
+   * below the healthy 1/√d means the run has collapsed. `label` says how it is worked out ('ln 127 = 4.84').
+   */
+  collapsed: { loss: number; tolerance: number; label: string };
+  /**
+   * The loss of an encoder that tells nothing apart: a smoothed loss that never gets clearly below it means nothing is
+   * being learnt. null when the method has no such level (a non-contrastive loss falls whether or not it learns).
+   */
+  noLearning: { loss: number; label: string } | null;
+}
+
+/** A number the objective reports besides the loss, charted under its label. */
+export interface DiagnosticSpec {
+  /** Its key in StepMetrics.diagnostics. */
+  key: string;
+  label: string;
+  /** What it means, in a sentence (under the chart). */
+  description: string;
+  /** 'fraction': a share in [0, 1], shown as a percentage. */
+  format: 'fraction' | 'number';
+  references(context: LevelContext): ReferenceLine[];
+}
+
+/** What a method says when the health rules see its run collapse or get stuck: its own causes and fixes. */
+export interface MethodAdvice {
+  collapsed: string;
+  stuck: string | null;
+}
+
+/** tfjs and the engine's builders, handed to a method when the worker (or a test) builds it. */
+export interface EngineKit {
+  tf: typeof tfjs;
+  /** An MLP head as a Layers model: dense (no bias) → batch norm → ReLU for each hidden width, then the output layer. */
+  mlp(options: MlpOptions): tfjs.LayersModel;
+  /** The run's encoder architecture, freshly initialised (a target network's copy). */
+  encoder(model: ModelConfig, seed: number): tfjs.LayersModel;
+  l2Normalize<T extends tfjs.Tensor>(x: T): T;
+}
+
+export interface MlpOptions {
+  /** The Layers model's name, which is also the part's name in checkpoints and downloads. */
+  name: string;
+  /** Prefix of its layer names ('head' gives 'head1_dense', 'head1_bn', …); unique across a network's parts. */
+  layerPrefix: string;
+  inputDim: number;
+  hidden: number[];
+  outputDim: number;
+  /** Batch norm on the output layer (SimCLR's and SimSiam's projections), or a plain dense layer with a bias. */
+  outputBatchNorm: boolean;
+  seed: number;
+}
+
+export interface BuildContext {
+  model: ModelConfig;
+  /** Size of the encoder's output h. */
+  representationDim: number;
+  seed: number;
+}
+
+/** The two views' batch, as the objective sees it: rows i of `view1` and `view2` are the views of image i. */
+export interface ObjectiveInput {
+  encoder: tfjs.LayersModel;
+  view1: tfjs.Tensor4D;
+  view2: tfjs.Tensor4D;
+}
+
+export interface ObjectiveOutput {
+  /** What the optimiser minimises (before any extension such as the entropy term). */
+  loss: tfjs.Scalar;
+  /** Both views' projections z, [2N, d] with view 1's rows first: the step measures their spread (collapse) and the entropy term uses them. */
+  projections: tfjs.Tensor2D;
+  /** One scalar per entry of the method's `diagnostics`. */
+  diagnostics: Record<string, tfjs.Scalar>;
+}
+
+/** A method built for one run: its parts and its objective. */
+export interface MethodNetwork {
+  /** Parts trained with the encoder, by name, in a fixed order (their weights are checkpointed and can be downloaded). */
+  heads: Record<string, tfjs.LayersModel>;
+  /** Parts that follow the trained ones instead of being trained (a target network), by name; checkpointed, never downloaded. */
+  followers: Record<string, tfjs.LayersModel>;
+  /** Differentiable: called inside the gradient tape. */
+  objective(input: ObjectiveInput): ObjectiveOutput;
+  /** After each applied update (e.g. a target network's moving average); `step` counts from 1. */
+  afterUpdate?(step: number, totalSteps: number): void;
+}
+
+/** A method's settings as numbers, from its settings' specs. */
+export type SettingsOf<Specs> = { [K in keyof Specs]: number };
+
+export interface Method<Name extends string = string, Specs extends Record<string, SettingSpec> = Record<string, SettingSpec>> {
+  name: Name;
+  label: string;
+  /** One sentence for the page: what the method does and when to choose it. */
+  summary: string;
+  /** The paper, for the README and the page's help. */
+  reference: string;
+  settings: Specs;
+  /** What the loss is called on the charts ('NT-Xent'). */
+  lossLabel: string;
+  /** One sentence under the loss chart: how to read it. */
+  lossDescription: string;
+  /** The values the loss can take (NT-Xent ≥ 0; a negative cosine ≥ −1): the loss chart's axis stays within them. */
+  lossBounds: { min: number; max?: number };
+  diagnostics: DiagnosticSpec[];
+  levels(context: LevelContext): MethodLevels;
+  advice: MethodAdvice;
+  build(kit: EngineKit, settings: SettingsOf<Specs>, context: BuildContext): MethodNetwork;
+}
+
+/** Keeps a method's literal name and settings in its type, so the config union is derived from the registry. */
+export function defineMethod<Name extends string, Specs extends Record<string, SettingSpec>>(method: Method<Name, Specs>): Method<Name, Specs> {
+  return method;
+}
