@@ -24,7 +24,7 @@
 import type { Download, Page } from '@playwright/test';
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
-import { describeMethod } from '../src/engine/methods';
+import { describeMethod, type MethodName } from '../src/engine/methods';
 import { resolve } from 'node:path';
 import {
   BACKENDS,
@@ -57,6 +57,7 @@ const options = parseArgs(process.argv.slice(2), {
   defaults: {
     train: undefined as string | undefined,
     test: undefined as string | undefined,
+    method: undefined as MethodName | undefined,
     // The same small run on every machine, so that figures compare: about ten minutes on a software adapter's WebGL.
     steps: 600,
     'image-size': 16,
@@ -150,6 +151,7 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
   const { channels } = trainImport.dataset;
   // The map only at the end, and small: monitoring between steps is not what is measured.
   const { config } = await configureRun(app, {
+    method: options.method,
     encoder: options.encoder,
     width: options.width,
     batch: options.batch,

@@ -13,7 +13,7 @@
 // outside it. With --json, stdout has one JSON line per report (step, run-info, kNN snapshot, baselines, fault) and a
 // final summary line; progress goes to stderr.
 import { resolve } from 'node:path';
-import { describeMethod } from '../src/engine/methods';
+import { describeMethod, type MethodName } from '../src/engine/methods';
 import { BACKENDS, ENCODERS, RUN_OPTIONS, RUN_USAGE, configureRun, describeBackend, download, finished, importFolder, openApp, start } from './lib/app';
 import { folderProblem, pathText, zipPath } from './lib/args';
 import { createBench, fail, parseArgs, requireDist, round, type RunStart } from './lib/bench';
@@ -27,6 +27,7 @@ const options = parseArgs(process.argv.slice(2), {
   usage: USAGE,
   defaults: {
     data: undefined as string | undefined,
+    method: undefined as MethodName | undefined,
     steps: undefined as number | undefined,
     'image-size': 32,
     batch: undefined as number | undefined,
@@ -67,6 +68,7 @@ async function main({ command, started }: RunStart): Promise<void> {
   if (done.skipped.length > 10) say(`  … and ${done.skipped.length - 10} more skipped`);
 
   const settings = await configureRun(app, {
+    method: options.method,
     encoder: options.encoder,
     width: options.width,
     batch: options.batch,

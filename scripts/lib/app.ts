@@ -2,6 +2,7 @@
 // tests find them), and following the trainer's messages through the page's automation handle (src/automation.ts,
 // opened with `?automation`): the same page, worker and code a user gets, with no second implementation.
 import type { Browser, BrowserContext, Download, Page } from '@playwright/test';
+import { METHOD_NAMES, type MethodName } from '../../src/engine/methods';
 import type { RunSettings } from '../../src/store/defaults';
 import type { BackendName, BackendReport, DatasetSummary, FromWorker, RunInfo, ToWorker, TrainerState } from '../../src/worker/protocol';
 import { Refusal, decimal, oneOf, wholeNumber, type OptionParser } from './args';
@@ -22,11 +23,14 @@ export type EncoderChoice = (typeof ENCODERS)[number];
 
 export const BACKENDS = ['webgpu', 'webgl'] as const satisfies readonly BackendName[];
 
+export const METHOD_CHOICES = METHOD_NAMES as readonly MethodName[];
+
 /**
  * The run options `npm run train` and `npm run bench:quality` share, with the same rules: each script spreads these
  * parsers into its spec and puts RUN_USAGE in its usage line.
  */
 export const RUN_OPTIONS = {
+  method: oneOf(METHOD_CHOICES),
   steps: wholeNumber(1, 1_000_000),
   'image-size': trainingSize,
   batch: wholeNumber(2, 8192),
@@ -35,7 +39,7 @@ export const RUN_OPTIONS = {
   lr: decimal(1e-6, 10),
   backend: oneOf(BACKENDS),
 };
-export const RUN_USAGE = '[--steps N] [--image-size S] [--batch B] [--encoder convnet4|resnet18] [--width W] [--lr LR] [--backend webgpu|webgl]';
+export const RUN_USAGE = `[--method ${METHOD_NAMES.join('|')}] [--steps N] [--image-size S] [--batch B] [--encoder convnet4|resnet18] [--width W] [--lr LR] [--backend webgpu|webgl]`;
 
 /** A worker message as the page forwards it: typed arrays and buffers replaced by their size. */
 export type Summarised<T> = T extends ArrayBufferView | ArrayBuffer
@@ -241,6 +245,7 @@ export async function importFolder(app: OpenedApp, dir: string, size: number): P
 }
 
 export interface RunChoices {
+  method?: MethodName;
   encoder?: EncoderChoice;
   width?: number;
   batch?: number;
@@ -258,6 +263,8 @@ export interface RunChoices {
  */
 export async function configureRun(app: OpenedApp, choices: RunChoices): Promise<RunSettings> {
   const { page } = app;
+  // First: choosing a method resets its own settings to their defaults.
+  if (choices.method !== undefined) await page.getByLabel('Method', { exact: true }).selectOption(choices.method);
   if (choices.encoder !== undefined) await page.getByLabel('Encoder', { exact: true }).selectOption(choices.encoder);
   if (choices.width !== undefined) await page.getByLabel('Width multiplier', { exact: true }).fill(String(choices.width));
   if (choices.batch !== undefined) await page.getByLabel('Batch size', { exact: true }).fill(String(choices.batch));

@@ -20,7 +20,7 @@ export interface Network {
 export function createNetwork(config: Pick<TrainConfig, 'method' | 'model' | 'seed'>): Network {
   const { model, seed } = config;
   const encoder = createEncoder(model, seed);
-  const method = methodOf(config.method).build(engineKit, methodSettings(config.method), { model, representationDim: representationDim(encoder), seed });
+  const method = methodOf(config.method).build(engineKit, methodSettings(config.method), { model, encoder, representationDim: representationDim(encoder), seed });
   for (const follower of Object.values(method.followers)) follower.trainable = false;
   const entropyHead = model.entropyWeight > 0 ? createEntropyHead(model.projectionDim, model.entropyClusters, seed + 2) : null;
   return { encoder, method, entropyHead };

@@ -14,7 +14,7 @@ export interface LoadedModel {
   /** The tabclr version that wrote it. */
   version: string;
   encoder: StateTensor[];
-  /** The projection head, when the zip has one. */
+  /** The method's heads (the projection head, a predictor), when the zip has them. */
   head: StateTensor[] | null;
 }
 
@@ -110,6 +110,10 @@ export function readModelZip(bytes: Uint8Array, fileName: string): LoadedModel {
       `its encoder takes ${shape ? `${shape[1]} × ${shape[2]} × ${shape[3]}` : 'an unknown input'} images but its config.json says ${imageSize} × ${imageSize} × ${channels}`,
     );
   }
-  const head = files['projection_head/model.json'] ? layersWeights(files, 'projection_head').weights : null;
+  // Every other Layers model in the zip is one of the method's heads (their layer names differ, so their weights can be pooled).
+  const headFolders = Object.keys(files)
+    .filter((name) => name.endsWith('/model.json') && name !== 'encoder/model.json')
+    .map((name) => name.slice(0, -'/model.json'.length));
+  const head = headFolders.length ? headFolders.flatMap((folder) => layersWeights(files, folder).weights) : null;
   return { fileName, config, step, version: info.tabclr_version, encoder: encoder.weights, head };
 }

@@ -1,10 +1,14 @@
 // The registry of self-supervised methods: one line per method. Everything else (config, page, worker, checkpoints,
 // downloads, scripts) finds a method here by its name.
 import type { Method, SettingsOf } from './method';
+import { byol } from './byol';
 import { simclr } from './simclr';
+import { simsiam } from './simsiam';
 
 export const METHODS = {
   simclr,
+  simsiam,
+  byol,
 } as const;
 
 export type MethodName = keyof typeof METHODS;

@@ -72,6 +72,8 @@ export interface EngineKit {
   /** The run's encoder architecture, freshly initialised (a target network's copy). */
   encoder(model: ModelConfig, seed: number): tfjs.LayersModel;
   l2Normalize<T extends tfjs.Tensor>(x: T): T;
+  /** x in the forward pass, no gradient in the backward pass (PyTorch's detach): a target the loss must not move. */
+  stopGradient<T extends tfjs.Tensor>(x: T): T;
 }
 
 export interface MlpOptions {
@@ -89,6 +91,8 @@ export interface MlpOptions {
 
 export interface BuildContext {
   model: ModelConfig;
+  /** The run's encoder (the online network's, for a method with a target to follow it). */
+  encoder: tfjs.LayersModel;
   /** Size of the encoder's output h. */
   representationDim: number;
   seed: number;

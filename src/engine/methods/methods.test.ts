@@ -45,7 +45,7 @@ describe.each(METHOD_NAMES)('method %s', (name) => {
       const bad = { ...config(), method: { ...config().method, [key]: spec.max * 2 + 1 } } as TrainConfig;
       expect(validateTrainConfig(bad).map((p) => p.field)).toContain(`method.${key}`);
     }
-    const unknown = { ...config(), method: { ...config().method, surprise: 1 } } as TrainConfig;
+    const unknown = { ...config(), method: { ...config().method, surprise: 1 } } as unknown as TrainConfig;
     expect(validateTrainConfig(unknown).map((p) => p.field)).toContain('method.surprise');
   });
 
