@@ -1,7 +1,7 @@
 // Nothing leaves the device: the request recorder every test runs under (e2e/fixtures.ts) sees what it must, and the
 // built app runs under a Content-Security-Policy that refuses inline script, eval and other origins.
 import * as tf from '@tensorflow/tfjs';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { modelBundle } from '../src/export/bundle';
 import { zipFiles } from '../src/export/download';
 import { defaultTrainConfig } from '../src/engine/config';
@@ -131,7 +131,7 @@ async function sampleModelZip(path: string): Promise<void> {
   config.model.width = 0.125;
   config.batchSize = 8;
   const model = createNetwork(config);
-  const files = await modelBundle(model, { config, step: 0, metrics: null, includeHead: false, version: 'test' });
+  const files = await modelBundle(model, { config, step: 0, metrics: null, includeHead: false, version: 'test', torchModule: readFileSync(new URL('../src/export/python/tabclr_torch.py', import.meta.url), 'utf8') });
   disposeNetwork(model);
   writeFileSync(path, zipFiles(files));
 }

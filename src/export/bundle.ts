@@ -70,10 +70,12 @@ export interface ModelExportInfo {
   metrics: StepMetrics | null;
   includeHead: boolean;
   version: string;
+  /** The text of tabclr_torch.py (TORCH_MODULE_SOURCE in the worker), which the zip carries at its root. */
+  torchModule: string;
 }
 
 export async function modelBundle(model: Network, info: ModelExportInfo): Promise<ExportFile[]> {
-  const { config, step, metrics, includeHead, version } = info;
+  const { config, step, metrics, includeHead, version, torchModule } = info;
   const { imageSize, channels } = config.model;
   const representationDim = model.encoder.outputs[0]!.shape.at(-1);
   const files: ExportFile[] = [];
@@ -102,6 +104,7 @@ export async function modelBundle(model: Network, info: ModelExportInfo): Promis
     training: config,
   };
   files.push({ name: 'config.json', bytes: text(`${JSON.stringify(configJson, null, 2)}\n`) });
+  files.push({ name: 'tabclr_torch.py', bytes: text(torchModule) });
   files.push({ name: 'README.md', bytes: text(readme(configJson.input.size[0]!, channels, config.model.encoder, includeHead, methodOf(config.method).label)) });
   return files;
 }
@@ -110,8 +113,8 @@ function readme(size: number, channels: number, encoder: string, includeHead: bo
   return `# A ${method} encoder trained with tabclr
 
 \`encoder/\` is the trained encoder (${encoder}) as a TensorFlow.js Layers model; \`weights.safetensors\` holds the
-same weights with PyTorch names and layouts${includeHead ? ', and the heads\' (the projection head, and a predictor where the method has one)' : ''}. \`config.json\` has the
-full training configuration, the step reached and the final metrics.
+same weights with PyTorch names and layouts${includeHead ? ', and the heads\' (the projection head, and a predictor where the method has one)' : ''}, and \`tabclr_torch.py\` builds the model
+in PyTorch from them. \`config.json\` has the full training configuration, the step reached and the final metrics.
 
 Input: ${size} × ${size} × ${channels}, pixel values / 255 (in [0, 1]), the centred square of each image.
 Output: the representation h (the pooled features), the vector to use downstream.
@@ -129,15 +132,19 @@ tensorflowjs_converter --input_format=tfjs_layers_model --output_format=keras en
 \`\`\`
 
 ## PyTorch
+\`tabclr_torch.py\` (it needs torch only) builds the encoder from \`config.json\` and loads \`weights.safetensors\`. In
+this folder (or with the path of the folder or of the .zip):
 \`\`\`python
-from safetensors.torch import load_file
-state = load_file("weights.safetensors")
-encoder_state = {k.removeprefix("encoder."): v for k, v in state.items() if k.startswith("encoder.")}
+import tabclr_torch
+encoder = tabclr_torch.load_encoder(".")
+h = encoder(images)  # images: float32 [N, ${channels}, ${size}, ${size}] (NCHW), pixel values / 255
 \`\`\`
-Names follow the Keras layer names ('block1_conv.weight', 'block1_bn.running_mean', …); convolution kernels are
-out × in × kh × kw and dense weights out × in, as torch.nn.Conv2d and torch.nn.Linear store them. Batch norm uses
-eps = 1e-5 and a running-average momentum of 0.1 in PyTorch terms. Build the same layers (config.json names the
-encoder and width) and load the dictionary with \`load_state_dict\`. PyTorch wants NCHW input.
+It computes h as the tab did, to float precision: TensorFlow's 'same' padding (a stride-2 convolution on an even size
+pads only the bottom and the right, which \`nn.Conv2d(padding=1)\` does not), batch norm with eps = 1e-5, the ReLUs
+where the tab has them. A config or weights it does not understand are refused with the reason.${includeHead ? `
+With the projection head: \`encoder, head = tabclr_torch.load_model(".")\`, then \`z = head(encoder(images))\`.` : ''}
+\`weights.safetensors\` names the weights as the modules do ('encoder.block1_conv.weight',
+'encoder.block1_bn.running_mean', …; conv kernels out × in × kh × kw, dense weights out × in), for tools of your own.
 `;
 }
 

@@ -5,6 +5,7 @@ import { selfTestConfig } from '../engine/selftest';
 import { readWeights } from '../engine/snapshot';
 import { createTrainState, disposeTrainState } from '../engine/step';
 import { modelBundle } from './bundle';
+import { TORCH_MODULE_SOURCE } from './torchModule';
 import { zipFiles } from './download';
 import { readModelZip } from './modelZip';
 
@@ -15,7 +16,7 @@ let encoderValues: Float32Array;
 beforeAll(async () => {
   await tf.setBackend('cpu');
   const state = createTrainState(config);
-  const files = await modelBundle(state.model, { config, step: 7, metrics: null, includeHead: true, version: '0.1.0' });
+  const files = await modelBundle(state.model, { config, step: 7, metrics: null, includeHead: true, version: '0.1.0', torchModule: TORCH_MODULE_SOURCE });
   zip = zipFiles(files);
   const all = await readWeights(state.model);
   const encoderSize = state.model.encoder.weights.reduce((sum, w) => sum + w.shape.reduce((a, d) => a! * d!, 1)!, 0);

@@ -5,6 +5,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { cacheKey } from '../data/files';
 import { CheckpointStore } from '../export/checkpoints';
 import { zipFiles } from '../export/download';
+import { TORCH_MODULE_SOURCE } from '../export/torchModule';
 import { EXPLODING_FACTOR, recentGradNorm } from '../engine/divergence';
 import { selfTestConfig } from '../engine/selftest';
 import { syntheticImages } from '../engine/synthetic';
@@ -233,7 +234,7 @@ describe('TrainerHandler', () => {
     await handler.handle({ type: 'stop' });
   });
 
-  it('exports the trained encoder as a loadable Layers model, PyTorch safetensors, config and README', async () => {
+  it('exports the trained encoder as a loadable Layers model, PyTorch safetensors and module, config and README', async () => {
     const { handler, of } = await ready();
     await handler.handle({ type: 'export-model', includeHead: false });
     expect(of('error').at(-1)).toMatchObject({ request: 'export-model', code: 'no-dataset' });
@@ -245,8 +246,9 @@ describe('TrainerHandler', () => {
     const files = new Map(exported.files.map((f) => [f.name, f.bytes]));
     expect([...files.keys()].sort()).toEqual([
       'README.md', 'config.json', 'encoder/group1-shard1of1.bin', 'encoder/model.json',
-      'projection_head/group1-shard1of1.bin', 'projection_head/model.json', 'weights.safetensors',
+      'projection_head/group1-shard1of1.bin', 'projection_head/model.json', 'tabclr_torch.py', 'weights.safetensors',
     ]);
+    expect(new TextDecoder().decode(files.get('tabclr_torch.py')!)).toBe(TORCH_MODULE_SOURCE);
     // model.json loads with tfjs and gives a representation of the size config.json states.
     const modelJson = JSON.parse(new TextDecoder().decode(files.get('encoder/model.json')!));
     const weights = files.get('encoder/group1-shard1of1.bin')!;
@@ -264,7 +266,7 @@ describe('TrainerHandler', () => {
     expect(header.tensors['encoder.block1_bn.running_var']).toBeDefined();
     expect(header.tensors['projection_head.head1_dense.weight']).toBeDefined();
     expect(header.metadata.format).toBe('pt');
-    expect(new TextDecoder().decode(files.get('README.md')!)).toMatch(/load_state_dict/);
+    expect(new TextDecoder().decode(files.get('README.md')!)).toMatch(/encoder = tabclr_torch\.load_encoder\("."\)/);
     loaded.dispose();
   });
 

@@ -12,6 +12,7 @@ import { bufferLimitProblem } from '../engine/memory';
 import { countParams } from '../engine/model';
 import { compilePipelines, createTrainState, disposeTrainState, settled, trainStep, type StepMetrics, type TrainState } from '../engine/step';
 import { embeddingsBundle, modelBundle } from '../export/bundle';
+import { TORCH_MODULE_SOURCE } from '../export/torchModule';
 import { storageProblem } from '../export/checkpoints';
 import { cacheKey } from '../data/files';
 import { restoreTrainState, snapshotTrainState, writeWeights } from '../engine/snapshot';
@@ -444,7 +445,7 @@ export class TrainerHandler {
     const run = this.requireRun('download it');
     const { config, step } = run.state;
     this.send({ type: 'export-progress', kind: 'model', done: 0, total: 1 });
-    const files = await modelBundle(run.state.model, { config, step, metrics: this.lastMetrics, includeHead, version: __TABCLR_VERSION__ });
+    const files = await modelBundle(run.state.model, { config, step, metrics: this.lastMetrics, includeHead, version: __TABCLR_VERSION__, torchModule: TORCH_MODULE_SOURCE });
     const fileName = `tabclr-${config.model.encoder}-step${step}.zip`;
     this.send({ type: 'export', kind: 'model', fileName, files }, files.map((f) => f.bytes.buffer as ArrayBuffer));
   }

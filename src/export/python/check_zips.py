@@ -1,0 +1,80 @@
+"""Test harness (not shipped in the zip): runs each case's model as a user would and reports what it computed.
+
+tabclr's Node tests (src/export/portability.test.ts, e2e/export.spec.ts) write weights zips, then call this once:
+
+    python3 check_zips.py JOB.json
+
+JOB.json: {"cases": [{"name", "module": the zip's tabclr_torch.py, "model": unzipped folder or .zip,
+                      "images": float32 NCHW file, "shape": [N, C, S, S], "out": folder, "permute": optional}]}
+For each case it loads the model with that tabclr_torch.py (load_model and load_encoder), computes h (and z when the
+zip has a head) on the images and writes them to out/h.bin and out/z.bin (float32). stdout: one JSON object with a
+result per case: {"name", "ok": true, "h": shape, "z": shape or null} or {"name", "ok": false, "error_type",
+"error"}. The Node test compares the numbers with the tab's and the errors with what a user should read.
+"""
+
+import array
+import importlib.util
+import json
+import os
+import sys
+
+import torch
+
+
+def load_module(path, cache={}):
+    if path not in cache:
+        spec = importlib.util.spec_from_file_location(f"tabclr_torch_{len(cache)}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        cache[path] = module
+    return cache[path]
+
+
+def read_floats(path, shape):
+    with open(path, "rb") as f:
+        return torch.frombuffer(bytearray(f.read()), dtype=torch.float32).reshape(shape)
+
+
+def write_floats(path, tensor):
+    with open(path, "wb") as f:
+        f.write(array.array("f", tensor.detach().flatten().tolist()).tobytes())
+
+
+def run_case(case):
+    tabclr_torch = load_module(case["module"])
+    os.makedirs(case["out"], exist_ok=True)
+    try:
+        encoder, head = tabclr_torch.load_model(case["model"])
+        images = read_floats(case["images"], case["shape"])
+        if "permute" in case:
+            images = images.permute(*case["permute"])
+        with torch.no_grad():
+            h = encoder(images)
+            # The documented entry point gives the same encoder.
+            same = tabclr_torch.load_encoder(case["model"])(images)
+            z = head(h) if head is not None else None
+    except tabclr_torch.TabclrError as e:
+        return {"ok": False, "error_type": "TabclrError", "error": str(e)}
+    except Exception as e:  # reported, so that the test says which error a user would have met
+        return {"ok": False, "error_type": type(e).__name__, "error": str(e)}
+    write_floats(os.path.join(case["out"], "h.bin"), h)
+    if z is not None:
+        write_floats(os.path.join(case["out"], "z.bin"), z)
+    return {
+        "ok": True,
+        "h": list(h.shape),
+        "z": list(z.shape) if z is not None else None,
+        "load_encoder_matches": bool(torch.equal(h, same)),
+        "eval_mode": not encoder.training and (head is None or not head.training),
+    }
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        job = json.load(f)
+    results = [{"name": case["name"], **run_case(case)} for case in job["cases"]]
+    print(json.dumps({"torch": torch.__version__, "results": results}))
+
+
+if __name__ == "__main__":
+    main()
