@@ -19,6 +19,18 @@ if (!executablePath) {
 // E2E_PORT and E2E_DIST let two checkouts' suites (or a suite and a build) run side by side on one machine.
 const PORT = Number(process.env.E2E_PORT ?? 4173);
 const DIST = process.env.E2E_DIST ?? 'dist';
+// The build made for the browser tests (npm run build:test), served beside the app: the specs that inject faults
+// through the URL run against it, every other spec against the app as users get it.
+const TEST_BUILD_PORT = PORT + 10;
+const TEST_BUILD_DIST = process.env.E2E_TEST_DIST ?? 'dist-test';
+const INJECTING = /(faults|checkpoints)\.spec\.ts/;
+
+const server = (port: number, dist: string) => ({
+  command: `npx vite preview --port ${port} --strictPort --outDir ${dist}`,
+  url: `http://localhost:${port}`,
+  reuseExistingServer: false,
+  timeout: 60_000,
+});
 
 export default defineConfig({
   testDir: 'e2e',
@@ -30,16 +42,14 @@ export default defineConfig({
   retries: 0,
   reporter: process.env.CI ? [['list']] : [['list']],
   use: {
-    baseURL: `http://localhost:${PORT}`,
     browserName: 'chromium',
     launchOptions: { executablePath, args: CHROMIUM_ARGS },
     trace: 'retain-on-failure',
   },
-  webServer: {
-    // The built app, as users get it (npm test builds before this runs).
-    command: `npx vite preview --port ${PORT} --strictPort --outDir ${DIST}`,
-    url: `http://localhost:${PORT}`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-  },
+  projects: [
+    { name: 'app', testIgnore: INJECTING, use: { baseURL: `http://localhost:${PORT}` } },
+    { name: 'faults injected', testMatch: INJECTING, use: { baseURL: `http://localhost:${TEST_BUILD_PORT}` } },
+  ],
+  // The built apps (npm test builds both before this runs).
+  webServer: [server(PORT, DIST), server(TEST_BUILD_PORT, TEST_BUILD_DIST)],
 });

@@ -39,9 +39,14 @@ function contentSecurityPolicy(): Plugin {
   };
 }
 
-export default defineConfig({
+export default defineConfig(({ mode }) => ({
   plugins: [react(), contentSecurityPolicy()],
-  define: { __TABCLR_VERSION__: JSON.stringify(version) },
+  define: {
+    __TABCLR_VERSION__: JSON.stringify(version),
+    // `vite build --mode test` (npm run build:test, into dist-test) makes the build the browser tests inject faults
+    // into; every other build leaves that code out (src/worker/faults.ts).
+    __TABCLR_TEST_HOOKS__: JSON.stringify(mode === 'test'),
+  },
   // Module workers: the trainer worker imports tfjs as ES modules.
   worker: { format: 'es' },
   build: {
@@ -53,4 +58,4 @@ export default defineConfig({
   // <meta>, and frame-ancestors exists only as a header. A static host should send the same header.
   preview: { port: 4173, strictPort: true, headers: { 'Content-Security-Policy': CONTENT_SECURITY_POLICY_HEADER } },
   server: { port: 5173 },
-});
+}));

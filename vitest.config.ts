@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string };
 
 export default defineConfig({
-  define: { __TABCLR_VERSION__: JSON.stringify(version) },
+  define: { __TABCLR_VERSION__: JSON.stringify(version), __TABCLR_TEST_HOOKS__: 'false' },
   test: {
     include: ['src/**/*.test.ts', 'scripts/**/*.test.ts'],
     environment: 'node',

@@ -1,7 +1,10 @@
-// Faults injected for real: a NaN weight (the loss goes non-finite, as when training diverges), exploding gradients
-// (a batch norm shrunk 10⁴-fold), an out-of-memory error from the GPU device, a destroyed WebGPU device (as when a
-// driver resets), a lost WebGL context, and a crash of the trainer worker. The run must survive each and finish.
-import { expect, test, type Page } from './fixtures';
+// Faults injected for real (in the build made for tests: src/worker/faults.ts): a NaN weight (the loss goes non-finite,
+// as when training diverges), exploding gradients (a batch norm shrunk 10⁴-fold), an out-of-memory error from the GPU
+// device, a destroyed WebGPU device (as when a driver resets), a lost WebGL context, and a crash of the trainer
+// worker. The run must survive each and finish. And a memory budget too small for the folder chosen.
+import { encodeImages, expect, removeFixtureFolders, test, writeFolder, type Page } from './fixtures';
+
+test.afterAll(removeFixtureFolders);
 
 // Trainer start-ups, each compiling its GPU pipelines on a software adapter.
 test.describe.configure({ timeout: 480_000 });
@@ -93,5 +96,25 @@ test('on WebGL, a lost context restarts the trainer on WebGL and the run goes on
   await expect(lost).toContainText(resumedFromCheckpoint, { timeout: 180_000 });
   await expect(page.locator('.run-state')).toContainText('Finished · step 4 of 4', { timeout: 180_000 });
   await expect(page.getByRole('status', { name: 'GPU status' })).toContainText('WebGL');
-  await expect(page.getByRole('img', { name: /^Loss chart; latest loss .* at step 4/ })).toBeVisible();
+  await expect(page.getByRole('img', { name: /^Loss chart \(NT-Xent\); latest loss .* at step 4/ })).toBeVisible();
+});
+
+test('a folder larger than the memory budget imports up to the budget and says how many files were left out', async ({ page }) => {
+  // 1 MiB holds 21 images of 128 × 128 RGB (48 KiB each); the folder has 25.
+  await page.addInitScript(() => delete (window as { showDirectoryPicker?: unknown }).showDirectoryPicker);
+  await page.goto('/?test-memory-budget-mb=1');
+  await expect(page.getByRole('status', { name: 'GPU status' })).toContainText('GPU check passed');
+  await expect(page.getByRole('region', { name: 'Images' })).toContainText('Fashion-MNIST sample');
+  const many = Array.from({ length: 25 }, (_, i) => ({ path: `p${String(i).padStart(2, '0')}.png`, width: 40, height: 40, colour: `hsl(${i * 14}, 70%, 50%)`, type: 'image/png' as const }));
+  const bytes = await encodeImages(page, many);
+  await page.getByLabel('Image size for training').selectOption('128');
+  const chooser = page.waitForEvent('filechooser');
+  await page.getByRole('button', { name: 'Choose folder' }).click();
+  await (await chooser).setFiles(writeFolder('many', Object.fromEntries(many.map((img, i) => [img.path, bytes[i]!]))));
+  const region = page.getByRole('region', { name: 'Images' });
+  await expect(region.locator('.dataset-summary')).toHaveText('many: 21 images, 128 × 128 px, colour, no labels');
+  await expect(region).toContainText(
+    'Imported 21 images, from the first 21 of 25 files. The other 4 files were left out: their images would not fit in the memory budget of 1 MB.',
+  );
+  await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
 });

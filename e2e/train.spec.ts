@@ -1,3 +1,5 @@
+import { unzipSync } from 'fflate';
+import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from './fixtures';
 
 async function openWithSample(page: Page) {
@@ -65,4 +67,33 @@ test('absurd settings are refused next to the field, and Start stays disabled', 
   await expect(page.getByText('the data set has only 300 images')).toBeVisible();
   await batch.fill('16');
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
+});
+
+test('SimSiam trains on the same page: its own setting, curves and collapse level, and a download that says which method made it', async ({ page }) => {
+  // WebGL compiles in seconds on a software adapter; the method is the same code on either backend.
+  await page.goto('/?backend=webgl');
+  await expect(page.getByRole('region', { name: 'Images' })).toContainText('300 images');
+  await page.getByLabel('Method', { exact: true }).selectOption('simsiam');
+  await expect(page.getByLabel('Predictor bottleneck', { exact: true })).toHaveValue('0.25');
+  await expect(page.getByLabel('Temperature', { exact: true })).toHaveCount(0);
+  await page.getByLabel('Predictor bottleneck', { exact: true }).fill('9');
+  await expect(page.getByText('must be a number between 0.05 and 4, got 9')).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Start' })).toBeDisabled();
+  await page.getByLabel('Predictor bottleneck', { exact: true }).fill('0.5');
+  await tinySettings(page, 4);
+  await page.getByRole('button', { name: 'Start' }).click();
+  await expect(page.locator('.run-state')).toContainText('Finished', { timeout: 150_000 });
+
+  await expect(page.getByRole('img', { name: /^Loss chart \(negative cosine\); latest loss -?[\d.]+ at step 4, .*dashed: every prediction exact \(−1\)/ })).toBeAttached();
+  await expect(page.getByRole('img', { name: /^View agreement chart; latest -?[\d.]+ at step 4/ })).toBeAttached();
+  await expect(page.getByRole('img', { name: /Contrastive accuracy/ })).toHaveCount(0);
+  await expect(page.getByRole('definition').first()).toContainText('collapse: −1');
+
+  const weights = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Download weights (.zip)' }).click();
+  const zip = unzipSync(new Uint8Array(readFileSync((await (await weights).path())!)));
+  const config = JSON.parse(new TextDecoder().decode(zip['config.json']!));
+  expect(config.training.method).toEqual({ name: 'simsiam', predictorRatio: 0.5 });
+  expect(Object.keys(config.final_metrics)).toEqual(expect.arrayContaining(['method_loss', 'view_cosine']));
+  expect(new TextDecoder().decode(zip['README.md']!)).toMatch(/^# A SimSiam encoder trained with tabclr/);
 });

@@ -24,7 +24,8 @@
 import type { Download, Page } from '@playwright/test';
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
-import { describeMethod, type MethodName } from '../src/engine/methods';
+import type { TrainConfig } from '../src/engine/config';
+import { describeMethod, methodOf, type MethodName } from '../src/engine/methods';
 import { resolve } from 'node:path';
 import {
   BACKENDS,
@@ -233,7 +234,8 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
     steps: run.steps,
     images_per_sec: run.images_per_sec,
     final_loss: run.final_loss,
-    final_contrastive_acc: run.final_contrastive_acc,
+    final_method_loss: run.final_method_loss,
+    ...Object.fromEntries(Object.entries(run).filter(([key]) => key.startsWith('final_') && !['final_loss', 'final_method_loss', 'final_embedding_std'].includes(key))),
     final_embedding_std: run.final_embedding_std,
     step_ms_median: run.step_ms_median,
     k: KNN_K,
@@ -282,8 +284,7 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
         ['raw pixels', pct(knn.knn_acc_raw_pixels), pct(summary.monitor_knn_acc_raw_pixels)],
       ],
       notes: [
-        `Final loss ${run.final_loss.toFixed(4)} (no learning: ln(2N − 1) = ${Math.log(2 * config.batchSize - 1).toFixed(4)}), contrastive accuracy ` +
-          `${pct(run.final_contrastive_acc)} (chance ${pct(1 / (2 * config.batchSize - 1))}).`,
+        finalLossNote(config, run.final_method_loss),
         `Time: ${phases.map((p) => `${p.name} ${p.seconds} s`).join('; ')}.`,
       ],
     },
@@ -292,3 +293,11 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
 }
 
 harness.run(main);
+
+/** "Final NT-Xent 2.54 (no learning: ln 63 = 4.14)": the last step's loss against its method's reference level. */
+function finalLossNote(config: TrainConfig, loss: number): string {
+  const method = methodOf(config.method);
+  const levels = method.levels({ batchSize: config.batchSize, projectionDim: config.model.projectionDim });
+  const level = levels.noLearning ? `no learning: ${levels.noLearning.label}` : `collapse: ${levels.collapsed.label}`;
+  return `Final ${method.lossLabel} ${loss.toFixed(4)} (${level}).`;
+}

@@ -10,7 +10,7 @@ import { SelfTestPanel } from './ui/SelfTestPanel';
 import { StatusBar } from './ui/StatusBar';
 import { TrainPanel } from './ui/TrainPanel';
 import { installAutomation } from './automation';
-import { automationFromUrl, backendPreferenceFromUrl, profileStepsFromUrl, testHooksFromUrl } from './ui/urlOptions';
+import { automationFromUrl, backendPreferenceFromUrl, profileStepsFromUrl, testQueryFromUrl } from './ui/urlOptions';
 
 export function App() {
   const connect = useStore((s) => s.connect);
@@ -18,7 +18,7 @@ export function App() {
     const search = window.location.search;
     if (automationFromUrl(search)) installAutomation();
     if (profileStepsFromUrl(search)) useStore.getState().setMonitorSettings({ profileSteps: true });
-    connect(backendPreferenceFromUrl(search), testHooksFromUrl(search));
+    connect(backendPreferenceFromUrl(search), testQueryFromUrl(search));
   }, [connect]);
   return (
     <div className="app">

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { augmentPair } from './augment';
 import { defaultTrainConfig, type TrainConfig } from './config';
-import { collapsedLoss } from './methods/simclr';
+import { noLearningLoss } from './methods/simclr';
 import { Random } from './random';
 import { createTrainState, disposeTrainState, probeGradients, trainStep, type StepMetrics } from './step';
 import { syntheticImages } from './synthetic';
@@ -30,7 +30,7 @@ export interface TrainingCheck {
   firstLoss: number;
   /** Mean NT-Xent over the last quarter of the steps. */
   finalLoss: number;
-  collapsedLoss: number;
+  noLearningLoss: number;
   /** Mean contrastive accuracy over the last quarter. */
   finalContrastiveAcc: number;
   /** Contrastive accuracy of random guessing among the 2N − 1 candidates. */
@@ -64,13 +64,13 @@ export async function checkTraining(steps: number, onStep?: (m: StepMetrics) => 
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const finalLoss = mean(tail.map((m) => m.methodLoss));
   const finalContrastiveAcc = mean(tail.map((m) => m.diagnostics.contrastiveAcc!));
-  const collapse = collapsedLoss(config.batchSize);
+  const collapse = noLearningLoss(config.batchSize);
   const chance = 1 / (2 * config.batchSize - 1);
   return {
     steps,
     firstLoss: history[0]?.methodLoss ?? NaN,
     finalLoss,
-    collapsedLoss: collapse,
+    noLearningLoss: collapse,
     finalContrastiveAcc,
     chance,
     tensorsAfterStep2,

@@ -26,7 +26,7 @@ function record(id: string, step: number, updatedAt = step): Omit<RunRecord, 'ge
 
 function state(step: number): CheckpointState {
   return {
-    snapshot: { step, weights: { specs: [{ name: 'w', shape: [2] }], data: Float32Array.of(step, -step) }, optimizer: { specs: [], data: new Float32Array(0) }, random: step },
+    trainState: { step, weights: { specs: [{ name: 'w', shape: [2] }], data: Float32Array.of(step, -step) }, optimizer: { specs: [], data: new Float32Array(0) }, random: step },
     sampler: { order: [1, 0, 3, 2], position: step % 4, epoch: 1, random: 7 },
     history: { steps: [], snapshots: [], baselines: null },
     dataset: { name: 'tiny', count: 4, imageSize: 8, channels: 3, fingerprint: 'abc', source: { kind: 'memory' }, labels: null, classNames: [], names: ['a', 'b', 'c', 'd'] },
@@ -60,19 +60,21 @@ describe('CheckpointStore', () => {
     globalThis.indexedDB = new IDBFactory();
   });
 
-  it('loads a run saved before the method seam in today\'s shape: SimCLR, with its curves\' NT-Xent and accuracy', async () => {
+  it('loads a run saved by an earlier version in today\'s shape: SimCLR, its curves\' NT-Xent and accuracy, its state', async () => {
     const store = await open();
     const { method: _method, ...oldConfig } = defaultTrainConfig(8, 3);
     const oldStep = { ...stepReport(1), ntXent: 3.5, contrastiveAcc: 0.25 } as Record<string, unknown>;
     delete oldStep.methodLoss;
     delete oldStep.diagnostics;
-    const old = { ...state(1), history: { steps: [oldStep], snapshots: [], baselines: null }, lastMetrics: oldStep } as unknown as CheckpointState;
+    const { trainState, ...rest } = state(1);
+    const old = { ...rest, snapshot: trainState, history: { steps: [oldStep], snapshots: [], baselines: null }, lastMetrics: oldStep } as unknown as CheckpointState;
     await store.save({ ...record('old', 1), config: { ...oldConfig, temperature: 0.3 } } as unknown as Omit<RunRecord, 'generation'>, old);
     const loaded = (await store.load('old'))!;
     expect(loaded.record.config.method).toEqual({ name: 'simclr', temperature: 0.3 });
     expect(loaded.state.history.steps[0]).toMatchObject({ methodLoss: 3.5, diagnostics: { contrastiveAcc: 0.25 } });
     expect(loaded.state.history.steps[0]).not.toHaveProperty('ntXent');
     expect(loaded.state.lastMetrics).toMatchObject({ methodLoss: 3.5, diagnostics: { contrastiveAcc: 0.25 } });
+    expect(loaded.state.trainState).toEqual(trainState);
     store.close();
   });
 
@@ -87,7 +89,7 @@ describe('CheckpointStore', () => {
     ]);
     const loaded = await store.load('a');
     expect(loaded!.record.step).toBe(10);
-    expect(Array.from(loaded!.state.snapshot.weights.data)).toEqual([10, -10]);
+    expect(Array.from(loaded!.state.trainState.weights.data)).toEqual([10, -10]);
     expect(loaded!.state.sampler.position).toBe(2);
     // Only the current generation is kept.
     expect(await stateKeys()).toHaveLength(2);
@@ -105,7 +107,7 @@ describe('CheckpointStore', () => {
     await expect(store.save(record('a', 10), state(10), { beforeCommit: async () => Promise.reject(closedTab) })).rejects.toBe(closedTab);
     const loaded = await store.load('a');
     expect(loaded!.record.step).toBe(5);
-    expect(Array.from(loaded!.state.snapshot.weights.data)).toEqual([5, -5]);
+    expect(Array.from(loaded!.state.trainState.weights.data)).toEqual([5, -5]);
     expect(await stateKeys()).toHaveLength(2);
     store.close();
 
@@ -124,7 +126,7 @@ describe('CheckpointStore', () => {
     let other: CheckpointStore | null = null;
     await saving.save(record('a', 10), state(10), { beforeCommit: async () => void (other = await open()) });
     expect((await saving.load('a'))!.record.step).toBe(10);
-    expect(Array.from((await other!.load('a'))!.state.snapshot.weights.data)).toEqual([10, -10]);
+    expect(Array.from((await other!.load('a'))!.state.trainState.weights.data)).toEqual([10, -10]);
     saving.close();
     other!.close();
   });

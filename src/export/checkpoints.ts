@@ -8,7 +8,7 @@
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { SamplerState } from '../engine/batches';
 import { upgradeConfig, type TrainConfig } from '../engine/config';
-import type { TrainStateSnapshot } from '../engine/snapshot';
+import type { SavedTrainState } from '../engine/savedState';
 import type { StepMetrics } from '../engine/step';
 import type { MonitorSettings, RecordedStep, SnapshotReport } from '../worker/protocol';
 
@@ -67,7 +67,7 @@ export interface RunHistory {
 }
 
 export interface CheckpointState {
-  snapshot: TrainStateSnapshot;
+  trainState: SavedTrainState;
   sampler: SamplerState;
   history: RunHistory;
   dataset: DatasetIdentity;
@@ -86,12 +86,20 @@ interface RunsSchema extends DBSchema {
 
 export const CHECKPOINT_DB = 'tabclr-checkpoints';
 
+/** What the trainer needs of a checkpoint store: CheckpointStore in IndexedDB, or a test's wrapper around it. */
+export interface CheckpointStorage {
+  list(): Promise<RunSummary[]>;
+  load(id: string): Promise<{ record: RunRecord; state: CheckpointState } | null>;
+  save(record: Omit<RunRecord, 'generation'>, state: CheckpointState, hooks?: SaveHooks): Promise<void>;
+  delete(id: string): Promise<void>;
+}
+
 export interface SaveHooks {
   /** Runs between writing the new generation and switching to it: tests close the tab here. */
   beforeCommit?(): Promise<void>;
 }
 
-export class CheckpointStore {
+export class CheckpointStore implements CheckpointStorage {
   private constructor(private readonly db: IDBPDatabase<RunsSchema>) {}
 
   /** The store, or null where IndexedDB is unavailable (training then goes on without checkpoints). */
@@ -142,11 +150,12 @@ export class CheckpointStore {
     await tx.done;
     if (!record || !state) return null;
     const { runId: _runId, generation: _generation, ...rest } = state;
-    // Runs saved by an earlier version come back in today's shape.
+    // Runs saved by an earlier version come back in today's shape (the training state was stored as `snapshot`).
     const { history, lastMetrics } = rest;
+    const trainState = rest.trainState ?? (rest as unknown as { snapshot: SavedTrainState }).snapshot;
     return {
       record: { ...record, config: upgradeConfig(record.config) },
-      state: { ...rest, history: { ...history, steps: history.steps.map(upgradeStep) }, lastMetrics: lastMetrics && upgradeStep(lastMetrics) },
+      state: { ...rest, trainState, history: { ...history, steps: history.steps.map(upgradeStep) }, lastMetrics: lastMetrics && upgradeStep(lastMetrics) },
     };
   }
 

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { strToU8, unzipSync, zipSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selfTestConfig } from '../engine/selftest';
-import { readWeights } from '../engine/snapshot';
+import { readWeights } from '../engine/savedState';
 import { createTrainState, disposeTrainState } from '../engine/step';
 import { modelBundle } from './bundle';
 import { TORCH_MODULE_SOURCE } from './torchModule';

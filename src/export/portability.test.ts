@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultTrainConfig, type EncoderName, type TrainConfig } from '../engine/config';
 import { allWeights, createNetwork, disposeNetwork, type Network } from '../engine/model';
 import { Random } from '../engine/random';
-import { writeWeights } from '../engine/snapshot';
+import { writeWeights } from '../engine/savedState';
 import { runPython } from '../test/python';
 import { modelBundle, type ExportFile } from './bundle';
 import { zipFiles } from './download';

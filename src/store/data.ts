@@ -4,6 +4,7 @@ import { describeSelection } from '../data/collect';
 import type { ImportCounts, ImportFile, SkippedFile } from '../data/importer';
 import { SAMPLE_SET_URL } from '../data/sample';
 import type { DatasetSummary, FromWorker } from '../worker/protocol';
+import type { LifecycleOf } from './lifecycle';
 import type { Store } from './store';
 
 export interface ImportState {
@@ -34,6 +35,19 @@ export interface DataSlice {
 }
 
 export const IMPORT_SIZES = [16, 24, 32, 48, 64, 96, 128] as const;
+
+export const dataLifecycle: LifecycleOf = (set, get) => ({
+  onTrainerRestart() {
+    set({ dataset: null, datasetLoading: false, importState: null });
+  },
+  onRequestFailed(request) {
+    if (request === 'load-sample') set({ datasetLoading: false });
+    if (request === 'import') {
+      const running = get().importState;
+      if (running?.status === 'running') set({ importState: { ...running, status: 'cancelled' } });
+    }
+  },
+});
 
 const noCounts: ImportCounts = { found: 0, processed: 0, decoded: 0, fromCache: 0, skipped: 0, duplicates: 0 };
 

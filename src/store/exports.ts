@@ -2,6 +2,7 @@
 import type { StateCreator } from 'zustand';
 import { saveFile, zipFiles } from '../export/download';
 import type { FromWorker } from '../worker/protocol';
+import type { LifecycleOf } from './lifecycle';
 import type { Store } from './store';
 
 type ExportMessage = Extract<FromWorker, { type: 'export-progress' | 'export' }>;
@@ -15,8 +16,16 @@ export interface ExportsSlice {
   exportModel(): void;
   exportEmbeddings(): void;
   receiveExport(message: ExportMessage): void;
-  settleExport(): void;
 }
+
+export const exportsLifecycle: LifecycleOf = (set) => ({
+  onTrainerRestart() {
+    set({ exporting: null });
+  },
+  onRequestFailed(request) {
+    if (request === 'export-model' || request === 'export-embeddings') set({ exporting: null });
+  },
+});
 
 export const createExportsSlice: StateCreator<Store, [], [], ExportsSlice> = (set, get) => ({
   includeHead: false,
@@ -44,9 +53,5 @@ export const createExportsSlice: StateCreator<Store, [], [], ExportsSlice> = (se
     }
     saveFile(zipFiles(message.files), message.fileName);
     set({ exporting: null, lastDownload: message.fileName });
-  },
-
-  settleExport() {
-    set({ exporting: null });
   },
 });

@@ -1,8 +1,9 @@
 // What the run has learnt, as the page shows it: the probe images, embedding snapshots, kNN baselines and the
 // nearest neighbours of a chosen image. Step metrics live outside React, in metricsHistory.
 import type { StateCreator } from 'zustand';
-import { MAX_PROBE_IMAGES, type FromWorker, type MonitorSettings, type ProbeSet, type SnapshotReport } from '../worker/protocol';
+import { type FromWorker, type MonitorSettings, type ProbeSet, type SnapshotReport } from '../worker/protocol';
 import { metricsHistory } from './metricsHistory';
+import type { LifecycleOf } from './lifecycle';
 import type { Store } from './store';
 
 type MonitorMessage = Extract<FromWorker, { type: 'probe' | 'baselines' | 'snapshot' | 'neighbours' | 'umap-progress' }>;
@@ -33,14 +34,15 @@ export interface MonitorSlice {
   receiveMonitor(message: MonitorMessage): void;
 }
 
-/** Why each monitoring setting is refused, or null where it is fine. */
-export function monitorProblems(settings: MonitorSettings): { snapshotEvery: string | null; probeCount: string | null } {
-  return {
-    snapshotEvery: Number.isInteger(settings.snapshotEvery) && settings.snapshotEvery >= 1 ? null : 'must be a whole number of steps ≥ 1',
-    probeCount:
-      Number.isInteger(settings.probeCount) && settings.probeCount >= 2 && settings.probeCount <= MAX_PROBE_IMAGES ? null : `must be a whole number from 2 to ${MAX_PROBE_IMAGES}`,
-  };
-}
+export const monitorLifecycle: LifecycleOf = (set, get) => ({
+  onTrainerRestart() {
+    get().resetMonitor();
+  },
+  onRequestFailed(request) {
+    if (request === 'umap-snapshot') set({ umapProgress: null });
+    if (request === 'neighbours') set({ neighbourQuery: null, neighbours: null });
+  },
+});
 
 /** Neighbours listed for a chosen image. */
 export const NEIGHBOURS_SHOWN = 8;
@@ -62,6 +64,7 @@ export const createMonitorSlice: StateCreator<Store, [], [], MonitorSlice> = (se
 
   setMonitorSettings(change) {
     set({ monitorSettings: { ...get().monitorSettings, ...change } });
+    get().checkSettings();
   },
 
   showSnapshot(index) {

@@ -5,6 +5,7 @@ import type { RunSummary } from '../export/checkpoints';
 import { IMPORT_SIZES } from './data';
 import type { FaultReport, FromWorker, LoadedModelSummary } from '../worker/protocol';
 import { metricsHistory } from './metricsHistory';
+import type { LifecycleOf } from './lifecycle';
 import type { Store } from './store';
 
 type RunsMessage = Extract<FromWorker, { type: 'runs' | 'checkpoint' | 'run-restored' | 'run-rewound' | 'model-loaded' }>;
@@ -47,9 +48,21 @@ export interface RunsSlice {
   receiveFault(fault: FaultReport): void;
 }
 
-export function checkpointEveryProblem(steps: number): string | null {
-  return Number.isInteger(steps) && steps >= 0 && steps <= 1_000_000 ? null : 'must be a whole number of steps from 0 (off) to 1,000,000';
-}
+
+export const runsLifecycle: LifecycleOf = (set, get) => ({
+  onTrainerRestart() {
+    // Requests the old worker will never answer go; the run to resume (pendingResume) is the session's.
+    set({ currentRunId: null, checkpoint: null, resuming: null, loadingModel: null, loadedModel: null });
+  },
+  onRequestFailed(request) {
+    if (request === 'load-model') set({ loadingModel: null });
+    if (request === 'resume-run') {
+      set({ resuming: null });
+      // A restarted trainer whose run could not come back still gets images to work with.
+      if (!get().dataset) get().loadSampleSet();
+    }
+  },
+});
 
 export const createRunsSlice: StateCreator<Store, [], [], RunsSlice> = (set, get) => ({
   runs: [],
@@ -79,6 +92,7 @@ export const createRunsSlice: StateCreator<Store, [], [], RunsSlice> = (set, get
 
   setCheckpointEvery(checkpointEvery) {
     set({ checkpointEvery });
+    get().checkSettings();
   },
 
   resumeRun(id) {
@@ -124,6 +138,7 @@ export const createRunsSlice: StateCreator<Store, [], [], RunsSlice> = (set, get
       case 'model-loaded': {
         const { model } = message;
         set({ loadedModel: model, loadingModel: null });
+        get().checkSettings();
         if (!model) break;
         // The next run must have the model's architecture: its settings become the form's.
         const steps = get().settings?.steps ?? model.config.optim.totalSteps;

@@ -1,6 +1,7 @@
 // The GPU self-test: does this device train, and does it compute what the CPU computes?
 import type { StateCreator } from 'zustand';
 import type { FromWorker } from '../worker/protocol';
+import type { LifecycleOf } from './lifecycle';
 import type { Store } from './store';
 
 type SelfTestMessage = Extract<FromWorker, { type: 'self-test-progress' | 'self-test-result' }> | { type: 'error'; message: string };
@@ -25,6 +26,15 @@ export interface SelfTestSlice {
 export const SELF_TEST_STEPS = 30;
 
 const idle: SelfTestState = { status: 'idle', stage: null, step: 0, total: 0, result: null, error: null };
+
+export const selfTestLifecycle: LifecycleOf = (_set, get) => ({
+  onTrainerRestart() {
+    if (get().selfTest.status === 'running') get().receiveSelfTest({ type: 'error', message: 'the trainer was restarted during the self-test' });
+  },
+  onRequestFailed(request) {
+    if (request === 'self-test') get().receiveSelfTest({ type: 'error', message: get().problem?.message ?? 'the self-test failed' });
+  },
+});
 
 export const createSelfTestSlice: StateCreator<Store, [], [], SelfTestSlice> = (set, get) => ({
   selfTest: idle,

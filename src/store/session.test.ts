@@ -31,12 +31,12 @@ describe('trainer restarts', () => {
 
   async function store() {
     const { useStore } = await import('./store');
-    useStore.getState().connect('auto', { nanAtStep: 3, explodeAtStep: 4, loseDeviceAtStep: 5, outOfMemoryAtStep: 6, crashAtStep: 7, checkpointCommitDelayMs: 10 });
+    useStore.getState().connect('auto', 'test-nan-at-step=3&test-checkpoint-delay=10');
     connections[0]!.deliver([ready, { type: 'state', state: 'training', step: 4, runId: 'run-1' }, { type: 'checkpoint', status: 'saved', runId: 'run-1', step: 4, message: null }]);
     return useStore;
   }
 
-  it('a lost GPU device replaces the worker, without the one-off faults, and resumes the active run once ready', async () => {
+  it('a lost GPU device replaces the worker, told it is a restart (no one-off faults), and resumes the active run once ready', async () => {
     const useStore = await store();
     const fault: FromWorker = {
       type: 'fault',
@@ -45,7 +45,8 @@ describe('trainer restarts', () => {
     connections[0]!.deliver([fault]);
     expect(connections[0]!.terminated).toBe(true);
     expect(connections).toHaveLength(2);
-    expect(connections[1]!.sent[0]).toEqual({ type: 'init', backend: 'auto', hooks: { checkpointCommitDelayMs: 10 } });
+    expect(connections[0]!.sent[0]).toEqual({ type: 'init', backend: 'auto', restarted: false, testQuery: 'test-nan-at-step=3&test-checkpoint-delay=10' });
+    expect(connections[1]!.sent[0]).toEqual({ type: 'init', backend: 'auto', restarted: true, testQuery: 'test-nan-at-step=3&test-checkpoint-delay=10' });
     expect(useStore.getState().problem!.message).toMatch(/GPU device was lost.*restarted its trainer and continues the run from its last checkpoint/);
     expect(useStore.getState().trainerState).toBe('idle');
     connections[1]!.deliver([ready]);

@@ -1,9 +1,10 @@
 // The trainer session: which backend the worker got, its state, and what went wrong.
 import type { StateCreator } from 'zustand';
 import { connectTrainer, type TrainerConnection } from '../worker/client';
-import type { BackendPreference, BackendReport, ErrorCode, FromWorker, FaultReport, KnownResultCheck, RunInfo, StepReport, TestHooks, ToWorker, TrainerState } from '../worker/protocol';
+import type { BackendPreference, BackendReport, ErrorCode, FromWorker, FaultReport, KnownResultCheck, RunInfo, StepReport, ToWorker, TrainerState } from '../worker/protocol';
 import { notifyWorkerMessages } from './automation';
 import { metricsHistory } from './metricsHistory';
+import type { LifecycleOf } from './lifecycle';
 import type { Store } from './store';
 
 export interface TrainerProblem {
@@ -27,14 +28,15 @@ export interface SessionSlice {
   runInfo: RunInfo | null;
   /** The backend's best measured matmul rate (FLOP/s), when a benchmark asked for it. */
   matmulRate: number | null;
-  /** What connect was given, so that a restart starts the same way (without the tests' one-off faults). */
+  /** What connect was given, so that a restart starts the same way. */
   preference: BackendPreference;
-  hooks: TestHooks;
+  /** The URL's test parameters, for a build made for the browser tests (see ToWorker's init). */
+  testQuery: string;
   /** A run to resume as soon as a restarted trainer is ready. */
   pendingResume: string | null;
   /** When the trainer was restarted lately: more than a few restarts a minute means it cannot run here. */
   restarts: number[];
-  connect(preference?: BackendPreference, hooks?: TestHooks): void;
+  connect(preference?: BackendPreference, testQuery?: string, restarted?: boolean): void;
   /**
    * Replaces a trainer whose GPU device was lost or that crashed: a new worker, a new backend, and the active run
    * (if any) resumed from its last checkpoint.
@@ -45,6 +47,13 @@ export interface SessionSlice {
   /** Applies a frame's worth of worker messages. */
   receive(messages: FromWorker[]): void;
 }
+
+export const sessionLifecycle: LifecycleOf = (set) => ({
+  onTrainerRestart() {
+    set({ backend: null, trainerState: 'idle', step: 0, runInfo: null });
+  },
+  onRequestFailed() {},
+});
 
 export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (set, get) => ({
   connection: null,
@@ -57,11 +66,11 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
   runInfo: null,
   matmulRate: null,
   preference: 'auto',
-  hooks: {},
+  testQuery: '',
   pendingResume: null,
   restarts: [],
 
-  connect(preference = 'auto', hooks = {}) {
+  connect(preference = 'auto', testQuery = '', restarted = false) {
     if (get().connection) return;
     const connection = connectTrainer(
       (messages) => {
@@ -79,8 +88,8 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
         );
       },
     );
-    set({ connection, phase: 'starting', preference, hooks });
-    connection.send({ type: 'init', backend: preference, hooks });
+    set({ connection, phase: 'starting', preference, testQuery });
+    connection.send({ type: 'init', backend: preference, restarted, ...(testQuery && { testQuery }) });
   },
 
   restartTrainer(problem, resumeRunId) {
@@ -95,36 +104,15 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
     const then = resumeRunId
       ? ' tabclr restarted its trainer and continues the run from its last checkpoint.'
       : ` tabclr restarted its trainer.${hadImages ? ' It starts with the sample images: choose your folder again to go on with yours (decoded images come from the cache).' : ''}`;
-    get().resetMonitor();
+    get().forgetTrainer();
     set({
       connection: null,
       restarts,
       problem: { ...problem, message: problem.message + then, recoverable: true },
-      backend: null,
-      trainerState: 'idle',
-      step: 0,
-      latest: null,
-      runInfo: null,
-      dataset: null,
-      datasetLoading: false,
-      currentRunId: null,
-      checkpoint: null,
       pendingResume: resumeRunId,
-      // Requests the old worker will never answer.
-      resuming: null,
-      loadingModel: null,
-      loadedModel: null,
-      exporting: null,
-      umapProgress: null,
-      importState: null,
     });
-    if (get().selfTest.status === 'running') get().receiveSelfTest({ type: 'error', message: 'the trainer was restarted during the self-test' });
-    // The tests' faults are injected once: the new trainer starts clean; only their delay and budget stay.
-    const { checkpointCommitDelayMs, memoryBudgetBytes } = get().hooks;
-    get().connect(get().preference, {
-      ...(checkpointCommitDelayMs !== undefined && { checkpointCommitDelayMs }),
-      ...(memoryBudgetBytes !== undefined && { memoryBudgetBytes }),
-    });
+    // A restarted trainer is told so: a build for the browser tests then leaves out the one-off faults it met.
+    get().connect(get().preference, get().testQuery, true);
   },
 
   send(message, transfer) {
@@ -138,42 +126,6 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
   },
 
   receive(messages) {
-    /** A refused or failed request leaves no spinner behind: its own pending state is cleared. */
-    const settleFailedRequest = (request: ToWorker['type'] | null) => {
-      switch (request) {
-        case 'load-sample':
-          set({ datasetLoading: false });
-          break;
-        case 'import': {
-          const running = get().importState;
-          if (running?.status === 'running') set({ importState: { ...running, status: 'cancelled' } });
-          break;
-        }
-        case 'umap-snapshot':
-          set({ umapProgress: null });
-          break;
-        case 'neighbours':
-          set({ neighbourQuery: null, neighbours: null });
-          break;
-        case 'export-model':
-        case 'export-embeddings':
-          get().settleExport();
-          break;
-        case 'resume-run':
-          set({ resuming: null });
-          // A restarted trainer whose run could not come back still gets images to work with.
-          if (!get().dataset) get().loadSampleSet();
-          break;
-        case 'load-model':
-          set({ loadingModel: null });
-          break;
-        case 'self-test':
-          get().receiveSelfTest({ type: 'error', message: get().problem?.message ?? 'the self-test failed' });
-          break;
-        default:
-          break;
-      }
-    };
     // A frame's step metrics go into the history in one batch: charts redraw once. Messages that replace the history
     // (a rewind, a restored run) take the steps before them first, so that no step from before a rewind survives it.
     const reports: StepReport[] = [];
@@ -259,7 +211,8 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
         case 'error': {
           const problem = { code: message.code, message: message.message, recoverable: message.recoverable };
           set(message.code === 'no-backend' ? { phase: 'failed', problem } : { problem });
-          settleFailedRequest(message.request);
+          // A refused or failed request leaves no spinner behind: every slice settles its own pending state.
+          if (message.request) get().settleFailedRequest(message.request);
           break;
         }
         default: {

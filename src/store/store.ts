@@ -1,21 +1,57 @@
 // One zustand store, built from slices; the worker connection feeds it.
-import { create } from 'zustand';
-import { createDataSlice, type DataSlice } from './data';
-import { createExportsSlice, type ExportsSlice } from './exports';
-import { createMonitorSlice, type MonitorSlice } from './monitor';
-import { createRunsSlice, type RunsSlice } from './runs';
-import { createSelfTestSlice, type SelfTestSlice } from './selfTest';
-import { createSessionSlice, type SessionSlice } from './session';
-import { createTrainingSlice, type TrainingSlice } from './training';
+import { create, type StateCreator } from 'zustand';
+import type { ToWorker } from '../worker/protocol';
+import { createDataSlice, dataLifecycle, type DataSlice } from './data';
+import { createExportsSlice, exportsLifecycle, type ExportsSlice } from './exports';
+import type { LifecycleOf } from './lifecycle';
+import { createMonitorSlice, monitorLifecycle, type MonitorSlice } from './monitor';
+import { createRunsSlice, runsLifecycle, type RunsSlice } from './runs';
+import { createSelfTestSlice, selfTestLifecycle, type SelfTestSlice } from './selfTest';
+import { createSessionSlice, sessionLifecycle, type SessionSlice } from './session';
+import { createTrainingSlice, trainingLifecycle, type TrainingSlice } from './training';
 
-export type Store = SessionSlice & SelfTestSlice & DataSlice & TrainingSlice & MonitorSlice & ExportsSlice & RunsSlice;
+/** The store's own: every slice's lifecycle, run together. */
+export interface StoreLifecycle {
+  /** Every slice forgets what a replaced trainer held (src/store/lifecycle.ts). */
+  forgetTrainer(): void;
+  /** Every slice settles its pending state for a request the worker refused or failed. */
+  settleFailedRequest(request: ToWorker['type']): void;
+}
 
-export const useStore = create<Store>()((...a) => ({
-  ...createSessionSlice(...a),
-  ...createSelfTestSlice(...a),
-  ...createDataSlice(...a),
-  ...createTrainingSlice(...a),
-  ...createMonitorSlice(...a),
-  ...createExportsSlice(...a),
-  ...createRunsSlice(...a),
-}));
+export type Store = SessionSlice & SelfTestSlice & DataSlice & TrainingSlice & MonitorSlice & ExportsSlice & RunsSlice & StoreLifecycle;
+
+const SLICES = {
+  session: createSessionSlice,
+  selfTest: createSelfTestSlice,
+  data: createDataSlice,
+  training: createTrainingSlice,
+  monitor: createMonitorSlice,
+  exports: createExportsSlice,
+  runs: createRunsSlice,
+} satisfies Record<string, StateCreator<Store, [], [], object>>;
+
+/** One lifecycle per slice: a slice added above without one here does not compile. */
+const LIFECYCLES: Record<keyof typeof SLICES, LifecycleOf> = {
+  session: sessionLifecycle,
+  selfTest: selfTestLifecycle,
+  data: dataLifecycle,
+  training: trainingLifecycle,
+  monitor: monitorLifecycle,
+  exports: exportsLifecycle,
+  runs: runsLifecycle,
+};
+
+export const useStore = create<Store>()((set, get, api) => {
+  const lifecycles = Object.values(LIFECYCLES).map((lifecycle) => lifecycle(set, get));
+  return {
+    ...SLICES.session(set, get, api),
+    ...SLICES.selfTest(set, get, api),
+    ...SLICES.data(set, get, api),
+    ...SLICES.training(set, get, api),
+    ...SLICES.monitor(set, get, api),
+    ...SLICES.exports(set, get, api),
+    ...SLICES.runs(set, get, api),
+    forgetTrainer: () => lifecycles.forEach((l) => l.onTrainerRestart()),
+    settleFailedRequest: (request) => lifecycles.forEach((l) => l.onRequestFailed(request)),
+  };
+});

@@ -1,9 +1,10 @@
 // The run: its settings (validated as they are edited), the controls, and the latest step's metrics.
 import type { StateCreator } from 'zustand';
-import { validateTrainConfig, type ConfigProblem } from '../engine/config';
-import { bufferLimitProblem } from '../engine/memory';
+import type { ConfigProblem } from '../engine/config';
 import type { DatasetSummary, RecordedStep } from '../worker/protocol';
+import { runProblems } from '../worker/validation';
 import { applyPreset, suggestedSettings, type PresetName, type RunSettings } from './defaults';
+import type { LifecycleOf } from './lifecycle';
 import type { Store } from './store';
 
 export interface AugmentPreview {
@@ -22,8 +23,13 @@ export interface TrainingSlice {
   receiveAugmentPreview(preview: AugmentPreview): void;
   applyPreset(preset: PresetName): void;
   settings: RunSettings | null;
-  /** Problems with the current settings, by field; Start is disabled while there are any. */
+  /**
+   * Problems with the run as it would start now (settings, monitoring, checkpoints, against the images, the device and a
+   * loaded model), by field, from the check the worker makes too; Start is disabled while there are any.
+   */
   settingProblems: ConfigProblem[];
+  /** Checks the run's settings again: after any change to them, the images, the device or the loaded model. */
+  checkSettings(): void;
   latest: RecordedStep | null;
   adoptDefaults(dataset: DatasetSummary): void;
   clearSettings(): void;
@@ -37,18 +43,12 @@ export interface TrainingSlice {
   receiveMetrics(report: RecordedStep): void;
 }
 
-function problemsOf(settings: RunSettings, dataset: DatasetSummary | null, maxBufferBytes: number | null = null): ConfigProblem[] {
-  const problems = validateTrainConfig(settings.config);
-  const tooLarge = bufferLimitProblem(settings.config, maxBufferBytes);
-  if (tooLarge) problems.push({ field: 'batchSize', message: `batchSize: ${tooLarge}` });
-  if (!(Number.isInteger(settings.steps) && settings.steps >= 1 && settings.steps <= 1_000_000)) {
-    problems.push({ field: 'steps', message: `steps: must be a whole number from 1 to 1,000,000, got ${settings.steps}` });
-  }
-  if (dataset && settings.config.batchSize > dataset.count) {
-    problems.push({ field: 'batchSize', message: `batchSize: the data set has only ${dataset.count} images` });
-  }
-  return problems;
-}
+export const trainingLifecycle: LifecycleOf = (set) => ({
+  onTrainerRestart() {
+    set({ latest: null });
+  },
+  onRequestFailed() {},
+});
 
 export const createTrainingSlice: StateCreator<Store, [], [], TrainingSlice> = (set, get) => ({
   settings: null,
@@ -69,8 +69,8 @@ export const createTrainingSlice: StateCreator<Store, [], [], TrainingSlice> = (
   applyPreset(preset) {
     const { settings, dataset, backend } = get();
     if (!settings || !dataset) return;
-    const next = applyPreset(settings, preset, dataset, backend);
-    set({ settings: next, settingProblems: problemsOf(next, dataset, get().backend?.maxBufferBytes) });
+    set({ settings: applyPreset(settings, preset, dataset, backend) });
+    get().checkSettings();
   },
 
   adoptDefaults(dataset) {
@@ -78,7 +78,8 @@ export const createTrainingSlice: StateCreator<Store, [], [], TrainingSlice> = (
     const loaded = get().loadedModel?.config;
     const current = get().settings;
     const settings = loaded && current ? { ...current, config: { ...loaded, optim: { ...loaded.optim, totalSteps: current.steps } } } : suggestedSettings(dataset, get().backend);
-    set({ settings, settingProblems: problemsOf(settings, dataset, get().backend?.maxBufferBytes) });
+    set({ settings });
+    get().checkSettings();
   },
 
   clearSettings() {
@@ -92,7 +93,15 @@ export const createTrainingSlice: StateCreator<Store, [], [], TrainingSlice> = (
     // The cosine schedule ends with the run. (A copy: the previous settings object stays as it was.)
     const totalSteps = Math.max(1, Math.round(changed.steps) || 1);
     const settings = { ...changed, config: { ...changed.config, optim: { ...changed.config.optim, totalSteps } } };
-    set({ settings, settingProblems: problemsOf(settings, get().dataset, get().backend?.maxBufferBytes) });
+    set({ settings });
+    get().checkSettings();
+  },
+
+  checkSettings() {
+    const { settings, monitorSettings, checkpointEvery, dataset, backend, loadedModel } = get();
+    if (!settings) return set({ settingProblems: [] });
+    const request = { config: settings.config, steps: settings.steps, monitor: monitorSettings, checkpointEvery };
+    set({ settingProblems: runProblems(request, { dataset, maxBufferBytes: backend?.maxBufferBytes ?? null, loadedModel }) });
   },
 
   startTraining() {

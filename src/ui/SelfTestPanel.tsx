@@ -39,7 +39,7 @@ export function SelfTestPanel() {
           <dt>Learning</dt>
           <dd className={result.training.ok ? 'status-ok' : 'status-bad'}>
             {result.training.ok ? 'Passed' : 'Failed'}: NT-Xent loss {fixed(result.training.firstLoss)} → {fixed(result.training.finalLoss)} (no
-            learning: {fixed(result.training.collapsedLoss)}), contrastive accuracy {percent(result.training.finalContrastiveAcc)} (chance{' '}
+            learning: {fixed(result.training.noLearningLoss)}), contrastive accuracy {percent(result.training.finalContrastiveAcc)} (chance{' '}
             {percent(result.training.chance)}), tensors {result.training.tensorsAfterStep2} → {result.training.tensorsAfterLast}
           </dd>
           <dt>{`${gpu} vs CPU`}</dt>

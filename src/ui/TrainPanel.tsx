@@ -1,8 +1,6 @@
 import { Fragment, useId } from 'react';
 import { defaultMethodConfig, METHOD_NAMES, METHODS, methodOf, type MethodConfig, type MethodName } from '../engine/methods';
 import { PRESETS, type PresetName, type RunSettings } from '../store/defaults';
-import { monitorProblems } from '../store/monitor';
-import { checkpointEveryProblem } from '../store/runs';
 import { useStore } from '../store/store';
 import { fixed, percent } from './format';
 import { Thumbnail } from './Thumbnail';
@@ -163,17 +161,22 @@ function MonitoringForm({ disabled }: { disabled: boolean }) {
   const setMonitor = useStore((s) => s.setMonitorSettings);
   const checkpointEvery = useStore((s) => s.checkpointEvery);
   const setCheckpointEvery = useStore((s) => s.setCheckpointEvery);
-  const problems = monitorProblems(monitor);
   return (
     <fieldset className="settings" disabled={disabled}>
       <legend>Monitoring and checkpoints</legend>
-      <NumberField label="Map every (steps)" field="monitor.snapshotEvery" problem={problems.snapshotEvery} value={monitor.snapshotEvery} step={1} disabled={disabled} onChange={(snapshotEvery) => setMonitor({ snapshotEvery })} />
-      <NumberField label="Images on the map" field="monitor.probeCount" problem={problems.probeCount} value={monitor.probeCount} step={1} disabled={disabled} onChange={(probeCount) => setMonitor({ probeCount })} />
-      <NumberField label="Checkpoint every (steps)" field="checkpointEvery" problem={checkpointEveryProblem(checkpointEvery)} value={checkpointEvery} step={1} disabled={disabled} onChange={setCheckpointEvery} />
+      <NumberField label="Map every (steps)" field="monitor.snapshotEvery" value={monitor.snapshotEvery} step={1} disabled={disabled} onChange={(snapshotEvery) => setMonitor({ snapshotEvery })} />
+      <NumberField label="Images on the map" field="monitor.probeCount" value={monitor.probeCount} step={1} disabled={disabled} onChange={(probeCount) => setMonitor({ probeCount })} />
+      <NumberField label="Checkpoint every (steps)" field="checkpointEvery" value={checkpointEvery} step={1} disabled={disabled} onChange={setCheckpointEvery} />
       <p className="hint">A checkpoint is also saved on pause, on stop and at the end; 0 saves none.</p>
     </fieldset>
   );
 }
+
+/** The settings the forms above show a field for (each shows its own problem); the method's own settings are added. */
+const FIELDS_WITH_INPUTS = new Set([
+  'model.width', 'batchSize', 'steps', 'optim.learningRate', 'optim.warmupSteps', 'monitor.snapshotEvery', 'monitor.probeCount', 'checkpointEvery',
+  'augment.cropAreaMin', 'augment.brightness', 'augment.jitterProb', 'augment.flipProb', 'augment.grayscaleProb', 'augment.blurProb',
+]);
 
 const STATE_TEXT = {
   idle: 'Ready to train',
@@ -191,14 +194,10 @@ export function TrainPanel() {
   const state = useStore((s) => s.trainerState);
   const latest = useStore((s) => s.latest);
   const selfTesting = useStore((s) => s.selfTest.status === 'running');
-  const monitor = useStore((s) => s.monitorSettings);
   const { startTraining, pauseTraining, resumeTraining, stopTraining, applyPreset } = useStore.getState();
   const active = state === 'training' || state === 'compiling' || state === 'paused';
-  const monitorProblem = monitorProblems(monitor);
-  const checkpointOk = useStore((s) => checkpointEveryProblem(s.checkpointEvery) === null);
-  const monitorOk = monitorProblem.snapshotEvery === null && monitorProblem.probeCount === null && checkpointOk;
   const loadingImages = useStore((s) => s.datasetLoading || s.importState?.status === 'running' || s.resuming !== null || s.loadingModel !== null);
-  const canStart = phase === 'ready' && settings !== null && problems.length === 0 && monitorOk && !active && !selfTesting && !loadingImages;
+  const canStart = phase === 'ready' && settings !== null && problems.length === 0 && !active && !selfTesting && !loadingImages;
   const method = settings ? methodOf(settings.config.method) : null;
   const levels = settings && method ? method.levels({ batchSize: settings.config.batchSize, projectionDim: settings.config.model.projectionDim }) : null;
   // The level the loss is read against: SimCLR's no-learning ln(2N − 1), or where a non-contrastive loss collapses.
@@ -227,6 +226,17 @@ export function TrainPanel() {
         </>
       ) : (
         <p>Load images to set up a run.</p>
+      )}
+      {settings && (
+        <ul className="run-problems" aria-label="Why the run cannot start">
+          {problems
+            .filter((p) => !FIELDS_WITH_INPUTS.has(p.field) && !p.field.startsWith('method.'))
+            .map((p) => (
+              <li key={p.message} className="field-problem">
+                {p.message}
+              </li>
+            ))}
+        </ul>
       )}
       <div className="controls">
         <button type="button" onClick={startTraining} disabled={!canStart}>

@@ -339,9 +339,9 @@ function stepsData(history: MetricsHistory, ...columns: StepColumn[]): uPlot.Ali
   return [c.step, ...columns.map((name) => c[name])] as uPlot.AlignedData;
 }
 
-/** "the no-learning level is ln(2N − 1) = 4.84" for screen readers. */
+/** "; dashed: no learning (ln 127 = 4.84)." for screen readers: the reference lines, ending the sentence. */
 function referencesText(references: ReferenceLine[]): string {
-  return references.length ? ` Dashed: ${references.map((r) => r.label).join('; ')}.` : '';
+  return `${references.length ? `; dashed: ${references.map((r) => r.label).join(', ')}` : ''}.`;
 }
 
 function lossSpec(method: Method, batchSize: number, projectionDim: number): ChartSpec {
@@ -360,8 +360,8 @@ function lossSpec(method: Method, batchSize: number, projectionDim: number): Cha
       const c = history.columns();
       const label =
         (i < 0
-          ? `Loss chart (${method.lossLabel}); no steps yet.`
-          : `Loss chart (${method.lossLabel}); latest loss ${fmt(c.methodLoss[i]!)} at step ${c.step[i]}, smoothed ${fmt(c.methodLossSmoothed[i]!)}.`) + referencesText(references);
+          ? `Loss chart (${method.lossLabel}); no steps yet`
+          : `Loss chart (${method.lossLabel}); latest loss ${fmt(c.methodLoss[i]!)} at step ${c.step[i]}, smoothed ${fmt(c.methodLossSmoothed[i]!)}`) + referencesText(references);
       return { data: stepsData(history, 'methodLoss', 'methodLossSmoothed'), label };
     },
   };
@@ -383,7 +383,7 @@ function diagnosticSpec(diagnostic: DiagnosticSpec, batchSize: number, projectio
       const c = history.columns();
       const column = c.diagnostics[diagnostic.key] ?? new Float64Array(c.length).fill(NaN);
       const label =
-        (i < 0 ? `${diagnostic.label} chart; no steps yet.` : `${diagnostic.label} chart; latest ${format(column[i]!)} at step ${c.step[i]}.`) + referencesText(references);
+        (i < 0 ? `${diagnostic.label} chart; no steps yet` : `${diagnostic.label} chart; latest ${format(column[i]!)} at step ${c.step[i]}`) + referencesText(references);
       return { data: [c.step, column] as uPlot.AlignedData, label };
     },
   };

@@ -1,4 +1,4 @@
-import type { BackendPreference, TestHooks } from '../worker/protocol';
+import type { BackendPreference } from '../worker/protocol';
 
 /** `?backend=webgl` forces the WebGL backend (for comparing backends, or for drivers with a broken WebGPU). */
 export function backendPreferenceFromUrl(search: string): BackendPreference {
@@ -17,24 +17,10 @@ export function automationFromUrl(search: string): boolean {
 }
 
 /**
- * Faults and delays for the browser tests, which inject them for real: `?test-checkpoint-delay=MS` holds every
- * checkpoint between writing its state and switching the run to it; `?test-memory-budget-mb=M` gives imports a memory
- * budget of M MiB in place of the device's (which a test cannot set: the worker reads navigator.deviceMemory). Each `?test-…-at-step=K` injects its fault
- * once, before step K: `nan` writes NaN into a weight, `explode` shrinks the last batch norm so the gradients explode,
- * `lose-device` destroys the WebGPU device (or loses the WebGL context), `out-of-memory` has the device report an
- * out-of-memory error, `crash` throws an uncaught error in the worker. Absent parameters inject nothing.
+ * The query's `test-…` parameters, passed to the trainer as they are: a build made for the browser tests injects the
+ * faults they name (src/worker/faults.ts lists them); any other build ignores them. Empty when there are none.
  */
-export function testHooksFromUrl(search: string): TestHooks {
-  const params = new URLSearchParams(search);
-  const hooks: TestHooks = {};
-  const delay = Number(params.get('test-checkpoint-delay'));
-  if (delay > 0) hooks.checkpointCommitDelayMs = delay;
-  const budget = Number(params.get('test-memory-budget-mb'));
-  if (budget > 0) hooks.memoryBudgetBytes = budget * 2 ** 20;
-  const faults = { nan: 'nanAtStep', explode: 'explodeAtStep', 'lose-device': 'loseDeviceAtStep', 'out-of-memory': 'outOfMemoryAtStep', crash: 'crashAtStep' } as const;
-  for (const [name, hook] of Object.entries(faults)) {
-    const step = Number(params.get(`test-${name}-at-step`));
-    if (Number.isInteger(step) && step > 0) hooks[hook] = step;
-  }
-  return hooks;
+export function testQueryFromUrl(search: string): string {
+  const params = [...new URLSearchParams(search)].filter(([name]) => name.startsWith('test-'));
+  return params.length ? new URLSearchParams(params).toString() : '';
 }

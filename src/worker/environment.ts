@@ -1,7 +1,8 @@
 // What the trainer's handler needs from where it runs: the worker gives it the browser's (src/worker/trainer.worker.ts),
 // the unit tests a fake on the tfjs CPU backend (src/worker/handler.test.ts).
 import type { ImportCounts, ImportFile, ImportResult } from '../data/importer';
-import type { CheckpointStore } from '../export/checkpoints';
+import type { TrainableParam } from '../engine/optim';
+import type { CheckpointStorage } from '../export/checkpoints';
 import type { BackendPreference, BackendReport, DatasetPayload, KnownResultCheck } from './protocol';
 
 export interface HandlerEnvironment {
@@ -16,16 +17,14 @@ export interface HandlerEnvironment {
   /** A PNG grid of the data set's images (OffscreenCanvas in the browser). */
   spritePng(dataset: DatasetPayload, thumb: number, columns: number): Promise<Uint8Array>;
   /** The checkpoint store, or null where the browser keeps none (IndexedDB unavailable). Opened once. */
-  openCheckpoints(): Promise<CheckpointStore | null>;
+  openCheckpoints(): Promise<CheckpointStorage | null>;
   /**
    * Calls lost once if the GPU goes (a WebGPU device lost or a WebGL context lost: driver reset, device.destroy()),
    * and error whenever the WebGPU device reports an error no one caught (out of memory, a refused pipeline).
    */
   watchDevice(watcher: DeviceWatcher): void;
-  /** The browser tests' GPU faults: the device destroyed (or the WebGL context lost), or an out-of-memory error reported. */
-  injectDeviceFault(fault: 'lose' | 'out-of-memory'): void;
-  /** Throws an uncaught error from a task of its own: the browser tests' worker crash. */
-  crash(): void;
+  /** Called before each training step with the parameters it will update; test builds inject faults here (faults.ts). */
+  beforeStep?(step: number, params: TrainableParam[]): void;
   /**
    * Visits the RGB pixels of decoded images in the decode cache, by cache key: visit(i, pixels) for keys[i], null for
    * one no longer there. A few hundred at a time, so the caller can copy them into place without holding them all.

@@ -10,6 +10,7 @@ import { EXPLODING_FACTOR, recentGradNorm } from '../engine/divergence';
 import { selfTestConfig } from '../engine/selftest';
 import { syntheticImages } from '../engine/synthetic';
 import type { DeviceWatcher, HandlerEnvironment } from './environment';
+import { withInjectedFaults, type FaultPlan, type FaultTargets } from './faults';
 import { TrainerHandler } from './handler';
 import type { BackendReport, FromWorker } from './protocol';
 
@@ -34,8 +35,17 @@ beforeEach(() => {
   cached.clear();
 });
 
-/** A handler on the fake environment; `change` replaces parts of it (a checkpoint store whose disk is full). */
-function setup(change: Partial<HandlerEnvironment> = {}) {
+interface Setup {
+  /** Replaces parts of the fake environment (a checkpoint store whose disk is full). */
+  change?: Partial<HandlerEnvironment>;
+  /** Faults to inject, as a build for the browser tests does (faults.ts). */
+  faults?: FaultPlan;
+  /** Sees every message after it is recorded (a user who presses Pause on seeing a step). */
+  onMessage?: (message: FromWorker, handler: TrainerHandler) => void;
+}
+
+/** A handler on the fake environment. */
+function setup({ change = {}, faults = {}, onMessage }: Setup = {}) {
   const messages: FromWorker[] = [];
   let clock = 0;
   let device: DeviceWatcher | null = null;
@@ -70,16 +80,22 @@ function setup(change: Partial<HandlerEnvironment> = {}) {
     watchDevice: (watcher) => {
       device = watcher;
     },
-    injectDeviceFault: (fault) => (fault === 'lose' ? device?.lost('destroyed by the test') : device?.error('out-of-memory', 'out of memory (injected by the test)')),
-    crash: () => {
-      crashes += 1;
-    },
     readCachedImages: async (keys, visit) => keys.forEach((k, i) => visit(i, cached.get(k) ?? null)),
     spritePng: async (d, thumb, columns) => Uint8Array.from([d.count, thumb, columns]),
     now: () => (clock += 10),
     nextTask: () => new Promise((resolve) => setImmediate(resolve)),
   };
-  const handler = new TrainerHandler((m) => messages.push(m), { ...env, ...change });
+  const targets: FaultTargets = {
+    loseDevice: () => device?.lost('destroyed by the test'),
+    reportOutOfMemory: () => device?.error('out-of-memory', 'out of memory (injected by the test)'),
+    crash: () => {
+      crashes += 1;
+    },
+  };
+  const handler: TrainerHandler = new TrainerHandler((m) => {
+    messages.push(m);
+    onMessage?.(m, handler);
+  }, withInjectedFaults({ ...env, ...change }, () => faults, targets));
   const of = <T extends FromWorker['type']>(type: T) => messages.filter((m): m is Extract<FromWorker, { type: T }> => m.type === type);
   return { handler, messages, of, crashes: () => crashes, device: () => device! };
 }
@@ -206,7 +222,7 @@ describe('TrainerHandler', () => {
     await handler.handle({ type: 'set-dataset', dataset: dataset() });
     expect(tf.memory().numTensors).toBeLessThan(tensors);
     await handler.handle({ type: 'neighbours', position: 1, k: 2 });
-    expect(of('error').at(-1)).toMatchObject({ request: 'neighbours', code: 'no-dataset' });
+    expect(of('error').at(-1)).toMatchObject({ request: 'neighbours', code: 'no-run' });
   });
 
   it('a stop during a neighbours request waits for it, and start cannot slip in while stopping', async () => {
@@ -237,7 +253,7 @@ describe('TrainerHandler', () => {
   it('exports the trained encoder as a loadable Layers model, PyTorch safetensors and module, config and README', async () => {
     const { handler, of } = await ready();
     await handler.handle({ type: 'export-model', includeHead: false });
-    expect(of('error').at(-1)).toMatchObject({ request: 'export-model', code: 'no-dataset' });
+    expect(of('error').at(-1)).toMatchObject({ request: 'export-model', code: 'no-run' });
     await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(2), steps: 2, monitor });
     await handler.idle();
     await handler.handle({ type: 'export-model', includeHead: true });
@@ -292,7 +308,7 @@ describe('TrainerHandler', () => {
   it('refuses absurd monitoring settings', async () => {
     const { handler, of } = await ready();
     await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(4), steps: 4, monitor: { snapshotEvery: 0, probeCount: 1, profileSteps: false } });
-    expect(of('error').at(-1)!.message).toMatch(/snapshot interval.*; the map shows from 2/);
+    expect(of('error').at(-1)!.message).toMatch(/monitor.snapshotEvery: must be a whole number of steps from 1 .*; monitor.probeCount: must be a whole number from 2/);
   });
 
   it('pause stops steps between two steps; resume goes on from the same step', async () => {
@@ -323,7 +339,7 @@ describe('TrainerHandler', () => {
     const bad = of('error').at(-1)!;
     expect(bad.code).toBe('bad-config');
     expect(bad.message).toMatch(/temperature/);
-    expect(bad.message).toMatch(/batch size 40 is larger than the 12 images/);
+    expect(bad.message).toMatch(/batchSize: the data set has only 12 images/);
     await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(3), steps: 3, monitor });
     await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(3), steps: 3, monitor });
     expect(of('error').at(-1)).toMatchObject({ code: 'busy' });
@@ -377,7 +393,9 @@ describe('TrainerHandler', () => {
   it('pause, resume and stop without a run are refused with a reason, not a crash', async () => {
     const { handler, of } = await ready();
     for (const type of ['pause', 'resume', 'stop'] as const) await handler.handle({ type });
-    expect(of('error').map((e) => e.code)).toEqual(['busy', 'busy', 'busy']);
+    // Nothing is busy: there is no run to control (the page's buttons were out of date).
+    expect(of('error').map((e) => e.code)).toEqual(['no-run', 'no-run', 'no-run']);
+    expect(of('error').map((e) => e.message)).toEqual(['there is no training to pause', 'there is no paused training to resume', 'there is no training to stop']);
   });
 
   it('runs the self-test and reports learning and agreement', async () => {
@@ -402,13 +420,11 @@ describe('TrainerHandler', () => {
 describe('TrainerHandler checkpoints', () => {
   /** A handler that pauses itself once step `pauseAt` is reported: the user pressing Pause at that moment. */
   function pausingAt(pauseAt: number) {
-    const t = setup();
-    const post = t.handler['post'] as (m: FromWorker) => void;
-    (t.handler as unknown as { post: (m: FromWorker) => void }).post = (m) => {
-      post(m);
-      if (m.type === 'metrics' && m.report.step === pauseAt) void t.handler.handle({ type: 'pause' });
-    };
-    return t;
+    return setup({
+      onMessage: (m, handler) => {
+        if (m.type === 'metrics' && m.report.step === pauseAt) void handler.handle({ type: 'pause' });
+      },
+    });
   }
 
   it('saves every N steps and on pause; after a "reload" the run resumes at the same step and takes the same steps', async () => {
@@ -529,8 +545,8 @@ describe('TrainerHandler checkpoints', () => {
     await first.handler.handle({ type: 'load-sample', url: 'sample.json' });
     await resuming;
     expect(first.of('error').map((e) => [e.request, e.message])).toEqual([
-      ['start', 'wait until the saved run or the model is loaded'],
-      ['load-sample', 'wait until the saved run or the model is loaded'],
+      ['start', 'wait until the saved run or the model is loaded before starting another run'],
+      ['load-sample', 'wait until the saved run or the model is loaded before loading other images'],
     ]);
     expect(first.of('run-restored')).toHaveLength(1);
     await first.handler.idle();
@@ -623,8 +639,8 @@ describe('TrainerHandler model zips', () => {
 
 describe('TrainerHandler faults', () => {
   it('a non-finite loss pauses the run, goes back to the last checkpoint with half the learning rate, and resume goes on', async () => {
-    const { handler, of } = setup();
-    await handler.handle({ type: 'init', backend: 'auto', hooks: { nanAtStep: 4 } });
+    const { handler, of } = setup({ faults: { nanAtStep: 4 } });
+    await handler.handle({ type: 'init', backend: 'auto' });
     await handler.handle({ type: 'set-dataset', dataset: dataset() });
     const before = tf.memory().numTensors;
     await handler.handle({ type: 'start', checkpointEvery: 2, config: schedule(6), steps: 6, monitor });
@@ -651,8 +667,8 @@ describe('TrainerHandler faults', () => {
   });
 
   it('exploding gradients with a finite loss: the update is skipped and the run goes back to the last checkpoint', async () => {
-    const { handler, of } = setup();
-    await handler.handle({ type: 'init', backend: 'auto', hooks: { explodeAtStep: 13 } });
+    const { handler, of } = setup({ faults: { explodeAtStep: 13 } });
+    await handler.handle({ type: 'init', backend: 'auto' });
     await handler.handle({ type: 'set-dataset', dataset: dataset() });
     await handler.handle({ type: 'start', checkpointEvery: 5, config: schedule(14), steps: 14, monitor });
     await handler.idle();
@@ -677,8 +693,8 @@ describe('TrainerHandler faults', () => {
   });
 
   it('out of GPU memory: the step is undone, the run pauses offering half the batch, and goes on at that batch', async () => {
-    const { handler, of, device } = setup();
-    await handler.handle({ type: 'init', backend: 'auto', hooks: { outOfMemoryAtStep: 4 } });
+    const { handler, of, device } = setup({ faults: { outOfMemoryAtStep: 4 } });
+    await handler.handle({ type: 'init', backend: 'auto' });
     await handler.handle({ type: 'set-dataset', dataset: dataset() });
     const batch = config.batchSize;
     await handler.handle({ type: 'start', checkpointEvery: 2, config: schedule(6), steps: 6, monitor });
@@ -692,7 +708,7 @@ describe('TrainerHandler faults', () => {
     // A batch the images cannot fill is refused; the run stays paused as it was.
     await handler.handle({ type: 'resume', batchSize: 1000 });
     expect(of('error').at(-1)).toMatchObject({ code: 'bad-config', request: 'resume' });
-    expect(of('error').at(-1)!.message).toMatch(/batch size 1000 is larger than the 12 images/);
+    expect(of('error').at(-1)!.message).toMatch(/batchSize: the data set has only 12 images/);
     expect(of('state').at(-1)).toMatchObject({ state: 'paused', step: 2 });
 
     // An error from work done while paused (a map, an export) is not held against the resumed run's steps.
@@ -731,8 +747,8 @@ describe('TrainerHandler faults', () => {
   });
 
   it('a crash injected by a test throws from the worker once, at its step', async () => {
-    const { handler, of, crashes } = setup();
-    await handler.handle({ type: 'init', backend: 'auto', hooks: { crashAtStep: 2 } });
+    const { handler, of, crashes } = setup({ faults: { crashAtStep: 2 } });
+    await handler.handle({ type: 'init', backend: 'auto' });
     await handler.handle({ type: 'set-dataset', dataset: dataset() });
     await handler.handle({ type: 'start', checkpointEvery: 1, config: schedule(3), steps: 3, monitor });
     await handler.idle();
@@ -742,8 +758,8 @@ describe('TrainerHandler faults', () => {
   });
 
   it('a lost device is reported with the run to resume, and the loop stops without a second error', async () => {
-    const { handler, of } = setup();
-    await handler.handle({ type: 'init', backend: 'auto', hooks: { loseDeviceAtStep: 2 } });
+    const { handler, of } = setup({ faults: { loseDeviceAtStep: 2 } });
+    await handler.handle({ type: 'init', backend: 'auto' });
     await handler.handle({ type: 'set-dataset', dataset: dataset() });
     await handler.handle({ type: 'start', checkpointEvery: 1, config: schedule(4), steps: 4, monitor });
     await handler.idle();
@@ -758,7 +774,7 @@ describe('TrainerHandler faults', () => {
   it('a full disk fails the checkpoint with the reason, and training goes on in memory', async () => {
     const full = (await CheckpointStore.open())!;
     full.save = () => Promise.reject(new DOMException('The quota has been exceeded.', 'QuotaExceededError'));
-    const { handler, of } = setup({ openCheckpoints: async () => full });
+    const { handler, of } = setup({ change: { openCheckpoints: async () => full } });
     await handler.handle({ type: 'init', backend: 'auto' });
     await handler.handle({ type: 'set-dataset', dataset: dataset() });
     await handler.handle({ type: 'start', checkpointEvery: 1, config: schedule(3), steps: 3, monitor });

@@ -62,24 +62,6 @@ export interface LoadedModelSummary {
   fitsImages: boolean;
 }
 
-/** Faults and delays the browser tests inject for real (`?test-…` URL parameters, src/ui/urlOptions.ts). */
-export interface TestHooks {
-  /** Milliseconds between writing a checkpoint's state and switching the run to it: time to close the tab mid-save. */
-  checkpointCommitDelayMs?: number;
-  /** Before this step, a weight is overwritten with NaN (once): the loss goes non-finite as it does when training diverges. */
-  nanAtStep?: number;
-  /** Before this step, the last batch norm's scale and shift are shrunk 10⁴-fold (once): the gradients explode, the loss stays finite. */
-  explodeAtStep?: number;
-  /** Before this step, the WebGPU device is destroyed or the WebGL context lost (once), as a driver reset does. */
-  loseDeviceAtStep?: number;
-  /** Before this step, the WebGPU device reports an out-of-memory error (once), as when a buffer cannot be allocated. */
-  outOfMemoryAtStep?: number;
-  /** Before this step, the worker throws an uncaught error (once): the page sees the worker crash. */
-  crashAtStep?: number;
-  /** Imports hold at most this many bytes of decoded images, in place of the budget the device's memory gives. */
-  memoryBudgetBytes?: number;
-}
-
 /** A fault the trainer met and what it did about it. */
 export interface FaultReport {
   kind: 'non-finite' | 'exploding' | 'device-lost' | 'out-of-memory' | 'gpu-error';
@@ -171,13 +153,18 @@ export type ErrorCode =
   | 'bad-config' // a setting out of range; message says which
   | 'no-dataset' // training asked for before images were loaded, or too few images
   | 'dataset-failed' // images could not be read
-  | 'busy' // the request conflicts with work in progress
+  | 'busy' // the request conflicts with work in progress: wait for it (or stop it), then ask again
+  | 'no-run' // the request needs a run (or a paused one) and there is none
   | 'training-failed' // an exception inside a step
   | 'bad-model' // a model zip that is not tabclr's, is cut short or contradicts itself
   | 'internal';
 
 export type ToWorker =
-  | { type: 'init'; backend: BackendPreference; hooks?: TestHooks }
+  /**
+   * restarted: the page replaced a trainer that failed. testQuery: the page's URL query, which a build made for the
+   * browser tests reads (src/worker/faults.ts) and any other build ignores.
+   */
+  | { type: 'init'; backend: BackendPreference; restarted?: boolean; testQuery?: string }
   | { type: 'set-dataset'; dataset: DatasetPayload }
   /** Load the built-in sample set; url is relative to the page. */
   | { type: 'load-sample'; url: string }

@@ -1,11 +1,11 @@
 // The saved runs: checkpoints written to and read from IndexedDB, and the images a saved run was trained on.
-import type { CheckpointState, CheckpointStore, DatasetIdentity, RunRecord, RunSummary } from '../export/checkpoints';
+import type { CheckpointState, CheckpointStorage, DatasetIdentity, RunRecord, RunSummary } from '../export/checkpoints';
 import { toSingleChannel } from '../data/files';
 import { sha256 } from '../data/importer';
 import type { StepMetrics } from '../engine/step';
 import { TrainerError } from './errors';
 import type { HandlerEnvironment } from './environment';
-import type { DatasetPayload, TestHooks } from './protocol';
+import type { DatasetPayload } from './protocol';
 import type { Run } from './run';
 
 /** What the page lists of a run: its progress, and the images and loss it has now. */
@@ -28,17 +28,13 @@ export function summaryOf(run: Run, dataset: DatasetPayload | null, lastMetrics:
 
 export class RunArchive {
   /** Opened on first use; null where the browser keeps no checkpoints. */
-  private store: Promise<CheckpointStore | null> | null = null;
+  private store: Promise<CheckpointStorage | null> | null = null;
   /** SHA-256 of each data set's image store, worked out once. */
   private readonly fingerprints = new WeakMap<DatasetPayload, Promise<string>>();
 
-  constructor(
-    private readonly env: Pick<HandlerEnvironment, 'openCheckpoints' | 'loadSample' | 'readCachedImages'>,
-    /** The hooks of the latest init: they are set after the archive is made. */
-    private readonly hooks: () => TestHooks,
-  ) {}
+  constructor(private readonly env: Pick<HandlerEnvironment, 'openCheckpoints' | 'loadSample' | 'readCachedImages'>) {}
 
-  private checkpoints(): Promise<CheckpointStore | null> {
+  private checkpoints(): Promise<CheckpointStorage | null> {
     this.store ??= this.env.openCheckpoints().catch(() => null);
     return this.store;
   }
@@ -84,12 +80,7 @@ export class RunArchive {
       monitor: run.monitor.settings,
       checkpointEvery: run.checkpointEvery,
     };
-    const delay = this.hooks().checkpointCommitDelayMs ?? 0;
-    await store.save(
-      record,
-      { snapshot: good.snapshot, sampler: good.sampler, history: run.history, dataset: run.identity, lastMetrics },
-      { beforeCommit: delay > 0 ? () => new Promise((resolve) => setTimeout(resolve, delay)) : undefined },
-    );
+    await store.save(record, { trainState: good.trainState, sampler: good.sampler, history: run.history, dataset: run.identity, lastMetrics });
   }
 
   async delete(id: string): Promise<void> {

@@ -7,6 +7,8 @@ import { importImages, sha256 } from '../data/importer';
 import { loadSampleSet } from '../data/sample';
 import { spritePng } from '../export/sprite';
 import { runKnownResult, selectBackend } from './backend';
+import type { HandlerEnvironment } from './environment';
+import { faultPlanFromQuery, withInjectedFaults, type FaultPlan, type FaultTargets } from './faults';
 import { TrainerHandler } from './handler';
 import type { FromWorker, ToWorker } from './protocol';
 
@@ -40,7 +42,7 @@ function webglContext(): WorkerWebGL | null {
   return (tf.backend() as unknown as { gpgpu?: { gl: WorkerWebGL } }).gpgpu?.gl ?? null;
 }
 
-const handler = new TrainerHandler((message: FromWorker, transfer: Transferable[] = []) => scope.postMessage(message, transfer), {
+const browser: HandlerEnvironment = {
   selectBackend,
   runKnownResult,
   // Relative URLs are resolved against the page, not the worker script's folder.
@@ -74,22 +76,6 @@ const handler = new TrainerHandler((message: FromWorker, transfer: Transferable[
     // tfjs-backend-webgl listens too (and forgets the context); once lost, the context never comes back to it.
     webglContext()?.canvas.addEventListener('webglcontextlost', () => watcher.lost('the WebGL context was lost'), { once: true });
   },
-  injectDeviceFault: (fault) => {
-    const device = webgpuDevice();
-    if (fault === 'out-of-memory') {
-      // The event the device dispatches when an allocation fails (WebGL has no such event: its backend throws).
-      device?.dispatchEvent(new GPUUncapturedErrorEvent('uncapturederror', { error: new GPUOutOfMemoryError('out of memory (injected by the test)') }));
-    } else if (device) {
-      device.destroy();
-    } else {
-      webglContext()?.getExtension('WEBGL_lose_context')?.loseContext();
-    }
-  },
-  crash: () => {
-    setTimeout(() => {
-      throw new Error('the trainer crashed (injected by the test)');
-    });
-  },
   readCachedImages: async (keys, visit) => {
     const cache = await DecodeCache.open();
     if (!cache) return keys.forEach((_, i) => visit(i, null));
@@ -105,6 +91,33 @@ const handler = new TrainerHandler((message: FromWorker, transfer: Transferable[
   },
   now: () => performance.now(),
   nextTask,
-});
+};
 
-scope.onmessage = (event: MessageEvent<ToWorker>) => void handler.handle(event.data);
+/** The browser tests' faults, acting on this worker's GPU for real. */
+const faultTargets: FaultTargets = {
+  loseDevice: () => {
+    const device = webgpuDevice();
+    if (device) device.destroy();
+    else webglContext()?.getExtension('WEBGL_lose_context')?.loseContext();
+  },
+  // The event the device dispatches when an allocation fails (WebGL has no such event: its backend throws).
+  reportOutOfMemory: () =>
+    webgpuDevice()?.dispatchEvent(new GPUUncapturedErrorEvent('uncapturederror', { error: new GPUOutOfMemoryError('out of memory (injected by the test)') })),
+  crash: () => {
+    setTimeout(() => {
+      throw new Error('the trainer crashed (injected by the test)');
+    });
+  },
+};
+
+// Builds made for the browser tests wrap the environment with the faults the page's URL asks for (src/worker/faults.ts);
+// in any other build __TABCLR_TEST_HOOKS__ is false and the wrapper is left out of the bundle.
+let plan: FaultPlan = {};
+const env = __TABCLR_TEST_HOOKS__ ? withInjectedFaults(browser, () => plan, faultTargets) : browser;
+const handler = new TrainerHandler((message: FromWorker, transfer: Transferable[] = []) => scope.postMessage(message, transfer), env);
+
+scope.onmessage = (event: MessageEvent<ToWorker>) => {
+  const message = event.data;
+  if (__TABCLR_TEST_HOOKS__ && message.type === 'init') plan = faultPlanFromQuery(message.testQuery ?? '', message.restarted ?? false);
+  void handler.handle(message);
+};

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultTrainConfig, type TrainConfig } from '../config';
 import { engineKit } from '../kit';
 import { allWeights } from '../model';
-import { restoreTrainState, snapshotTrainState } from '../snapshot';
+import { restoreTrainState, saveTrainState } from '../savedState';
 import { createTrainState, disposeTrainState, trainStep } from '../step';
 import { syntheticImages } from '../synthetic';
 import { normalisedSquaredError, targetMomentum } from './byol';
@@ -71,7 +71,7 @@ describe('BYOL target network', () => {
     const state = createTrainState(c);
     const images = tf.tensor4d(syntheticImages(4, 8, 1, 5), [4, 8, 8, 1], 'int32');
     for (let i = 0; i < 2; i++) await trainStep(state, images);
-    const snapshot = await snapshotTrainState(state);
+    const snapshot = await saveTrainState(state);
     expect(snapshot.weights.specs.some((s) => s.name === 'target_projection_head/head1_dense/kernel')).toBe(true);
     const next = await trainStep(state, images);
     const resumed = createTrainState(c);

@@ -9,8 +9,11 @@ import { defineMethod, type EngineKit } from './method';
  */
 export const SELF_MASK = 1e9;
 
-/** The loss when all embeddings coincide: ln(2N − 1). A loss stuck here means nothing is being learnt. */
-export function collapsedLoss(batchSize: number): number {
+/**
+ * ln(2N − 1): the loss when every view is as similar to an anchor as its positive is, i.e. an encoder that tells nothing
+ * apart. A run stuck here has learnt nothing; a collapsed run (every embedding the same point) lands here too.
+ */
+export function noLearningLoss(batchSize: number): number {
   return Math.log(2 * batchSize - 1);
 }
 
@@ -71,7 +74,7 @@ export const simclr = defineMethod({
     },
   ],
   levels: ({ batchSize }) => {
-    const level = collapsedLoss(batchSize);
+    const level = noLearningLoss(batchSize);
     const label = `ln ${2 * batchSize - 1} = ${level.toFixed(2)}`;
     return {
       loss: [{ value: level, label: `no learning (${label})` }],

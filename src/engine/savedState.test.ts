@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { selfTestConfig } from './selftest';
-import { pack, readWeights, restoreTrainState, snapshotTrainState, unpack, writeWeights } from './snapshot';
+import { pack, readWeights, restoreTrainState, saveTrainState, unpack, writeWeights } from './savedState';
 import { createTrainState, disposeTrainState, trainStep } from './step';
 import { syntheticImages } from './synthetic';
 
@@ -28,7 +28,7 @@ describe('train-state snapshots', () => {
     const original = createTrainState(config);
     const images = batch();
     for (let i = 0; i < 2; i++) await trainStep(original, images);
-    const snapshot = await snapshotTrainState(original);
+    const snapshot = await saveTrainState(original);
     // A different seed: everything that matters must come from the snapshot.
     const restored = createTrainState({ ...config, seed: config.seed + 99 });
     restoreTrainState(restored, snapshot);

@@ -17,7 +17,7 @@ export interface PackedTensors {
   data: Float32Array;
 }
 
-export interface TrainStateSnapshot {
+export interface SavedTrainState {
   step: number;
   weights: PackedTensors;
   optimizer: PackedTensors;
@@ -62,7 +62,7 @@ export async function readWeights(model: Network): Promise<PackedTensors> {
   }
 }
 
-export async function snapshotTrainState(state: TrainState): Promise<TrainStateSnapshot> {
+export async function saveTrainState(state: TrainState): Promise<SavedTrainState> {
   const weights = await readWeights(state.model);
   const optimizer = pack(await state.optimizer.getState());
   return { step: state.step, weights, optimizer, random: state.rng.getState() };
@@ -93,11 +93,11 @@ export function writeWeights(model: Network, stored: StateTensor[], options: { p
   });
 }
 
-/** Puts a snapshot back into a freshly created state of the same config. */
-export function restoreTrainState(state: TrainState, snapshot: TrainStateSnapshot): void {
-  const optimizerState = unpack(snapshot.optimizer);
-  writeWeights(state.model, unpack(snapshot.weights));
+/** Puts a saved state back into a freshly created state of the same config. */
+export function restoreTrainState(state: TrainState, saved: SavedTrainState): void {
+  const optimizerState = unpack(saved.optimizer);
+  writeWeights(state.model, unpack(saved.weights));
   state.optimizer.setState(optimizerState);
-  state.rng.setState(snapshot.random);
-  state.step = snapshot.step;
+  state.rng.setState(saved.random);
+  state.step = saved.step;
 }

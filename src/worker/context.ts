@@ -1,0 +1,134 @@
+// What the trainer's parts share: its phase, backend, images, the current run and loaded model, and the ways to speak
+// to the page and keep a run's checkpoint. The handler (handler.ts) owns it; the run loop (runLoop.ts), fault recovery
+// (recovery.ts) and model loading (modelLoading.ts) work on it.
+import type { StepMetrics } from '../engine/step';
+import { storageProblem } from '../export/checkpoints';
+import type { LoadedModel } from '../export/modelZip';
+import { saveTrainState } from '../engine/savedState';
+import { TrainerError } from './errors';
+import type { GpuErrorKind, HandlerEnvironment } from './environment';
+import { runStateOf, type Phase } from './phase';
+import type { BackendReport, DatasetPayload, FromWorker, MonitorSettings, Post, ToWorker } from './protocol';
+import type { GoodState, Run } from './run';
+import { RunArchive } from './runArchive';
+
+export class TrainerContext {
+  phase: Phase = 'starting';
+  backend: BackendReport | null = null;
+  dataset: DatasetPayload | null = null;
+  /** The current run: training, paused, or finished and kept for its maps and downloads. */
+  run: Run | null = null;
+  /** A model loaded from a zip: maps and embeddings use it, and the next run starts from its weights. */
+  loadedModel: LoadedModel | null = null;
+  /** The monitor settings the loaded model was opened with, for the images loaded after it. */
+  loadedMonitor: MonitorSettings = { snapshotEvery: 25, probeCount: 500, profileSteps: false };
+  /** The last step's metrics, for the exported config and the checkpoint. */
+  lastMetrics: StepMetrics | null = null;
+  /** The first error the device reported since the last step was judged; cleared once the run has been put back. */
+  gpuError: { kind: GpuErrorKind; message: string } | null = null;
+  /** The GPU device is gone: nothing more runs on it, and the page replaces this trainer. */
+  deviceGone = false;
+  /** The work in flight (compilation, then steps), chained so two loops never run at once; pause and stop land between steps. */
+  loop: Promise<void> = Promise.resolve();
+  /** Requests that use the run's model beside the loop (neighbours, UMAP, downloads), chained; a new run waits for them. */
+  sideWork: Promise<void> = Promise.resolve();
+  readonly archive: RunArchive;
+
+  constructor(
+    private readonly post: Post,
+    readonly env: HandlerEnvironment,
+  ) {
+    this.archive = new RunArchive(env);
+  }
+
+  send(message: FromWorker, transfer?: Transferable[]): void {
+    this.post(message, transfer);
+  }
+
+  reportError(e: unknown, request: ToWorker['type'] | null = null): void {
+    if (e instanceof TrainerError) {
+      this.send({ type: 'error', code: e.code, message: e.message, recoverable: e.recoverable, request });
+    } else {
+      const error = e instanceof Error ? e : new Error(String(e));
+      this.send({ type: 'error', code: 'internal', message: error.message, recoverable: true, request });
+    }
+  }
+
+  /** Moves to `phase` and tells the page the run's state. */
+  enter(phase: Phase): void {
+    this.phase = phase;
+    this.reportState();
+  }
+
+  /** Tells the page the run's state as it is now (a run opened or gone within the same phase). */
+  reportState(): void {
+    const phase = this.phase;
+    this.send({ type: 'state', state: runStateOf(phase, this.run !== null), step: this.run?.state.step ?? 0, runId: this.run?.id ?? null });
+  }
+
+  /** A run is compiling, training, paused or being stopped. */
+  get running(): boolean {
+    return this.phase === 'compiling' || this.phase === 'training' || this.phase === 'paused' || this.phase === 'stopping';
+  }
+
+  /** The backend, which every request but init finds in place (the phase table refuses them while starting). */
+  get device(): BackendReport {
+    return this.backend!;
+  }
+
+  /** The run's state now, to go back to: what a checkpoint stores. */
+  async goodState(run: Run): Promise<GoodState> {
+    return { trainState: await saveTrainState(run.state), sampler: run.sampler.getState(), steps: run.history.steps.length, snapshots: run.history.snapshots.length };
+  }
+
+  /**
+   * Writes the run's checkpoint, unless checkpoints are off or nothing changed since the last one (the state is still
+   * kept in memory as the last good one). A failure (storage full, private mode) is reported and training goes on.
+   */
+  async saveCheckpoint(run: Run): Promise<void> {
+    if (run.savedStep === run.state.step || run.state.step === 0) return;
+    const step = run.state.step;
+    const good = await this.goodState(run);
+    run.lastGood = good;
+    run.savedStep = step;
+    if (run.checkpointEvery === 0) return;
+    if (!(await this.archive.available())) {
+      this.send({ type: 'checkpoint', status: 'failed', runId: run.id, step, message: 'this browser keeps no checkpoints (IndexedDB is unavailable); the run lives in memory only' });
+      return;
+    }
+    this.send({ type: 'checkpoint', status: 'saving', runId: run.id, step, message: null });
+    try {
+      await this.archive.save(run, good, this.dataset!, this.lastMetrics);
+      run.checkpointed = true;
+      this.send({ type: 'checkpoint', status: 'saved', runId: run.id, step, message: null });
+      await this.sendRuns();
+    } catch (e) {
+      this.send({ type: 'checkpoint', status: 'failed', runId: run.id, step, message: `${storageProblem(e)}; training goes on in memory` });
+    }
+  }
+
+  async sendRuns(): Promise<void> {
+    const runs = await this.archive.list();
+    this.send({ type: 'runs', runs: runs ?? [], available: runs !== null });
+  }
+
+  /** Sends a map of the run's probe set under its encoder as it is now, and keeps it for the checkpoint. */
+  async sendSnapshot(run: Run): Promise<void> {
+    const snapshot = await run.monitor.snapshot(run.state.model.encoder, run.state.step);
+    // A copy for the checkpoint: the one sent is transferred to the page.
+    run.history.snapshots.push({ ...snapshot, coords: snapshot.coords.slice() });
+    this.send({ type: 'snapshot', snapshot }, [snapshot.coords.buffer]);
+  }
+
+  /** Disposes the run once the loop and any side request using its model are done. */
+  async retireRun(): Promise<void> {
+    await this.loop;
+    await this.sideWork;
+    this.disposeRun();
+  }
+
+  disposeRun(): void {
+    this.run?.dispose();
+    this.run = null;
+  }
+}
