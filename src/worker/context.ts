@@ -72,7 +72,7 @@ export class TrainerContext {
   }
 
   /** The backend, which every request but init finds in place (the phase table refuses them while starting). */
-  get device(): BackendReport {
+  get readyBackend(): BackendReport {
     return this.backend!;
   }
 

@@ -241,7 +241,7 @@ export class TrainerHandler {
   private async start(config: TrainConfig, steps: number, monitor: MonitorSettings, checkpointEvery: number): Promise<void> {
     const { dataset, loadedModel } = this.ctx;
     if (!dataset) throw new TrainerError('no-dataset', 'load some images before training');
-    const problems = runProblems({ config, steps, monitor, checkpointEvery }, { dataset, maxBufferBytes: this.ctx.device.maxBufferBytes, loadedModel });
+    const problems = runProblems({ config, steps, monitor, checkpointEvery }, { dataset, maxBufferBytes: this.ctx.readyBackend.maxBufferBytes, loadedModel });
     if (problems.length) throw new TrainerError('bad-config', problems.map((p) => p.message).join('; '));
     // The previous (finished or stopped) run goes once nothing uses its model any more.
     this.ctx.phase = 'stopping';
@@ -282,7 +282,7 @@ export class TrainerHandler {
     else await ctx.retireRun();
     const { config, monitor, checkpointEvery } = record;
     const problems = validateTrainConfig(config).map((p) => p.message);
-    const tooLarge = runProblems({ config, steps: record.totalSteps, monitor, checkpointEvery }, { dataset, maxBufferBytes: ctx.device.maxBufferBytes }).find(
+    const tooLarge = runProblems({ config, steps: record.totalSteps, monitor, checkpointEvery }, { dataset, maxBufferBytes: ctx.readyBackend.maxBufferBytes }).find(
       (p) => p.field === 'batchSize',
     );
     if (tooLarge) problems.push(tooLarge.message);

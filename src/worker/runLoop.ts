@@ -165,7 +165,7 @@ export function resume(ctx: TrainerContext, batchSize?: number): void {
     return;
   }
   const config = { ...run.state.config, batchSize };
-  const problems = batchChangeProblems(config, ctx.dataset!, ctx.device.maxBufferBytes);
+  const problems = batchChangeProblems(config, ctx.dataset!, ctx.readyBackend.maxBufferBytes);
   if (problems.length) throw new TrainerError('bad-config', problems.map((p) => p.message).join('; '));
   // The sampler's place in its epoch does not depend on the batch: the new one goes on where the old one was.
   const sampler = new EpochSampler(ctx.dataset!.count, batchSize, new Random(config.seed));
