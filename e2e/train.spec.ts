@@ -81,6 +81,7 @@ test('SimSiam trains on the same page: its own setting, curves and collapse leve
   await expect(page.getByRole('button', { name: 'Start' })).toBeDisabled();
   await page.getByLabel('Predictor bottleneck', { exact: true }).fill('0.5');
   await tinySettings(page, 4);
+  await page.getByRole('spinbutton', { name: 'Warm-up steps' }).fill('1');
   await page.getByRole('button', { name: 'Start' }).click();
   await expect(page.locator('.run-state')).toContainText('Finished', { timeout: 150_000 });
 
