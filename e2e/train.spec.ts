@@ -69,32 +69,35 @@ test('absurd settings are refused next to the field, and Start stays disabled', 
   await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
 });
 
-test('SimSiam trains on the same page: its own setting, curves and collapse level, and a download that says which method made it', async ({ page }) => {
+test('BYOL trains on the same page: its own setting, curves and collapse level, and a download that says which method made it', async ({ page }) => {
   // WebGL compiles in seconds on a software adapter; the method is the same code on either backend.
   await page.goto('/?backend=webgl');
   await expect(page.getByRole('region', { name: 'Images' })).toContainText('300 images');
-  await page.getByLabel('Method', { exact: true }).selectOption('simsiam');
-  await expect(page.getByLabel('Predictor bottleneck', { exact: true })).toHaveValue('0.25');
+  await page.getByLabel('Method', { exact: true }).selectOption('byol');
+  await expect(page.getByLabel('Target momentum', { exact: true })).toHaveValue('0.99');
   await expect(page.getByLabel('Temperature', { exact: true })).toHaveCount(0);
-  await page.getByLabel('Predictor bottleneck', { exact: true }).fill('9');
-  await expect(page.getByText('must be a number between 0.05 and 4, got 9')).toBeVisible();
+  await page.getByLabel('Target momentum', { exact: true }).fill('1.5');
+  await expect(page.getByText('must be a number between 0 and 0.9999, got 1.5')).toBeVisible();
   await expect(page.getByRole('button', { name: 'Start' })).toBeDisabled();
-  await page.getByLabel('Predictor bottleneck', { exact: true }).fill('0.5');
+  await page.getByLabel('Target momentum', { exact: true }).fill('0.98');
   await tinySettings(page, 4);
   await page.getByRole('spinbutton', { name: 'Warm-up steps' }).fill('1');
   await page.getByRole('button', { name: 'Start' }).click();
   await expect(page.locator('.run-state')).toContainText('Finished', { timeout: 150_000 });
 
-  await expect(page.getByRole('img', { name: /^Loss chart \(negative cosine\); latest loss -?[\d.]+ at step 4, .*dashed: every prediction exact \(−1\)/ })).toBeAttached();
+  await expect(page.getByRole('img', { name: /^Loss chart \(normalised squared error\); latest loss [\d.]+ at step 4, .*dashed: every prediction exact \(0\)/ })).toBeAttached();
   await expect(page.getByRole('img', { name: /^View agreement chart; latest -?[\d.]+ at step 4/ })).toBeAttached();
   await expect(page.getByRole('img', { name: /Contrastive accuracy/ })).toHaveCount(0);
-  await expect(page.getByRole('definition').first()).toContainText('collapse: −1');
+  await expect(page.getByRole('definition').first()).toContainText('collapse: 0');
 
+  // The download has the encoder (and, asked for, the projection head and predictor), never the target network.
+  await page.getByLabel('Include the projection head').check();
   const weights = page.waitForEvent('download');
   await page.getByRole('button', { name: 'Download weights (.zip)' }).click();
   const zip = unzipSync(new Uint8Array(readFileSync((await (await weights).path())!)));
   const config = JSON.parse(new TextDecoder().decode(zip['config.json']!));
-  expect(config.training.method).toEqual({ name: 'simsiam', predictorRatio: 0.5 });
+  expect(config.training.method).toEqual({ name: 'byol', targetMomentum: 0.98 });
   expect(Object.keys(config.final_metrics)).toEqual(expect.arrayContaining(['method_loss', 'view_cosine']));
-  expect(new TextDecoder().decode(zip['README.md']!)).toMatch(/^# A SimSiam encoder trained with tabclr/);
+  expect(Object.keys(zip).filter((name) => name.endsWith('model.json')).sort()).toEqual(['encoder/model.json', 'predictor/model.json', 'projection_head/model.json']);
+  expect(new TextDecoder().decode(zip['README.md']!)).toMatch(/^# A BYOL encoder trained with tabclr/);
 });

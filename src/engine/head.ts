@@ -6,8 +6,8 @@ import { Random } from './random';
 
 /**
  * An MLP head: each hidden layer is dense → BN → ReLU (no bias: the BN's shift takes its place), the output layer dense
- * → BN (google-research/simclr model_util.py ProjectionHead; SimSiam's projector) or a dense layer with a bias (a
- * BYOL or SimSiam predictor). The reference's output BN has no centring (beta); tfjs-layers 4.22 cannot train a BN
+ * → BN (google-research/simclr model_util.py ProjectionHead) or a dense layer with a bias (BYOL's projector and
+ * predictor). The reference's output BN has no centring (beta); tfjs-layers 4.22 cannot train a BN
  * layer with center: false (it reads the missing beta in training mode), so ours keeps a beta, which starts at 0.
  */
 export function createMlp(options: MlpOptions): tf.LayersModel {

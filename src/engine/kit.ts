@@ -6,13 +6,4 @@ import { createMlp } from './head';
 import type { EngineKit } from './methods/method';
 import { l2Normalize } from './normalize';
 
-/** tfjs has no stop-gradient op; a custom gradient of zeros is one. */
-const detached = tf.customGrad((...inputs) => ({ value: tf.clone(inputs[0] as tf.Tensor), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) }));
-
-export const engineKit: EngineKit = {
-  tf,
-  mlp: createMlp,
-  encoder: createEncoder,
-  l2Normalize,
-  stopGradient: <T extends tf.Tensor>(x: T) => detached(x) as T,
-};
+export const engineKit: EngineKit = { tf, mlp: createMlp, encoder: createEncoder, l2Normalize };

@@ -3,11 +3,15 @@
 // collapsing.
 import type * as tfjs from '@tensorflow/tfjs';
 import { defineMethod, type EngineKit } from './method';
-import { viewCosine } from './simsiam';
 
 /** 2 − 2·cos(p, z) per row, averaged: BYOL's normalised squared error (eq. 2). The target z carries no gradient. */
 export function normalisedSquaredError({ tf, l2Normalize }: Pick<EngineKit, 'tf' | 'l2Normalize'>, p: tfjs.Tensor2D, z: tfjs.Tensor2D): tfjs.Scalar {
   return tf.sub(2, tf.mul(2, tf.mean(tf.sum(tf.mul(l2Normalize(p), l2Normalize(z)), -1)))) as tfjs.Scalar;
+}
+
+/** Mean cosine between the two views' projections: how alike the encoder makes the views (no gradient flows here). */
+export function viewCosine({ tf, l2Normalize }: Pick<EngineKit, 'tf' | 'l2Normalize'>, z1: tfjs.Tensor2D, z2: tfjs.Tensor2D): tfjs.Scalar {
+  return tf.mean(tf.sum(tf.mul(l2Normalize(z1), l2Normalize(z2)), -1)) as tfjs.Scalar;
 }
 
 /** The target's moving-average rate at `step` of `total`: from the base up to 1 on a cosine (section 3.2). */

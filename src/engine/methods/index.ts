@@ -3,11 +3,9 @@
 import type { Method, SettingsOf } from './method';
 import { byol } from './byol';
 import { simclr } from './simclr';
-import { simsiam } from './simsiam';
 
 export const METHODS = {
   simclr,
-  simsiam,
   byol,
 } as const;
 

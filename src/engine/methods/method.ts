@@ -72,8 +72,6 @@ export interface EngineKit {
   /** The run's encoder architecture, freshly initialised (a target network's copy). */
   encoder(model: ModelConfig, seed: number): tfjs.LayersModel;
   l2Normalize<T extends tfjs.Tensor>(x: T): T;
-  /** x in the forward pass, no gradient in the backward pass (PyTorch's detach): a target the loss must not move. */
-  stopGradient<T extends tfjs.Tensor>(x: T): T;
 }
 
 export interface MlpOptions {
