@@ -9,6 +9,18 @@ export function scaledWidth(base: number, width: number): number {
   return Math.max(1, Math.round(base * width));
 }
 export type OptimizerName = 'adam' | 'sgd' | 'lars';
+/**
+ * How the conv and dense weights start. 'torch': PyTorch's defaults, kernels and dense biases uniform in ±1/√fan-in
+ * (kaiming_uniform with a = √5), as the PyTorch reference and most SimCLR code start. 'keras': He-normal convs,
+ * Glorot-uniform dense layers and zero biases, the tfjs defaults tabclr used before its parity work.
+ */
+export type InitScheme = 'torch' | 'keras';
+/**
+ * Width of the projection head's hidden layers. 'representation': the width of h (SimCLR's heads on a ResNet, where h
+ * is wide). 'atLeastProjection': the width of h but never narrower than the head's output, so that a narrow h (convnet4
+ * at a small width multiplier: 64) does not squeeze the head below the 128-d projection it feeds.
+ */
+export type HeadHiddenWidth = 'representation' | 'atLeastProjection';
 export type Channels = 1 | 3;
 
 /** SimCLR augmentation, applied independently to the two views of every image. */
@@ -41,6 +53,16 @@ export interface ModelConfig {
   channels: Channels;
   /** Projection head depth: 2 (SimCLR v1) or 3 (SimCLR v2). */
   headLayers: 2 | 3;
+  /** See HeadHiddenWidth. Configs saved before this field existed mean 'representation' (upgradeConfig). */
+  headHidden: HeadHiddenWidth;
+  /**
+   * A ReLU on the representation h (convnet4's dense layer; resnet18's h is a pooled ReLU output either way). Off by
+   * default: the reference's h is the linear layer's output, and a ReLU there zeroes the units that are negative for
+   * every image, which the loss cannot bring back. Saved configs without the field mean true.
+   */
+  representationRelu: boolean;
+  /** See InitScheme. Saved configs without the field mean 'keras'. */
+  init: InitScheme;
   projectionDim: number;
   /** Weight λ of the optional entropy regulariser (an extension, not in the SimCLR papers); 0 turns it off. */
   entropyWeight: number;
@@ -113,6 +135,9 @@ export function defaultTrainConfig(imageSize = 32, channels: Channels = 3): Trai
       imageSize,
       channels,
       headLayers: 2,
+      headHidden: 'atLeastProjection',
+      representationRelu: false,
+      init: 'torch',
       projectionDim: 128,
       entropyWeight: 0,
       entropyClusters: 16,
@@ -147,6 +172,9 @@ export function validateTrainConfig(config: TrainConfig): ConfigProblem[] {
   check('model.imageSize', isInt(model.imageSize) && model.imageSize >= 8 && model.imageSize <= 256, `must be a whole number of pixels from 8 to 256, got ${model.imageSize}`);
   check('model.channels', model.channels === 1 || model.channels === 3, `must be 1 or 3, got ${model.channels}`);
   check('model.headLayers', model.headLayers === 2 || model.headLayers === 3, `must be 2 or 3, got ${model.headLayers}`);
+  check('model.headHidden', model.headHidden === 'representation' || model.headHidden === 'atLeastProjection', `must be "representation" or "atLeastProjection", got ${JSON.stringify(model.headHidden)}`);
+  check('model.representationRelu', typeof model.representationRelu === 'boolean', `must be true or false, got ${JSON.stringify(model.representationRelu)}`);
+  check('model.init', model.init === 'torch' || model.init === 'keras', `must be "torch" or "keras", got ${JSON.stringify(model.init)}`);
   check('model.projectionDim', isInt(model.projectionDim) && model.projectionDim >= 2 && model.projectionDim <= 4096, `must be a whole number from 2 to 4096, got ${model.projectionDim}`);
   inRange('model.entropyWeight', model.entropyWeight, 0, 10);
   check('model.entropyClusters', isInt(model.entropyClusters) && model.entropyClusters >= 2 && model.entropyClusters <= 1024, `must be a whole number from 2 to 1024, got ${model.entropyClusters}`);
@@ -195,11 +223,20 @@ export function validateTrainConfig(config: TrainConfig): ConfigProblem[] {
 
 /**
  * A configuration as stored by any version of tabclr (a checkpoint, a downloaded zip), in today's shape. Before the
- * method seam a config had a top-level `temperature` and no method: it was SimCLR. Leaves the values alone; validate
- * the result.
+ * method seam a config had a top-level `temperature` and no method: it was SimCLR. Before the parity work (issue #13)
+ * it had no model.headHidden, model.representationRelu or model.init: its model had a head as wide as h, a ReLU on h
+ * and Keras initialisers, and it loads as that model (new runs get defaultTrainConfig's values instead). Leaves the
+ * other values alone; validate the result.
  */
 export function upgradeConfig(stored: TrainConfig | (Omit<TrainConfig, 'method'> & { temperature?: number; method?: undefined })): TrainConfig {
-  if (stored.method) return stored as TrainConfig;
+  const model: Partial<ModelConfig> = stored.model ?? {};
+  const upgradedModel: ModelConfig = {
+    ...(model as ModelConfig),
+    headHidden: model.headHidden ?? 'representation',
+    representationRelu: model.representationRelu ?? true,
+    init: model.init ?? 'keras',
+  };
+  if (stored.method) return { ...(stored as TrainConfig), model: upgradedModel };
   const { temperature, method: _method, ...rest } = stored as Omit<TrainConfig, 'method'> & { temperature?: number; method?: undefined };
-  return { ...rest, method: { ...defaultMethodConfig('simclr'), ...(temperature !== undefined && { temperature }) } };
+  return { ...rest, model: upgradedModel, method: { ...defaultMethodConfig('simclr'), ...(temperature !== undefined && { temperature }) } };
 }

@@ -1,7 +1,7 @@
 // Heads on the representation: MLPs (projections, predictors) and the optional entropy head.
 import * as tf from '@tensorflow/tfjs';
 import type { MlpOptions } from './methods/method';
-import { batchNorm, glorotUniform } from './layers';
+import { batchNorm, denseKernel, glorotUniform, torchBias } from './layers';
 import { Random } from './random';
 
 /**
@@ -11,7 +11,7 @@ import { Random } from './random';
  * layer with center: false (it reads the missing beta in training mode), so ours keeps a beta, which starts at 0.
  */
 export function createMlp(options: MlpOptions): tf.LayersModel {
-  const { name, layerPrefix, inputDim, hidden, outputDim, outputBatchNorm, seed } = options;
+  const { name, layerPrefix, inputDim, hidden, outputDim, outputBatchNorm, seed, init = 'torch' } = options;
   if (!(outputDim >= 1)) throw new Error(`${name}: output dimension must be ≥ 1, got ${outputDim}`);
   const rng = new Random(seed);
   const input = tf.input({ shape: [inputDim], name: `${layerPrefix}_input` });
@@ -20,8 +20,16 @@ export function createMlp(options: MlpOptions): tf.LayersModel {
   widths.forEach((units, i) => {
     const last = i === widths.length - 1;
     const bn = !last || outputBatchNorm;
+    const fanIn = i === 0 ? inputDim : widths[i - 1]!;
     x = tf.layers
-      .dense({ name: `${layerPrefix}${i + 1}_dense`, units, useBias: !bn, kernelInitializer: glorotUniform(rng) })
+      .dense({
+        name: `${layerPrefix}${i + 1}_dense`,
+        units,
+        useBias: !bn,
+        kernelInitializer: denseKernel(init, rng),
+        // Keras starts a bias at zero; PyTorch draws it like the weights.
+        ...(!bn && init === 'torch' ? { biasInitializer: torchBias(fanIn, rng) } : {}),
+      })
       .apply(x) as tf.SymbolicTensor;
     if (bn) x = batchNorm(`${layerPrefix}${i + 1}_bn`).apply(x) as tf.SymbolicTensor;
     if (!last) x = tf.layers.reLU({ name: `${layerPrefix}${i + 1}_relu` }).apply(x) as tf.SymbolicTensor;

@@ -1,5 +1,6 @@
 // Building blocks shared by the encoders and the projection head.
 import * as tf from '@tensorflow/tfjs';
+import type { InitScheme } from './config';
 import type { Random } from './random';
 
 type Initializer = ReturnType<typeof tf.initializers.heNormal>;
@@ -17,6 +18,30 @@ export function glorotUniform(rng: Random): Initializer {
   return tf.initializers.glorotUniform({ seed: rng.int(2 ** 31) });
 }
 
+/**
+ * PyTorch's default for conv and linear weights, kaiming_uniform(a = √5): uniform in ±1/√fan-in, i.e. variance
+ * scaling 1/3 over fan-in (tfjs takes fan-in as kh·kw·in for a conv kernel and in for a dense one, as PyTorch does).
+ */
+export function torchKernel(rng: Random): Initializer {
+  return tf.initializers.varianceScaling({ scale: 1 / 3, mode: 'fanIn', distribution: 'uniform', seed: rng.int(2 ** 31) });
+}
+
+/** PyTorch's default bias of a linear layer with `fanIn` inputs: uniform in ±1/√fan-in. */
+export function torchBias(fanIn: number, rng: Random): Initializer {
+  const bound = 1 / Math.sqrt(fanIn);
+  return tf.initializers.randomUniform({ minval: -bound, maxval: bound, seed: rng.int(2 ** 31) });
+}
+
+/** The kernel initialiser of a conv layer under `scheme`. */
+export function convKernel(scheme: InitScheme, rng: Random): Initializer {
+  return scheme === 'torch' ? torchKernel(rng) : heNormal(rng);
+}
+
+/** The kernel initialiser of a dense layer under `scheme`. */
+export function denseKernel(scheme: InitScheme, rng: Random): Initializer {
+  return scheme === 'torch' ? torchKernel(rng) : glorotUniform(rng);
+}
+
 export function batchNorm(name: string, options: { zeroGamma?: boolean } = {}): tf.layers.Layer {
   return tf.layers.batchNormalization({
     name,
@@ -32,7 +57,7 @@ export function convBnRelu(
   x: tf.SymbolicTensor,
   name: string,
   filters: number,
-  options: { kernelSize?: number; strides?: number; relu?: boolean; zeroGamma?: boolean },
+  options: { kernelSize?: number; strides?: number; relu?: boolean; zeroGamma?: boolean; init?: InitScheme },
   rng: Random,
 ): tf.SymbolicTensor {
   const conv = tf.layers.conv2d({
@@ -42,7 +67,7 @@ export function convBnRelu(
     strides: options.strides ?? 1,
     padding: 'same',
     useBias: false,
-    kernelInitializer: heNormal(rng),
+    kernelInitializer: convKernel(options.init ?? 'torch', rng),
   });
   let y = batchNorm(`${name}_bn`, { zeroGamma: options.zeroGamma }).apply(conv.apply(x)) as tf.SymbolicTensor;
   if (options.relu ?? true) y = tf.layers.reLU({ name: `${name}_relu` }).apply(y) as tf.SymbolicTensor;

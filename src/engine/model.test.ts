@@ -113,3 +113,43 @@ describe('trainable parameters', () => {
     disposeNetwork(again);
   });
 });
+
+describe('the model new runs get, and the one saved configs had (parity with the PyTorch reference)', () => {
+  const values = (t: tf.Tensor) => Array.from(t.dataSync());
+
+  it("initialises every conv and dense kernel as PyTorch does: uniform in ±1/√fan-in (kaiming_uniform, a = √5), dense biases too", () => {
+    const model = createSimclrModel({ ...defaultTrainConfig(16, 1).model, width: 0.25 }, 1);
+    const layers = [...model.encoder.layers, ...model.head.layers].filter((l) => ['Conv2D', 'Dense'].includes(l.getClassName()));
+    expect(layers.map((l) => l.name)).toEqual(['block1_conv', 'block2_conv', 'block3_conv', 'block4_conv', 'representation', 'head1_dense', 'head2_dense']);
+    for (const layer of layers) {
+      const [kernel, bias] = layer.getWeights();
+      const shape = kernel!.shape;
+      const fanIn = shape.slice(0, -1).reduce((a, d) => a * d, 1);
+      const bound = 1 / Math.sqrt(fanIn);
+      const w = values(kernel!);
+      // Uniform in ±bound: its support, and its variance bound²/3 (within 10 % for ≥ 1,000 draws).
+      expect(Math.max(...w.map(Math.abs))).toBeLessThanOrEqual(bound);
+      expect(Math.max(...w.map(Math.abs))).toBeGreaterThan(0.9 * bound);
+      const variance = w.reduce((a, v) => a + v * v, 0) / w.length;
+      expect(Math.abs(variance / (bound * bound / 3) - 1)).toBeLessThan(w.length >= 1000 ? 0.1 : 0.35);
+      if (bias) {
+        const b = values(bias);
+        expect(Math.max(...b.map(Math.abs))).toBeLessThanOrEqual(bound);
+        expect(b.some((v) => v !== 0)).toBe(true);
+      }
+    }
+    disposeSimclrModel(model);
+  });
+
+  it('has no ReLU on h and a head at least as wide as its 128-d output; a saved config without the fields is the old model', () => {
+    const fresh = createSimclrModel({ ...defaultTrainConfig(16, 1).model, width: 0.25 }, 1);
+    expect((fresh.encoder.getLayer('representation').getConfig() as { activation: string }).activation).toBe('linear');
+    expect(fresh.head.getLayer('head1_dense').getWeights()[0]!.shape).toEqual([64, 128]);
+    disposeSimclrModel(fresh);
+    const old = createSimclrModel({ ...defaultTrainConfig(16, 1).model, width: 0.25, init: 'keras', representationRelu: true, headHidden: 'representation' }, 1);
+    expect((old.encoder.getLayer('representation').getConfig() as { activation: string }).activation).toBe('relu');
+    expect(old.head.getLayer('head1_dense').getWeights()[0]!.shape).toEqual([64, 64]);
+    expect(values(old.encoder.getLayer('representation').getWeights()[1]!).every((v) => v === 0)).toBe(true);
+    disposeSimclrModel(old);
+  });
+});

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { defaultTrainConfig, validateTrainConfig, type TrainConfig } from './config';
+import { defaultTrainConfig, upgradeConfig, validateTrainConfig, type TrainConfig } from './config';
 import { noLearningLoss } from './methods/simclr';
 import { checkBackendAgreement, checkTraining, selfTestConfig } from './selftest';
 import { augmentPair } from './augment';
@@ -203,5 +203,18 @@ describe('validateTrainConfig', () => {
     const fields = validateTrainConfig(config).map((p) => p.field);
     expect(fields).toEqual(expect.arrayContaining(['batchSize', 'method.temperature', 'optim.learningRate', 'augment.flipProb', 'augment.cropAreaMax']));
     expect(validateTrainConfig(config).find((p) => p.field === 'batchSize')!.message).toMatch(/from 2/);
+  });
+});
+
+describe('upgradeConfig: the model fields', () => {
+  it('gives a config saved before the model fields existed the model it was trained with, and leaves a new one as it is', () => {
+    const fresh = defaultTrainConfig(16, 1);
+    expect(upgradeConfig(fresh)).toEqual(fresh);
+    const { headHidden: _h, representationRelu: _r, init: _i, ...oldModel } = fresh.model;
+    const stored = { ...fresh, model: oldModel } as unknown as TrainConfig;
+    const normalised = upgradeConfig(stored);
+    expect(normalised.model).toEqual({ ...oldModel, headHidden: 'representation', representationRelu: true, init: 'keras' });
+    expect(validateTrainConfig(normalised)).toEqual([]);
+    expect(validateTrainConfig(stored).map((p) => p.field)).toEqual(['model.headHidden', 'model.representationRelu', 'model.init']);
   });
 });

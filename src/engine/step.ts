@@ -52,6 +52,11 @@ export interface StepOptions {
    * caller sets it from the run's recent norms (`explodingLimit` in divergence.ts).
    */
   maxGradNorm?: number;
+  /**
+   * The two views to train on instead of augmenting `images` (float32 [N, S, S, C] in [0, 1]; the caller keeps
+   * them): the step-level parity check feeds tabclr and the PyTorch reference the same views.
+   */
+  views?: [tf.Tensor4D, tf.Tensor4D];
 }
 
 /** Waits until the GPU has computed t, by reading one element of it. */
@@ -153,7 +158,9 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
   const profile = options.profile === true;
   const marks: number[] = [performance.now()];
   const diagnosticKeys = methodOf(config.method).diagnostics.map((d) => d.key);
-  const [view1, view2] = tf.tidy(() => augmentPair(toUnitRange(images), config.augment, state.rng));
+  const [view1, view2] = options.views
+    ? [options.views[0].clone(), options.views[1].clone()]
+    : tf.tidy(() => augmentPair(toUnitRange(images), config.augment, state.rng));
   let computed: ReturnType<typeof lossAndGrads> | null = null;
   const scratch: tf.Tensor[] = [view1, view2];
   let values: Float32Array | Int32Array | Uint8Array;

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { strToU8, unzipSync, zipSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selfTestConfig } from '../engine/selftest';
-import { readWeights } from '../engine/savedState';
+import { readWeights, writeWeights } from '../engine/savedState';
 import { createTrainState, disposeTrainState } from '../engine/step';
 import { modelBundle } from './bundle';
 import { TORCH_MODULE_SOURCE } from './torchModule';
@@ -50,6 +50,26 @@ describe('readModelZip', () => {
     expect(Array.from(flat)).toEqual(Array.from(encoderValues));
     expect(loaded.encoder.map((w) => w.name)).toContain('block1_conv/kernel');
     expect(loaded.head!.length).toBeGreaterThan(0);
+  });
+
+  it('loads a zip saved before the model fields existed as the model it was: ReLU on h, head as wide as h, Keras initialisers', async () => {
+    // The architecture before the parity work, saved with a config.json that has none of the three fields.
+    // A projection wider than h (32), so that the two head rules give different hidden widths (32, not 64).
+    const old = { ...config, model: { ...config.model, projectionDim: 64, representationRelu: true, headHidden: 'representation' as const, init: 'keras' as const } };
+    const state = createTrainState(old);
+    const files = await modelBundle(state.model, { config: old, step: 3, metrics: null, includeHead: true, version: '0.1.0' });
+    const info = JSON.parse(new TextDecoder().decode(files.find((f) => f.name === 'config.json')!.bytes));
+    for (const field of ['representationRelu', 'headHidden', 'init']) delete info.training.model[field];
+    const stripped = zipFiles(files.map((f) => (f.name === 'config.json' ? { ...f, bytes: strToU8(JSON.stringify(info)) } : f)));
+    const loaded = readModelZip(stripped, 'old.zip');
+    expect(loaded.config).toEqual(old);
+    // A model built from the loaded config takes every weight, head included, at its saved shape.
+    const rebuilt = createTrainState(loaded.config);
+    expect(() => writeWeights(rebuilt.model, [...loaded.encoder, ...loaded.head!])).not.toThrow();
+    expect(rebuilt.model.head.getLayer('head1_dense').getWeights()[0]!.shape).toEqual([32, 32]);
+    expect((rebuilt.model.encoder.getLayer('representation').getConfig() as { activation: string }).activation).toBe('relu');
+    disposeTrainState(state);
+    disposeTrainState(rebuilt);
   });
 
   it('refuses what is not a zip, a truncated zip, a foreign zip, cut weights and a contradicting input size', () => {

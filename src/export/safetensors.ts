@@ -46,6 +46,25 @@ export function toPytorchLayout(array: NamedArray): NamedArray {
   return { name, shape: [...shape], values };
 }
 
+/** The inverse of toPytorchLayout: a PyTorch-layout array back into tfjs's layout, given the tfjs weight's name and shape. */
+export function fromPytorchLayout(values: Float32Array, tfjsName: string, tfjsShape: number[]): Float32Array {
+  if (tfjsShape.length === 4 && tfjsName.endsWith('/kernel')) {
+    const [h, w, i, o] = tfjsShape as [number, number, number, number];
+    const out = new Float32Array(values.length);
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++)
+        for (let c = 0; c < i; c++) for (let k = 0; k < o; k++) out[((y * w + x) * i + c) * o + k] = values[((k * i + c) * h + y) * w + x]!;
+    return out;
+  }
+  if (tfjsShape.length === 2 && tfjsName.endsWith('/kernel')) {
+    const [i, o] = tfjsShape as [number, number];
+    const out = new Float32Array(values.length);
+    for (let r = 0; r < i; r++) for (let c = 0; c < o; c++) out[r * o + c] = values[c * i + r]!;
+    return out;
+  }
+  return values.slice();
+}
+
 export function encodeSafetensors(arrays: NamedArray[], metadata: Record<string, string> = {}): Uint8Array {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;

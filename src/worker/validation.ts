@@ -26,7 +26,7 @@ export interface RunContext {
 
 /** The layers and shapes of a config: a loaded model's weights fit a model built from another config with the same. */
 export function sameArchitecture(a: TrainConfig, b: TrainConfig): boolean {
-  const keys = ['encoder', 'width', 'imageSize', 'channels', 'headLayers', 'projectionDim'] as const;
+  const keys = ['encoder', 'width', 'imageSize', 'channels', 'headLayers', 'headHidden', 'representationRelu', 'projectionDim'] as const;
   return a.method.name === b.method.name && keys.every((k) => a.model[k] === b.model[k]);
 }
 

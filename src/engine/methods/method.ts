@@ -85,6 +85,8 @@ export interface MlpOptions {
   /** Batch norm on the output layer (SimCLR's and SimSiam's projections), or a plain dense layer with a bias. */
   outputBatchNorm: boolean;
   seed: number;
+  /** How its kernels (and biases) start: the run's model.init; PyTorch's defaults when not given. */
+  init?: ModelConfig['init'];
 }
 
 export interface BuildContext {

@@ -94,8 +94,12 @@ export const simclr = defineMethod({
       name: 'projection_head',
       layerPrefix: 'head',
       inputDim: representationDim,
-      // SimCLR's hidden layers are as wide as h (google-research/simclr model_util.py).
-      hidden: Array<number>(model.headLayers - 1).fill(representationDim),
+      // SimCLR's hidden layers are as wide as h (google-research/simclr model_util.py); model.headHidden
+      // 'atLeastProjection' keeps a narrow h (convnet4 at width 0.25: 64) from squeezing the head below its output.
+      hidden: Array<number>(model.headLayers - 1).fill(
+        model.headHidden === 'atLeastProjection' ? Math.max(representationDim, model.projectionDim) : representationDim,
+      ),
+      init: model.init,
       outputDim: model.projectionDim,
       outputBatchNorm: true,
       seed: seed + 1,
