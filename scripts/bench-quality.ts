@@ -4,7 +4,8 @@
 //   npm run build                                   # once: this script serves dist/ (or TABCLR_DIST), it builds nothing
 //   tsx scripts/fashion-mnist.ts --folders DIR --train 200 --test 100    # labelled folders, e.g. Fashion-MNIST
 //   npm run bench:quality -- --train DIR/train --test DIR/test [--steps N] [--image-size S] [--batch B]
-//                            [--encoder NAME] [--width W] [--lr LR] [--backend webgpu|webgl] [--json]
+//                            [--encoder NAME] [--width W] [--lr LR] [--backend webgpu|webgl] [--seed N]
+//                            [--pixels-out PREFIX] [--json]
 //
 // Defaults: convnet4, width 0.25, batch 32, 600 steps, Adam 3e-3, 16 px, on the backend the page picks (WebGPU where
 // granted); the rest of the settings as the page suggests (temperature, augmentation, warm-up).
@@ -23,7 +24,7 @@
 // Every representation is the app's own; it asserts no accuracy or time.
 import type { Download, Page } from '@playwright/test';
 import * as tf from '@tensorflow/tfjs';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { TrainConfig } from '../src/engine/config';
 import { describeMethod, methodOf, type MethodName } from '../src/engine/methods';
 import { resolve } from 'node:path';
@@ -44,13 +45,13 @@ import {
   RUN_USAGE,
   type OpenedApp,
 } from './lib/app';
-import { folderProblem, pathText } from './lib/args';
+import { folderProblem, pathText, wholeNumber } from './lib/args';
 import { ScriptFailure, createBench, fail, machine, parseArgs, print, report, requireDist, round, type RunStart } from './lib/bench';
 import { KNN_K, evaluate, imagesFromSprite, indexLabels, readEmbeddings, unzip, type EmbeddingsExport, type LabelledImages } from './lib/quality';
 import { summariseSteps } from './lib/runs';
 
 const PORT = 4178;
-const USAGE = `usage: npm run bench:quality -- --train DIR --test DIR ${RUN_USAGE} [--json]`;
+const USAGE = `usage: npm run bench:quality -- --train DIR --test DIR ${RUN_USAGE} [--seed N] [--pixels-out PREFIX] [--json]`;
 
 const options = parseArgs(process.argv.slice(2), {
   name: 'bench:quality',
@@ -68,8 +69,13 @@ const options = parseArgs(process.argv.slice(2), {
     // Adam 3e-3: in a run this short the page's 1e-3 gains little over the untrained encoder (BENCHMARKS.md).
     lr: 0.003 as number | undefined,
     backend: undefined as (typeof BACKENDS)[number] | undefined,
+    // The page's own seed unless given (npm run bench:parity runs several).
+    seed: undefined as number | undefined,
+    // Where to write the images as the app decoded them (PREFIX.json, PREFIX.train.u8, PREFIX.test.u8), for
+    // bench:parity to set against PIL's.
+    'pixels-out': undefined as string | undefined,
   },
-  values: { ...RUN_OPTIONS, train: pathText, test: pathText },
+  values: { ...RUN_OPTIONS, train: pathText, test: pathText, seed: wholeNumber(0, 2 ** 32 - 1), 'pixels-out': pathText },
   required: ['train', 'test'],
 });
 for (const option of ['train', 'test'] as const) {
@@ -160,6 +166,7 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
     learningRate: options.lr,
     mapEvery: steps,
     mapImages: 50,
+    seed: options.seed,
   });
   log(
     `  ${trainImport.dataset.count} images; training ${config.model.encoder} (width ${config.model.width}) for ${steps} steps of batch ${config.batchSize}, ` +
@@ -213,6 +220,13 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
   const trainImages = await imagesOf(app.page, trainTrained, size, channels, labels.train, `--train ${trainDir}`);
   const testImages = await imagesOf(app.page, testInitial, size, channels, labels.test, `--test ${testDir}`);
   await app.context.close();
+  if (options['pixels-out']) {
+    const prefix = resolve(options['pixels-out']);
+    writeFileSync(`${prefix}.train.u8`, trainImages.pixels);
+    writeFileSync(`${prefix}.test.u8`, testImages.pixels);
+    const split = (e: EmbeddingsExport, l: Int32Array) => ({ count: e.names.length, names: e.names, labels: Array.from(l) });
+    writeFileSync(`${prefix}.json`, JSON.stringify({ classes: labels.classNames, channels, size, train: split(trainTrained, labels.train), test: split(testInitial, labels.test) }));
+  }
 
   // 3. kNN in Node, with the app's code.
   tf.env().set('PROD', true);
@@ -236,6 +250,9 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
     final_loss: run.final_loss,
     final_method_loss: run.final_method_loss,
     ...Object.fromEntries(Object.entries(run).filter(([key]) => key.startsWith('final_') && !['final_loss', 'final_method_loss', 'final_embedding_std'].includes(key))),
+    // The method's loss at every step, and the mean of the last 10 (the smoothed loss bench:parity compares).
+    losses: reports.map((r) => r.methodLoss),
+    loss_last10: reports.slice(-10).reduce((a, r) => a + r.methodLoss, 0) / Math.min(10, reports.length),
     final_embedding_std: run.final_embedding_std,
     step_ms_median: run.step_ms_median,
     k: KNN_K,

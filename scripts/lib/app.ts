@@ -70,6 +70,7 @@ interface StoreView {
   problem: { code: string; message: string; recoverable: boolean } | null;
   runInfo: RunInfo | null;
   send(message: ToWorker): void;
+  updateSettings(change: (settings: RunSettings) => RunSettings): void;
 }
 
 interface AutomationWindow {
@@ -254,6 +255,11 @@ export interface RunChoices {
   /** "Map every (steps)" and "Images on the map" (the probe set). */
   mapEvery?: number;
   mapImages?: number;
+  /**
+   * The run's seed (initial weights, batches, augmentation). The page has no control for it (a new run always starts
+   * from seed 1), so this one choice goes through the automation handle's store, as the form's fields do.
+   */
+  seed?: number;
 }
 
 /**
@@ -278,6 +284,11 @@ export async function configureRun(app: OpenedApp, choices: RunChoices): Promise
     if (!(await details.evaluate((d) => (d as HTMLDetailsElement).open))) await page.getByText('Augmentation and monitoring').click();
     if (choices.mapEvery !== undefined) await page.getByLabel('Map every (steps)').fill(String(choices.mapEvery));
     if (choices.mapImages !== undefined) await page.getByLabel('Images on the map').fill(String(choices.mapImages));
+  }
+  if (choices.seed !== undefined) {
+    await page.evaluate((seed) => {
+      (window as AutomationWindow).tabclrAutomation!.store.getState().updateSettings((s) => ({ ...s, config: { ...s.config, seed } }));
+    }, choices.seed);
   }
   const problems = await page.locator('.field-problem').allTextContents();
   if (problems.length) throw new ScriptFailure(`the page refuses these settings: ${problems.join('; ')}`, 2);

@@ -62,7 +62,8 @@ function writeInitial(state: TrainState): void {
   for (const { name, weight } of allWeights(state.model)) {
     const stored = fixture.initial[pytorchName(name)];
     if (!stored) throw new Error(`the fixture has no ${pytorchName(name)}`);
-    weight.write(tf.tensor(fromPytorchLayout(decode(stored), name, weight.shape.map(Number)), weight.shape));
+    const shape = weight.shape.map(Number);
+    weight.write(tf.tensor(fromPytorchLayout(decode(stored), name, shape), shape));
   }
 }
 

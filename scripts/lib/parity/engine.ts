@@ -93,8 +93,8 @@ export async function engineRun(
         batch.dispose();
       }
       history.push(metrics);
-      losses.push(metrics.ntXent);
-      onStep?.(step, metrics.ntXent);
+      losses.push(metrics.methodLoss);
+      onStep?.(step, metrics.methodLoss);
       if (evalAt.includes(step) || step === steps) knnAtStep[step] = await encoderKnn(state.model.encoder, data);
     }
   } finally {
