@@ -29,7 +29,7 @@ export function parityConfig(modelOverrides: Partial<TrainConfig['model']> = {})
   const config = defaultTrainConfig(12, 1);
   Object.assign(config.model, { width: 0.125, projectionDim: 48 }, modelOverrides);
   config.batchSize = 4;
-  config.temperature = 0.2;
+  config.method = { ...config.method, temperature: 0.2 };
   config.seed = 7;
   Object.assign(config.optim, { optimizer: 'adam', learningRate: 3e-3, weightDecay: 0.1, warmupSteps: 5, totalSteps: PARITY_STEPS });
   return config;
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   const { loss, grads } = await probeGradients(state, view1, view2);
   const both = tf.concat([view1, view2], 0);
   const h = state.model.encoder.apply(both, { training: true }) as tf.Tensor2D;
-  const z = state.model.head.apply(h, { training: true }) as tf.Tensor2D;
+  const z = state.model.method.heads.projection_head!.apply(h, { training: true }) as tf.Tensor2D;
   const forward = { h: b64((await h.data()) as Float32Array), z: b64((await z.data()) as Float32Array), hShape: h.shape, zShape: z.shape };
   tf.dispose([both, h, z]);
   statistics.forEach(({ weight }, i) => weight.write(saved[i]!));
@@ -80,7 +80,7 @@ async function main(): Promise<void> {
   let afterOne: NamedArray[] = [];
   for (let step = 0; step < PARITY_STEPS; step++) {
     const metrics = await trainStep(state, view1, { views: [view1, view2] });
-    losses.push(metrics.ntXent);
+    losses.push(metrics.methodLoss);
     if (step === 0) afterOne = await weightsOf(state);
   }
   const final = await weightsOf(state);

@@ -58,7 +58,7 @@ def run(case_dir):
     head.load_state_dict({k: v for k, v in weights.items() if k in head.state_dict()})
     views = decode(case["views"]).permute(0, 3, 1, 2).contiguous()  # NHWC -> NCHW
     n = views.shape[0] // 2
-    tau = config["temperature"]
+    tau = config["method"]["temperature"] if "method" in config else config["temperature"]
 
     # Forward on copies, so that the batch-norm statistics of the step start as initialised.
     e2, h2 = copy.deepcopy(encoder), copy.deepcopy(head)

@@ -230,6 +230,7 @@ export function validateTrainConfig(config: TrainConfig): ConfigProblem[] {
  */
 export function upgradeConfig(stored: TrainConfig | (Omit<TrainConfig, 'method'> & { temperature?: number; method?: undefined })): TrainConfig {
   const model: Partial<ModelConfig> = stored.model ?? {};
+  if (stored.method && model.headHidden !== undefined && model.representationRelu !== undefined && model.init !== undefined) return stored as TrainConfig;
   const upgradedModel: ModelConfig = {
     ...(model as ModelConfig),
     headHidden: model.headHidden ?? 'representation',

@@ -115,16 +115,20 @@ describe('trainable parameters', () => {
 });
 
 describe('the model new runs get, and the one saved configs had (parity with the PyTorch reference)', () => {
+  const networkConfig = (model: Partial<ModelConfig>) => {
+    const config = defaultTrainConfig(16, 1);
+    return { ...config, model: { ...config.model, ...model }, seed: 1 };
+  };
   const values = (t: tf.Tensor) => Array.from(t.dataSync());
 
   it("initialises every conv and dense kernel as PyTorch does: uniform in ±1/√fan-in (kaiming_uniform, a = √5), dense biases too", () => {
-    const model = createSimclrModel({ ...defaultTrainConfig(16, 1).model, width: 0.25 }, 1);
-    const layers = [...model.encoder.layers, ...model.head.layers].filter((l) => ['Conv2D', 'Dense'].includes(l.getClassName()));
+    const model = createNetwork(networkConfig({ width: 0.25 }));
+    const layers = [...model.encoder.layers, ...model.method.heads.projection_head!.layers].filter((l) => ['Conv2D', 'Dense'].includes(l.getClassName()));
     expect(layers.map((l) => l.name)).toEqual(['block1_conv', 'block2_conv', 'block3_conv', 'block4_conv', 'representation', 'head1_dense', 'head2_dense']);
     for (const layer of layers) {
       const [kernel, bias] = layer.getWeights();
       const shape = kernel!.shape;
-      const fanIn = shape.slice(0, -1).reduce((a, d) => a * d, 1);
+      const fanIn = shape.slice(0, -1).reduce((a: number, d: number) => a * d, 1);
       const bound = 1 / Math.sqrt(fanIn);
       const w = values(kernel!);
       // Uniform in ±bound: its support, and its variance bound²/3 (within 10 % for ≥ 1,000 draws).
@@ -138,18 +142,18 @@ describe('the model new runs get, and the one saved configs had (parity with the
         expect(b.some((v) => v !== 0)).toBe(true);
       }
     }
-    disposeSimclrModel(model);
+    disposeNetwork(model);
   });
 
   it('has no ReLU on h and a head at least as wide as its 128-d output; a saved config without the fields is the old model', () => {
-    const fresh = createSimclrModel({ ...defaultTrainConfig(16, 1).model, width: 0.25 }, 1);
+    const fresh = createNetwork(networkConfig({ width: 0.25 }));
     expect((fresh.encoder.getLayer('representation').getConfig() as { activation: string }).activation).toBe('linear');
-    expect(fresh.head.getLayer('head1_dense').getWeights()[0]!.shape).toEqual([64, 128]);
-    disposeSimclrModel(fresh);
-    const old = createSimclrModel({ ...defaultTrainConfig(16, 1).model, width: 0.25, init: 'keras', representationRelu: true, headHidden: 'representation' }, 1);
+    expect(fresh.method.heads.projection_head!.getLayer('head1_dense').getWeights()[0]!.shape).toEqual([64, 128]);
+    disposeNetwork(fresh);
+    const old = createNetwork(networkConfig({ width: 0.25, init: 'keras', representationRelu: true, headHidden: 'representation' }));
     expect((old.encoder.getLayer('representation').getConfig() as { activation: string }).activation).toBe('relu');
-    expect(old.head.getLayer('head1_dense').getWeights()[0]!.shape).toEqual([64, 64]);
+    expect(old.method.heads.projection_head!.getLayer('head1_dense').getWeights()[0]!.shape).toEqual([64, 64]);
     expect(values(old.encoder.getLayer('representation').getWeights()[1]!).every((v) => v === 0)).toBe(true);
-    disposeSimclrModel(old);
+    disposeNetwork(old);
   });
 });

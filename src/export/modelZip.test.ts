@@ -66,7 +66,7 @@ describe('readModelZip', () => {
     // A model built from the loaded config takes every weight, head included, at its saved shape.
     const rebuilt = createTrainState(loaded.config);
     expect(() => writeWeights(rebuilt.model, [...loaded.encoder, ...loaded.head!])).not.toThrow();
-    expect(rebuilt.model.head.getLayer('head1_dense').getWeights()[0]!.shape).toEqual([32, 32]);
+    expect(rebuilt.model.method.heads.projection_head!.getLayer('head1_dense').getWeights()[0]!.shape).toEqual([32, 32]);
     expect((rebuilt.model.encoder.getLayer('representation').getConfig() as { activation: string }).activation).toBe('relu');
     disposeTrainState(state);
     disposeTrainState(rebuilt);
