@@ -4,7 +4,7 @@
 //
 //   npm run bench:parity -- --sets NAME=DIR[,NAME=DIR…] [--steps N] [--seeds 0,1,2] [--eval-at 50]
 //                           [--tabclr page|engine|both|none] [--backend webgl|webgpu] [--lock FILE]
-//                           [--record FILE.jsonl] [--json]
+//                           [--record FILE.jsonl] [--reference yes|no] [--json]
 //
 // Each DIR holds train/<class>/* and test/<class>/*. The settings (issue #13): convnet4 at width 0.25 (conv 3×3 of
 // 8-16-32-64 channels, strides 1-2-2-2, BN + ReLU, global average pool, dense 64), a 2-layer batch-norm head to 128
@@ -39,7 +39,7 @@ import { loadavg } from 'node:os';
 const PYTHON = process.env.TABCLR_PYTHON ?? '/usr/bin/python3';
 const USAGE =
   'usage: npm run bench:parity -- --sets NAME=DIR[,NAME=DIR…] [--steps N] [--seeds 0,1,2] [--eval-at 50] ' +
-  '[--tabclr page|engine|both|none] [--backend webgl|webgpu] [--lock FILE] [--record FILE.jsonl] [--json]';
+  '[--tabclr page|engine|both|none] [--backend webgl|webgpu] [--lock FILE] [--record FILE.jsonl] [--reference yes|no] [--json]';
 
 const setList: OptionParser<{ name: string; dir: string }[]> = (text) => {
   const sets = text.split(',').map((part) => {
@@ -63,6 +63,9 @@ const options = parseArgs(process.argv.slice(2), {
     backend: 'webgl' as 'webgl' | 'webgpu',
     lock: undefined as string | undefined,
     record: undefined as string | undefined,
+    // 'no': leave the reference's runs to another invocation (they need no browser lock); the table still shows
+    // those already in --record.
+    reference: 'yes' as 'yes' | 'no',
   },
   values: {
     sets: setList,
@@ -73,6 +76,7 @@ const options = parseArgs(process.argv.slice(2), {
     backend: oneOf(['webgl', 'webgpu'] as const),
     lock: pathText,
     record: pathText,
+    reference: oneOf(['yes', 'no'] as const),
   },
   required: ['sets'],
 });
@@ -249,8 +253,9 @@ async function main(): Promise<void> {
   const command = `npm run bench:parity -- ${process.argv.slice(2).join(' ')}`;
   const { steps, seeds } = options;
   const evalAt = options['eval-at'];
-  const trainers: Trainer[] = ['reference', ...(options.tabclr === 'both' ? (['engine', 'page'] as const) : options.tabclr === 'none' ? [] : [options.tabclr])];
+  const trainers: Trainer[] = [...(options.reference === 'yes' ? (['reference'] as const) : []), ...(options.tabclr === 'both' ? (['engine', 'page'] as const) : options.tabclr === 'none' ? [] : [options.tabclr])];
   const records = readRecords(options.record);
+  const fresh = () => readRecords(options.record);
   const gaps: PixelGap[] = [];
   for (const set of options.sets!) {
     for (const trainer of trainers) {
@@ -270,6 +275,8 @@ async function main(): Promise<void> {
     }
   }
 
+  // Another invocation may have added runs to the record meanwhile (the reference's, while this one waited for the lock).
+  for (const r of fresh()) if (!records.some((m) => m.trainer === r.trainer && m.set === r.set && m.steps === r.steps && m.seed === r.seed)) records.push(r);
   const rows: string[][] = [['set · trainer', 'kNN untrained', ...evalAt.filter((e) => e < steps).map((e) => `kNN step ${e}`), `kNN step ${steps}`, 'loss, last 10 steps', 'raw pixels']];
   const verdicts: object[] = [];
   for (const set of options.sets!) {

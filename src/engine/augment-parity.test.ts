@@ -1,0 +1,122 @@
+// Distribution-level parity of the augmentation with torchvision, the reference's (fixture written by
+// scripts/parity/augment_parity.py; no PyTorch at test time).
+import * as tf from '@tensorflow/tfjs';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { applyView, sampleCropBox, type CropBox, type JitterOp, type ViewParams } from './augment';
+import { defaultAugmentConfig } from './config';
+import { Random } from './random';
+
+interface Case {
+  channels: 1 | 3;
+  crop: { top: number; left: number; height: number; width: number };
+  flip: boolean;
+  jitter: { op: JitterOp; factor: number }[];
+  image: string;
+  /** torchvision's crop and flip alone, and its jitter alone on the whole image. */
+  cropped: string;
+  jittered: string;
+}
+
+const fixture = JSON.parse(readFileSync(new URL('./fixtures/augment-parity.json', import.meta.url), 'utf8')) as {
+  size: number;
+  cases: Case[];
+  crop: { area_mean: number; area_sd: number; log_aspect_mean: number; log_aspect_sd: number; whole_image_share: number };
+};
+const S = fixture.size;
+
+function decode(b64: string): Float32Array {
+  const bytes = Buffer.from(b64, 'base64');
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+}
+
+/**
+ * torchvision's resized_crop of the pixel box (top, left, height, width) to S × S samples output pixel u at source
+ * x = left + (u + ½)·width/S − ½ (align_corners = false); cropAndResize samples x1·(W − 1) + u·(x2 − x1)(W − 1)/(S − 1).
+ * The box that samples the same points, for a crop inside the image's border (torchvision clamps at the border, where
+ * cropAndResize would read zeros; tabclr's own boxes never leave [0, 1], so it never reads outside).
+ */
+function boxOf({ top, left, height, width }: Case['crop'], flip: boolean): CropBox {
+  const start = (offset: number, extent: number) => (offset + (0.5 * extent) / S - 0.5) / (S - 1);
+  const span = (extent: number) => ((extent / S) * (S - 1)) / (S - 1);
+  const y1 = start(top, height);
+  const x1 = start(left, width);
+  const box: CropBox = [y1, x1, y1 + span(height), x1 + span(width)];
+  return flip ? [box[0], box[3], box[2], box[1]] : box;
+}
+
+describe('augmentation against torchvision', () => {
+  it('crops, resizes and flips as resized_crop and hflip do, but for the outermost samples, where torchvision clamps at the crop', async () => {
+    let edgeWorst = 0;
+    for (const [k, c] of fixture.cases.entries()) {
+      const params: ViewParams = { imageSize: S, channels: c.channels, boxes: [boxOf(c.crop, c.flip)], jitter: null, grayscale: null, blur: null };
+      const image = tf.tensor4d(decode(c.image), [1, S, S, c.channels]);
+      const view = applyView(image, params);
+      const got = await view.data();
+      const want = decode(c.cropped);
+      let worst = 0;
+      want.forEach((v, i) => {
+        const x = Math.floor(i / c.channels) % S;
+        const y = Math.floor(i / c.channels / S);
+        const edge = x === 0 || y === 0 || x === S - 1 || y === S - 1;
+        if (edge) edgeWorst = Math.max(edgeWorst, Math.abs(v - got[i]!));
+        else worst = Math.max(worst, Math.abs(v - got[i]!));
+      });
+      expect(worst, `case ${k} (${c.channels} channels, ${JSON.stringify(c.crop)}, flip ${c.flip})`).toBeLessThan(2e-5);
+      tf.dispose([image, view]);
+    }
+    // The outermost output rows and columns sample half a pixel beyond the crop: torchvision crops first and clamps
+    // there (repeating the crop's edge), tabclr samples the image itself, which has real pixels there.
+    expect(edgeWorst).toBeGreaterThan(1e-3);
+  });
+
+  it('jitters brightness and contrast as adjust_brightness and adjust_contrast do, in either order, grayscale and RGB', async () => {
+    for (const [k, c] of fixture.cases.entries()) {
+      // The whole-image box reproduces the input exactly, so only the jitter acts.
+      const params: ViewParams = {
+        imageSize: S,
+        channels: c.channels,
+        boxes: [[0, 0, 1, 1]],
+        jitter: { ops: ['brightness', 'contrast'], perImage: [c.jitter] },
+        grayscale: null,
+        blur: null,
+      };
+      const image = tf.tensor4d(decode(c.image), [1, S, S, c.channels]);
+      const view = applyView(image, params);
+      const got = await view.data();
+      let worst = 0;
+      decode(c.jittered).forEach((v, i) => (worst = Math.max(worst, Math.abs(v - got[i]!))));
+      // RGB: torchvision's grey (contrast's mean) weighs red 0.2989, tabclr BT.601's 0.299: up to 1e-4 × red apart.
+      expect(worst, `case ${k} (${c.channels} channels, ${c.jitter.map((j) => `${j.op} ${j.factor}`).join(' then ')})`).toBeLessThan(c.channels === 1 ? 2e-5 : 1e-4);
+      tf.dispose([image, view]);
+    }
+  });
+
+  it("draws crops like RandomResizedCrop: the same aspect spread, and an area that differs only by torchvision's whole-pixel rounding", () => {
+    const config = defaultAugmentConfig(S, 1);
+    const rng = new Random(1);
+    const draws = 40_000;
+    const areas: number[] = [];
+    const aspects: number[] = [];
+    for (let i = 0; i < draws; i++) {
+      const [y1, x1, y2, x2] = sampleCropBox(config, rng);
+      // What the box shows, in pixels: the span between its first and last sample, plus a pixel's footprint.
+      const h = ((y2 - y1) * (S - 1) + 1) / S;
+      const w = (Math.abs(x2 - x1) * (S - 1) + 1) / S;
+      areas.push(h * w);
+      aspects.push(Math.log(Math.abs(x2 - x1) / (y2 - y1)));
+    }
+    const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
+    const sd = (a: number[]) => {
+      const m = mean(a);
+      return Math.sqrt(mean(a.map((v) => (v - m) ** 2)));
+    };
+    const ref = fixture.crop;
+    // Measured: area mean 0.566 against torchvision's 0.560, sd 0.19 against 0.21 (torchvision rounds each side to
+    // whole pixels, and falls back to the whole image 1 % of the time at 16 px); log aspect sd 0.158 against 0.163.
+    expect(Math.abs(mean(areas) - ref.area_mean)).toBeLessThan(0.015);
+    expect(Math.abs(sd(areas) - ref.area_sd)).toBeLessThan(0.03);
+    expect(Math.abs(mean(aspects) - ref.log_aspect_mean)).toBeLessThan(0.01);
+    expect(Math.abs(sd(aspects) - ref.log_aspect_sd)).toBeLessThan(0.01);
+  });
+});
