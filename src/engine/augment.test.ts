@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import {
+  pixelCropBox,
   applyView,
   augmentPair,
   blurKernelSize,
@@ -118,19 +119,38 @@ describe('identity and flip', () => {
     tf.dispose([images, once, mirrored, twice]);
   });
 
-  it('crops a box inside the image with the configured area and aspect ratio', () => {
+  it('crops whole pixels inside the image, with the configured area and aspect ratio up to rounding each side', () => {
     const config = only({ cropAreaMin: 0.2, cropAreaMax: 0.9, aspectMin: 3 / 4, aspectMax: 4 / 3 });
-    const params = sampleViewParams(200, 16, 3, config, new Random(11));
+    const size = 16;
+    const params = sampleViewParams(200, size, 3, config, new Random(11));
     for (const [y1, x1, y2, x2] of params.boxes) {
       expect(Math.min(y1, x1)).toBeGreaterThanOrEqual(0);
       expect(Math.max(y2, x2)).toBeLessThanOrEqual(1 + 1e-12);
-      const area = (y2 - y1) * (x2 - x1);
-      expect(area).toBeGreaterThanOrEqual(0.2 - 1e-9);
-      expect(area).toBeLessThanOrEqual(0.9 + 1e-9);
-      const aspect = (x2 - x1) / (y2 - y1);
-      expect(aspect).toBeGreaterThanOrEqual(3 / 4 - 1e-9);
-      expect(aspect).toBeLessThanOrEqual(4 / 3 + 1e-9);
+      // Sides of whole pixels, as torchvision rounds them.
+      const height = (y2 - y1) * size;
+      const width = Math.abs(x2 - x1) * size;
+      expect(Math.abs(height - Math.round(height))).toBeLessThan(1e-9);
+      expect(Math.abs(width - Math.round(width))).toBeLessThan(1e-9);
+      // Each side is within half a pixel of the drawn one, so the area within that of the configured range.
+      expect(height * width).toBeGreaterThanOrEqual((Math.sqrt(0.2 * 3 / 4) * size - 0.5) * (Math.sqrt(0.2 / (4 / 3)) * size - 0.5) - 1e-9);
+      expect(height * width).toBeLessThanOrEqual(Math.min(size, Math.sqrt(0.9 * 4 / 3) * size + 0.5) * Math.min(size, Math.sqrt(0.9 / (3 / 4)) * size + 0.5) + 1e-9);
+      const aspect = width / height;
+      expect(aspect).toBeGreaterThan(0.5);
+      expect(aspect).toBeLessThan(2);
     }
+  });
+
+  it("samples the points torchvision's resized_crop samples: half-pixel centres, moved inside at the image's border", () => {
+    // A 6 × 8 crop at (3, 5) of a 16-px image: rows 3 + (u + ½)·6/16 − ½, columns 5 + (u + ½)·8/16 − ½.
+    const [y1, x1, y2, x2] = pixelCropBox(3, 5, 6, 8, 16);
+    expect(y1 * 15).toBeCloseTo(3 + 0.5 * 6 / 16 - 0.5, 10);
+    expect(x1 * 15).toBeCloseTo(5 + 0.5 * 8 / 16 - 0.5, 10);
+    expect(((y2 - y1) * 15) / 15).toBeCloseTo(6 / 16, 10);
+    expect(((x2 - x1) * 15) / 15).toBeCloseTo(8 / 16, 10);
+    expect(pixelCropBox(0, 0, 16, 16, 16)).toEqual([0, 0, 1, 1]);
+    const corner = pixelCropBox(0, 8, 8, 8, 16);
+    expect(corner[0]).toBe(0);
+    expect(corner[3]).toBeLessThanOrEqual(1);
   });
 
   it('falls back to the whole image when no box fits', () => {

@@ -61,25 +61,48 @@ const BLUR_KERNEL_FRACTION = 0.1;
 // Sampling (CPU, pure JS, consumes only `rng`)
 
 /**
- * Random resized crop (torchvision RandomResizedCrop.get_params, in continuous coordinates): area fraction
- * uniform, aspect ratio log-uniform, position uniform; the whole image when no box fits in CROP_ATTEMPTS.
+ * Random resized crop as torchvision's RandomResizedCrop draws it (get_params): on the image's pixel grid (`size` px
+ * square), area fraction uniform and aspect ratio log-uniform, each side rounded to whole pixels, the position a whole
+ * pixel; the whole image when no crop fits in CROP_ATTEMPTS. The box then samples the points resized_crop samples
+ * (pixelCropBox). Whole pixels matter: a box at a random sub-pixel offset interpolates every sample between two pixels,
+ * which blurs the view, so two views of an image look more alike and the task gets easier (the parity work measured
+ * NT-Xent about 0.25 lower after 150 steps on Fashion-MNIST with continuous boxes).
  */
-export function sampleCropBox(config: AugmentConfig, rng: Random): CropBox {
+export function sampleCropBox(config: AugmentConfig, rng: Random, size: number): CropBox {
   const logAspectMin = Math.log(config.aspectMin);
   const logAspectMax = Math.log(config.aspectMax);
   for (let attempt = 0; attempt < CROP_ATTEMPTS; attempt++) {
-    const area = rng.uniform(config.cropAreaMin, config.cropAreaMax);
+    const area = size * size * rng.uniform(config.cropAreaMin, config.cropAreaMax);
     const aspect = Math.exp(rng.uniform(logAspectMin, logAspectMax));
-    const width = Math.sqrt(area * aspect);
-    const height = Math.sqrt(area / aspect);
-    if (width > 0 && height > 0 && width <= 1 && height <= 1) {
-      const x = rng.uniform(0, 1 - width);
-      const y = rng.uniform(0, 1 - height);
-      return [y, x, y + height, x + width];
+    const width = Math.round(Math.sqrt(area * aspect));
+    const height = Math.round(Math.sqrt(area / aspect));
+    if (width > 0 && height > 0 && width <= size && height <= size) {
+      const top = rng.int(size - height + 1);
+      const left = rng.int(size - width + 1);
+      return pixelCropBox(top, left, height, width, size);
     }
   }
   // For a square image torchvision's fallback (central crop with the ratio clamped to the range) is the whole image.
   return [0, 0, 1, 1];
+}
+
+/**
+ * The box that makes cropAndResize sample what torchvision's resized_crop samples for the pixel crop (top, left, height,
+ * width) of a `size`-px image resized back to `size`: output pixel u at source top + (u + ½)·height/size − ½ (half-pixel
+ * centres). Where that first sample falls before the image (a crop at the border, enlarged), the box moves inside by
+ * less than half a pixel, since cropAndResize would read zeros there; torchvision clamps at the crop's edge instead.
+ */
+export function pixelCropBox(top: number, left: number, height: number, width: number, size: number): CropBox {
+  if (size < 2) return [0, 0, 1, 1];
+  const span = (extent: number) => ((size - 1) * extent) / size / (size - 1);
+  const side = (offset: number, extent: number): [number, number] => {
+    const length = span(extent);
+    const start = Math.min(Math.max((offset + (0.5 * extent) / size - 0.5) / (size - 1), 0), 1 - length);
+    return [start, start + length];
+  };
+  const [y1, y2] = side(top, height);
+  const [x1, x2] = side(left, width);
+  return [y1, x1, y2, x2];
 }
 
 /** cropAndResize samples from x1 to x2, so swapping them mirrors the crop: crop and flip in one op. */
@@ -148,7 +171,7 @@ export function sampleViewParams(
   rng: Random,
 ): ViewParams {
   const boxes = Array.from({ length: count }, () => {
-    const box = sampleCropBox(config, rng);
+    const box = sampleCropBox(config, rng, imageSize);
     return rng.bernoulli(config.flipProb) ? flipBox(box) : box;
   });
   return {

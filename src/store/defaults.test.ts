@@ -28,6 +28,9 @@ describe('suggestedSettings', () => {
     expect(config.batchSize).toBe(16);
     expect(config.model.width).toBe(0.25);
     expect(steps).toBeLessThan(100);
+    // A short run takes larger steps (3e-3 against 1e-3 on a GPU): measured on the sample, BENCHMARKS.md "Defaults".
+    expect(config.optim.learningRate).toBe(3e-3);
+    expect(suggestedSettings(sample, gpu).config.optim.learningRate).toBe(1e-3);
     expect(validateTrainConfig(config)).toEqual([]);
   });
 });
