@@ -29,7 +29,7 @@ export function parityConfig(modelOverrides: Partial<TrainConfig['model']> = {})
   const config = defaultTrainConfig(12, 1);
   Object.assign(config.model, { width: 0.125, projectionDim: 48 }, modelOverrides);
   config.batchSize = 4;
-  config.method = { ...config.method, temperature: 0.2 };
+  config.method = { name: 'simclr', temperature: 0.2 };
   config.seed = 7;
   Object.assign(config.optim, { optimizer: 'adam', learningRate: 3e-3, weightDecay: 0.1, warmupSteps: 5, totalSteps: PARITY_STEPS });
   return config;

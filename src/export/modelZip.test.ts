@@ -57,7 +57,7 @@ describe('readModelZip', () => {
     // A projection wider than h (32), so that the two head rules give different hidden widths (32, not 64).
     const old = { ...config, model: { ...config.model, projectionDim: 64, representationRelu: true, headHidden: 'representation' as const, init: 'keras' as const } };
     const state = createTrainState(old);
-    const files = await modelBundle(state.model, { config: old, step: 3, metrics: null, includeHead: true, version: '0.1.0' });
+    const files = await modelBundle(state.model, { config: old, step: 3, metrics: null, includeHead: true, version: '0.1.0', torchModule: TORCH_MODULE_SOURCE });
     const info = JSON.parse(new TextDecoder().decode(files.find((f) => f.name === 'config.json')!.bytes));
     for (const field of ['representationRelu', 'headHidden', 'init']) delete info.training.model[field];
     const stripped = zipFiles(files.map((f) => (f.name === 'config.json' ? { ...f, bytes: strToU8(JSON.stringify(info)) } : f)));

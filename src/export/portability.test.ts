@@ -27,12 +27,21 @@ interface ModelCase {
   width: number;
   headLayers: 2 | 3;
   projectionDim: number;
+  /** The case's name (default: the encoder's). */
+  name?: string;
+  /**
+   * A config saved before the parity work: the old model (Keras initialisers, ReLU on h, head as wide as h), and
+   * config.json without the three fields, which tabclr_torch.py must read as that model.
+   */
+  savedBefore?: boolean;
 }
 
 // 28 px: convnet4 goes 28 → 14 → 7 → 4, so both the even (bottom/right only) and the odd (both sides) 'same'
 // paddings of a stride-2 convolution occur; resnet18 at 20 px: 20 → 10 → 5 → 3, with projection shortcuts.
 const MODELS: ModelCase[] = [
-  { encoder: 'convnet4', imageSize: 28, channels: 1, width: 0.25, headLayers: 2, projectionDim: 16 },
+  // Projection 128 over an h of 64: the head's hidden layer is 128 wide (headHidden 'atLeastProjection').
+  { encoder: 'convnet4', imageSize: 28, channels: 1, width: 0.25, headLayers: 2, projectionDim: 128 },
+  { name: 'convnet4 saved before', savedBefore: true, encoder: 'convnet4', imageSize: 16, channels: 1, width: 0.25, headLayers: 2, projectionDim: 128 },
   { encoder: 'resnet18', imageSize: 20, channels: 3, width: 0.125, headLayers: 3, projectionDim: 24 },
 ];
 
@@ -61,6 +70,7 @@ const results = new Map<string, CaseResult>();
 function configFor(m: ModelCase): TrainConfig {
   const config = defaultTrainConfig(m.imageSize, m.channels);
   Object.assign(config.model, { encoder: m.encoder, width: m.width, headLayers: m.headLayers, projectionDim: m.projectionDim });
+  if (m.savedBefore) Object.assign(config.model, { init: 'keras', representationRelu: true, headHidden: 'representation' });
   return config;
 }
 
@@ -128,13 +138,21 @@ beforeAll(async () => {
     const z = model.method.heads.projection_head!.predict(h) as tf.Tensor2D;
     const tab = { h: (await h.data()) as Float32Array, z: (await z.data()) as Float32Array, hShape: h.shape, zShape: z.shape };
     tf.dispose([images, h, z]);
-    const imagesPath = join(work, `${m.encoder}-images.bin`);
+    const imagesPath = join(work, `${m.name ?? m.encoder}-images.bin`);
     writeFileSync(imagesPath, toNchw(pixels, shape));
     const nchw = [IMAGES, m.channels, m.imageSize, m.imageSize];
 
     for (const includeHead of [false, true]) {
-      const name = `${m.encoder}${includeHead ? '+head' : ''}`;
-      const files = await modelBundle(model, { config, step: 3, metrics: null, includeHead, version: 'test', torchModule: TORCH_MODULE_SOURCE });
+      const name = `${m.name ?? m.encoder}${includeHead ? '+head' : ''}`;
+      let files = await modelBundle(model, { config, step: 3, metrics: null, includeHead, version: 'test', torchModule: TORCH_MODULE_SOURCE });
+      if (m.savedBefore) {
+        files = files.map((f) => {
+          if (f.name !== 'config.json') return f;
+          const info = JSON.parse(new TextDecoder().decode(f.bytes)) as { training: { model: Record<string, unknown> } };
+          for (const field of ['init', 'representationRelu', 'headHidden']) delete info.training.model[field];
+          return { ...f, bytes: new TextEncoder().encode(JSON.stringify(info)) };
+        });
+      }
       const folder = join(work, name);
       writeFolder(folder, files);
       // The module is the zip's own copy; resnet18 with its head is read from the .zip itself, the others unzipped.
@@ -145,7 +163,7 @@ beforeAll(async () => {
     }
 
     // What a user must not be able to load silently, each made from the convnet4 zip with its head.
-    if (m.encoder === 'convnet4') {
+    if (m.encoder === 'convnet4' && !m.savedBefore) {
       const source = join(work, 'convnet4+head');
       const base = JSON.parse(readFileSync(join(source, 'config.json'), 'utf8')) as { training: TrainConfig & { model: Record<string, unknown> } };
       const variant = (name: string, edit: (files: Map<string, Uint8Array>) => void, extra: object = {}) => {
@@ -189,7 +207,7 @@ describe("tabclr_torch.py, the zip's PyTorch module", () => {
     for (const name of expected.keys()) expect(readFileSync(join(work, name, 'tabclr_torch.py'), 'utf8')).toBe(file);
   });
 
-  for (const name of ['convnet4', 'convnet4+head', 'resnet18', 'resnet18+head']) {
+  for (const name of ['convnet4', 'convnet4+head', 'resnet18', 'resnet18+head', 'convnet4 saved before', 'convnet4 saved before+head']) {
     it(`${name}: h${name.includes('head') ? ' and z' : ''} as the tab computes them, to ${TOLERANCE}`, () => {
       const result = results.get(name)!;
       const tab = expected.get(name)!;

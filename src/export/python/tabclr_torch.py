@@ -96,6 +96,10 @@ MODEL_FIELDS: Dict[str, _Field] = {
     "channels": _Field(_REQUIRED, lambda v: _is_int(v) and v in (1, 3), "1 or 3"),
     "headLayers": _Field(_REQUIRED, lambda v: _is_int(v) and v in (2, 3), "2 or 3"),
     "projectionDim": _Field(_REQUIRED, lambda v: _is_int(v) and 2 <= v <= 4096, "a whole number from 2 to 4096"),
+    # Since the parity work (issue #13); configs from before have none of the three and mean the old model.
+    "headHidden": _Field("representation", lambda v: v in ("representation", "atLeastProjection"), '"representation" or "atLeastProjection"'),
+    "representationRelu": _Field(True, lambda v: isinstance(v, bool), "true or false"),
+    "init": _Field("keras", lambda v: v in ("torch", "keras"), '"torch" or "keras"'),
     # The optional entropy regulariser's head exists in training only; no zip carries it.
     "entropyWeight": _Field(0, lambda v: _is_number(v) and 0 <= v <= 10, "a number from 0 to 10"),
     "entropyClusters": _Field(16, lambda v: _is_int(v) and 2 <= v <= 1024, "a whole number from 2 to 1024"),
@@ -155,12 +159,15 @@ def _batch_norm_2d(channels: int) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(channels, eps=BN_EPSILON, momentum=BN_MOMENTUM)
 
 
-def _init_like_tabclr(module: nn.Module) -> None:
-    """The tab's initial distributions (src/engine/layers.ts), not its numbers: He-normal convolutions (truncated at
-    two standard deviations, as tfjs draws them), Glorot-uniform dense layers, zero biases; batch norm starts at 1
+def _init_like_tabclr(module: nn.Module, scheme: str = "keras") -> None:
+    """The tab's initial distributions (src/engine/layers.ts), not its numbers. init "torch" (new runs): PyTorch's own
+    defaults, kernels and dense biases uniform in +-1/sqrt(fan-in). init "keras": He-normal convolutions (truncated at
+    two standard deviations, as tfjs draws them), Glorot-uniform dense layers, zero biases. Batch norm starts at 1
     and 0, or 0 and 0 for the last batch norm of each ResNet block (zero_gamma)."""
     for m in module.modules():
-        if isinstance(m, nn.Conv2d):
+        if scheme == "torch" and isinstance(m, (nn.Conv2d, nn.Linear)):
+            m.reset_parameters()
+        elif isinstance(m, nn.Conv2d):
             std = math.sqrt(2.0 / (m.in_channels * m.kernel_size[0] * m.kernel_size[1]))
             nn.init.trunc_normal_(m.weight, std=std, a=-2 * std, b=2 * std)
         elif isinstance(m, nn.Linear):
@@ -201,7 +208,7 @@ class _Encoder(nn.Module):
 
 class ConvNet4(_Encoder):
     """convnet4: four 3 x 3 conv blocks (conv, batch norm, ReLU; the last three downsample by stride 2), global average
-    pooling and a dense layer with ReLU, whose output is h (src/engine/encoders.ts)."""
+    pooling and a dense layer, whose output is h, with a ReLU when representationRelu (src/engine/encoders.ts)."""
 
     BLOCKS = (32, 64, 128, 256)
 
@@ -217,7 +224,7 @@ class ConvNet4(_Encoder):
             channels = filters
         self.representation_dim = scaled_width(256, width)
         self.representation = nn.Linear(channels, self.representation_dim)
-        _init_like_tabclr(self)
+        _init_like_tabclr(self, options["init"])
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         self._check_input(images)
@@ -225,7 +232,8 @@ class ConvNet4(_Encoder):
         for name in self.block_names:
             x = F.relu(getattr(self, f"{name}_bn")(getattr(self, f"{name}_conv")(x)))
         x = x.mean(dim=(2, 3))
-        return F.relu(self.representation(x))
+        h = self.representation(x)
+        return F.relu(h) if self.options["representationRelu"] else h
 
 
 class ResNet18(_Encoder):
@@ -259,7 +267,7 @@ class ResNet18(_Encoder):
                 self.blocks.append((name, stride, projection))
                 channels = filters
         self.representation_dim = channels
-        _init_like_tabclr(self)
+        _init_like_tabclr(self, options["init"])
 
     def _conv_bn(self, name: str, x: torch.Tensor) -> torch.Tensor:
         return getattr(self, f"{name}_bn")(getattr(self, f"{name}_conv")(x))
@@ -276,8 +284,9 @@ class ResNet18(_Encoder):
 
 
 class ProjectionHead(nn.Module):
-    """g(h) = z: dense (no bias) -> batch norm -> ReLU at the width of h for each hidden layer, then dense -> batch norm
-    to the projection dimension (google-research/simclr's ProjectionHead; src/engine/head.ts)."""
+    """g(h) = z: dense (no bias) -> batch norm -> ReLU for each hidden layer, then dense -> batch norm to the projection
+    dimension (google-research/simclr's ProjectionHead; src/engine/head.ts). The hidden layers are as wide as h, or, with
+    headHidden "atLeastProjection", never narrower than the projection (src/engine/methods/simclr.ts)."""
 
     weights_prefix = "projection_head"
 
@@ -286,13 +295,18 @@ class ProjectionHead(nn.Module):
         self.options = dict(options)
         self.representation_dim = representation_dim
         self.layer_names: List[str] = []
+        hidden = representation_dim
+        if options["headHidden"] == "atLeastProjection":
+            hidden = max(representation_dim, options["projectionDim"])
+        inputs = representation_dim
         for i in range(1, options["headLayers"] + 1):
             last = i == options["headLayers"]
-            units = options["projectionDim"] if last else representation_dim
-            self.add_module(f"head{i}_dense", nn.Linear(representation_dim, units, bias=False))
+            units = options["projectionDim"] if last else hidden
+            self.add_module(f"head{i}_dense", nn.Linear(inputs, units, bias=False))
+            inputs = units
             self.add_module(f"head{i}_bn", nn.BatchNorm1d(units, eps=BN_EPSILON, momentum=BN_MOMENTUM))
             self.layer_names.append(f"head{i}")
-        _init_like_tabclr(self)
+        _init_like_tabclr(self, options["init"])
 
     def describe(self) -> str:
         return f"projection head of {self.options['headLayers']} layers, {self.representation_dim} -> {self.options['projectionDim']}"
