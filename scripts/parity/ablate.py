@@ -62,7 +62,8 @@ def main():
     zero, one = torch.zeros(1, ch, 1, 1), torch.ones(1, ch, 1, 1)
 
     if a.pad == "torch":
-        tm.same_pads = lambda n, k, s: (1, 1) if k == 3 else (0, 0)
+        conv = tm.tabclr_torch.Conv2dSame
+        conv.forward = lambda self, x: nn.functional.conv2d(x, self.weight, None, self.stride, padding=(self.kernel_size[0] - 1) // 2)
     if a.bn_var == "unbiased":
         orig = tm.BatchNorm.forward
 
@@ -79,8 +80,11 @@ def main():
             return y
         tm.BatchNorm.forward = forward
 
-    model = {"encoder": "convnet4", "width": a.width, "channels": ch, "headLayers": 2, "projectionDim": a.projection,
-             "representationRelu": bool(a.h_relu), "headHiddenDim": a.head_hidden}
+    if a.head_hidden not in (0, max(a.projection, tm.tabclr_torch.scaled_width(256, a.width))):
+        sys.exit("--head-hidden is 0 (the width of h) or the larger of h and the projection (tabclr's two rules)")
+    model = {"encoder": "convnet4", "width": a.width, "channels": ch, "imageSize": size, "headLayers": 2,
+             "projectionDim": a.projection, "representationRelu": bool(a.h_relu),
+             "headHidden": "atLeastProjection" if a.head_hidden else "representation", "init": a.init}
     encoder, head = tm.build({"model": model})
     for name, mod in list(encoder.named_modules()) + list(head.named_modules()):
         w = getattr(mod, "weight", None)
@@ -92,7 +96,7 @@ def main():
             if getattr(mod, "bias", None) is not None:
                 nn.init.uniform_(mod.bias, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in))
         else:
-            if isinstance(mod, tm.SameConv):
+            if isinstance(mod, nn.Conv2d):
                 std = math.sqrt(2.0 / fan_in) / 0.87962566103423978  # tfjs heNormal: truncated normal, scale 2, fan-in
                 nn.init.trunc_normal_(w, 0.0, std, -2 * std, 2 * std)
             else:

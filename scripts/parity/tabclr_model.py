@@ -1,19 +1,17 @@
-"""tabclr's convnet4 encoder, projection head, NT-Xent and AdamW in PyTorch, op for op, for the step-level parity
-check (scripts/parity/step_parity.py). Kept small and apart on purpose: src/export/python/tabclr_torch.py (the
-exported models' PyTorch port) is to replace the model half of it.
-
-What makes it tabclr's rather than the reference's (../shared/reference/ref_simclr.py):
-- TensorFlow 'same' padding: (k - 1) split with the extra pixel at the bottom/right, so a stride-2 3x3 conv on an
-  even side pads 0 before and 1 after (PyTorch's padding=1 pads 1 on both sides and samples other pixels);
-- batch norm as tfjs-layers computes it: biased batch variance both to normalise and in the moving average
-  (momentum 0.9 in Keras' convention: moving = 0.9 moving + 0.1 batch);
-- the projection head's dense layers have no bias (batch norm follows each), and every batch norm has gamma and beta;
-- NT-Xent masks self-similarity by subtracting 1e9 and L2-normalises with x / sqrt(sum x^2 + 1e-12);
+"""What the step-level parity check (scripts/parity/step_parity.py) and the one-factor runs (ablate.py) train in
+PyTorch: tabclr's encoder and projection head as the zip's own module builds them (src/export/python/tabclr_torch.py:
+TensorFlow 'same' padding, tabclr's layer names, h with or without its ReLU, the head's hidden width, from
+config.json's training.model), trained as tabclr's engine trains them, op for op:
+- batch norm as tfjs-layers computes it in training: the biased batch variance both to normalise and in the moving
+  average (momentum 0.9 in Keras' convention: moving = 0.9 moving + 0.1 batch), where nn.BatchNorm's moving average
+  takes the unbiased one; every batch norm of the built model is swapped for that;
+- NT-Xent masking self-similarity by subtracting 1e9, with x / sqrt(sum x^2 + 1e-12) as the L2 normalisation;
 - AdamW with decoupled decay on conv and dense kernels only (not batch norm, not biases), and tabclr's schedule.
-Layer names are tabclr's safetensors names (block1_conv.weight, block1_bn.running_var, head1_dense.weight, ...).
 """
+import importlib.util
 import json
 import math
+import os
 import struct
 
 import numpy as np
@@ -25,15 +23,18 @@ BN_MOMENTUM = 0.9  # Keras convention
 BN_EPSILON = 1e-5
 SELF_MASK = 1e9
 
-
-def scaled_width(base, width):
-    return max(1, round(base * width))
+_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
-def same_pads(n, k, s):
-    out = -(-n // s)
-    total = max((out - 1) * s + k - n, 0)
-    return total // 2, total - total // 2
+def _load_tabclr_torch():
+    path = os.path.join(_ROOT, "src", "export", "python", "tabclr_torch.py")
+    spec = importlib.util.spec_from_file_location("tabclr_torch", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+tabclr_torch = _load_tabclr_torch()
 
 
 class BatchNorm(nn.Module):
@@ -60,61 +61,36 @@ class BatchNorm(nn.Module):
         return (x - mean.view(shape)) * (self.weight / torch.sqrt(var + BN_EPSILON)).view(shape) + self.bias.view(shape)
 
 
-class SameConv(nn.Module):
-    def __init__(self, cin, cout, k, s):
-        super().__init__()
-        self.weight = nn.Parameter(torch.empty(cout, cin, k, k))
-        self.k, self.s = k, s
-
-    def forward(self, x):
-        top, bottom = same_pads(x.shape[2], self.k, self.s)
-        left, right = same_pads(x.shape[3], self.k, self.s)
-        return F.conv2d(F.pad(x, (left, right, top, bottom)), self.weight, stride=self.s)
-
-
-class Convnet4(nn.Module):
-    def __init__(self, model):
-        super().__init__()
-        w = model["width"]
-        c = model["channels"]
-        for i, base in enumerate([32, 64, 128, 256]):
-            out = scaled_width(base, w)
-            setattr(self, f"block{i + 1}_conv", SameConv(c, out, 3, 1 if i == 0 else 2))
-            setattr(self, f"block{i + 1}_bn", BatchNorm(out))
-            c = out
-        self.representation = nn.Linear(c, scaled_width(256, w))
-        self.representation_relu = model.get("representationRelu", True)
-        self.out_dim = scaled_width(256, w)
-
-    def forward(self, x):
-        for i in range(1, 5):
-            x = F.relu(getattr(self, f"block{i}_bn")(getattr(self, f"block{i}_conv")(x)))
-        h = self.representation(x.mean(dim=(2, 3)))
-        return F.relu(h) if self.representation_relu else h
+def _tfjs_batch_norms(module):
+    """Every nn.BatchNorm1d/2d of `module` replaced by BatchNorm with the same parameters and statistics."""
+    for name, child in list(module.named_children()):
+        if isinstance(child, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            bn = BatchNorm(child.num_features)
+            with torch.no_grad():
+                bn.weight.copy_(child.weight)
+                bn.bias.copy_(child.bias)
+                bn.running_mean.copy_(child.running_mean)
+                bn.running_var.copy_(child.running_var)
+            setattr(module, name, bn)
+        else:
+            _tfjs_batch_norms(child)
+    return module
 
 
-class ProjectionHead(nn.Module):
-    def __init__(self, d_in, model):
-        super().__init__()
-        layers = model["headLayers"]
-        # config.model.headHidden (configs from before the field: 'representation'); headHiddenDim forces a width.
-        rule = model.get("headHidden", "representation")
-        hidden = model.get("headHiddenDim") or (max(d_in, model["projectionDim"]) if rule == "atLeastProjection" else d_in)
-        self.layers = layers
-        d = d_in
-        for i in range(1, layers + 1):
-            out = model["projectionDim"] if i == layers else hidden
-            setattr(self, f"head{i}_dense", nn.Linear(d, out, bias=False))
-            setattr(self, f"head{i}_bn", BatchNorm(out))
-            d = out
+def build(config):
+    """tabclr's encoder and projection head for a TrainConfig (config.json's "training"), state_dict keys as in
+    tabclr's safetensors without the part prefix (block1_conv.weight, head1_bn.running_var, ...)."""
+    encoder = tabclr_torch.build_encoder(config["model"])
+    head = tabclr_torch.build_projection_head(config["model"], encoder.representation_dim)
+    encoder.out_dim = encoder.representation_dim
+    return _tfjs_batch_norms(encoder), _tfjs_batch_norms(head)
 
-    def forward(self, h):
-        x = h
-        for i in range(1, self.layers + 1):
-            x = getattr(self, f"head{i}_bn")(getattr(self, f"head{i}_dense")(x))
-            if i < self.layers:
-                x = F.relu(x)
-        return x
+
+def same_pads(n, k, s):
+    """TensorFlow's 'same' padding of one axis: (before, after)."""
+    out = -(-n // s)
+    total = max((out - 1) * s + k - n, 0)
+    return total // 2, total - total // 2
 
 
 def l2_normalize(x):
@@ -183,10 +159,3 @@ def read_safetensors(path):
     return out
 
 
-def build(config):
-    model = config["model"]
-    if model["encoder"] != "convnet4":
-        raise SystemExit(f"this port has convnet4 only, got {model['encoder']}")
-    encoder = Convnet4(model)
-    head = ProjectionHead(encoder.out_dim, model)
-    return encoder, head
