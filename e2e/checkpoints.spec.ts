@@ -58,11 +58,12 @@ test('a tab killed while a checkpoint is written reopens on the last complete ch
   // Training goes on from step 3 to the end.
   await expect(runState).toContainText('Finished · step 6 of 6', { timeout: 240_000 });
   const after = await lossReading(next, 6);
-  // Continuous: the smoothed loss carries on from its value before the kill. (Had the curve restarted, the smoothed
-  // value would equal the first new step's raw loss; one step's raw loss at batch 8 is too noisy to compare.)
+  // Continuous: the smoothed loss carries on from its value before the kill (four steps of this model at lr 3e-3 move
+  // it by a few tenths). Had the curve restarted, the smoothed value would equal the first new step's raw loss; one
+  // step's raw loss at batch 8 is too noisy to compare.
   const smoothed = (text: string) => Number(/smoothed ([\d.]+)/.exec(text)![1]);
   const raw = (text: string) => Number(/latest loss ([\d.]+)/.exec(text)![1]);
-  expect(Math.abs(smoothed(after) - smoothed(before))).toBeLessThan(0.3);
+  expect(Math.abs(smoothed(after) - smoothed(before))).toBeLessThan(0.6);
   expect(smoothed(after)).not.toBe(raw(after));
   await expect(offer).toBeHidden();
   await expect(runs.getByRole('row', { name: /Fashion-MNIST.*6 of 6/ })).toBeVisible();

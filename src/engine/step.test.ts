@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { defaultTrainConfig, upgradeConfig, validateTrainConfig, type TrainConfig } from './config';
 import { noLearningLoss } from './methods/simclr';
-import { checkBackendAgreement, checkTraining, selfTestConfig } from './selftest';
+import { checkBackendAgreement, checkTraining, gradientDisagreement, selfTestConfig } from './selftest';
 import { augmentPair } from './augment';
 import { Random } from './random';
 import { createTrainState, disposeTrainState, probeGradients, toUnitRange, trainStep } from './step';
@@ -216,5 +216,21 @@ describe('upgradeConfig: the model fields', () => {
     expect(normalised.model).toEqual({ ...oldModel, headHidden: 'representation', representationRelu: true, init: 'keras' });
     expect(validateTrainConfig(normalised)).toEqual([]);
     expect(validateTrainConfig(stored).map((p) => p.field)).toEqual(['model.headHidden', 'model.representationRelu', 'model.init']);
+  });
+});
+
+describe('gradientDisagreement', () => {
+  const grads = (bias: number[], kernel: number[]) => new Map([['representation/bias', Float32Array.from(bias)], ['block1_conv/kernel', Float32Array.from(kernel)]]);
+
+  it('judges a gradient that is zero in exact arithmetic against the global norm, not its own rounding noise', () => {
+    const cpu = grads([1e-9, -2e-9], [3, 4]);
+    const gpu = grads([4e-9, 1e-9], [3, 4]);
+    expect(gradientDisagreement(gpu, cpu).maxGradRelErr).toBeLessThan(1e-6);
+  });
+
+  it('still finds a wrong gradient, small or large', () => {
+    expect(gradientDisagreement(grads([0, 0], [3, 4.05]), grads([0, 0], [3, 4]))).toMatchObject({ worstParam: 'block1_conv/kernel' });
+    expect(gradientDisagreement(grads([0, 0], [3, 4.05]), grads([0, 0], [3, 4])).maxGradRelErr).toBeCloseTo(0.01, 4);
+    expect(gradientDisagreement(grads([0.05, 0], [3, 4]), grads([0, 0], [3, 4])).maxGradRelErr).toBeGreaterThan(1e-3 * 10);
   });
 });
