@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import * as ort from 'onnxruntime-web';
 import { expect, test, type Download, type Page } from './fixtures';
 import { unzipSync, zipSync } from 'fflate';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -77,12 +78,25 @@ test('the downloaded encoder loads in tfjs and gives the representation the app 
     return tf.div(out, tf.norm(out, 'euclidean', 1, true).add(1e-12));
   });
   const ours = (await h.array()) as number[][];
-  for (let i = 0; i < n; i++) {
-    const theirs = rows[i]!.split('\t').map(Number);
-    expect(theirs).toHaveLength(ours[i]!.length);
-    const maxDiff = Math.max(...theirs.map((v, j) => Math.abs(v - ours[i]![j]!)));
-    expect(maxDiff).toBeLessThan(1e-4);
-  }
+  const expectTabRepresentation = (representation: number[][]) => {
+    for (let i = 0; i < n; i++) {
+      const theirs = rows[i]!.split('\t').map(Number);
+      expect(theirs).toHaveLength(representation[i]!.length);
+      const maxDiff = Math.max(...theirs.map((v, j) => Math.abs(v - representation[i]![j]!)));
+      expect(maxDiff).toBeLessThan(1e-4);
+    }
+  };
+  expectTabRepresentation(ours);
+
+  // encoder.onnx, written in the worker from the same weights: the same h in onnxruntime, from NCHW input.
+  const session = await ort.InferenceSession.create(zip.get('encoder.onnx')!);
+  const onnxOut = await session.run({ image: new ort.Tensor('float32', Float32Array.from(pixels, (v) => v / 255), [n, 1, 28, 28]) });
+  const onnxH = tf.tidy(() => {
+    const out = tf.tensor2d(onnxOut.h!.data as Float32Array, onnxOut.h!.dims as [number, number]);
+    return tf.div(out, tf.norm(out, 'euclidean', 1, true).add(1e-12));
+  });
+  expectTabRepresentation((await onnxH.array()) as number[][]);
+  await session.release();
 
   // safetensors: every encoder weight, PyTorch-named, with its shape and byte size.
   const { tensors, dataStart } = readSafetensorsHeader(zip.get('weights.safetensors')!);

@@ -8,6 +8,7 @@ import { methodOf } from '../engine/methods';
 import { allWeights, type Network } from '../engine/model';
 import type { StepMetrics } from '../engine/step';
 import type { DatasetPayload } from '../worker/protocol';
+import { encoderOnnx } from './onnx';
 import { encodeSafetensors, toPytorchLayout, type NamedArray } from './safetensors';
 
 export interface ExportFile {
@@ -104,6 +105,7 @@ export async function modelBundle(model: Network, info: ModelExportInfo): Promis
     training: config,
   };
   files.push({ name: 'config.json', bytes: text(`${JSON.stringify(configJson, null, 2)}\n`) });
+  files.push({ name: 'encoder.onnx', bytes: await encoderOnnx(model, { version, includeHead }) });
   files.push({ name: 'tabclr_torch.py', bytes: text(torchModule) });
   files.push({ name: 'README.md', bytes: text(readme(configJson.input.size[0]!, channels, config.model.encoder, includeHead, methodOf(config.method).label)) });
   return files;
@@ -113,8 +115,9 @@ function readme(size: number, channels: number, encoder: string, includeHead: bo
   return `# A ${method} encoder trained with tabclr
 
 \`encoder/\` is the trained encoder (${encoder}) as a TensorFlow.js Layers model; \`weights.safetensors\` holds the
-same weights with PyTorch names and layouts${includeHead ? ', and the heads\' (the projection head, and a predictor where the method has one)' : ''}, and \`tabclr_torch.py\` builds the model
-in PyTorch from them. \`config.json\` has the full training configuration, the step reached and the final metrics.
+same weights with PyTorch names and layouts${includeHead ? ', and the heads\' (the projection head, and a predictor where the method has one)' : ''}, \`tabclr_torch.py\` builds the
+model in PyTorch from them, and \`encoder.onnx\` is the encoder${includeHead ? ' and its projection head' : ''} in ONNX. \`config.json\` has the full training
+configuration, the step reached and the final metrics.
 
 Input: ${size} × ${size} × ${channels}, pixel values / 255 (in [0, 1]), the centred square of each image.
 Output: the representation h (the pooled features), the vector to use downstream.
@@ -123,6 +126,21 @@ Output: the representation h (the pooled features), the vector to use downstream
 \`\`\`js
 const encoder = await tf.loadLayersModel('encoder/model.json');
 const h = encoder.predict(images.div(255)); // images: [N, ${size}, ${size}, ${channels}]
+\`\`\`
+
+## ONNX
+\`encoder.onnx\` (opset 13) takes \`image\`, float32 [batch, ${channels}, ${size}, ${size}] (NCHW, any batch size), pixel values / 255, and
+gives \`h\`${includeHead ? ' and \`z\` (the projection head\'s output)' : ''}. In onnxruntime (JavaScript; the Python package has the same calls):
+\`\`\`js
+const session = await ort.InferenceSession.create(bytesOfEncoderOnnx);
+const { h } = await session.run({ image: new ort.Tensor('float32', pixels, [n, ${channels}, ${size}, ${size}]) });
+\`\`\`
+In OpenCV's DNN module:
+\`\`\`python
+import cv2
+net = cv2.dnn.readNetFromONNX("encoder.onnx")
+net.setInput(images)  # images: numpy float32 [N, ${channels}, ${size}, ${size}], pixel values / 255
+h = net.forward("h")
 \`\`\`
 
 ## Keras

@@ -1,8 +1,10 @@
-// The weights zip outside the tab: its tabclr_torch.py computes the tab's h and z for convnet4 and resnet18, with and
-// without the projection head, and refuses what does not fit with the reason. The weights, batch-norm statistics
-// included, are drawn at random so that padding, epsilon, activation placement and layouts all show in the outputs; the
-// tab's numbers come from the engine on the tfjs CPU backend. Python (with torch) runs once for every case.
+// The weights zip outside the tab: its tabclr_torch.py and its encoder.onnx (in onnxruntime, and in OpenCV's DNN module)
+// compute the tab's h and z for convnet4 and resnet18, with and without the projection head; the PyTorch module refuses
+// what does not fit with the reason. The weights, batch-norm statistics included, are drawn at random so that padding,
+// epsilon, activation placement and layouts all show in the outputs; the tab's numbers come from the engine on the tfjs
+// CPU backend. Python (torch, onnx, OpenCV) runs once for every case.
 import * as tf from '@tensorflow/tfjs';
+import * as ort from 'onnxruntime-web';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -14,6 +16,7 @@ import { writeWeights } from '../engine/savedState';
 import { runPython } from '../test/python';
 import { modelBundle, type ExportFile } from './bundle';
 import { zipFiles } from './download';
+import { ONNX_OPSET } from './onnx';
 import { TORCH_MODULE_SOURCE } from './torchModule';
 
 const HARNESS = new URL('./python/check_zips.py', import.meta.url).pathname;
@@ -45,9 +48,19 @@ const MODELS: ModelCase[] = [
   { encoder: 'resnet18', imageSize: 20, channels: 3, width: 0.125, headLayers: 3, projectionDim: 24 },
 ];
 
+interface OnnxReport {
+  checker: string;
+  ir_version: number;
+  opsets: Record<string, number>;
+  inputs: [string, (string | number)[]][];
+  outputs: [string, (string | number)[]][];
+  opencv: Record<string, number[]>;
+}
+
 interface CaseResult {
   name: string;
   ok: boolean;
+  onnx?: OnnxReport | null;
   h?: number[];
   z?: number[] | null;
   load_encoder_matches?: boolean;
@@ -66,6 +79,8 @@ interface Expected {
 let work: string;
 const expected = new Map<string, Expected>();
 const results = new Map<string, CaseResult>();
+/** encoder.onnx's outputs in onnxruntime (WebAssembly, in Node) on the case's images, and on its first image alone. */
+const onnxruntime = new Map<string, { outputNames: readonly string[]; h: Float32Array; z: Float32Array | null; single: Float32Array }>();
 
 function configFor(m: ModelCase): TrainConfig {
   const config = defaultTrainConfig(m.imageSize, m.channels);
@@ -139,8 +154,9 @@ beforeAll(async () => {
     const tab = { h: (await h.data()) as Float32Array, z: (await z.data()) as Float32Array, hShape: h.shape, zShape: z.shape };
     tf.dispose([images, h, z]);
     const imagesPath = join(work, `${m.name ?? m.encoder}-images.bin`);
-    writeFileSync(imagesPath, toNchw(pixels, shape));
     const nchw = [IMAGES, m.channels, m.imageSize, m.imageSize];
+    const nchwPixels = toNchw(pixels, shape);
+    writeFileSync(imagesPath, nchwPixels);
 
     for (const includeHead of [false, true]) {
       const name = `${m.name ?? m.encoder}${includeHead ? '+head' : ''}`;
@@ -158,8 +174,19 @@ beforeAll(async () => {
       // The module is the zip's own copy; resnet18 with its head is read from the .zip itself, the others unzipped.
       const location = m.encoder === 'resnet18' && includeHead ? join(work, `${name}.zip`) : folder;
       if (location.endsWith('.zip')) writeFileSync(location, zipFiles(files));
-      cases.push({ name, module: join(folder, 'tabclr_torch.py'), model: location, images: imagesPath, shape: nchw, out: join(work, 'out', name) });
+      const onnx = join(folder, 'encoder.onnx');
+      cases.push({ name, module: join(folder, 'tabclr_torch.py'), model: location, images: imagesPath, shape: nchw, out: join(work, 'out', name), onnx });
       expected.set(name, includeHead ? tab : { ...tab, z: null, zShape: null });
+      const session = await ort.InferenceSession.create(readFileSync(onnx));
+      const all = await session.run({ image: new ort.Tensor('float32', nchwPixels, nchw) });
+      const single = await session.run({ image: new ort.Tensor('float32', nchwPixels.slice(0, nchwPixels.length / IMAGES), [1, ...nchw.slice(1)]) });
+      onnxruntime.set(name, {
+        outputNames: session.outputNames,
+        h: all.h!.data as Float32Array,
+        z: all.z ? (all.z.data as Float32Array) : null,
+        single: single.h!.data as Float32Array,
+      });
+      await session.release();
     }
 
     // What a user must not be able to load silently, each made from the convnet4 zip with its head.
@@ -234,6 +261,31 @@ describe("tabclr_torch.py, the zip's PyTorch module", () => {
       const result = results.get(name)!;
       expect(result).toMatchObject({ ok: false, error_type: 'TabclrError' });
       expect(result.error).toMatch(message);
+    });
+  }
+});
+
+describe("encoder.onnx", () => {
+  for (const name of ['convnet4', 'convnet4+head', 'resnet18', 'resnet18+head']) {
+    const head = name.includes('head');
+    it(`${name}: in onnxruntime, h${head ? " and z" : ""} as the tab computes them to ${TOLERANCE}, for a batch of 5 and of 1`, () => {
+      const tab = expected.get(name)!;
+      const ran = onnxruntime.get(name)!;
+      expect(ran.outputNames).toEqual(head ? ['h', 'z'] : ['h']);
+      expect(maxAbsDiff(ran.h, tab.h)).toBeLessThan(TOLERANCE);
+      if (head) expect(maxAbsDiff(ran.z!, tab.z!)).toBeLessThan(TOLERANCE);
+      expect(maxAbsDiff(ran.single, tab.h.slice(0, tab.hShape[1]))).toBeLessThan(TOLERANCE);
+    });
+
+    it(`${name}: passes onnx's checker (opset ${ONNX_OPSET}, batch left free) and gives the tab's h${head ? ' and z' : ''} in OpenCV's DNN module`, () => {
+      const report = results.get(name)!.onnx!;
+      const m = MODELS.find((model) => name.startsWith(model.encoder))!;
+      const tab = expected.get(name)!;
+      expect(report).toMatchObject({ checker: 'passed', ir_version: 7, opsets: { '': ONNX_OPSET } });
+      expect(report.inputs).toEqual([['image', ['batch', m.channels, m.imageSize, m.imageSize]]]);
+      expect(report.outputs).toEqual([['h', ['batch', tab.hShape[1]]], ...(head ? [['z', ['batch', tab.zShape![1]]]] : [])]);
+      expect(maxAbsDiff(readFloats(join(work, 'out', name, 'h_opencv.bin')), tab.h)).toBeLessThan(TOLERANCE);
+      if (head) expect(maxAbsDiff(readFloats(join(work, 'out', name, 'z_opencv.bin')), tab.z!)).toBeLessThan(TOLERANCE);
     });
   }
 });

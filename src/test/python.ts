@@ -1,7 +1,11 @@
-// The Python with PyTorch that the tests of tabclr_torch.py and the cluster script run. Never optional: CI installs
-// Debian's python3-torch (.ci/run), so a machine without it fails these tests with what to install.
+// The Python that the tests of the zip's tabclr_torch.py and encoder.onnx run: PyTorch, onnx (its checker) and OpenCV
+// (its DNN module). Never optional: CI installs Debian's packages (.ci/run), so a machine without them fails these
+// tests with what to install.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+
+/** Debian's packages for the modules the tests import. */
+const PACKAGES: Record<string, string> = { torch: 'python3-torch', onnx: 'python3-onnx', cv2: 'python3-opencv' };
 
 let found: string | null = null;
 
@@ -18,13 +22,13 @@ export function torchPython(): string {
       tried.push(`${python}: not there`);
       continue;
     }
-    const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
+    const probe = spawnSync(python, ['-c', `import ${Object.keys(PACKAGES).join(', ')}`], { encoding: 'utf8' });
     if (probe.status === 0) return (found = python);
     tried.push(`${python}: ${(probe.error?.message ?? probe.stderr.trim().split('\n').at(-1)) || `exit ${probe.status}`}`);
   }
   throw new Error(
-    `no Python with torch for the PyTorch tests (${tried.join('; ')}). ` +
-      'Install Debian\'s: apt-get install python3-torch, or set TABCLR_PYTHON to a python that has it.',
+    `no Python with ${Object.keys(PACKAGES).join(', ')} for the tests of the zip's PyTorch module and ONNX file (${tried.join('; ')}). ` +
+      `Install Debian's: apt-get install ${Object.values(PACKAGES).join(' ')}, or set TABCLR_PYTHON to a python that has them.`,
   );
 }
 

@@ -250,7 +250,7 @@ describe('TrainerHandler', () => {
     await handler.handle({ type: 'stop' });
   });
 
-  it('exports the trained encoder as a loadable Layers model, PyTorch safetensors and module, config and README', async () => {
+  it('exports the trained encoder as a loadable Layers model, PyTorch safetensors and module, ONNX, config and README', async () => {
     const { handler, of } = await ready();
     await handler.handle({ type: 'export-model', includeHead: false });
     expect(of('error').at(-1)).toMatchObject({ request: 'export-model', code: 'no-run' });
@@ -261,7 +261,7 @@ describe('TrainerHandler', () => {
     expect(exported.fileName).toBe('tabclr-convnet4-step2.zip');
     const files = new Map(exported.files.map((f) => [f.name, f.bytes]));
     expect([...files.keys()].sort()).toEqual([
-      'README.md', 'config.json', 'encoder/group1-shard1of1.bin', 'encoder/model.json',
+      'README.md', 'config.json', 'encoder.onnx', 'encoder/group1-shard1of1.bin', 'encoder/model.json',
       'projection_head/group1-shard1of1.bin', 'projection_head/model.json', 'tabclr_torch.py', 'weights.safetensors',
     ]);
     expect(new TextDecoder().decode(files.get('tabclr_torch.py')!)).toBe(TORCH_MODULE_SOURCE);

@@ -10,6 +10,9 @@ For each case it loads the model with that tabclr_torch.py (load_model and load_
 zip has a head) on the images and writes them to out/h.bin and out/z.bin (float32). stdout: one JSON object with a
 result per case: {"name", "ok": true, "h": shape, "z": shape or null} or {"name", "ok": false, "error_type",
 "error"}. The Node test compares the numbers with the tab's and the errors with what a user should read.
+
+A case with "onnx": the zip's encoder.onnx also goes through onnx's own checker (the full check, with shape inference;
+Netron cannot run here) and OpenCV's DNN module, whose outputs go to out/h_opencv.bin and out/z_opencv.bin. Both come from Debian (python3-onnx, python3-opencv); without them the case fails, it is not skipped.
 """
 
 import array
@@ -40,6 +43,30 @@ def write_floats(path, tensor):
         f.write(array.array("f", tensor.detach().flatten().tolist()).tobytes())
 
 
+def check_onnx(path, images, out):
+    import cv2
+    import numpy
+    import onnx
+
+    model = onnx.load(path)
+    onnx.checker.check_model(model, full_check=True)
+    dims = lambda value: [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
+    net = cv2.dnn.readNetFromONNX(path)
+    net.setInput(numpy.ascontiguousarray(images.numpy()))
+    names = [o.name for o in model.graph.output]
+    produced = net.forward(names)
+    for name, values in zip(names, produced):
+        write_floats(os.path.join(out, f"{name}_opencv.bin"), torch.from_numpy(numpy.ascontiguousarray(values)))
+    return {
+        "checker": "passed",
+        "ir_version": model.ir_version,
+        "opsets": {o.domain: o.version for o in model.opset_import},
+        "inputs": [[i.name, dims(i)] for i in model.graph.input],
+        "outputs": [[o.name, dims(o)] for o in model.graph.output],
+        "opencv": {name: list(values.shape) for name, values in zip(names, produced)},
+    }
+
+
 def run_case(case):
     tabclr_torch = load_module(case["module"])
     os.makedirs(case["out"], exist_ok=True)
@@ -60,7 +87,9 @@ def run_case(case):
     write_floats(os.path.join(case["out"], "h.bin"), h)
     if z is not None:
         write_floats(os.path.join(case["out"], "z.bin"), z)
+    onnx_report = check_onnx(case["onnx"], images, case["out"]) if "onnx" in case else None
     return {
+        "onnx": onnx_report,
         "ok": True,
         "h": list(h.shape),
         "z": list(z.shape) if z is not None else None,
