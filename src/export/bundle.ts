@@ -143,11 +143,12 @@ net.setInput(images)  # images: numpy float32 [N, ${channels}, ${size}, ${size}]
 h = net.forward("h")
 \`\`\`
 
-## Keras
-\`\`\`sh
-pip install tensorflowjs
-tensorflowjs_converter --input_format=tfjs_layers_model --output_format=keras encoder/model.json encoder.h5
-\`\`\`
+## TensorFlow and Keras (not tested by tabclr)
+tabclr's tests cannot reach PyPI, where TensorFlow's converters are, so no route into TensorFlow or Keras has been
+tried. The tested way out is \`encoder.onnx\` above. Tools that turn ONNX into TensorFlow are onnx2tf
+(\`onnx2tf -i encoder.onnx\`, a SavedModel with NHWC input) and onnx-tf (\`onnx-tf convert -i encoder.onnx -o encoder_tf\`).
+tensorflowjs_converter may read \`encoder/model.json\` (\`--input_format=tfjs_layers_model --output_format=keras\`),
+untried as well. Whatever you use, compare its h with the one above on a few images.
 
 ## PyTorch
 \`tabclr_torch.py\` (it needs torch only) builds the encoder from \`config.json\` and loads \`weights.safetensors\`. In

@@ -282,7 +282,11 @@ describe('TrainerHandler', () => {
     expect(header.tensors['encoder.block1_bn.running_var']).toBeDefined();
     expect(header.tensors['projection_head.head1_dense.weight']).toBeDefined();
     expect(header.metadata.format).toBe('pt');
-    expect(new TextDecoder().decode(files.get('README.md')!)).toMatch(/encoder = tabclr_torch\.load_encoder\("."\)/);
+    const readme = new TextDecoder().decode(files.get('README.md')!);
+    expect(readme).toMatch(/encoder = tabclr_torch\.load_encoder\("."\)/);
+    expect(readme).toMatch(/net = cv2\.dnn\.readNetFromONNX\("encoder\.onnx"\)/);
+    // Only what was tested is given as the way to do it; the TensorFlow routes are named as untested.
+    expect(readme).toMatch(/## TensorFlow and Keras \(not tested by tabclr\)/);
     loaded.dispose();
   });
 
