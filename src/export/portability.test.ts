@@ -64,6 +64,7 @@ interface CaseResult {
   h?: number[];
   z?: number[] | null;
   load_encoder_matches?: boolean;
+  safetensors_roundtrip?: boolean;
   eval_mode?: boolean;
   error_type?: string;
   error?: string;
@@ -238,7 +239,7 @@ describe("tabclr_torch.py, the zip's PyTorch module", () => {
     it(`${name}: h${name.includes('head') ? ' and z' : ''} as the tab computes them, to ${TOLERANCE}`, () => {
       const result = results.get(name)!;
       const tab = expected.get(name)!;
-      expect(result, JSON.stringify(result)).toMatchObject({ ok: true, h: tab.hShape, z: tab.zShape, load_encoder_matches: true, eval_mode: true });
+      expect(result, JSON.stringify(result)).toMatchObject({ ok: true, h: tab.hShape, z: tab.zShape, load_encoder_matches: true, eval_mode: true, safetensors_roundtrip: true });
       const h = readFloats(join(work, 'out', name, 'h.bin'));
       // The random weights give h of order 1 to 10: a padding, epsilon or layout slip moves it by far more.
       expect(Math.max(...tab.h.map(Math.abs))).toBeGreaterThan(0.5);

@@ -12,11 +12,13 @@ result per case: {"name", "ok": true, "h": shape, "z": shape or null} or {"name"
 "error"}. The Node test compares the numbers with the tab's and the errors with what a user should read.
 
 A case with "onnx": the zip's encoder.onnx also goes through onnx's own checker (the full check, with shape inference;
-Netron cannot run here) and OpenCV's DNN module, whose outputs go to out/h_opencv.bin and out/z_opencv.bin. Both come from Debian (python3-onnx, python3-opencv); without them the case fails, it is not skipped.
+Netron cannot run here) and OpenCV's DNN module, whose outputs go to out/h_opencv.bin and out/z_opencv.bin. Both
+come from Debian (python3-onnx, python3-opencv); without them the case fails, it is not skipped.
 """
 
 import array
 import importlib.util
+import io
 import json
 import os
 import sys
@@ -88,7 +90,16 @@ def run_case(case):
     if z is not None:
         write_floats(os.path.join(case["out"], "z.bin"), z)
     onnx_report = check_onnx(case["onnx"], images, case["out"]) if "onnx" in case else None
+    # The weights written back with write_safetensors (to a file object and to a path) read back the same.
+    weights = tabclr_torch.weight_tensors([encoder, head])
+    buffer = io.BytesIO()
+    tabclr_torch.write_safetensors(weights, buffer, {"format": "pt"})
+    path = os.path.join(case["out"], "written.safetensors")
+    tabclr_torch.write_safetensors(weights, path)
+    copies = [tabclr_torch.read_safetensors(buffer.getvalue()), tabclr_torch.read_safetensors(path)]
+    roundtrip = all(set(c) == set(weights) and all(torch.equal(c[k], weights[k]) for k in weights) for c in copies)
     return {
+        "safetensors_roundtrip": roundtrip,
         "onnx": onnx_report,
         "ok": True,
         "h": list(h.shape),

@@ -31,7 +31,7 @@ import os
 import struct
 import sys
 import zipfile
-from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, BinaryIO, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -52,6 +52,7 @@ __all__ = [
     "read_config",
     "read_safetensors",
     "write_safetensors",
+    "float32_bytes",
     "weight_tensors",
     "load_weights",
     "load_encoder",
@@ -456,31 +457,37 @@ def _read_safetensors_bytes(data: bytes, what: str) -> Dict[str, torch.Tensor]:
         raise TabclrError(f"{what} is not a readable safetensors file ({e})") from None
 
 
-def _float32_bytes(tensor: torch.Tensor) -> bytes:
+def float32_bytes(tensor: torch.Tensor) -> bytes:
+    """A tensor's values as little-endian float32 bytes, row-major (without numpy, which torch does not require)."""
     values = array.array("f", tensor.detach().to("cpu", torch.float32).flatten().tolist())
     if sys.byteorder == "big":
         values.byteswap()
     return values.tobytes()
 
 
-def write_safetensors(tensors: Dict[str, torch.Tensor], path: Union[str, os.PathLike], metadata: Optional[Dict[str, str]] = None) -> None:
-    """Writes tensors (float32, contiguous, little-endian) as a .safetensors file that tabclr and the `safetensors`
-    package read."""
+def write_safetensors(tensors: Dict[str, torch.Tensor], destination: Union[str, os.PathLike, BinaryIO], metadata: Optional[Dict[str, str]] = None) -> None:
+    """Writes tensors as float32 to a .safetensors file (a path, or a binary file object) that tabclr and the
+    `safetensors` package read."""
     header: Dict[str, Any] = {"__metadata__": dict(metadata or {})}
     chunks: List[bytes] = []
     offset = 0
     for name, tensor in tensors.items():
-        raw = _float32_bytes(tensor)
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
+        raw = float32_bytes(tensor)
+        header[name] = {"dtype": "F32", "shape": list(tensor.shape), "data_offsets": [offset, offset + len(raw)]}
         chunks.append(raw)
         offset += len(raw)
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
     text += b" " * ((8 - (8 + len(text)) % 8) % 8)
-    with open(os.fspath(path), "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for raw in chunks:
-            f.write(raw)
+    if hasattr(destination, "write"):
+        _write_all(destination, [struct.pack("<Q", len(text)), text, *chunks])
+        return
+    with open(os.fspath(destination), "wb") as f:
+        _write_all(f, [struct.pack("<Q", len(text)), text, *chunks])
+
+
+def _write_all(f: BinaryIO, parts: Sequence[bytes]) -> None:
+    for part in parts:
+        f.write(part)
 
 
 # ---- Weights -----------------------------------------------------------------------------------------------------
