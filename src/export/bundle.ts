@@ -1,6 +1,6 @@
-// What the user takes away (in the worker, where the model is): the encoder as a TensorFlow.js Layers model and
-// as PyTorch-named .safetensors, the run's config, and the representation of every image for the Embedding
-// Projector. The page zips the files and saves them.
+// What the user takes away (in the worker, where the model is): the encoder as a TensorFlow.js Layers model, as
+// PyTorch-named .safetensors with tabclr_torch.py to load them, and as ONNX; the run's config; and the representation of
+// every image for the Embedding Projector. The page zips the files and saves them.
 import * as tf from '@tensorflow/tfjs';
 import { embedImages } from '../engine/embed';
 import type { TrainConfig } from '../engine/config';
@@ -142,6 +142,11 @@ net = cv2.dnn.readNetFromONNX("encoder.onnx")
 net.setInput(images)  # images: numpy float32 [N, ${channels}, ${size}, ${size}], pixel values / 255
 h = net.forward("h")
 \`\`\`
+
+## Training on with PyTorch
+tabclr's repository has \`scripts/cluster/train_ddp.py\`, which continues this zip with PyTorch's
+DistributedDataParallel (\`torchrun\`) on a folder of images and writes a zip that tabclr's "Load model" takes back;
+tabclr's README says how.
 
 ## TensorFlow and Keras (not tested by tabclr)
 tabclr's tests cannot reach PyPI, where TensorFlow's converters are, so no route into TensorFlow or Keras has been

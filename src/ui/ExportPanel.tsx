@@ -15,8 +15,8 @@ export function ExportPanel() {
     <section className="panel" aria-labelledby="export-title">
       <h2 id="export-title">Take it away</h2>
       <p>
-        The encoder as a TensorFlow.js model and as PyTorch-named safetensors, with its config and a README on loading it in TensorFlow.js,
-        Keras and PyTorch. Or every image's representation for TensorFlow's Embedding Projector.
+        The encoder as a TensorFlow.js model, as ONNX, and as PyTorch-named safetensors with a PyTorch module that loads them, with its
+        config and a README on using each. Or every image's representation for TensorFlow's Embedding Projector.
       </p>
       <label className="checkbox">
         <input type="checkbox" checked={includeHead} onChange={(e) => setIncludeHead(e.target.checked)} /> Include the projection head

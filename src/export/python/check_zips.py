@@ -14,6 +14,9 @@ result per case: {"name", "ok": true, "h": shape, "z": shape or null} or {"name"
 A case with "onnx": the zip's encoder.onnx also goes through onnx's own checker (the full check, with shape inference;
 Netron cannot run here) and OpenCV's DNN module, whose outputs go to out/h_opencv.bin and out/z_opencv.bin. Both
 come from Debian (python3-onnx, python3-opencv); without them the case fails, it is not skipped.
+
+A case with "code" instead of "model" runs that Python verbatim (a README's snippet) in the folder "cwd", with
+`images` set (a numpy array when the code uses cv2, else a torch tensor), and writes the `h` (and `z`) it leaves.
 """
 
 import array
@@ -109,10 +112,37 @@ def run_case(case):
     }
 
 
+def run_snippet(case):
+    images = read_floats(case["images"], case["shape"])
+    if "cv2" in case["code"]:
+        import numpy
+
+        images = numpy.ascontiguousarray(images.numpy())
+    here = os.getcwd()
+    sys.modules.pop("tabclr_torch", None)  # the folder's own copy, not one imported from elsewhere before
+    sys.path.insert(0, case["cwd"])
+    os.chdir(case["cwd"])
+    try:
+        scope = {"images": images}
+        with torch.no_grad():
+            exec(compile(case["code"], f"{case['name']} (README)", "exec"), scope)
+    finally:
+        os.chdir(here)
+        sys.path.remove(case["cwd"])
+    os.makedirs(case["out"], exist_ok=True)
+    shapes = {}
+    for name in ("h", "z"):
+        if name in scope:
+            value = torch.as_tensor(scope[name])
+            write_floats(os.path.join(case["out"], f"{name}.bin"), value)
+            shapes[name] = list(value.shape)
+    return {"ok": True, **shapes}
+
+
 def main():
     with open(sys.argv[1]) as f:
         job = json.load(f)
-    results = [{"name": case["name"], **run_case(case)} for case in job["cases"]]
+    results = [{"name": case["name"], **(run_snippet(case) if "code" in case else run_case(case))} for case in job["cases"]]
     print(json.dumps({"torch": torch.__version__, "results": results}))
 
 
