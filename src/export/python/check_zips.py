@@ -5,7 +5,8 @@ tabclr's Node tests (src/export/portability.test.ts, e2e/export.spec.ts) write w
     python3 check_zips.py JOB.json
 
 JOB.json: {"cases": [{"name", "module": the zip's tabclr_torch.py, "model": unzipped folder or .zip,
-                      "images": float32 NCHW file, "shape": [N, C, S, S], "out": folder, "permute": optional}]}
+                      "images": float32 NCHW file, "shape": [N, C, S, S], "out": folder, "permute": optional,
+                      "entry": optional, "load_encoder" to load the encoder alone}]}
 For each case it loads the model with that tabclr_torch.py (load_model and load_encoder), computes h (and z when the
 zip has a head) on the images and writes them to out/h.bin and out/z.bin (float32). stdout: one JSON object with a
 result per case: {"name", "ok": true, "h": shape, "z": shape or null} or {"name", "ok": false, "error_type",
@@ -76,7 +77,10 @@ def run_case(case):
     tabclr_torch = load_module(case["module"])
     os.makedirs(case["out"], exist_ok=True)
     try:
-        encoder, head = tabclr_torch.load_model(case["model"])
+        if case.get("entry") == "load_encoder":
+            encoder, head = tabclr_torch.load_encoder(case["model"]), None
+        else:
+            encoder, head = tabclr_torch.load_model(case["model"])
         images = read_floats(case["images"], case["shape"])
         if "permute" in case:
             images = images.permute(*case["permute"])

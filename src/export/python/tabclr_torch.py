@@ -57,6 +57,7 @@ __all__ = [
     "load_weights",
     "load_encoder",
     "load_model",
+    "training_method",
 ]
 
 
@@ -552,15 +553,33 @@ def load_weights(
                 target.copy_(given[k].to(target.dtype))
 
 
-def load_model(location: Union[str, os.PathLike]) -> Tuple[_Encoder, Optional[ProjectionHead]]:
-    """(encoder, projection head) of a tabclr folder or zip, in eval mode; the head is None when the zip has none
-    (tabclr adds it when "Include the projection head" is ticked). encoder(images) is h, head(h) is z."""
+def training_method(config: Dict[str, Any]) -> str:
+    """The self-supervised method a config.json was trained with: training.method.name, or "simclr" for configs written
+    before tabclr had several methods (they carry a top-level temperature instead)."""
+    method = config["training"].get("method")
+    if method is None:
+        return "simclr"
+    if not isinstance(method, dict) or not isinstance(method.get("name"), str):
+        raise TabclrError(f"config.json's training.method must be an object with a name, got {method!r}")
+    return method["name"]
+
+
+def _load(location: Union[str, os.PathLike], with_head: bool) -> Tuple[_Encoder, Optional[ProjectionHead]]:
     files = _Files(location)
     config = _read_config(files)
     model = config["training"]["model"]
     tensors = _read_safetensors_bytes(files.read("weights.safetensors"), "weights.safetensors")
     encoder = build_encoder(model)
-    head = build_projection_head(model, encoder.representation_dim) if any(k.startswith("projection_head.") for k in tensors) else None
+    head = None
+    if with_head and any(k.startswith("projection_head.") for k in tensors):
+        method = training_method(config)
+        if method != "simclr":
+            # Each method shapes its heads its own way (src/engine/methods/); only SimCLR's is built here so far.
+            raise TabclrError(
+                f"this zip was trained with {method!r}, whose heads this tabclr_torch.py does not build (SimCLR's only): "
+                "load_encoder gives its representation h"
+            )
+        head = build_projection_head(model, encoder.representation_dim)
     load_weights([encoder, head], tensors)
     declared = config.get("representation_dim")
     if declared is not None and declared != encoder.representation_dim:
@@ -571,6 +590,14 @@ def load_model(location: Union[str, os.PathLike]) -> Tuple[_Encoder, Optional[Pr
     return encoder, head
 
 
+def load_model(location: Union[str, os.PathLike]) -> Tuple[_Encoder, Optional[ProjectionHead]]:
+    """(encoder, projection head) of a tabclr folder or zip, in eval mode; the head is None when the zip has none
+    (tabclr adds it when "Include the projection head" is ticked). encoder(images) is h, head(h) is z. SimCLR's head
+    only: a zip of another method with its heads is refused (load_encoder reads it)."""
+    return _load(location, with_head=True)
+
+
 def load_encoder(location: Union[str, os.PathLike]) -> _Encoder:
-    """The encoder of a tabclr folder or zip, in eval mode: float32 N x C x S x S images in [0, 1] -> h."""
-    return load_model(location)[0]
+    """The encoder of a tabclr folder or zip, whatever the method, in eval mode: float32 N x C x S x S images in
+    [0, 1] -> h. The heads' weights, when the zip has them, are left alone."""
+    return _load(location, with_head=False)[0]
