@@ -165,8 +165,9 @@ h = encoder(images)  # images: float32 [N, ${channels}, ${size}, ${size}] (NCHW)
 \`\`\`
 It computes h as the tab did, to float precision: TensorFlow's 'same' padding (a stride-2 convolution on an even size
 pads only the bottom and the right, which \`nn.Conv2d(padding=1)\` does not), batch norm with eps = 1e-5, the ReLUs
-where the tab has them. A config or weights it does not understand are refused with the reason.${includeHead ? `
-With the projection head: \`encoder, head = tabclr_torch.load_model(".")\`, then \`z = head(encoder(images))\`.` : ''}
+where the tab has them. A config or weights it does not understand are refused with the reason.${!includeHead ? '' : method === 'SimCLR' ? `
+With the projection head: \`encoder, head = tabclr_torch.load_model(".")\`, then \`z = head(encoder(images))\`.` : `
+It builds the encoder only for ${method}: the heads' weights are in \`weights.safetensors\`, and z is \`encoder.onnx\`'s second output.`}
 \`weights.safetensors\` names the weights as the modules do ('encoder.block1_conv.weight',
 'encoder.block1_bn.running_mean', …; conv kernels out × in × kh × kw, dense weights out × in), for tools of your own.
 `;
