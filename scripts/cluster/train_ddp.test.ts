@@ -89,7 +89,7 @@ beforeAll(async () => {
   await writeZip(at('lars.zip'), { ...config, optim: { ...config.optim, optimizer: 'lars' } }, true);
   await writeZip(at('solarize.zip'), config, true, (info) => Object.assign(info.training.augment, { solarizeProb: 0.2 }));
   await writeZip(at('entropy.zip'), config, true, (info) => Object.assign(info.training.model, { entropyWeight: 0.5 }));
-  await writeZip(at('simsiam.zip'), { ...config, method: defaultMethodConfig('simsiam') }, true);
+  await writeZip(at('byol.zip'), { ...config, method: defaultMethodConfig('byol') }, true);
   // Written before tabclr had several methods: a top-level temperature and no method.
   await writeZip(at('legacy.zip'), config, true, (info) => {
     delete (info.training as Partial<TrainConfig>).method;
@@ -111,7 +111,7 @@ beforeAll(async () => {
     run('legacy', 'legacy.zip'),
     run('unknown augmentation', 'solarize.zip'),
     run('entropy regulariser', 'entropy.zip'),
-    run('another method', 'simsiam.zip'),
+    run('another method', 'byol.zip'),
     run('warm-up too long', 'model.zip', ['--warmup-steps', '2']),
     run('batch of one', 'model.zip', ['--batch', '1']),
     run('too few images', 'model.zip', [], 'two'),
@@ -149,7 +149,7 @@ describe('scripts/cluster/train_ddp.py in one process', () => {
   const refusals: [string, RegExp][] = [
     ['unknown augmentation', /cannot be continued: config\.json's training\.augment has solarizeProb: this script follows the recipe of its own tabclr version/],
     ['entropy regulariser', /cannot be continued: the recipe uses the entropy regulariser/],
-    ['another method', /cannot be continued: it was trained with 'simsiam'; this script trains SimCLR only \(continue it in the tab\)/],
+    ['another method', /cannot be continued: it was trained with 'byol'; this script trains SimCLR only \(continue it in the tab\)/],
     ['warm-up too long', /warms up for 2 steps, not shorter than --steps 2: pass --warmup-steps below 2/],
     ['batch of one', /the global batch \(1\) must be at least 2/],
     ['too few images', /has 2 images, fewer than the batch of 8/],

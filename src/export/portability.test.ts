@@ -81,7 +81,7 @@ interface Expected {
 let work: string;
 const expected = new Map<string, Expected>();
 const results = new Map<string, CaseResult>();
-let simsiamOnnx: { h: Float32Array; z: Float32Array; tabH: Float32Array; tabZ: Float32Array };
+let byolOnnx: { h: Float32Array; z: Float32Array; tabH: Float32Array; tabZ: Float32Array };
 /** encoder.onnx's outputs in onnxruntime (WebAssembly, in Node) on the case's images, and on its first image alone. */
 const onnxruntime = new Map<string, { outputNames: readonly string[]; h: Float32Array; z: Float32Array | null; single: Float32Array }>();
 
@@ -227,28 +227,28 @@ beforeAll(async () => {
       variant('no config', (files) => files.delete('config.json'));
       variant('NHWC images', () => {}, { permute: [0, 2, 3, 1] });
 
-      // Another method's zip (SimSiam: a projection head shaped its own way, and a predictor): load_encoder reads its
+      // Another method's zip (BYOL: a projection head shaped its own way, and a predictor): load_encoder reads its
       // h, load_model refuses its heads rather than building SimCLR's; encoder.onnx's z is its projection head's.
-      const simsiamConfig = { ...config, method: defaultMethodConfig('simsiam') };
-      const simsiam = createNetwork(simsiamConfig);
-      randomiseWeights(simsiam, rng);
+      const byolConfig = { ...config, method: defaultMethodConfig('byol') };
+      const byol = createNetwork(byolConfig);
+      randomiseWeights(byol, rng);
       const input = tf.tensor4d(pixels, shape as [number, number, number, number]);
-      const simsiamH = simsiam.encoder.predict(input) as tf.Tensor2D;
-      const simsiamZ = simsiam.method.heads.projection_head!.predict(simsiamH) as tf.Tensor2D;
-      const simsiamFiles = await modelBundle(simsiam, { config: simsiamConfig, step: 3, metrics: null, includeHead: true, version: 'test', torchModule: TORCH_MODULE_SOURCE });
-      const folder = join(work, 'simsiam+heads');
-      writeFolder(folder, simsiamFiles);
-      const tab = { h: (await simsiamH.data()) as Float32Array, z: (await simsiamZ.data()) as Float32Array, hShape: simsiamH.shape, zShape: null };
-      expected.set('simsiam, load_encoder', { ...tab, z: null });
+      const byolH = byol.encoder.predict(input) as tf.Tensor2D;
+      const byolZ = byol.method.heads.projection_head!.predict(byolH) as tf.Tensor2D;
+      const byolFiles = await modelBundle(byol, { config: byolConfig, step: 3, metrics: null, includeHead: true, version: 'test', torchModule: TORCH_MODULE_SOURCE });
+      const folder = join(work, 'byol+heads');
+      writeFolder(folder, byolFiles);
+      const tab = { h: (await byolH.data()) as Float32Array, z: (await byolZ.data()) as Float32Array, hShape: byolH.shape, zShape: null };
+      expected.set('byol, load_encoder', { ...tab, z: null });
       const session = await ort.InferenceSession.create(readFileSync(join(folder, 'encoder.onnx')));
       const ran = await session.run({ image: new ort.Tensor('float32', nchwPixels, nchw) });
-      simsiamOnnx = { h: ran.h!.data as Float32Array, z: ran.z!.data as Float32Array, tabH: tab.h, tabZ: tab.z };
+      byolOnnx = { h: ran.h!.data as Float32Array, z: ran.z!.data as Float32Array, tabH: tab.h, tabZ: tab.z };
       await session.release();
       const common = { module: join(folder, 'tabclr_torch.py'), model: folder, images: imagesPath, shape: nchw };
-      cases.push({ name: 'simsiam, load_encoder', ...common, entry: 'load_encoder', out: join(work, 'out', 'simsiam-encoder') });
-      cases.push({ name: 'simsiam, load_model', ...common, out: join(work, 'out', 'simsiam-model') });
-      tf.dispose([input, simsiamH, simsiamZ]);
-      disposeNetwork(simsiam);
+      cases.push({ name: 'byol, load_encoder', ...common, entry: 'load_encoder', out: join(work, 'out', 'byol-encoder') });
+      cases.push({ name: 'byol, load_model', ...common, out: join(work, 'out', 'byol-model') });
+      tf.dispose([input, byolH, byolZ]);
+      disposeNetwork(byol);
     }
     disposeNetwork(model);
   }
@@ -266,7 +266,7 @@ describe("tabclr_torch.py, the zip's PyTorch module", () => {
   it('is in every zip, byte for byte the repository file', () => {
     const file = readFileSync(new URL('./python/tabclr_torch.py', import.meta.url), 'utf8');
     expect(TORCH_MODULE_SOURCE).toBe(file);
-    for (const name of ['convnet4', 'convnet4+head', 'resnet18', 'resnet18+head', 'simsiam+heads']) {
+    for (const name of ['convnet4', 'convnet4+head', 'resnet18', 'resnet18+head', 'byol+heads']) {
       expect(readFileSync(join(work, name, 'tabclr_torch.py'), 'utf8')).toBe(file);
     }
   });
@@ -284,14 +284,14 @@ describe("tabclr_torch.py, the zip's PyTorch module", () => {
     });
   }
 
-  it("reads h from another method's zip with load_encoder (SimSiam, heads included)", () => {
-    const result = results.get('simsiam, load_encoder')!;
+  it("reads h from another method's zip with load_encoder (BYOL, heads included)", () => {
+    const result = results.get('byol, load_encoder')!;
     expect(result, JSON.stringify(result)).toMatchObject({ ok: true, z: null });
-    expect(difference(readFloats(join(work, 'out', 'simsiam-encoder', 'h.bin')), expected.get('simsiam, load_encoder')!.h)).toBeLessThan(TOLERANCE);
+    expect(difference(readFloats(join(work, 'out', 'byol-encoder', 'h.bin')), expected.get('byol, load_encoder')!.h)).toBeLessThan(TOLERANCE);
   });
 
   const refusals: [string, RegExp][] = [
-    ['simsiam, load_model', /trained with 'simsiam', whose heads this tabclr_torch\.py does not build \(SimCLR's only\): load_encoder gives its representation h/],
+    ['byol, load_model', /trained with 'byol', whose heads this tabclr_torch\.py does not build \(SimCLR's only\): load_encoder gives its representation h/],
     ['another encoder', /the weights do not fit the resnet18 at width 0\.25 for 28 x 28 x 1 images that config\.json describes: missing \d+ \(encoder\.stage1_block1_1_bn\.bias/],
     ['an unknown field', /training\.model has 'denseRelu', which this tabclr_torch\.py does not know/],
     ['an unknown encoder', /training\.model\.encoder must be convnet4 or resnet18, got 'vit-b16'/],
@@ -310,9 +310,9 @@ describe("tabclr_torch.py, the zip's PyTorch module", () => {
 });
 
 describe("encoder.onnx", () => {
-  it("of another method (SimSiam) gives h and its projection head's z in onnxruntime", () => {
-    expect(difference(simsiamOnnx.h, simsiamOnnx.tabH)).toBeLessThan(TOLERANCE);
-    expect(difference(simsiamOnnx.z, simsiamOnnx.tabZ)).toBeLessThan(TOLERANCE);
+  it("of another method (BYOL) gives h and its projection head's z in onnxruntime", () => {
+    expect(difference(byolOnnx.h, byolOnnx.tabH)).toBeLessThan(TOLERANCE);
+    expect(difference(byolOnnx.z, byolOnnx.tabZ)).toBeLessThan(TOLERANCE);
   });
 
   for (const name of ['convnet4', 'convnet4+head', 'resnet18', 'resnet18+head']) {
