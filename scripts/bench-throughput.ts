@@ -198,6 +198,7 @@ function rowsFor(results: (BackendResult | BackendMissing)[]): string[][] {
     row('Step time, median (ms)', (r) => ms(r.run.step_ms_median)),
     row('  augment (ms)', (r) => ms(r.run.augment_ms_median)),
     row('  forward + backward (ms)', (r) => ms(r.run.forward_backward_ms_median)),
+    row('  gradient norm and read (ms)', (r) => ms(r.run.grad_norm_ms_median)),
     row('  optimiser update (ms)', (r) => ms(r.run.update_ms_median)),
     row('Pipeline compilation (ms)', (r) => ms(r.compile_ms)),
     row('First step (ms)', (r) => ms(r.run.first_step_ms)),

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Refusal, decimal, folderProblem, oneOf, parseCommandLine, pathText, wholeNumber, zipPath, type CommandSpec } from './args';
+import { Refusal, decimal, folderProblem, oneOf, parseCommandLine, pathText, someOf, wholeNumber, zipPath, type CommandSpec } from './args';
 
 interface Options {
   data: string | undefined;
@@ -77,6 +77,15 @@ describe('option parsers', () => {
     expect(pathText('  ')).toBeInstanceOf(Refusal);
     expect(zipPath('out/Model.ZIP')).toBe('out/Model.ZIP');
     expect(zipPath('')).toBeInstanceOf(Refusal);
+  });
+
+  it('someOf: a comma-separated list of known words, each once', () => {
+    const configs = someOf(['default', 'colour', 'resnet18'] as const);
+    expect(configs('colour')).toEqual(['colour']);
+    expect(configs('resnet18, default')).toEqual(['resnet18', 'default']);
+    expect(configs('default,default')).toBeInstanceOf(Refusal);
+    expect(configs('default,color')).toBeInstanceOf(Refusal);
+    expect(configs('')).toBeInstanceOf(Refusal);
   });
 });
 

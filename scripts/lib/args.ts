@@ -77,6 +77,17 @@ export function oneOf<V extends string>(choices: readonly V[]): OptionParser<V> 
   return (text) => ((choices as readonly string[]).includes(text) ? (text as V) : new Refusal(`must be one of ${choices.join(', ')}, got ${quoted(text)}`));
 }
 
+/** One or more of the given words, comma-separated, each once, in the order given. */
+export function someOf<V extends string>(choices: readonly V[]): OptionParser<V[]> {
+  return (text) => {
+    const words = text.split(',').map((w) => w.trim());
+    const wrong = words.find((w) => !(choices as readonly string[]).includes(w));
+    if (wrong !== undefined) return new Refusal(`must be one or more of ${choices.join(', ')} (comma-separated), got ${quoted(wrong)}`);
+    if (new Set(words).size !== words.length) return new Refusal(`names one twice: ${quoted(text)}`);
+    return words as V[];
+  };
+}
+
 /** A path (checked for existence by the script, which says what it expected there). */
 export const pathText: OptionParser<string> = (text) => (text.trim() === '' ? new Refusal('needs a path, got an empty one') : text);
 

@@ -29,7 +29,13 @@ export function stepRecord(r: StepReport) {
     finite: r.finite,
     images_per_sec: round(r.imagesPerSec, 2),
     step_ms: round(r.stepMs, 1),
-    timings_ms: r.timings && { augment: round(r.timings.augmentMs, 1), forward_backward: round(r.timings.forwardBackwardMs, 1), update: round(r.timings.updateMs, 1) },
+    timings_ms: r.timings && {
+      augment: round(r.timings.augmentMs, 1),
+      forward_backward: round(r.timings.forwardBackwardMs, 1),
+      // Absent from builds before the split had a gradient-norm phase (bench serves older builds too).
+      grad_norm: r.timings.gradNormMs === undefined ? null : round(r.timings.gradNormMs, 1),
+      update: round(r.timings.updateMs, 1),
+    },
     tensors: r.memory.numTensors,
     gpu_bytes: r.memory.gpuBytes,
   };
@@ -71,6 +77,7 @@ export interface RunSummary {
   /** Medians of the profiled split over the steady steps; null when the steps were not profiled. */
   augment_ms_median: number | null;
   forward_backward_ms_median: number | null;
+  grad_norm_ms_median: number | null;
   update_ms_median: number | null;
   /** After the last warm-up step (the first step when there is none), and after the last step. */
   tensors_after_warmup: number;
@@ -90,7 +97,7 @@ export function summariseSteps(reports: StepReport[], warmup: number): RunSummar
   const last = reports[reports.length - 1]!;
   const warm = Math.min(Math.max(0, warmup), reports.length - 1);
   const steady = reports.slice(warm);
-  const split = (key: 'augmentMs' | 'forwardBackwardMs' | 'updateMs') => {
+  const split = (key: 'augmentMs' | 'forwardBackwardMs' | 'gradNormMs' | 'updateMs') => {
     const values = steady.map((r) => r.timings?.[key]).filter((v): v is number => v !== undefined);
     return values.length ? round(median(values), 1) : null;
   };
@@ -108,6 +115,7 @@ export function summariseSteps(reports: StepReport[], warmup: number): RunSummar
     first_step_ms: round(reports[0]!.stepMs, 1),
     augment_ms_median: split('augmentMs'),
     forward_backward_ms_median: split('forwardBackwardMs'),
+    grad_norm_ms_median: split('gradNormMs'),
     update_ms_median: split('updateMs'),
     tensors_after_warmup: afterWarmup.memory.numTensors,
     tensors_after_run: last.memory.numTensors,

@@ -38,13 +38,21 @@ export interface StepMetrics {
 export interface StepTimings {
   augmentMs: number;
   forwardBackwardMs: number;
+  /** The gradients' global norm and the read of the step's numbers. */
+  gradNormMs: number;
   updateMs: number;
 }
 
+/**
+ * Where a step is, for whoever watches it (the engine benchmark counts kernels and dispatches by phase): each phase
+ * is announced as it starts to be recorded, 'wait' when the step first waits for the GPU, 'end' when it returns.
+ */
+export type StepPhase = 'augment' | 'forwardBackward' | 'gradNorm' | 'wait' | 'update' | 'end';
+
 export interface StepOptions {
   /**
-   * Time the three phases. Costs two extra GPU round trips per step (a one-element read after augmentation and
-   * after the gradients), so benchmarks use it and the page does not.
+   * Time the four phases. Costs three extra GPU round trips per step (a one-element read after augmentation, after
+   * the gradients and after the update), so benchmarks use it and the page does not.
    */
   profile?: boolean;
   /**
@@ -57,6 +65,8 @@ export interface StepOptions {
    * them): the step-level parity check feeds tabclr and the PyTorch reference the same views.
    */
   views?: [tf.Tensor4D, tf.Tensor4D];
+  /** Called synchronously as each phase begins (see StepPhase); must not touch tensors. */
+  onPhase?: (phase: StepPhase) => void;
 }
 
 /** Waits until the GPU has computed t, by reading one element of it. */
@@ -156,8 +166,10 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
   if (images.shape[0] !== config.batchSize) throw new Error(`batch has ${images.shape[0]} images, the run uses ${config.batchSize}`);
   const lr = learningRateAt(state.step, config.optim);
   const profile = options.profile === true;
+  const phase = options.onPhase ?? (() => {});
   const marks: number[] = [performance.now()];
   const diagnosticKeys = methodOf(config.method).diagnostics.map((d) => d.key);
+  phase('augment');
   const [view1, view2] = options.views
     ? [options.views[0].clone(), options.views[1].clone()]
     : tf.tidy(() => augmentPair(toUnitRange(images), config.augment, state.rng));
@@ -173,7 +185,13 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
       await settled(view2);
       marks.push(performance.now());
     }
+    phase('forwardBackward');
     computed = lossAndGrads(state, view1, view2);
+    if (profile) {
+      await settled(computed.value);
+      marks.push(performance.now());
+    }
+    phase('gradNorm');
     const { value, diagnostics } = computed;
     scratch.push(value, ...kept(diagnostics));
     const gradNorm = globalNorm(Object.values(computed.grads));
@@ -189,10 +207,12 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
       ...diagnosticKeys.map((key) => diagnostics.diagnostics[key]!),
     ]);
     scratch.push(packed);
+    phase('wait');
     values = await packed.data();
     if (profile) marks.push(performance.now());
     finite = Number.isFinite(values[0]!) && Number.isFinite(values[4]!);
     exploding = finite && options.maxGradNorm !== undefined && values[4]! > options.maxGradNorm;
+    phase('update');
     if (finite && !exploding) {
       state.optimizer.apply(computed.grads, lr);
       state.model.method.afterUpdate?.(state.step + 1, config.optim.totalSteps);
@@ -205,6 +225,7 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
     tf.dispose(scratch);
     if (computed) tf.dispose(Object.values(computed.grads));
   }
+  phase('end');
   const [loss, methodLoss, embeddingStd, entropy, gradNorm] = values;
   state.step += 1;
   return {
@@ -218,7 +239,9 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
     finite,
     gradNorm: gradNorm!,
     exploding,
-    timings: profile ? { augmentMs: marks[1]! - marks[0]!, forwardBackwardMs: marks[2]! - marks[1]!, updateMs: marks[3]! - marks[2]! } : null,
+    timings: profile
+      ? { augmentMs: marks[1]! - marks[0]!, forwardBackwardMs: marks[2]! - marks[1]!, gradNormMs: marks[3]! - marks[2]!, updateMs: marks[4]! - marks[3]! }
+      : null,
   };
 }
 

@@ -175,6 +175,7 @@ describe('TrainerHandler', () => {
     for (const r of reports) {
       expect(r.timings!.augmentMs).toBeGreaterThanOrEqual(0);
       expect(r.timings!.forwardBackwardMs).toBeGreaterThan(0);
+      expect(r.timings!.gradNormMs).toBeGreaterThanOrEqual(0);
       expect(r.timings!.updateMs).toBeGreaterThanOrEqual(0);
       expect(r.memory.numTensors).toBe(reports[0]!.memory.numTensors);
     }

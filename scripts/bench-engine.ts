@@ -1,0 +1,138 @@
+// The engine's training step measured in Node, on WebGPU through Dawn (the Dawn that Chromium uses) or on the tfjs
+// CPU backend: no browser, no page, no worker; the same src/engine code the worker runs.
+//
+//   npm run bench:engine -- [--backend webgpu|cpu] [--configs default,colour,resnet18] [--steps N] [--warmup K]
+//                           [--profiled-steps P] [--optimizer adam|sgd|lars] [--kernel-times] [--torch auto|off] [--json]
+//
+// Per configuration (scripts/lib/engine-bench.ts): images/s and the median steady step; the split by phase (augment,
+// forward + backward, gradient norm with the read of the step's numbers, update; from profiled steps, each phase
+// closed by a one-element read); kernels and GPU dispatches per step by phase; buffer copies; the JavaScript time to
+// record a step; pipelines compiled; GPU bytes a step takes; the adapter. --kernel-times adds the GPU time of every
+// kernel of one step (timestamp queries). Beside it, the same model in PyTorch when a Python with torch is found
+// (scripts/lib/torch-bench.ts): on CUDA when there is one, and on the CPU.
+//
+// WebGPU needs a Vulkan driver: the machine's own, or SwiftShader's from Debian's chromium when there is none
+// (scripts/lib/dawn.ts; VK_ICD_FILENAMES or VK_DRIVER_FILES choose one). It asserts no time.
+import * as tf from '@tensorflow/tfjs';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { oneOf, parseCommandLine, someOf, wholeNumber } from './lib/args';
+import { startDawn, describeAdapter, type Dawn } from './lib/dawn';
+import { ENGINE_CONFIGS, benchConfig, type EngineResult } from './lib/engine-bench';
+import { engineTable, kernelTable } from './lib/engine-report';
+import { runTorchBench, type TorchResult } from './lib/torch-bench';
+
+const CONFIG_NAMES = Object.keys(ENGINE_CONFIGS) as (keyof typeof ENGINE_CONFIGS & string)[];
+const USAGE =
+  'usage: npm run bench:engine -- [--backend webgpu|cpu] [--configs ' +
+  CONFIG_NAMES.join(',') +
+  '] [--steps N] [--warmup K] [--profiled-steps P] [--optimizer adam|sgd|lars] [--kernel-times] [--torch auto|off] [--json]';
+
+// --kernel-times is a switch: turn it into a valued option before parsing.
+const argv = process.argv.slice(2).map((a) => (a === '--kernel-times' ? '--kernel-times=yes' : a));
+const parsed = parseCommandLine(argv, {
+  name: 'bench:engine',
+  usage: USAGE,
+  defaults: {
+    backend: 'webgpu' as 'webgpu' | 'cpu',
+    configs: CONFIG_NAMES as string[],
+    steps: 10,
+    warmup: 2,
+    'profiled-steps': 3,
+    optimizer: 'adam' as 'adam' | 'sgd' | 'lars',
+    'kernel-times': 'no' as 'yes' | 'no',
+    torch: 'auto' as 'auto' | 'off',
+  },
+  values: {
+    backend: oneOf(['webgpu', 'cpu'] as const),
+    configs: someOf(CONFIG_NAMES),
+    steps: wholeNumber(1, 10_000),
+    warmup: wholeNumber(0, 1000),
+    'profiled-steps': wholeNumber(0, 1000),
+    optimizer: oneOf(['adam', 'sgd', 'lars'] as const),
+    'kernel-times': oneOf(['yes', 'no'] as const),
+    torch: oneOf(['auto', 'off'] as const),
+  },
+});
+if (parsed.kind === 'help') {
+  console.log(parsed.usage);
+  process.exit(0);
+}
+if (parsed.kind === 'error') {
+  console.error(parsed.message);
+  process.exit(2);
+}
+const options = parsed.options;
+const log = (line: string) => console.error(line);
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const load = loadavg()[0]!;
+  let dawn: Dawn | null = null;
+  let adapter = 'tfjs CPU backend (JavaScript)';
+  if (options.backend === 'webgpu') {
+    dawn = await startDawn();
+    adapter = describeAdapter(dawn.adapter);
+    log(
+      `adapter: ${adapter}${dawn.adapter.software ? ' (software)' : ''}; Vulkan driver: ${dawn.adapter.icd ?? 'the loader’s search'}; ` +
+        `timestamp queries: ${dawn.adapter.timestampQuery ? 'yes' : 'no'}`,
+    );
+  } else {
+    await tf.setBackend('cpu');
+    await tf.ready();
+  }
+  const results: EngineResult[] = [];
+  try {
+    for (const name of options.configs) {
+      const result = await benchConfig(name, ENGINE_CONFIGS[name]!, {
+        steps: options.steps,
+        warmup: options.warmup,
+        profiledSteps: options['profiled-steps'],
+        optimizer: options.optimizer,
+        adapter,
+        kernelTimes: options['kernel-times'] === 'yes',
+        log,
+      });
+      results.push(result);
+      if (options.json) console.log(JSON.stringify(result));
+    }
+  } finally {
+    await dawn?.stop();
+  }
+  let torch: TorchResult[] = [];
+  if (options.torch === 'auto') {
+    torch = await runTorchBench(
+      options.configs.map((name) => ({ name, ...ENGINE_CONFIGS[name]! })),
+      { steps: options.steps, warmup: options.warmup, optimizer: options.optimizer, log },
+    );
+    if (options.json) for (const t of torch) console.log(JSON.stringify(t));
+  }
+  const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
+  log('');
+  log(`Command:  npm run bench:engine -- ${process.argv.slice(2).join(' ')}`.trimEnd());
+  log(`Machine:  nproc ${availableParallelism()}; ${cpu}; ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM; load average ${load.toFixed(2)} when the run began`);
+  log(`Backend:  ${options.backend}; adapter ${adapter}; Node ${process.version}`);
+  log(`Date:     ${new Date().toISOString().slice(0, 10)}`);
+  log('');
+  log(engineTable(results, torch));
+  for (const r of results) if (r.kernel_times) log(`\n${r.config}: GPU time by kernel (${r.kernel_times.source})\n\n${kernelTable(r)}`);
+  log(`\nWhole run: ${((Date.now() - started) / 1000).toFixed(0)} s.`);
+  if (options.json) {
+    console.log(
+      JSON.stringify({
+        kind: 'summary',
+        backend: options.backend,
+        adapter,
+        configs: results.map((r) => ({ config: r.config, images_per_sec: r.images_per_sec, step_ms: r.step_ms, dispatches_per_step: r.dispatches_per_step })),
+        torch: torch.map((t) => ({ config: t.config, device: t.device, images_per_sec: t.images_per_sec ?? null })),
+      }),
+    );
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: Error) => {
+    console.error(`bench:engine: ${e.message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,355 @@
+// The engine's own training step (src/engine: trainStep, as the worker runs it), measured in this process on the
+// backend that is set: where a step's time goes, and how many kernels and GPU dispatches it takes, by phase.
+// Pure of browsers and of the command line, so that `npm run pack:gpu` bundles it into one file with Node and Dawn.
+import * as tf from '@tensorflow/tfjs';
+import { defaultTrainConfig, type Channels, type EncoderName, type OptimizerName, type TrainConfig } from '../../src/engine/config';
+import { stepFlops } from '../../src/engine/flops';
+import { countParams } from '../../src/engine/model';
+import { Random } from '../../src/engine/random';
+import { compilePipelines, createTrainState, disposeTrainState, settled, trainStep, type StepPhase, type TrainState } from '../../src/engine/step';
+import { syntheticImages } from '../../src/engine/synthetic';
+import { gatherBatch } from '../../src/engine/batches';
+import { median, round } from './stats';
+
+export interface EngineConfig {
+  encoder: EncoderName;
+  width: number;
+  batch: number;
+  imageSize: number;
+  channels: Channels;
+}
+
+/** The issue's configurations: the app's default run, a colour convnet at full width, and ResNet-18. */
+export const ENGINE_CONFIGS: Record<string, EngineConfig> = {
+  default: { encoder: 'convnet4', width: 0.25, batch: 16, imageSize: 28, channels: 1 },
+  colour: { encoder: 'convnet4', width: 1, batch: 64, imageSize: 32, channels: 3 },
+  resnet18: { encoder: 'resnet18', width: 1, batch: 32, imageSize: 32, channels: 3 },
+};
+
+/** What a phase of a step recorded; StepPhase 'wait' and 'end' only mark time, so they own no work. */
+export const PHASES = ['augment', 'forwardBackward', 'gradNorm', 'update'] as const;
+export type Phase = (typeof PHASES)[number];
+type ByPhase = Record<Phase, number>;
+
+const zeroByPhase = (): ByPhase => ({ augment: 0, forwardBackward: 0, gradNorm: 0, update: 0 });
+
+export function trainConfigFor(c: EngineConfig, optimizer: OptimizerName, seed = 1): TrainConfig {
+  const config = defaultTrainConfig(c.imageSize, c.channels);
+  config.model.encoder = c.encoder;
+  config.model.width = c.width;
+  config.batchSize = c.batch;
+  config.optim.optimizer = optimizer;
+  config.seed = seed;
+  return config;
+}
+
+interface WebGPUBackendInternals {
+  runWebGPUProgram: (program: { constructor: { name: string }; shaderKey?: string }, ...rest: unknown[]) => unknown;
+  pipelineCache: Record<string, unknown>;
+  bufferManager: {
+    acquireBuffer: (size: number, usage: number, ...rest: unknown[]) => GPUBuffer;
+    numBytesAllocated: number;
+  };
+  device: GPUDevice;
+}
+
+/** Counts what the engine and the backend do while `active`: kernels, dispatches, copies, buffer traffic. */
+class Counter {
+  active = false;
+  phase: Phase = 'augment';
+  kernels = zeroByPhase();
+  dispatches = zeroByPhase();
+  copies = zeroByPhase();
+  bytesAcquired = 0;
+  kernelNames = new Map<string, number>();
+  programNames = new Map<string, number>();
+  private restore: (() => void)[] = [];
+
+  install(webgpu: boolean): void {
+    const engine = tf.engine() as unknown as { runKernelFunc: (params: { kernelName?: string }) => unknown };
+    const runKernelFunc = engine.runKernelFunc;
+    engine.runKernelFunc = (params) => {
+      if (this.active) {
+        this.kernels[this.phase] += 1;
+        const name = params.kernelName ?? 'customGrad';
+        this.kernelNames.set(name, (this.kernelNames.get(name) ?? 0) + 1);
+      }
+      return runKernelFunc.call(engine, params);
+    };
+    this.restore.push(() => (engine.runKernelFunc = runKernelFunc));
+    if (!webgpu) return;
+    const backend = tf.backend() as unknown as WebGPUBackendInternals;
+    const run = backend.runWebGPUProgram;
+    backend.runWebGPUProgram = (program, ...rest) => {
+      if (this.active && !tf.env().getBool('WEBGPU_ENGINE_COMPILE_ONLY')) {
+        this.dispatches[this.phase] += 1;
+        const name = program.constructor.name;
+        this.programNames.set(name, (this.programNames.get(name) ?? 0) + 1);
+      }
+      return run.call(backend, program, ...rest);
+    };
+    this.restore.push(() => (backend.runWebGPUProgram = run));
+    const manager = backend.bufferManager;
+    const acquire = manager.acquireBuffer;
+    manager.acquireBuffer = (size, usage, ...rest) => {
+      // Storage buffers are tensors; uniforms and staging buffers are the backend's own traffic.
+      if (this.active && usage & GPUBufferUsage.STORAGE) this.bytesAcquired += size;
+      return acquire.call(manager, size, usage, ...rest);
+    };
+    this.restore.push(() => (manager.acquireBuffer = acquire));
+    const encoder = (globalThis as unknown as { GPUCommandEncoder: { prototype: GPUCommandEncoder } }).GPUCommandEncoder.prototype;
+    const copy = encoder.copyBufferToBuffer;
+    const counter = this;
+    encoder.copyBufferToBuffer = function (this: GPUCommandEncoder, ...args: unknown[]) {
+      if (counter.active) counter.copies[counter.phase] += 1;
+      return (copy as (...a: unknown[]) => void).apply(this, args);
+    } as GPUCommandEncoder['copyBufferToBuffer'];
+    this.restore.push(() => (encoder.copyBufferToBuffer = copy));
+  }
+
+  reset(): void {
+    this.kernels = zeroByPhase();
+    this.dispatches = zeroByPhase();
+    this.copies = zeroByPhase();
+    this.bytesAcquired = 0;
+    this.kernelNames.clear();
+    this.programNames.clear();
+  }
+
+  uninstall(): void {
+    for (const r of this.restore.reverse()) r();
+    this.restore = [];
+  }
+}
+
+export interface KernelTime {
+  name: string;
+  count: number;
+  ms: number;
+}
+
+export interface EngineResult {
+  kind: 'config';
+  config: string;
+  encoder: EncoderName;
+  width: number;
+  batch: number;
+  image_size: number;
+  channels: Channels;
+  optimizer: OptimizerName;
+  backend: string;
+  adapter: string;
+  parameters: number;
+  steps: number;
+  warmup_steps: number;
+  /** Source images per second over the median steady step (each image is seen as two views). */
+  images_per_sec: number;
+  /** Median wall time of a steady step, one step's start to the next (unprofiled). */
+  step_ms: number;
+  step_ms_all: number[];
+  /** Medians over the profiled steps (a one-element read closes each phase). */
+  phase_ms: { augment: number; forward_backward: number; grad_norm: number; update: number };
+  kernels_per_step: number;
+  kernels_by_phase: ByPhase;
+  /** Compute passes' dispatches (one per GPU program run); null off WebGPU. */
+  dispatches_per_step: number | null;
+  dispatches_by_phase: ByPhase | null;
+  /** Buffer-to-buffer copies (uploads, read-backs, packing): commands, but no shader runs. */
+  copies_per_step: number | null;
+  /** JavaScript time to record a step, without the waits for the GPU (median over the steady steps). */
+  record_ms: number;
+  pipelines_compiled: number | null;
+  compile_ms: number;
+  /** Bytes of the storage buffers a step takes from the pool (tensors made on the GPU in one step). */
+  gpu_bytes_per_step: number | null;
+  /** Bytes newly allocated by a steady step (0 once the pool holds every size a step needs). */
+  gpu_bytes_new_per_step: number | null;
+  flops_per_step: number;
+  achieved_gflops: number;
+  final_loss: number;
+  tensors_flat: boolean;
+  top_kernels_by_count: { name: string; count: number }[];
+  top_programs_by_count: { name: string; count: number }[] | null;
+  /** Per-kernel GPU time of one step (timestamp queries) when asked for; null otherwise. */
+  kernel_times: { source: string; total_ms: number; by_time: KernelTime[]; programs_by_time: KernelTime[] } | null;
+}
+
+export interface EngineBenchOptions {
+  steps: number;
+  warmup: number;
+  profiledSteps: number;
+  optimizer: OptimizerName;
+  adapter: string;
+  /** Time each kernel of one extra step (tf.profile; on WebGPU, timestamp queries). */
+  kernelTimes: boolean;
+  log: (line: string) => void;
+}
+
+const top = (m: Map<string, number>, n = 12) =>
+  [...m]
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .slice(0, n)
+    .map(([name, count]) => ({ name, count }));
+
+/** One configuration on the current tfjs backend. */
+export async function benchConfig(name: string, c: EngineConfig, o: EngineBenchOptions): Promise<EngineResult> {
+  const webgpu = tf.getBackend() === 'webgpu';
+  const config = trainConfigFor(c, o.optimizer);
+  const pixels = syntheticImages(Math.max(4 * c.batch, 64), c.imageSize, c.channels, 7);
+  const pick = new Random(11);
+  const nextBatch = () => {
+    const indices = pick.permutation(pixels.length / (c.imageSize * c.imageSize * c.channels)).slice(0, c.batch);
+    return gatherBatch(pixels, indices, c.imageSize, c.channels);
+  };
+  const state: TrainState = createTrainState(config);
+  const backend = tf.backend() as unknown as WebGPUBackendInternals;
+  const pipelinesBefore = webgpu ? Object.keys(backend.pipelineCache).length : 0;
+  const counter = new Counter();
+  counter.install(webgpu);
+  try {
+    let t0 = performance.now();
+    await compilePipelines(state);
+    const compileMs = performance.now() - t0;
+    const step = async (options: Parameters<typeof trainStep>[2] = {}) => {
+      const batch = nextBatch();
+      try {
+        return await trainStep(state, batch, options);
+      } finally {
+        batch.dispose();
+      }
+    };
+    o.log(`${name}: compiled ${webgpu ? Object.keys(backend.pipelineCache).length - pipelinesBefore : 0} pipelines in ${(compileMs / 1000).toFixed(1)} s; ${o.warmup} warm-up steps`);
+    for (let i = 0; i < o.warmup; i++) {
+      t0 = performance.now();
+      await step();
+      await settled(state.params[0]!.variable);
+      o.log(`${name}: warm-up step ${i + 1}: ${(performance.now() - t0).toFixed(0)} ms`);
+    }
+    const tensorsBefore = tf.memory().numTensors;
+
+    // Steady steps, back to back as the worker runs them; the phase marks give the recording time.
+    const starts: number[] = [];
+    const records: number[] = [];
+    let loss = NaN;
+    for (let i = 0; i < o.steps; i++) {
+      const marks = new Map<StepPhase, number>();
+      starts.push(performance.now());
+      const m = await step({ onPhase: (p) => marks.set(p, performance.now()) });
+      loss = m.loss;
+      records.push(marks.get('wait')! - marks.get('augment')! + (marks.get('end')! - marks.get('update')!));
+    }
+    await settled(state.params[0]!.variable);
+    starts.push(performance.now());
+    const stepMs = starts.slice(1).map((t, i) => t - starts[i]!);
+    o.log(`${name}: steady steps (ms): ${stepMs.map((v) => v.toFixed(0)).join(', ')}`);
+
+    // One counted step.
+    const bytesAllocatedBefore = webgpu ? backend.bufferManager.numBytesAllocated : 0;
+    counter.reset();
+    counter.active = true;
+    await step({
+      onPhase: (p) => {
+        if ((PHASES as readonly string[]).includes(p)) counter.phase = p as Phase;
+      },
+    });
+    counter.active = false;
+    await settled(state.params[0]!.variable);
+    const bytesNew = webgpu ? backend.bufferManager.numBytesAllocated - bytesAllocatedBefore : null;
+
+    // Profiled steps for the split.
+    const splits: { augmentMs: number; forwardBackwardMs: number; gradNormMs: number; updateMs: number }[] = [];
+    for (let i = 0; i < o.profiledSteps; i++) {
+      const m = await step({ profile: true });
+      splits.push(m.timings!);
+    }
+    const split = (k: keyof (typeof splits)[number]) => (splits.length ? round(median(splits.map((s) => s[k])), 1) : NaN);
+
+    let kernelTimes: EngineResult['kernel_times'] = null;
+    if (o.kernelTimes) kernelTimes = await timeKernels(step);
+    const tensorsAfter = tf.memory().numTensors;
+
+    const medianStep = median(stepMs);
+    const parameters = countParams(state.model);
+    const flops = stepFlops(state.model, c.batch, config.model.projectionDim, parameters);
+    const sum = (b: ByPhase) => PHASES.reduce((a, p) => a + b[p], 0);
+    return {
+      kind: 'config',
+      config: name,
+      encoder: c.encoder,
+      width: c.width,
+      batch: c.batch,
+      image_size: c.imageSize,
+      channels: c.channels,
+      optimizer: o.optimizer,
+      backend: tf.getBackend(),
+      adapter: o.adapter,
+      parameters,
+      steps: o.steps,
+      warmup_steps: o.warmup,
+      images_per_sec: round((c.batch * 1000) / medianStep, 2),
+      step_ms: round(medianStep, 1),
+      step_ms_all: stepMs.map((v) => round(v, 1)),
+      phase_ms: { augment: split('augmentMs'), forward_backward: split('forwardBackwardMs'), grad_norm: split('gradNormMs'), update: split('updateMs') },
+      kernels_per_step: sum(counter.kernels),
+      kernels_by_phase: counter.kernels,
+      dispatches_per_step: webgpu ? sum(counter.dispatches) : null,
+      dispatches_by_phase: webgpu ? counter.dispatches : null,
+      copies_per_step: webgpu ? sum(counter.copies) : null,
+      record_ms: round(median(records), 1),
+      pipelines_compiled: webgpu ? Object.keys(backend.pipelineCache).length - pipelinesBefore : null,
+      compile_ms: round(compileMs, 0),
+      gpu_bytes_per_step: webgpu ? counter.bytesAcquired : null,
+      gpu_bytes_new_per_step: bytesNew,
+      flops_per_step: flops,
+      achieved_gflops: round(flops / (medianStep / 1000) / 1e9, 3),
+      final_loss: round(loss, 5),
+      tensors_flat: tensorsAfter === tensorsBefore,
+      top_kernels_by_count: top(counter.kernelNames),
+      top_programs_by_count: webgpu ? top(counter.programNames) : null,
+      kernel_times: kernelTimes,
+    };
+  } finally {
+    counter.uninstall();
+    disposeTrainState(state);
+  }
+}
+
+/**
+ * Per-kernel times of one step through tf.profile: on WebGPU each program runs in a compute pass of its own between
+ * timestamp queries (the backend's own profiling), so the times are the GPU's; elsewhere each kernel's wall time.
+ */
+async function timeKernels(step: () => Promise<unknown>): Promise<NonNullable<EngineResult['kernel_times']>> {
+  const webgpu = tf.getBackend() === 'webgpu';
+  const hasTimestamps = webgpu && (tf.backend() as unknown as WebGPUBackendInternals).device.features.has('timestamp-query');
+  const profile = await tf.profile(async () => {
+    await step();
+  });
+  const byKernel = new Map<string, KernelTime>();
+  const byProgram = new Map<string, KernelTime>();
+  let total = 0;
+  for (const k of profile.kernels) {
+    const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    total += ms;
+    const e = byKernel.get(k.name) ?? { name: k.name, count: 0, ms: 0 };
+    e.count += 1;
+    e.ms += ms;
+    byKernel.set(k.name, e);
+    // extraInfo: "Program: ms, Program: ms" on WebGPU.
+    for (const part of String(k.extraInfo ?? '').split(', ')) {
+      const match = /^(\w+): ([\d.e+-]+)$/.exec(part.trim());
+      if (!match) continue;
+      const p = byProgram.get(match[1]!) ?? { name: match[1]!, count: 0, ms: 0 };
+      p.count += 1;
+      p.ms += Number(match[2]);
+      byProgram.set(match[1]!, p);
+    }
+  }
+  const sorted = (m: Map<string, KernelTime>) =>
+    [...m.values()].sort((a, b) => b.ms - a.ms).map((k) => ({ ...k, ms: round(k.ms, 2) }));
+  return {
+    source: webgpu ? (hasTimestamps ? 'timestamp queries (a compute pass per program)' : 'none: the device has no timestamp-query') : 'wall time per kernel',
+    total_ms: round(total, 1),
+    by_time: sorted(byKernel).slice(0, 15),
+    programs_by_time: sorted(byProgram).slice(0, 15),
+  };
+}
