@@ -2,13 +2,15 @@
 // CPU backend: no browser, no page, no worker; the same src/engine code the worker runs.
 //
 //   npm run bench:engine -- [--backend webgpu|cpu] [--configs default,colour,resnet18] [--steps N] [--warmup K]
-//                           [--profiled-steps P] [--optimizer adam|sgd|lars] [--kernel-times] [--torch auto|off] [--json]
+//                           [--profiled-steps P] [--optimizer adam|sgd|lars] [--fused on|off|both] [--kernel-times]
+//                           [--torch auto|off] [--json]
 //
 // Per configuration (scripts/lib/engine-bench.ts): images/s and the median steady step; the split by phase (augment,
 // forward + backward, gradient norm with the read of the step's numbers, update; from profiled steps, each phase
 // closed by a one-element read); kernels and GPU dispatches per step by phase; buffer copies; the JavaScript time to
 // record a step; pipelines compiled; GPU bytes a step takes; the adapter. --kernel-times adds the GPU time of every
-// kernel of one step (timestamp queries). Beside it, the same model in PyTorch when a Python with torch is found
+// kernel of one step (timestamp queries). --fused both measures each configuration with tfjs ops only and with the
+// engine's fused WebGPU kernels (src/engine/webgpu), one after the other in the same process. Beside it, the same model in PyTorch when a Python with torch is found
 // (scripts/lib/torch-bench.ts): on CUDA when there is one, and on the CPU.
 //
 // WebGPU needs a Vulkan driver: the machine's own, or SwiftShader's from Debian's chromium when there is none
@@ -25,7 +27,7 @@ const CONFIG_NAMES = Object.keys(ENGINE_CONFIGS) as (keyof typeof ENGINE_CONFIGS
 const USAGE =
   'usage: npm run bench:engine -- [--backend webgpu|cpu] [--configs ' +
   CONFIG_NAMES.join(',') +
-  '] [--steps N] [--warmup K] [--profiled-steps P] [--optimizer adam|sgd|lars] [--kernel-times] [--torch auto|off] [--json]';
+  '] [--steps N] [--warmup K] [--profiled-steps P] [--optimizer adam|sgd|lars] [--fused on|off|both] [--kernel-times] [--torch auto|off] [--json]';
 
 // --kernel-times is a switch: turn it into a valued option before parsing.
 const argv = process.argv.slice(2).map((a) => (a === '--kernel-times' ? '--kernel-times=yes' : a));
@@ -41,6 +43,7 @@ const parsed = parseCommandLine(argv, {
     optimizer: 'adam' as 'adam' | 'sgd' | 'lars',
     'kernel-times': 'no' as 'yes' | 'no',
     torch: 'auto' as 'auto' | 'off',
+    fused: 'on' as 'on' | 'off' | 'both',
   },
   values: {
     backend: oneOf(['webgpu', 'cpu'] as const),
@@ -51,6 +54,7 @@ const parsed = parseCommandLine(argv, {
     optimizer: oneOf(['adam', 'sgd', 'lars'] as const),
     'kernel-times': oneOf(['yes', 'no'] as const),
     torch: oneOf(['auto', 'off'] as const),
+    fused: oneOf(['on', 'off', 'both'] as const),
   },
 });
 if (parsed.kind === 'help') {
@@ -82,7 +86,9 @@ async function main(): Promise<void> {
   }
   const results: EngineResult[] = [];
   try {
-    for (const name of options.configs) {
+    const fusedRuns = options.backend !== 'webgpu' ? [false] : options.fused === 'both' ? [false, true] : [options.fused === 'on'];
+    for (const [name, fused] of options.configs.flatMap((n) => fusedRuns.map((f) => [n, f] as const))) {
+      tf.env().set('TABCLR_FUSED_KERNELS', fused);
       const result = await benchConfig(name, ENGINE_CONFIGS[name]!, {
         steps: options.steps,
         warmup: options.warmup,
@@ -122,7 +128,7 @@ async function main(): Promise<void> {
         kind: 'summary',
         backend: options.backend,
         adapter,
-        configs: results.map((r) => ({ config: r.config, images_per_sec: r.images_per_sec, step_ms: r.step_ms, dispatches_per_step: r.dispatches_per_step })),
+        configs: results.map((r) => ({ config: r.config, fused: r.fused, images_per_sec: r.images_per_sec, step_ms: r.step_ms, dispatches_per_step: r.dispatches_per_step })),
         torch: torch.map((t) => ({ config: t.config, device: t.device, images_per_sec: t.images_per_sec ?? null })),
       }),
     );

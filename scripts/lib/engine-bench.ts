@@ -10,6 +10,7 @@ import { compilePipelines, createTrainState, disposeTrainState, settled, trainSt
 import { syntheticImages } from '../../src/engine/synthetic';
 import { gatherBatch } from '../../src/engine/batches';
 import { median, round } from './stats';
+import '../../src/engine/webgpu/programs';
 
 export interface EngineConfig {
   encoder: EncoderName;
@@ -131,6 +132,8 @@ export interface KernelTime {
 export interface EngineResult {
   kind: 'config';
   config: string;
+  /** Whether the engine's fused WebGPU kernels ran (TABCLR_FUSED_KERNELS); false means tfjs ops only. */
+  fused: boolean;
   encoder: EncoderName;
   width: number;
   batch: number;
@@ -275,6 +278,7 @@ export async function benchConfig(name: string, c: EngineConfig, o: EngineBenchO
     return {
       kind: 'config',
       config: name,
+      fused: webgpu && tf.env().getBool('TABCLR_FUSED_KERNELS'),
       encoder: c.encoder,
       width: c.width,
       batch: c.batch,

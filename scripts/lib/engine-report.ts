@@ -18,7 +18,11 @@ const phases = (b: EngineResult['kernels_by_phase'] | null) =>
 
 /** One column per configuration; PyTorch rows at the end when it ran. */
 export function engineTable(results: EngineResult[], torch: TorchResult[] = []): string {
-  const header = ['Figure', ...results.map((r) => `${r.config}: ${r.encoder} ×${r.width}, batch ${r.batch}, ${r.image_size} px, ${r.channels} ch`)];
+  const both = new Set(results.map((r) => r.fused)).size > 1;
+  const header = [
+    'Figure',
+    ...results.map((r) => `${r.config}: ${r.encoder} ×${r.width}, batch ${r.batch}, ${r.image_size} px, ${r.channels} ch${both ? (r.fused ? ', fused' : ', tfjs ops') : ''}`),
+  ];
   const row = (label: string, f: (r: EngineResult) => string) => [label, ...results.map(f)];
   const rows = [
     header,

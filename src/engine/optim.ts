@@ -6,6 +6,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import type { OptimConfig, OptimizerName } from './config';
+import { createPackedOptimizer } from './webgpu/packedOptimizer';
 
 export interface TrainableParam {
   name: string;
@@ -47,10 +48,26 @@ export function learningRateAt(
   return base * 0.5 * (1 + Math.cos(Math.PI * progress));
 }
 
+/** An update made ready from one step's gradients: their norm first, then the update itself if the step keeps it. */
+export interface PreparedUpdate {
+  /** √Σ‖g‖² over every gradient given, before the optimiser's own scaling. Owned by the prepared update. */
+  readonly gradNorm: tf.Scalar;
+  /** Applies the update with this step's learning rate; at most once. */
+  apply(lr: number): void;
+  /** Frees what prepare() made (the gradient norm included); the gradients stay the caller's. */
+  dispose(): void;
+}
+
 export interface Optimizer {
   readonly name: OptimizerName;
   /** Apply one update. grads maps param name → gradient (same shape as its variable); params without a gradient are left alone. lr is this step's learning rate. Leaves no tensors behind (all temporaries disposed; state lives in tf.Variables). */
   apply(grads: Record<string, tf.Tensor>, lr: number): void;
+  /**
+   * The gradients' global norm now and the update later, so that a step can read the norm (and skip the update)
+   * before anything changes; the fused WebGPU optimiser computes both from one packing of the gradients.
+   * Validates like apply().
+   */
+  prepare(grads: Record<string, tf.Tensor>): PreparedUpdate;
   /** Optimiser state for checkpoints: named tensors (copies owned by the caller), e.g. 'adam/<param>/m'. Includes the step counter as a scalar. */
   getState(): Promise<StateTensor[]>;
   setState(state: StateTensor[]): void;
@@ -83,11 +100,74 @@ function keptScalar(value: number): tf.Scalar {
 }
 
 // Kingma & Ba 2015 defaults, the same as torch.optim.AdamW.
-const ADAM_BETA1 = 0.9;
-const ADAM_BETA2 = 0.999;
-const ADAM_EPSILON = 1e-8;
+export const ADAM_BETA1 = 0.9;
+export const ADAM_BETA2 = 0.999;
+export const ADAM_EPSILON = 1e-8;
 // Trust coefficient η of LARS (You et al. 2017), the value google-research/simclr lars_optimizer.py uses.
-const LARS_EETA = 0.001;
+export const LARS_EETA = 0.001;
+
+/** The per-parameter state each optimiser keeps, by the name its checkpoint entries carry. */
+export const OPTIMIZER_SLOTS: Record<OptimizerName, readonly string[]> = { adam: ['m', 'v'], sgd: ['v'], lars: ['v'] };
+
+/** Checkpoint entry names: '<optimiser>/<param>/<slot>' and '<optimiser>/step'. */
+export const slotStateName = (optimizer: OptimizerName, param: string, slot: string) => `${optimizer}/${param}/${slot}`;
+export const stepStateName = (optimizer: OptimizerName) => `${optimizer}/step`;
+
+/**
+ * √Σ‖g‖² over all the gradients: the norm that gradient clipping and divergence checks look at. The squares are
+ * summed two at a time: one addN over every parameter would bind more storage buffers than a WebGPU shader stage has
+ * (8 by default), and its pipeline would fail, leaving zeros.
+ */
+export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
+  return tf.tidy(() => tf.sqrt(grads.map((g) => tf.sum(tf.square(g))).reduce((total, s) => tf.add(total, s))) as tf.Scalar);
+}
+
+/** The gradients matched to their parameters, or the first thing wrong (unknown name, wrong shape); changes nothing. */
+export function matchGradients<E extends { variable: tf.Variable }>(
+  optimizer: OptimizerName,
+  grads: Record<string, tf.Tensor>,
+  byName: Map<string, E>,
+): { entry: E; grad: tf.Tensor }[] {
+  return Object.entries(grads).map(([name, grad]) => {
+    const entry = byName.get(name);
+    if (!entry) throw new Error(`${optimizer}: gradient for unknown parameter '${name}'`);
+    if (!sameShape(grad.shape, entry.variable.shape)) {
+      throw new Error(`${optimizer}: gradient for '${name}' has shape [${grad.shape}], parameter has [${entry.variable.shape}]`);
+    }
+    return { entry, grad };
+  });
+}
+
+/**
+ * Reads a checkpoint's optimiser state: the values of every slot of every parameter (in `params` order, slots in
+ * OPTIMIZER_SLOTS order) and the step counter, or throws saying what does not fit; changes nothing.
+ */
+export function readOptimizerState(
+  optimizer: OptimizerName,
+  params: { name: string; shape: number[] }[],
+  state: StateTensor[],
+): { slots: Float32Array[][]; step: number } {
+  const slotNames = OPTIMIZER_SLOTS[optimizer];
+  const given = new Map(state.map((s) => [s.name, s]));
+  const expected = new Set([stepStateName(optimizer), ...params.flatMap((p) => slotNames.map((s) => slotStateName(optimizer, p.name, s)))]);
+  for (const name of given.keys()) {
+    if (!expected.has(name)) throw new Error(`${optimizer}: unexpected state entry '${name}'`);
+  }
+  if (given.size !== state.length) throw new Error(`${optimizer}: duplicate state entries`);
+  const lookup = (name: string, shape: number[]) => {
+    const s = given.get(name);
+    if (!s) throw new Error(`${optimizer}: state entry '${name}' missing`);
+    const size = shape.reduce((a, d) => a * d, 1);
+    if (!sameShape(s.shape, shape) || s.values.length !== size) {
+      throw new Error(`${optimizer}: state entry '${name}' has shape [${s.shape}], expected [${shape}]`);
+    }
+    return s.values;
+  };
+  const slots = params.map((p) => slotNames.map((s) => lookup(slotStateName(optimizer, p.name, s), p.shape)));
+  const step = lookup(stepStateName(optimizer), [])[0]!;
+  if (!Number.isInteger(step) || step < 0) throw new Error(`${optimizer}: step counter ${step} is not a non-negative integer`);
+  return { slots, step };
+}
 
 /** AdamW (Loshchilov & Hutter 2019): the decay is applied to the weights, not folded into Adam's moments. */
 function adamRule(weightDecay: number): UpdateRule<StepCtx & { bc1: tf.Scalar; bc2: tf.Scalar }> {
@@ -99,7 +179,7 @@ function adamRule(weightDecay: number): UpdateRule<StepCtx & { bc1: tf.Scalar; b
   const wd = keptScalar(weightDecay);
   return {
     name: 'adam',
-    slots: ['m', 'v'],
+    slots: OPTIMIZER_SLOTS.adam,
     constants: [b1, oneMinusB1, b2, oneMinusB2, eps, wd],
     // Bias corrections are plain numbers per step: computing them on the host avoids a device-side step counter.
     prepare: (lr, t) => ({ lr, bc1: tf.scalar(1 - ADAM_BETA1 ** t), bc2: tf.scalar(1 - ADAM_BETA2 ** t) }),
@@ -119,7 +199,7 @@ function sgdRule(momentum: number, weightDecay: number): UpdateRule<StepCtx> {
   const wd = keptScalar(weightDecay);
   return {
     name: 'sgd',
-    slots: ['v'],
+    slots: OPTIMIZER_SLOTS.sgd,
     constants: [mu, wd],
     prepare: (lr) => ({ lr }),
     update(p, g, [v], { lr }, excluded) {
@@ -137,7 +217,7 @@ function larsRule(momentum: number, weightDecay: number): UpdateRule<StepCtx> {
   const eeta = keptScalar(LARS_EETA);
   return {
     name: 'lars',
-    slots: ['v'],
+    slots: OPTIMIZER_SLOTS.lars,
     constants: [mu, wd, eeta],
     prepare: (lr) => ({ lr }),
     update(p, g, [v], { lr }, excluded) {
@@ -175,8 +255,6 @@ function buildOptimizer<Ctx>(params: TrainableParam[], rule: UpdateRule<Ctx>): O
     slots: rule.slots.map(() => tf.tidy(() => tf.variable(tf.zerosLike(variable), false))),
   }));
   const byName = new Map(entries.map((e) => [e.name, e]));
-  const slotName = (param: string, slot: string) => `${rule.name}/${param}/${slot}`;
-  const stepName = `${rule.name}/step`;
   let step = 0;
   let disposed = false;
 
@@ -184,21 +262,14 @@ function buildOptimizer<Ctx>(params: TrainableParam[], rule: UpdateRule<Ctx>): O
     if (disposed) throw new Error(`${rule.name} optimiser used after dispose()`);
   };
 
-  return {
+  const optimizer: Optimizer = {
     name: rule.name,
 
     apply(grads, lr) {
       assertLive();
       if (!Number.isFinite(lr)) throw new Error(`${rule.name}: learning rate ${lr} is not finite`);
       // Validate everything before touching any variable, so a bad call leaves the state as it was.
-      const work = Object.entries(grads).map(([name, grad]) => {
-        const entry = byName.get(name);
-        if (!entry) throw new Error(`${rule.name}: gradient for unknown parameter '${name}'`);
-        if (!sameShape(grad.shape, entry.variable.shape)) {
-          throw new Error(`${rule.name}: gradient for '${name}' has shape [${grad.shape}], parameter has [${entry.variable.shape}]`);
-        }
-        return { entry, grad };
-      });
+      const work = matchGradients(rule.name, grads, byName);
       step += 1;
       const t = step;
       tf.tidy(() => {
@@ -214,11 +285,27 @@ function buildOptimizer<Ctx>(params: TrainableParam[], rule: UpdateRule<Ctx>): O
       });
     },
 
+    prepare(grads) {
+      assertLive();
+      matchGradients(rule.name, grads, byName);
+      const gradNorm = globalNorm(Object.values(grads));
+      let applied = false;
+      return {
+        gradNorm,
+        apply(lr) {
+          if (applied) throw new Error(`${rule.name}: a prepared update is applied once`);
+          applied = true;
+          optimizer.apply(grads, lr);
+        },
+        dispose: () => gradNorm.dispose(),
+      };
+    },
+
     async getState() {
       assertLive();
       // Snapshot synchronously (clones share data, no copy) so an apply() during the awaits cannot mix two steps.
       const snapshot = entries.flatMap((e) =>
-        e.slots.map((slot, i) => ({ name: slotName(e.name, rule.slots[i]), tensor: tf.clone(slot) })),
+        e.slots.map((slot, i) => ({ name: slotStateName(rule.name, e.name, rule.slots[i]!), tensor: tf.clone(slot) })),
       );
       const t = step;
       try {
@@ -229,7 +316,7 @@ function buildOptimizer<Ctx>(params: TrainableParam[], rule: UpdateRule<Ctx>): O
           // Copy: the CPU backend hands out its own storage.
           values: new Float32Array(data[i]),
         }));
-        state.push({ name: stepName, shape: [], values: Float32Array.of(t) });
+        state.push({ name: stepStateName(rule.name), shape: [], values: Float32Array.of(t) });
         return state;
       } finally {
         for (const s of snapshot) s.tensor.dispose();
@@ -238,32 +325,13 @@ function buildOptimizer<Ctx>(params: TrainableParam[], rule: UpdateRule<Ctx>): O
 
     setState(state) {
       assertLive();
-      const given = new Map(state.map((s) => [s.name, s]));
-      const expected = new Set([stepName, ...entries.flatMap((e) => rule.slots.map((s) => slotName(e.name, s)))]);
-      for (const name of given.keys()) {
-        if (!expected.has(name)) throw new Error(`${rule.name}: unexpected state entry '${name}'`);
-      }
-      if (given.size !== state.length) throw new Error(`${rule.name}: duplicate state entries`);
-      const lookup = (name: string, shape: number[]) => {
-        const s = given.get(name);
-        if (!s) throw new Error(`${rule.name}: state entry '${name}' missing`);
-        const size = shape.reduce((a, d) => a * d, 1);
-        if (!sameShape(s.shape, shape) || s.values.length !== size) {
-          throw new Error(`${rule.name}: state entry '${name}' has shape [${s.shape}], expected [${shape}]`);
-        }
-        return s.values;
-      };
       // Look everything up first so a mismatching checkpoint changes nothing.
-      const restored = entries.flatMap((e) =>
-        e.slots.map((slot, i) => ({ slot, values: lookup(slotName(e.name, rule.slots[i]), slot.shape) })),
-      );
-      const t = lookup(stepName, [])[0];
-      if (!Number.isInteger(t) || t < 0) throw new Error(`${rule.name}: step counter ${t} is not a non-negative integer`);
+      const read = readOptimizerState(rule.name, entries.map((e) => ({ name: e.name, shape: e.variable.shape })), state);
       tf.tidy(() => {
         // Copy the values: the CPU backend would otherwise keep the caller's array as its storage.
-        for (const { slot, values } of restored) slot.assign(tf.tensor(Float32Array.from(values), slot.shape));
+        entries.forEach((e, k) => e.slots.forEach((slot, i) => slot.assign(tf.tensor(Float32Array.from(read.slots[k]![i]!), slot.shape))));
       });
-      step = t;
+      step = read.step;
     },
 
     dispose() {
@@ -273,9 +341,17 @@ function buildOptimizer<Ctx>(params: TrainableParam[], rule: UpdateRule<Ctx>): O
       for (const c of rule.constants) c.dispose();
     },
   };
+  return optimizer;
 }
 
+/**
+ * The optimiser for these parameters. On the WebGPU backend (unless TABCLR_FUSED_KERNELS is off) every parameter is
+ * updated by one fused program over all of them (webgpu/packedOptimizer.ts); elsewhere one tidy of tfjs ops per
+ * parameter. Both compute the same update and keep the same checkpoint state.
+ */
 export function createOptimizer(params: TrainableParam[], config: OptimConfig): Optimizer {
+  const packed = createPackedOptimizer(params, config);
+  if (packed) return packed;
   switch (config.optimizer) {
     case 'adam':
       return buildOptimizer(params, adamRule(config.weightDecay));

@@ -7,7 +7,7 @@ import { batchMeanEntropy } from './head';
 import { methodOf } from './methods';
 import { allWeights, createNetwork, disposeNetwork, trainableParams, type Network } from './model';
 import { normalisedStd } from './normalize';
-import { createOptimizer, learningRateAt, type Optimizer, type TrainableParam } from './optim';
+import { createOptimizer, learningRateAt, type Optimizer, type PreparedUpdate, type TrainableParam } from './optim';
 import { Random } from './random';
 
 export interface StepMetrics {
@@ -142,15 +142,6 @@ function lossAndGrads(state: TrainState, view1: tf.Tensor4D, view2: tf.Tensor4D)
   return { value, grads: byName, diagnostics: diagnostics! as Omit<ObjectiveParts, 'objective'> };
 }
 
-/**
- * √Σ‖g‖² over all the gradients: the norm that gradient clipping and divergence checks look at. The squares are
- * summed two at a time: one addN over every parameter would bind more storage buffers than a WebGPU shader stage has
- * (8 by default), and its pipeline would fail, leaving zeros.
- */
-export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
-  return tf.tidy(() => tf.sqrt(grads.map((g) => tf.sum(tf.square(g))).reduce((total, s) => tf.add(total, s))) as tf.Scalar);
-}
-
 /** Source images as the model sees them: float32 in [0, 1]. */
 export function toUnitRange(images: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => (images.dtype === 'float32' ? images.clone() : tf.div(tf.cast(images, 'float32'), 255)));
@@ -174,6 +165,7 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
     ? [options.views[0].clone(), options.views[1].clone()]
     : tf.tidy(() => augmentPair(toUnitRange(images), config.augment, state.rng));
   let computed: ReturnType<typeof lossAndGrads> | null = null;
+  let update: PreparedUpdate | null = null;
   const scratch: tf.Tensor[] = [view1, view2];
   let values: Float32Array | Int32Array | Uint8Array;
   let finite: boolean;
@@ -194,8 +186,8 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
     phase('gradNorm');
     const { value, diagnostics } = computed;
     scratch.push(value, ...kept(diagnostics));
-    const gradNorm = globalNorm(Object.values(computed.grads));
-    scratch.push(gradNorm);
+    // The gradients' norm now, the update after the read (when the norm says to apply it).
+    update = state.optimizer.prepare(computed.grads);
     // One read-back for every number: the objective, the method's loss, the spread, the entropy, the gradient norm,
     // then the method's diagnostics in its order.
     const packed = tf.stack([
@@ -203,7 +195,7 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
       diagnostics.methodLoss,
       diagnostics.embeddingStd,
       diagnostics.entropy ?? value,
-      gradNorm,
+      update.gradNorm,
       ...diagnosticKeys.map((key) => diagnostics.diagnostics[key]!),
     ]);
     scratch.push(packed);
@@ -214,7 +206,7 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
     exploding = finite && options.maxGradNorm !== undefined && values[4]! > options.maxGradNorm;
     phase('update');
     if (finite && !exploding) {
-      state.optimizer.apply(computed.grads, lr);
+      update.apply(lr);
       state.model.method.afterUpdate?.(state.step + 1, config.optim.totalSteps);
     }
     if (profile) {
@@ -223,6 +215,7 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
     }
   } finally {
     tf.dispose(scratch);
+    update?.dispose();
     if (computed) tf.dispose(Object.values(computed.grads));
   }
   phase('end');

@@ -1,0 +1,145 @@
+// Custom WGSL programs run through the tfjs WebGPU backend (backend.runWebGPUProgram, the way its own *_webgpu.js
+// programs run), and buffer-to-buffer copies recorded in its command encoder: what the fused paths of the engine
+// (optimiser, gradient norm, batch norm, augmentation) are built from. The backend's own programs are written for
+// one op each; these fuse many ops into one dispatch, which is what a small-batch step on a GPU is bound by.
+//
+// Every program here is flat (one invocation per work item, no workgroup memory and no barriers): SwiftShader, the
+// software adapter the tests and CI run on, runs a workgroup barrier by switching between invocations, which made
+// the backend's shared-memory programs 20× slower there than flat ones; a GPU runs flat programs well too.
+//
+// Only for tfjs-backend-webgpu 4.22 (pinned in package.json): it reaches into the backend's command encoder and
+// tensor map, which are not public API.
+import * as tf from '@tensorflow/tfjs';
+
+/** The fused kernels are on by default wherever the WebGPU backend runs; tests and benchmarks turn them off to compare. */
+export const FUSED_KERNELS_FLAG = 'TABCLR_FUSED_KERNELS';
+if (!(FUSED_KERNELS_FLAG in (tf.env() as unknown as { flagRegistry: Record<string, unknown> }).flagRegistry)) {
+  tf.env().registerFlag(FUSED_KERNELS_FLAG, () => true);
+}
+
+/** The part of tfjs-backend-webgpu's WebGPUBackend these programs use. */
+export interface WebGPUBackendInternals {
+  device: GPUDevice;
+  runWebGPUProgram(program: FlatProgram, inputs: tf.TensorInfo[], outputDtype: tf.DataType, uniforms?: ProgramUniform[], output?: tf.TensorInfo): tf.TensorInfo;
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array | Int32Array): tf.TensorInfo;
+  uploadToGPU(dataId: object): void;
+  tensorMap: { get(dataId: object): { resource: GPUBuffer | GPUTexture | null } };
+  ensureCommandEncoderReady(): void;
+  endComputePassEncoder(): void;
+  commandEncoder: GPUCommandEncoder;
+  commandQueueOwnedIds: WeakSet<object>;
+}
+
+export type ProgramUniform = { type: 'int32' | 'float32' | 'uint32'; data: number[] };
+
+/** The WebGPU backend when the fused kernels should run: the backend is webgpu and the flag is on; else null. */
+export function fusedBackend(): WebGPUBackendInternals | null {
+  if (tf.getBackend() !== 'webgpu' || !tf.env().getBool(FUSED_KERNELS_FLAG)) return null;
+  return tf.backend() as unknown as WebGPUBackendInternals;
+}
+
+const WORKGROUP = 64;
+
+/**
+ * A program with one invocation per work item (`threads` of them), whatever the output's size. Its WGSL body is
+ * `fn main(index : i32)`; tfjs declares the output `result`, each input by its variable name, and the uniforms
+ * (`uniforms.<name>`, declared in `uniforms` as 'name : i32, other : f32,'), passed at run time in that order.
+ * Sizes go in uniforms, not in the code, so that layers of different sizes share one pipeline.
+ */
+export class FlatProgram {
+  readonly outputShape: number[];
+  readonly shaderKey: string;
+  readonly dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  readonly workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
+  readonly variableNames: string[];
+  readonly uniforms: string | undefined;
+  readonly size = false;
+
+  constructor(
+    name: string,
+    variableNames: string[],
+    outputSize: number,
+    threads: number,
+    uniforms: string,
+    private readonly body: string,
+  ) {
+    this.shaderKey = `tabclr_${name}`;
+    this.variableNames = variableNames;
+    this.outputShape = [outputSize];
+    this.dispatchLayout = { x: [0] };
+    this.dispatch = [Math.max(1, Math.ceil(threads / WORKGROUP)), 1, 1];
+    this.uniforms = uniforms || undefined;
+  }
+
+  getUserCode(): string {
+    return `fn main(index : i32) {\n${this.body}\n}`;
+  }
+}
+
+/** A tensor wrapping a backend result; the current tidy scope owns it. */
+function wrap(info: tf.TensorInfo): tf.Tensor {
+  return (tf.engine() as unknown as { makeTensorFromTensorInfo(i: tf.TensorInfo): tf.Tensor }).makeTensorFromTensorInfo(info);
+}
+
+/** Flat 1-D views of the inputs (free: reshape shares the data), so that pipelines do not depend on ranks. */
+function flat(t: tf.Tensor): tf.TensorInfo {
+  return { dataId: t.dataId, shape: [t.size], dtype: t.dtype };
+}
+
+/** Runs `program` on `inputs` (flattened), returning a new float32 tensor of the program's output size. */
+export function runProgram(backend: WebGPUBackendInternals, program: FlatProgram, inputs: tf.Tensor[], uniforms: ProgramUniform[] = []): tf.Tensor1D {
+  return wrap(backend.runWebGPUProgram(program, inputs.map(flat), 'float32', uniforms)) as tf.Tensor1D;
+}
+
+/** A float32 tensor on the GPU whose contents are whatever its pooled buffer held: to be written entirely by copies. */
+export function uninitialised(backend: WebGPUBackendInternals, shape: number[]): tf.Tensor {
+  const info = backend.makeTensorInfo(shape, 'float32');
+  backend.uploadToGPU(info.dataId);
+  return wrap(info);
+}
+
+function bufferOf(backend: WebGPUBackendInternals, t: tf.Tensor): GPUBuffer {
+  backend.uploadToGPU(t.dataId);
+  const resource = backend.tensorMap.get(t.dataId).resource;
+  if (!(resource instanceof GPUBuffer)) throw new Error('fused kernels need tensors in GPU buffers, not textures');
+  return resource;
+}
+
+/** One region to copy: `count` floats from src[srcOffset…] to dst[dstOffset…]. */
+export interface CopyRegion {
+  src: tf.Tensor;
+  srcOffset: number;
+  dst: tf.Tensor;
+  dstOffset: number;
+  count: number;
+}
+
+/**
+ * Records buffer-to-buffer copies in the backend's command encoder, in order with its programs (copies are commands,
+ * not dispatches: no pipeline, no bind group). Both tensors stay alive until the copy has been submitted, as the
+ * backend does for its own copies.
+ */
+export function copyRegions(backend: WebGPUBackendInternals, regions: CopyRegion[]): void {
+  if (regions.length === 0) return;
+  const buffers = regions.map((r) => [bufferOf(backend, r.src), bufferOf(backend, r.dst)] as const);
+  backend.ensureCommandEncoderReady();
+  backend.endComputePassEncoder();
+  regions.forEach((r, i) => {
+    if (r.count === 0) return;
+    const [src, dst] = buffers[i]!;
+    backend.commandEncoder.copyBufferToBuffer(src, r.srcOffset * 4, dst, r.dstOffset * 4, r.count * 4);
+    backend.commandQueueOwnedIds.add(r.src.dataId);
+    backend.commandQueueOwnedIds.add(r.dst.dataId);
+  });
+}
+
+/** Rows of a [rows × width] float tensor as separate [width] tensors (copies, no dispatch). */
+export function splitRows(backend: WebGPUBackendInternals, packed: tf.Tensor, width: number, rows: number[]): tf.Tensor1D[] {
+  const out = rows.map(() => uninitialised(backend, [width]) as tf.Tensor1D);
+  copyRegions(
+    backend,
+    rows.map((row, i) => ({ src: packed, srcOffset: row * width, dst: out[i]!, dstOffset: 0, count: width })),
+  );
+  return out;
+}
