@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { AugmentConfig, Channels } from './config';
 import type { Random } from './random';
+import { fusedAugmentViews } from './webgpu/augment';
 
 /**
  * A cropAndResize box [y1, x1, y2, x2], normalised so that [0, 0, 1, 1] is the whole image; x1 > x2 flips.
@@ -356,6 +357,29 @@ export function applyView(images: tf.Tensor4D, params: ViewParams): tf.Tensor4D 
     if (params.grayscale) x = randomGrayscale(x, params.grayscale);
     if (params.blur) x = gaussianBlur(x, params.blur);
     return x;
+  });
+}
+
+/** Source images as the model sees them: float32 in [0, 1]. */
+export function toUnitRange(images: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => (images.dtype === 'float32' ? images.clone() : tf.div(tf.cast(images, 'float32'), 255)));
+}
+
+/**
+ * Both views of a batch of source images (float32 in [0, 1], or integers 0–255) as one [2N, S, S, C] batch, view 1's
+ * images first: what the encoder takes. Parameters are drawn from rng exactly as augmentPair draws them. On WebGPU
+ * the views are made by a few fused programs (webgpu/augment.ts), elsewhere by augmentPair's tfjs ops.
+ */
+export function augmentViews(images: tf.Tensor4D, config: AugmentConfig, rng: Random): tf.Tensor4D {
+  const [n, size, , c] = images.shape;
+  if (c !== 1 && c !== 3) throw new Error(`augmentViews: expected 1 or 3 channels, got ${c}`);
+  const params1 = sampleViewParams(n, size, c, config, rng);
+  const params2 = sampleViewParams(n, size, c, config, rng);
+  const fused = fusedAugmentViews(images, [params1, params2]);
+  if (fused) return fused;
+  return tf.tidy(() => {
+    const unit = toUnitRange(images);
+    return tf.concat([applyView(unit, params1), applyView(unit, params2)], 0);
   });
 }
 

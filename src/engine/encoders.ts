@@ -1,7 +1,7 @@
 // Encoders f(·): image → representation h (the pooled feature vector users keep).
 import * as tf from '@tensorflow/tfjs';
 import type { EncoderName, InitScheme, ModelConfig } from './config';
-import { convBnRelu, denseKernel, scaledWidth, torchBias } from './layers';
+import { convBnRelu, denseKernel, globalAveragePool, scaledWidth, torchBias } from './layers';
 import { Random } from './random';
 
 export const ENCODER_NAMES: readonly EncoderName[] = ['convnet4', 'resnet18'];
@@ -17,7 +17,7 @@ function convnet4(input: tf.SymbolicTensor, width: number, rng: Random, options:
   [32, 64, 128, 256].forEach((base, i) => {
     x = convBnRelu(x, `block${i + 1}`, scaledWidth(base, width), { strides: i === 0 ? 1 : 2, init: options.init }, rng);
   });
-  x = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(x) as tf.SymbolicTensor;
+  x = globalAveragePool('pool').apply(x) as tf.SymbolicTensor;
   const pooled = scaledWidth(256, width);
   return tf.layers
     .dense({
@@ -59,7 +59,7 @@ function resnet18(input: tf.SymbolicTensor, width: number, rng: Random, { init }
       x = basicBlock(x, `stage${stage + 1}_block${block + 1}`, scaledWidth(base, width), strides, rng, init);
     }
   });
-  return tf.layers.globalAveragePooling2d({ name: 'representation' }).apply(x) as tf.SymbolicTensor;
+  return globalAveragePool('representation').apply(x) as tf.SymbolicTensor;
 }
 
 /**

@@ -2,6 +2,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { InitScheme } from './config';
 import type { Random } from './random';
+import { FusedBatchNormalization } from './webgpu/batchNormLayer';
+import { FusedGlobalAveragePooling2D } from './webgpu/globalPoolLayer';
 
 type Initializer = ReturnType<typeof tf.initializers.heNormal>;
 
@@ -42,14 +44,20 @@ export function denseKernel(scheme: InitScheme, rng: Random): Initializer {
   return scheme === 'torch' ? torchKernel(rng) : glorotUniform(rng);
 }
 
+/** tfjs-layers' batch norm; on WebGPU it trains through fused kernels (webgpu/batchNormLayer.ts). */
 export function batchNorm(name: string, options: { zeroGamma?: boolean } = {}): tf.layers.Layer {
-  return tf.layers.batchNormalization({
+  return new FusedBatchNormalization({
     name,
     axis: -1,
     momentum: BN_MOMENTUM,
     epsilon: BN_EPSILON,
     gammaInitializer: options.zeroGamma ? 'zeros' : 'ones',
   });
+}
+
+/** tfjs-layers' global average pooling; on WebGPU a flat kernel each way (webgpu/globalPoolLayer.ts). */
+export function globalAveragePool(name: string): tf.layers.Layer {
+  return new FusedGlobalAveragePooling2D({ name });
 }
 
 /** conv (no bias: batch norm follows) → batch norm → optional ReLU. */

@@ -1,7 +1,7 @@
 // One training step: two augmented views → the method's objective (encoder, heads, loss) → optimiser update → the
 // method's after-update hook.
 import * as tf from '@tensorflow/tfjs';
-import { augmentPair } from './augment';
+import { augmentViews, toUnitRange } from './augment';
 import type { TrainConfig } from './config';
 import { batchMeanEntropy } from './head';
 import { methodOf } from './methods';
@@ -109,9 +109,12 @@ interface ObjectiveParts {
   diagnostics: Record<string, tf.Scalar>;
 }
 
-/** The differentiable part: the method's objective, and the extensions every method shares (the entropy term). */
-function objective(model: Network, view1: tf.Tensor4D, view2: tf.Tensor4D, config: TrainConfig): ObjectiveParts {
-  const { loss, projections, diagnostics } = model.method.objective({ encoder: model.encoder, view1, view2 });
+/**
+ * The differentiable part: the method's objective on both views as one batch of 2N (view 1's images first), and the
+ * extensions every method shares (the entropy term).
+ */
+function objective(model: Network, views: tf.Tensor4D, config: TrainConfig): ObjectiveParts {
+  const { loss, projections, diagnostics } = model.method.objective({ encoder: model.encoder, views });
   const embeddingStd = normalisedStd(projections);
   let entropy: tf.Scalar | null = null;
   let total = loss;
@@ -129,10 +132,10 @@ function kept(parts: Omit<ObjectiveParts, 'objective'>): tf.Tensor[] {
 }
 
 /** Loss value and gradients by parameter name; the diagnostics are kept alive for the caller. */
-function lossAndGrads(state: TrainState, view1: tf.Tensor4D, view2: tf.Tensor4D) {
+function lossAndGrads(state: TrainState, views: tf.Tensor4D) {
   let diagnostics: Omit<ObjectiveParts, 'objective'> | null = null;
   const { value, grads } = tf.variableGrads(() => {
-    const { objective: total, ...rest } = objective(state.model, view1, view2, state.config);
+    const { objective: total, ...rest } = objective(state.model, views, state.config);
     diagnostics = rest;
     for (const t of kept(rest)) tf.keep(t);
     return total;
@@ -142,10 +145,7 @@ function lossAndGrads(state: TrainState, view1: tf.Tensor4D, view2: tf.Tensor4D)
   return { value, grads: byName, diagnostics: diagnostics! as Omit<ObjectiveParts, 'objective'> };
 }
 
-/** Source images as the model sees them: float32 in [0, 1]. */
-export function toUnitRange(images: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => (images.dtype === 'float32' ? images.clone() : tf.div(tf.cast(images, 'float32'), 255)));
-}
+export { toUnitRange };
 
 /**
  * One training step on a batch of source images (float32 [N, S, S, C] in [0, 1], or integers 0–255).
@@ -161,12 +161,10 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
   const marks: number[] = [performance.now()];
   const diagnosticKeys = methodOf(config.method).diagnostics.map((d) => d.key);
   phase('augment');
-  const [view1, view2] = options.views
-    ? [options.views[0].clone(), options.views[1].clone()]
-    : tf.tidy(() => augmentPair(toUnitRange(images), config.augment, state.rng));
+  const views = options.views ? tf.concat(options.views, 0) : augmentViews(images, config.augment, state.rng);
   let computed: ReturnType<typeof lossAndGrads> | null = null;
   let update: PreparedUpdate | null = null;
-  const scratch: tf.Tensor[] = [view1, view2];
+  const scratch: tf.Tensor[] = [views];
   let values: Float32Array | Int32Array | Uint8Array;
   let finite: boolean;
   let exploding: boolean;
@@ -174,11 +172,11 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
   // worth of gradients each time it is retried.
   try {
     if (profile) {
-      await settled(view2);
+      await settled(views);
       marks.push(performance.now());
     }
     phase('forwardBackward');
-    computed = lossAndGrads(state, view1, view2);
+    computed = lossAndGrads(state, views);
     if (profile) {
       await settled(computed.value);
       marks.push(performance.now());
@@ -244,7 +242,9 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
  */
 export async function probeGradients(state: TrainState, view1: tf.Tensor4D, view2: tf.Tensor4D): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
   return withFrozenStatistics(state.model, async () => {
-    const { value, grads, diagnostics } = lossAndGrads(state, view1, view2);
+    const views = tf.concat([view1, view2], 0);
+    const { value, grads, diagnostics } = lossAndGrads(state, views);
+    views.dispose();
     const loss = (await value.data())[0]!;
     const arrays = new Map<string, Float32Array>();
     for (const [name, g] of Object.entries(grads)) arrays.set(name, (await g.data()) as Float32Array);
@@ -277,12 +277,13 @@ export async function compilePipelines(state: TrainState): Promise<boolean> {
   const backend = tf.backend() as Partial<ParallelCompilingBackend>;
   if (tf.getBackend() !== 'webgpu' || typeof backend.checkCompileCompletionAsync !== 'function') return false;
   const { batchSize, model } = state.config;
-  const shape: [number, number, number, number] = [batchSize, model.imageSize, model.imageSize, model.channels];
+  // Both views: 2N images.
+  const shape: [number, number, number, number] = [2 * batchSize, model.imageSize, model.imageSize, model.channels];
   await withFrozenStatistics(state.model, async () => {
     const view = tf.zeros(shape) as tf.Tensor4D;
     tf.env().set('WEBGPU_ENGINE_COMPILE_ONLY', true);
     try {
-      const { value, grads, diagnostics } = lossAndGrads(state, view, view);
+      const { value, grads, diagnostics } = lossAndGrads(state, view);
       tf.dispose([value, ...Object.values(grads), ...kept(diagnostics)]);
     } finally {
       tf.env().set('WEBGPU_ENGINE_COMPILE_ONLY', false);

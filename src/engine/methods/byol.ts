@@ -74,9 +74,8 @@ export const byol = defineMethod({
     return {
       heads: { projection_head: onlineProjector, predictor },
       followers: { target_encoder: targetEncoder, target_projection_head: targetProjector },
-      objective({ encoder: online, view1, view2 }) {
-        const n = view1.shape[0];
-        const views = tf.concat([view1, view2], 0);
+      objective({ encoder: online, views }) {
+        const n = views.shape[0] / 2;
         const z = onlineProjector.apply(online.apply(views, { training: true }), { training: true }) as tfjs.Tensor2D;
         const p = predictor.apply(z, { training: true }) as tfjs.Tensor2D;
         // Not trained: the target's variables are not among those the step differentiates.

@@ -98,11 +98,14 @@ export interface BuildContext {
   seed: number;
 }
 
-/** The two views' batch, as the objective sees it: rows i of `view1` and `view2` are the views of image i. */
+/**
+ * The two views' batch, as the objective sees it: `views` is [2N, S, S, C] with view 1's images first, so rows i and
+ * N + i are the two views of image i. One batch, because both methods run both views through the encoder together
+ * (batch norm sees both), and because the augmentation makes them together (one fused program on WebGPU).
+ */
 export interface ObjectiveInput {
   encoder: tfjs.LayersModel;
-  view1: tfjs.Tensor4D;
-  view2: tfjs.Tensor4D;
+  views: tfjs.Tensor4D;
 }
 
 export interface ObjectiveOutput {

@@ -89,7 +89,6 @@ export const simclr = defineMethod({
       'milder augmentations (a larger minimum crop area, weaker colour jitter), or check the data set for near-duplicates; if the curve has only just begun to bend, train longer',
   },
   build(kit, { temperature }, { model, representationDim, seed }) {
-    const { tf } = kit;
     const head = kit.mlp({
       name: 'projection_head',
       layerPrefix: 'head',
@@ -107,10 +106,10 @@ export const simclr = defineMethod({
     return {
       heads: { projection_head: head },
       followers: {},
-      objective({ encoder, view1, view2 }) {
-        const n = view1.shape[0];
+      objective({ encoder, views }) {
+        const n = views.shape[0] / 2;
         // Both views through the encoder as one batch of 2N, so batch norm sees both (the reference's global BN).
-        const h = encoder.apply(tf.concat([view1, view2], 0), { training: true }) as tfjs.Tensor2D;
+        const h = encoder.apply(views, { training: true }) as tfjs.Tensor2D;
         const z = head.apply(h, { training: true }) as tfjs.Tensor2D;
         const parts = ntXentParts(kit, z.slice([0, 0], [n, -1]), z.slice([n, 0], [n, -1]), temperature);
         return { loss: parts.loss, projections: z, diagnostics: { contrastiveAcc: parts.contrastiveAcc } };

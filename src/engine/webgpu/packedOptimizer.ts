@@ -24,7 +24,7 @@ import {
   type StateTensor,
   type TrainableParam,
 } from '../optim';
-import { FlatProgram, copyRegions, fusedBackend, runProgram, uninitialised, type WebGPUBackendInternals } from './programs';
+import { flatProgram, copyRegions, fusedBackend, runProgram, uninitialised, type WebGPUBackendInternals } from './programs';
 
 /** Elements per chunk: a parameter starts on a chunk boundary, so that a chunk belongs to one parameter. */
 export const CHUNK = 256;
@@ -67,7 +67,7 @@ const f32 = (x: number) => {
 
 // Per chunk: Σg², Σp², Σ(g + wd·p)² (LARS's gradient with decay; excluded parameters take none).
 const partialsProgram = (chunks: number) =>
-  new FlatProgram(
+  flatProgram(
     'optim_partials',
     ['P', 'G', 'T'],
     4 * chunks,
@@ -100,7 +100,7 @@ const partialsProgram = (chunks: number) =>
 
 // Per parameter: the sums of its chunks; then one more row: Σg² over everything and its square root.
 const totalsProgram = (params: number) =>
-  new FlatProgram(
+  flatProgram(
     'optim_totals',
     ['S', 'T'],
     4 * (params + 1),
@@ -175,7 +175,7 @@ function ruleCode(name: OptimizerName): { uniforms: string; code: string } {
 // Output: [p' | slot 0 | slot 1] over the packed length; the slots in (Z) are laid out the same way.
 const updateProgram = (name: OptimizerName, total: number, slots: number) => {
   const rule = ruleCode(name);
-  return new FlatProgram(
+  return flatProgram(
     `optim_update_${name}`,
     ['P', 'G', 'Z', 'T', 'A', 'N'],
     (1 + slots) * total,

@@ -63,6 +63,8 @@ export class FlatProgram {
     threads: number,
     uniforms: string,
     private readonly body: string,
+    /** WGSL functions main() calls. */
+    private readonly helpers = '',
   ) {
     this.shaderKey = `tabclr_${name}`;
     this.variableNames = variableNames;
@@ -73,8 +75,25 @@ export class FlatProgram {
   }
 
   getUserCode(): string {
-    return `fn main(index : i32) {\n${this.body}\n}`;
+    return `${this.helpers}\nfn main(index : i32) {\n${this.body}\n}`;
   }
+}
+
+const named = new Map<string, typeof FlatProgram>();
+
+/**
+ * The program as an instance of a class named after it ('bn_normalize' → TabclrBnNormalizeProgram): tfjs labels
+ * pipelines and profiles programs by their class name.
+ */
+export function flatProgram(...args: ConstructorParameters<typeof FlatProgram>): FlatProgram {
+  const [name] = args;
+  let Named = named.get(name);
+  if (!Named) {
+    const className = `Tabclr${name.replace(/(^|_)(\w)/g, (_, __, c: string) => c.toUpperCase())}Program`;
+    Named = { [className]: class extends FlatProgram {} }[className]!;
+    named.set(name, Named);
+  }
+  return new Named(...args);
 }
 
 /** A tensor wrapping a backend result; the current tidy scope owns it. */
@@ -83,23 +102,32 @@ function wrap(info: tf.TensorInfo): tf.Tensor {
 }
 
 /** Flat 1-D views of the inputs (free: reshape shares the data), so that pipelines do not depend on ranks. */
-function flat(t: tf.Tensor): tf.TensorInfo {
-  return { dataId: t.dataId, shape: [t.size], dtype: t.dtype };
+function flat(t: tf.TensorInfo): tf.TensorInfo {
+  return { dataId: t.dataId, shape: [t.shape.reduce((a, b) => a * b, 1)], dtype: t.dtype };
 }
 
 /** Runs `program` on `inputs` (flattened), returning a new float32 tensor of the program's output size. */
 export function runProgram(backend: WebGPUBackendInternals, program: FlatProgram, inputs: tf.Tensor[], uniforms: ProgramUniform[] = []): tf.Tensor1D {
-  return wrap(backend.runWebGPUProgram(program, inputs.map(flat), 'float32', uniforms)) as tf.Tensor1D;
+  return wrap(runProgramInfo(backend, program, inputs, uniforms)) as tf.Tensor1D;
+}
+
+/** runProgram for kernel functions, which work on TensorInfos (the engine wraps what a kernel returns). */
+export function runProgramInfo(backend: WebGPUBackendInternals, program: FlatProgram, inputs: tf.TensorInfo[], uniforms: ProgramUniform[] = []): tf.TensorInfo {
+  return backend.runWebGPUProgram(program, inputs.map(flat), 'float32', uniforms);
 }
 
 /** A float32 tensor on the GPU whose contents are whatever its pooled buffer held: to be written entirely by copies. */
 export function uninitialised(backend: WebGPUBackendInternals, shape: number[]): tf.Tensor {
-  const info = backend.makeTensorInfo(shape, 'float32');
-  backend.uploadToGPU(info.dataId);
-  return wrap(info);
+  return wrap(uninitialisedInfo(backend, shape));
 }
 
-function bufferOf(backend: WebGPUBackendInternals, t: tf.Tensor): GPUBuffer {
+export function uninitialisedInfo(backend: WebGPUBackendInternals, shape: number[]): tf.TensorInfo {
+  const info = backend.makeTensorInfo(shape, 'float32');
+  backend.uploadToGPU(info.dataId);
+  return info;
+}
+
+function bufferOf(backend: WebGPUBackendInternals, t: { dataId: object }): GPUBuffer {
   backend.uploadToGPU(t.dataId);
   const resource = backend.tensorMap.get(t.dataId).resource;
   if (!(resource instanceof GPUBuffer)) throw new Error('fused kernels need tensors in GPU buffers, not textures');
@@ -108,9 +136,9 @@ function bufferOf(backend: WebGPUBackendInternals, t: tf.Tensor): GPUBuffer {
 
 /** One region to copy: `count` floats from src[srcOffset…] to dst[dstOffset…]. */
 export interface CopyRegion {
-  src: tf.Tensor;
+  src: { dataId: object };
   srcOffset: number;
-  dst: tf.Tensor;
+  dst: { dataId: object };
   dstOffset: number;
   count: number;
 }

@@ -1,0 +1,106 @@
+// The fused batch norm against tfjs-layers' own, on WebGPU (Dawn in Node): the same output, moving statistics and
+// gradients (x, gamma, beta) to float32 tolerance, for convolution and dense shapes; in 3 programs forward, 3 back.
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { batchNorm } from '../layers';
+import { countDispatches, maxRelativeDifference, useDawn, withFusedKernels } from '../../test/dawn';
+import { Random } from '../random';
+
+useDawn();
+
+function randomTensor(shape: number[], rng: Random, shift = 0): tf.Tensor {
+  const size = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(Float32Array.from({ length: size }, () => shift + 3 * (rng.next() * 2 - 1)), shape);
+}
+
+interface Outcome {
+  y: Float32Array;
+  dx: Float32Array;
+  dGamma: Float32Array;
+  dBeta: Float32Array;
+  movingMean: Float32Array;
+  movingVariance: Float32Array;
+}
+
+/** One training-mode forward and backward of a fresh layer (gamma and beta not at their defaults) on x. */
+async function run(fused: boolean, x: tf.Tensor, upstream: tf.Tensor, seed: number): Promise<Outcome> {
+  return withFusedKernels(fused, async () => {
+    const layer = batchNorm(`test_bn_${fused}_${seed}`);
+    layer.build(x.shape);
+    const rng = new Random(seed);
+    const channels = x.shape[x.rank - 1]!;
+    layer.setWeights([randomTensor([channels], rng, 1), randomTensor([channels], rng), randomTensor([channels], rng), tf.tidy(() => tf.abs(randomTensor([channels], rng, 2)))]);
+    const [gamma, beta] = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+    const xv = tf.variable(x, true);
+    let y: tf.Tensor | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      y = tf.keep(layer.apply(xv, { training: true }) as tf.Tensor);
+      return tf.sum(tf.mul(y, upstream)) as tf.Scalar;
+    }, [xv, gamma!, beta!]);
+    const [, , mm, mv] = layer.getWeights();
+    const outcome: Outcome = {
+      y: (await y!.data()) as Float32Array,
+      dx: (await grads[xv.name]!.data()) as Float32Array,
+      dGamma: (await grads[gamma!.name]!.data()) as Float32Array,
+      dBeta: (await grads[beta!.name]!.data()) as Float32Array,
+      movingMean: (await mm!.data()) as Float32Array,
+      movingVariance: (await mv!.data()) as Float32Array,
+    };
+    tf.dispose([value, y!, xv, ...Object.values(grads)]);
+    for (const w of layer.weights) w.dispose();
+    return outcome;
+  });
+}
+
+describe('fused batch norm on WebGPU', () => {
+  // Rows not a multiple of the chunk, one channel, many channels, a dense layer's [N, C], a large offset.
+  const shapes: [number[], number][] = [
+    [[6, 7, 5, 8], 0],
+    [[32, 28, 28, 1], 0],
+    [[4, 4, 4, 64], 0],
+    [[32, 96], 0],
+    [[16, 3, 3, 12], 50],
+  ];
+  for (const [shape, shift] of shapes) {
+    it(`[${shape}]${shift ? ` around ${shift}` : ''}: the tfjs layer's output, moving statistics and gradients`, async () => {
+      const rng = new Random(shape.length * 100 + shape[0]!);
+      const x = randomTensor(shape, rng, shift);
+      const upstream = randomTensor(shape, rng);
+      const reference = await run(false, x, upstream, 3);
+      const fused = await run(true, x, upstream, 3);
+      expect(maxRelativeDifference(fused.y, reference.y)).toBeLessThan(2e-5);
+      expect(maxRelativeDifference(fused.movingMean, reference.movingMean)).toBeLessThan(2e-5);
+      expect(maxRelativeDifference(fused.movingVariance, reference.movingVariance)).toBeLessThan(2e-5);
+      expect(maxRelativeDifference(fused.dBeta, reference.dBeta)).toBeLessThan(2e-5);
+      // Sums of products over many rows: compared relative to the largest magnitude of each gradient.
+      const scale = (a: Float32Array) => Math.max(1, ...Array.from(a, Math.abs));
+      expect(maxRelativeDifference(fused.dGamma, reference.dGamma) / scale(reference.dGamma)).toBeLessThan(2e-5);
+      expect(maxRelativeDifference(fused.dx, reference.dx) / scale(reference.dx)).toBeLessThan(2e-5);
+      tf.dispose([x, upstream]);
+    });
+  }
+
+  it('runs 3 programs forward and 3 backward, and leaks nothing', async () => {
+    const rng = new Random(9);
+    const x = randomTensor([8, 6, 6, 16], rng);
+    await run(true, x, x, 1);
+    const before = tf.memory().numTensors;
+    const { count, byProgram } = await withFusedKernels(true, () =>
+      countDispatches(async () => {
+        const layer = batchNorm('count_bn');
+        layer.build(x.shape);
+        const [gamma, beta] = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+        const { value, grads } = tf.variableGrads(() => tf.sum(layer.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, [gamma!, beta!]);
+        await value.data();
+        tf.dispose([value, ...Object.values(grads)]);
+        for (const w of layer.weights) w.dispose();
+      }),
+    );
+    const fusedPrograms = [...byProgram].filter(([name]) => name.startsWith('tabclr_bn_')).reduce((a, [, n]) => a + n, 0);
+    expect(fusedPrograms, JSON.stringify([...byProgram])).toBe(6);
+    // Besides them only the loss's own sum (and its gradient's fill).
+    expect(count - fusedPrograms).toBeLessThanOrEqual(3);
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+  });
+});
