@@ -4,7 +4,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { defaultTrainConfig, type Channels, type EncoderName, type OptimizerName, type TrainConfig } from '../../src/engine/config';
 import { stepFlops } from '../../src/engine/flops';
-import { countParams } from '../../src/engine/model';
 import { Random } from '../../src/engine/random';
 import { compilePipelines, createTrainState, disposeTrainState, settled, trainStep, type StepPhase, type TrainState } from '../../src/engine/step';
 import { syntheticImages } from '../../src/engine/synthetic';
@@ -142,6 +141,7 @@ export interface EngineResult {
   optimizer: OptimizerName;
   backend: string;
   adapter: string;
+  /** Trainable parameters (batch norm's moving statistics are not counted, as PyTorch does not count its buffers). */
   parameters: number;
   steps: number;
   warmup_steps: number;
@@ -272,7 +272,8 @@ export async function benchConfig(name: string, c: EngineConfig, o: EngineBenchO
     const tensorsAfter = tf.memory().numTensors;
 
     const medianStep = median(stepMs);
-    const parameters = countParams(state.model);
+    // Trainable ones, as PyTorch counts parameters (batch norm's moving statistics are buffers there).
+    const parameters = state.params.reduce((sum, p) => sum + p.variable.size, 0);
     const flops = stepFlops(state.model, c.batch, config.model.projectionDim, parameters);
     const sum = (b: ByPhase) => PHASES.reduce((a, p) => a + b[p], 0);
     return {

@@ -4,6 +4,8 @@ import type { InitScheme } from './config';
 import type { Random } from './random';
 import { FusedBatchNormalization } from './webgpu/batchNormLayer';
 import { FusedGlobalAveragePooling2D } from './webgpu/globalPoolLayer';
+// A grayscale encoder's first convolution runs as flat programs on WebGPU (it wraps tfjs's convolution kernels).
+import './webgpu/singleChannelConv';
 
 type Initializer = ReturnType<typeof tf.initializers.heNormal>;
 

@@ -32,9 +32,22 @@ export interface WebGPUBackendInternals {
 
 export type ProgramUniform = { type: 'int32' | 'float32' | 'uint32'; data: number[] };
 
+const starters: (() => void)[] = [];
+let started = false;
+
+/** Runs fn once, the first time the fused kernels run on a WebGPU backend (to wrap that backend's own kernels). */
+export function whenFusedKernelsStart(fn: () => void): void {
+  if (started) fn();
+  else starters.push(fn);
+}
+
 /** The WebGPU backend when the fused kernels should run: the backend is webgpu and the flag is on; else null. */
 export function fusedBackend(): WebGPUBackendInternals | null {
   if (tf.getBackend() !== 'webgpu' || !tf.env().getBool(FUSED_KERNELS_FLAG)) return null;
+  if (!started) {
+    started = true;
+    for (const fn of starters.splice(0)) fn();
+  }
   return tf.backend() as unknown as WebGPUBackendInternals;
 }
 
