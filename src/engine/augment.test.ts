@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import {
-  pixelCropBox,
+  resizeTaps,
   applyView,
   augmentPair,
   blurKernelSize,
@@ -84,7 +84,7 @@ describe('identity and flip', () => {
     expect(params.jitter).toBeNull();
     expect(params.grayscale).toBeNull();
     expect(params.blur).toBeNull();
-    expect(params.boxes).toEqual(Array(4).fill([0, 0, 1, 1]));
+    expect(params.crops).toEqual(Array(4).fill({ top: 0, left: 0, height: 12, width: 12, flip: false }));
     const out = applyView(images, params);
     expect(await maxAbsDiff(out, images)).toBeLessThan(1e-5);
     tf.dispose([images, out]);
@@ -123,14 +123,12 @@ describe('identity and flip', () => {
     const config = only({ cropAreaMin: 0.2, cropAreaMax: 0.9, aspectMin: 3 / 4, aspectMax: 4 / 3 });
     const size = 16;
     const params = sampleViewParams(200, size, 3, config, new Random(11));
-    for (const [y1, x1, y2, x2] of params.boxes) {
-      expect(Math.min(y1, x1)).toBeGreaterThanOrEqual(0);
-      expect(Math.max(y2, x2)).toBeLessThanOrEqual(1 + 1e-12);
+    for (const { top, left, height, width } of params.crops) {
+      expect(Math.min(top, left)).toBeGreaterThanOrEqual(0);
+      expect(top + height).toBeLessThanOrEqual(size);
+      expect(left + width).toBeLessThanOrEqual(size);
       // Sides of whole pixels, as torchvision rounds them.
-      const height = (y2 - y1) * size;
-      const width = Math.abs(x2 - x1) * size;
-      expect(Math.abs(height - Math.round(height))).toBeLessThan(1e-9);
-      expect(Math.abs(width - Math.round(width))).toBeLessThan(1e-9);
+      expect(Number.isInteger(height) && Number.isInteger(width)).toBe(true);
       // Each side is within half a pixel of the drawn one, so the area within that of the configured range.
       expect(height * width).toBeGreaterThanOrEqual((Math.sqrt(0.2 * 3 / 4) * size - 0.5) * (Math.sqrt(0.2 / (4 / 3)) * size - 0.5) - 1e-9);
       expect(height * width).toBeLessThanOrEqual(Math.min(size, Math.sqrt(0.9 * 4 / 3) * size + 0.5) * Math.min(size, Math.sqrt(0.9 / (3 / 4)) * size + 0.5) + 1e-9);
@@ -140,23 +138,30 @@ describe('identity and flip', () => {
     }
   });
 
-  it("samples the points torchvision's resized_crop samples: half-pixel centres, moved inside at the image's border", () => {
-    // A 6 × 8 crop at (3, 5) of a 16-px image: rows 3 + (u + ½)·6/16 − ½, columns 5 + (u + ½)·8/16 − ½.
-    const [y1, x1, y2, x2] = pixelCropBox(3, 5, 6, 8, 16);
-    expect(y1 * 15).toBeCloseTo(3 + 0.5 * 6 / 16 - 0.5, 10);
-    expect(x1 * 15).toBeCloseTo(5 + 0.5 * 8 / 16 - 0.5, 10);
-    expect(((y2 - y1) * 15) / 15).toBeCloseTo(6 / 16, 10);
-    expect(((x2 - x1) * 15) / 15).toBeCloseTo(8 / 16, 10);
-    expect(pixelCropBox(0, 0, 16, 16, 16)).toEqual([0, 0, 1, 1]);
-    const corner = pixelCropBox(0, 8, 8, 8, 16);
-    expect(corner[0]).toBe(0);
-    expect(corner[3]).toBeLessThanOrEqual(1);
+  it("samples the points torchvision's resized_crop samples: half-pixel centres, clamped at the crop's edges", () => {
+    // A 6-px crop at 3 resized to 16: samples at 3 + (u + ½)·6/16 − ½, clamped to [3, 8].
+    const taps = resizeTaps(3, 6, 16, false);
+    for (let u = 0; u < 16; u++) {
+      const position = Math.min(Math.max((u + 0.5) * 6 / 16 - 0.5, 0), 5);
+      expect(taps.lo[u]! + taps.weight[u]!).toBeCloseTo(3 + position, 12);
+      expect(taps.lo[u]!).toBeGreaterThanOrEqual(3);
+      expect(taps.hi[u]!).toBeLessThanOrEqual(8);
+    }
+    // The outermost samples repeat the crop's edge pixels (torchvision's clamp), not the image beyond them.
+    expect([taps.lo[0], taps.weight[0]]).toEqual([3, 0]);
+    expect([taps.lo[15], taps.hi[15], taps.weight[15]]).toEqual([8, 8, 0]);
+    // The whole image is copied; a flip reverses the samples.
+    expect(resizeTaps(0, 16, 16, false)).toEqual({ lo: [...Array(16).keys()], hi: [...Array(16).keys()].map((i) => Math.min(i + 1, 15)), weight: Array(16).fill(0) });
+    const flipped = resizeTaps(3, 6, 16, true);
+    expect(flipped.lo).toEqual([...taps.lo].reverse());
+    expect(flipped.weight).toEqual([...taps.weight].reverse());
+    expect(() => resizeTaps(0, 17, 16, false)).toThrow(/cannot be shrunk/);
   });
 
-  it('falls back to the whole image when no box fits', () => {
+  it('falls back to the whole image when no crop fits', () => {
     // Area 1 with aspect 2 never fits a square image.
     const params = sampleViewParams(3, 8, 1, only({ aspectMin: 2, aspectMax: 2 }), new Random(1));
-    expect(params.boxes).toEqual(Array(3).fill([0, 0, 1, 1]));
+    expect(params.crops).toEqual(Array(3).fill({ top: 0, left: 0, height: 8, width: 8, flip: false }));
   });
 });
 

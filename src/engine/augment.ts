@@ -8,11 +8,16 @@ import type { Random } from './random';
 import { fusedAugmentViews } from './webgpu/augment';
 
 /**
- * A cropAndResize box [y1, x1, y2, x2], normalised so that [0, 0, 1, 1] is the whole image; x1 > x2 flips.
- * cropAndResize scales these by (side − 1), i.e. between first and last pixel centres, which is what makes the
- * whole-image box reproduce an S×S input exactly at output size S.
+ * A random resized crop as torchvision's RandomResizedCrop draws it: a rectangle of whole pixels of the (square) image,
+ * resized back to the image's side; `flip` mirrors the view left to right.
  */
-export type CropBox = [number, number, number, number];
+export interface PixelCrop {
+  top: number;
+  left: number;
+  height: number;
+  width: number;
+  flip: boolean;
+}
 
 export type JitterOp = 'brightness' | 'contrast' | 'saturation' | 'hue';
 
@@ -41,8 +46,8 @@ export interface ViewParams {
   /** Output side S; the view is [N, S, S, channels]. */
   imageSize: number;
   channels: Channels;
-  /** One box per image: the random resized crop, with the horizontal flip folded in. */
-  boxes: CropBox[];
+  /** One crop per image, with its horizontal flip. */
+  crops: PixelCrop[];
   jitter: JitterParams | null;
   /** Per image: replace it by its grayscale (RGB only). */
   grayscale: boolean[] | null;
@@ -64,12 +69,12 @@ const BLUR_KERNEL_FRACTION = 0.1;
 /**
  * Random resized crop as torchvision's RandomResizedCrop draws it (get_params): on the image's pixel grid (`size` px
  * square), area fraction uniform and aspect ratio log-uniform, each side rounded to whole pixels, the position a whole
- * pixel; the whole image when no crop fits in CROP_ATTEMPTS. The box then samples the points resized_crop samples
- * (pixelCropBox). Whole pixels matter: a box at a random sub-pixel offset interpolates every sample between two pixels,
- * which blurs the view, so two views of an image look more alike and the task gets easier (the parity work measured
- * NT-Xent about 0.25 lower after 150 steps on Fashion-MNIST with continuous boxes).
+ * pixel; the whole image when no crop fits in CROP_ATTEMPTS. Whole pixels matter: a crop at a random sub-pixel offset
+ * interpolates every sample between two pixels, which blurs the view, so two views of an image look more alike and the
+ * task gets easier (the parity work measured NT-Xent about 0.25 lower after 150 steps on Fashion-MNIST with continuous
+ * boxes).
  */
-export function sampleCropBox(config: AugmentConfig, rng: Random, size: number): CropBox {
+export function sampleCrop(config: AugmentConfig, rng: Random, size: number): Omit<PixelCrop, 'flip'> {
   const logAspectMin = Math.log(config.aspectMin);
   const logAspectMax = Math.log(config.aspectMax);
   for (let attempt = 0; attempt < CROP_ATTEMPTS; attempt++) {
@@ -80,35 +85,39 @@ export function sampleCropBox(config: AugmentConfig, rng: Random, size: number):
     if (width > 0 && height > 0 && width <= size && height <= size) {
       const top = rng.int(size - height + 1);
       const left = rng.int(size - width + 1);
-      return pixelCropBox(top, left, height, width, size);
+      return { top, left, height, width };
     }
   }
   // For a square image torchvision's fallback (central crop with the ratio clamped to the range) is the whole image.
-  return [0, 0, 1, 1];
+  return { top: 0, left: 0, height: size, width: size };
+}
+
+/** Along one axis of an output of `outSize` samples: per sample, the two source pixels it blends and the second's weight. */
+export interface ResizeTaps {
+  lo: number[];
+  hi: number[];
+  weight: number[];
 }
 
 /**
- * The box that makes cropAndResize sample what torchvision's resized_crop samples for the pixel crop (top, left, height,
- * width) of a `size`-px image resized back to `size`: output pixel u at source top + (u + ½)·height/size − ½ (half-pixel
- * centres). Where that first sample falls before the image (a crop at the border, enlarged), the box moves inside by
- * less than half a pixel, since cropAndResize would read zeros there; torchvision clamps at the crop's edge instead.
+ * Bilinear taps of torchvision's resized_crop along one axis (F.resize with antialias, which for an enlargement is
+ * bilinear with half-pixel centres): output sample u reads the crop at (u + ½)·extent/outSize − ½, clamped to the
+ * crop, so the outermost samples repeat the crop's edge pixels instead of reading the image beyond it. `flip` reverses
+ * the samples. Only enlargement (extent ≤ outSize) is bilinear; a larger crop would need torchvision's antialiasing
+ * filter, and tabclr's crops never exceed the image they are resized back to.
  */
-export function pixelCropBox(top: number, left: number, height: number, width: number, size: number): CropBox {
-  if (size < 2) return [0, 0, 1, 1];
-  const span = (extent: number) => ((size - 1) * extent) / size / (size - 1);
-  const side = (offset: number, extent: number): [number, number] => {
-    const length = span(extent);
-    const start = Math.min(Math.max((offset + (0.5 * extent) / size - 0.5) / (size - 1), 0), 1 - length);
-    return [start, start + length];
-  };
-  const [y1, y2] = side(top, height);
-  const [x1, x2] = side(left, width);
-  return [y1, x1, y2, x2];
-}
-
-/** cropAndResize samples from x1 to x2, so swapping them mirrors the crop: crop and flip in one op. */
-export function flipBox([y1, x1, y2, x2]: CropBox): CropBox {
-  return [y1, x2, y2, x1];
+export function resizeTaps(offset: number, extent: number, outSize: number, flip: boolean): ResizeTaps {
+  if (extent > outSize) throw new Error(`resizeTaps: a crop of ${extent} px cannot be shrunk to ${outSize} bilinearly`);
+  const taps: ResizeTaps = { lo: [], hi: [], weight: [] };
+  for (let u = 0; u < outSize; u++) {
+    const at = flip ? outSize - 1 - u : u;
+    const position = Math.min(Math.max(((at + 0.5) * extent) / outSize - 0.5, 0), extent - 1);
+    const lo = Math.floor(position);
+    taps.lo.push(offset + lo);
+    taps.hi.push(offset + Math.min(lo + 1, extent - 1));
+    taps.weight.push(position - lo);
+  }
+  return taps;
 }
 
 /** The jitter ops that can change an image: zero strength is the identity, and one channel has no chroma. */
@@ -171,14 +180,14 @@ export function sampleViewParams(
   config: AugmentConfig,
   rng: Random,
 ): ViewParams {
-  const boxes = Array.from({ length: count }, () => {
-    const box = sampleCropBox(config, rng, imageSize);
-    return rng.bernoulli(config.flipProb) ? flipBox(box) : box;
+  const crops = Array.from({ length: count }, () => {
+    const crop = sampleCrop(config, rng, imageSize);
+    return { ...crop, flip: rng.bernoulli(config.flipProb) };
   });
   return {
     imageSize,
     channels,
-    boxes,
+    crops,
     jitter: sampleJitter(count, channels, config, rng),
     grayscale: sampleGrayscale(count, channels, config, rng),
     blur: sampleBlur(count, imageSize, config, rng),
@@ -303,6 +312,29 @@ function colourJitter(x: tf.Tensor4D, jitter: JitterParams): tf.Tensor4D {
   return y;
 }
 
+/**
+ * Resized crop and flip of every image along one axis (1: rows, 2: columns): two gathers of whole rows or columns
+ * per image and a blend. Separable, so two calls make the 2-D bilinear resize.
+ */
+function resizeAxis(x: tf.Tensor4D, taps: ResizeTaps[], axis: 1 | 2): tf.Tensor4D {
+  const n = taps.length;
+  const size = taps[0]!.lo.length;
+  const lo = tf.tensor2d(taps.flatMap((t) => t.lo), [n, size], 'int32');
+  const hi = tf.tensor2d(taps.flatMap((t) => t.hi), [n, size], 'int32');
+  const shape: [number, number, number, number] = axis === 1 ? [n, size, 1, 1] : [n, 1, size, 1];
+  const weight = taps.flatMap((t) => t.weight);
+  const a = tf.gather(x, lo, axis, 1) as tf.Tensor4D;
+  const b = tf.gather(x, hi, axis, 1) as tf.Tensor4D;
+  // a·(1 − w) + b·w, exact at w = 0, where the whole image is copied.
+  return tf.add(tf.mul(a, tf.tensor4d(weight.map((w) => 1 - w), shape)), tf.mul(b, tf.tensor4d(weight, shape)));
+}
+
+/** Every image's crop resized back to `size` and flipped where it says so: float32 [N, size, size, C]. */
+function resizedCrops(images: tf.Tensor4D, crops: PixelCrop[], size: number): tf.Tensor4D {
+  const rows = resizeAxis(tf.cast(images, 'float32'), crops.map((c) => resizeTaps(c.top, c.height, size, false)), 1);
+  return resizeAxis(rows, crops.map((c) => resizeTaps(c.left, c.width, size, c.flip)), 2);
+}
+
 function randomGrayscale(x: tf.Tensor4D, flags: boolean[]): tf.Tensor4D {
   // The gray image broadcast to 3 channels where the flag is set; blend is exact at 0 and 1.
   return blend(x, grayscaleOf(x), flags.map(Number));
@@ -342,8 +374,8 @@ function gaussianBlur(x: tf.Tensor4D, blur: BlurParams): tf.Tensor4D {
  */
 export function applyView(images: tf.Tensor4D, params: ViewParams): tf.Tensor4D {
   const [n, , , c] = images.shape;
-  if (n !== params.boxes.length) {
-    throw new Error(`applyView: batch of ${n} images but parameters for ${params.boxes.length}`);
+  if (n !== params.crops.length) {
+    throw new Error(`applyView: batch of ${n} images but parameters for ${params.crops.length}`);
   }
   if (c !== params.channels) {
     throw new Error(`applyView: images have ${c} channels but parameters are for ${params.channels}`);
@@ -351,8 +383,7 @@ export function applyView(images: tf.Tensor4D, params: ViewParams): tf.Tensor4D 
   const size = params.imageSize;
   return tf.tidy(() => {
     // Always runs: besides crop and flip it makes the float32 [N, S, S, C] the later steps expect.
-    const boxInd = tf.tensor1d(Array.from({ length: n }, (_, i) => i), 'int32');
-    let x = tf.image.cropAndResize(images, tf.tensor2d(params.boxes, [n, 4]), boxInd, [size, size], 'bilinear');
+    let x = resizedCrops(images, params.crops, size);
     if (params.jitter) x = colourJitter(x, params.jitter);
     if (params.grayscale) x = randomGrayscale(x, params.grayscale);
     if (params.blur) x = gaussianBlur(x, params.blur);
