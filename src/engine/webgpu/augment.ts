@@ -11,16 +11,17 @@ const OP_CODES: Record<JitterOp, number> = { brightness: 0, contrast: 1, saturat
 
 /** Per view-image parameters, laid out as the programs read them (see `table`). */
 const FIELDS = {
-  box: 0, // y1, x1, y2, x2
-  steps: 4, // jitter steps this image takes (0–4)
-  ops: 5, // op code of each step
-  factors: 9, // factor of each step (hue: unused, see hue)
-  complements: 13, // 1 − factor, rounded as tfjs rounds it
-  gray: 17, // 1: replace by grayscale
-  jitter: 18, // 1: the view jitters (tfjs then clips the crop before the first step)
-  hue: 19, // 3×3 row-major matrix of the hue step
-  blur: 28, // 1: the view blurs (an image with sigma 0 has the delta kernel)
-  taps: 29, // blur taps, `kernelSize` of them
+  crop: 0, // top, left, height, width (whole pixels)
+  flip: 4, // 1: mirrored left to right
+  steps: 5, // jitter steps this image takes (0–4)
+  ops: 6, // op code of each step
+  factors: 10, // factor of each step (hue: unused, see hue)
+  complements: 14, // 1 − factor, rounded as tfjs rounds it
+  gray: 18, // 1: replace by grayscale
+  jitter: 19, // 1: the view jitters (tfjs then clips the crop before the first step)
+  hue: 20, // 3×3 row-major matrix of the hue step
+  blur: 29, // 1: the view blurs (an image with sigma 0 has the delta kernel)
+  taps: 30, // blur taps, `kernelSize` of them
 } as const;
 
 export function tableStride(kernelSize: number): number {
@@ -30,13 +31,14 @@ export function tableStride(kernelSize: number): number {
 /** The parameters of every image of both views as one table (views[0]'s images first). */
 export function augmentTable(views: ViewParams[], kernelSize: number): Float32Array {
   const stride = tableStride(kernelSize);
-  const count = views.reduce((a, v) => a + v.boxes.length, 0);
+  const count = views.reduce((a, v) => a + v.crops.length, 0);
   const table = new Float32Array(count * stride);
   let row = 0;
   for (const view of views) {
-    view.boxes.forEach((box, i) => {
+    view.crops.forEach((crop, i) => {
       const at = row * stride;
-      table.set(box, at + FIELDS.box);
+      table.set([crop.top, crop.left, crop.height, crop.width], at + FIELDS.crop);
+      table[at + FIELDS.flip] = crop.flip ? 1 : 0;
       const steps = view.jitter?.perImage[i] ?? [];
       table[at + FIELDS.steps] = steps.length;
       steps.forEach((step, s) => {
@@ -67,35 +69,29 @@ fn source(n : i32, y : i32, x : i32, c : i32) -> f32 {
   return f32(X[((n * uniforms.sourceSide + y) * uniforms.sourceSide + x) * uniforms.channels + c]) / uniforms.divisor;
 }
 
-// tfjs's CropAndResizeProgram (bilinear, extrapolation 0), for every channel of one pixel.
+// One axis of ../augment.ts's resizeTaps: the two source pixels output sample u blends, and the second's weight.
+fn resizeTap(offset : f32, extent : f32, u : i32) -> vec3<f32> {
+  let position = clamp((f32(u) + 0.5) * extent / f32(uniforms.side) - 0.5, 0.0, extent - 1.0);
+  let lo = floor(position);
+  return vec3<f32>(offset + lo, offset + min(lo + 1.0, extent - 1.0), position - lo);
+}
+
+// ../augment.ts's resizedCrops for every channel of one pixel: rows blended first, then columns, as its two passes.
 fn crop(v : i32, y : i32, x : i32) -> vec3<f32> {
   let n = v % uniforms.sources;
-  let y1 = param(v, ${FIELDS.box});
-  let x1 = param(v, ${FIELDS.box + 1});
-  let y2 = param(v, ${FIELDS.box + 2});
-  let x2 = param(v, ${FIELDS.box + 3});
-  let last = f32(uniforms.sourceSide - 1);
-  var in_y = 0.5 * (y1 + y2) * last;
-  var in_x = 0.5 * (x1 + x2) * last;
-  if (uniforms.side > 1) {
-    let ratio = f32(last / f32(uniforms.side - 1));
-    in_y = y1 * last + f32(y) * ((y2 - y1) * ratio);
-    in_x = x1 * last + f32(x) * ((x2 - x1) * ratio);
-  }
-  if (in_y < 0.0 || in_y > last || in_x < 0.0 || in_x > last) { return vec3<f32>(0.0); }
-  let frac = vec2<f32>(in_x, in_y);
-  let lo = vec2<i32>(frac);
-  let hi = vec2<i32>(ceil(frac));
-  let f = frac - vec2<f32>(lo);
+  var at = x;
+  if (param(v, ${FIELDS.flip}) > 0.0) { at = uniforms.side - 1 - x; }
+  let ty = resizeTap(param(v, ${FIELDS.crop}), param(v, ${FIELDS.crop + 2}), y);
+  let tx = resizeTap(param(v, ${FIELDS.crop + 1}), param(v, ${FIELDS.crop + 3}), at);
+  let y0 = i32(ty.x);
+  let y1 = i32(ty.y);
+  let x0 = i32(tx.x);
+  let x1 = i32(tx.y);
   var out = vec3<f32>(0.0);
   for (var c = 0; c < uniforms.channels; c++) {
-    let tl = source(n, lo.y, lo.x, c);
-    let bl = source(n, hi.y, lo.x, c);
-    let tr = source(n, lo.y, hi.x, c);
-    let br = source(n, hi.y, hi.x, c);
-    let top = tl + (tr - tl) * f.x;
-    let bottom = bl + (br - bl) * f.x;
-    out[c] = top + (bottom - top) * f.y;
+    let left = source(n, y0, x0, c) * (1.0 - ty.z) + source(n, y1, x0, c) * ty.z;
+    let right = source(n, y0, x1, c) * (1.0 - ty.z) + source(n, y1, x1, c) * ty.z;
+    out[c] = left * (1.0 - tx.z) + right * tx.z;
   }
   return out;
 }
