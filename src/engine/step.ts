@@ -149,7 +149,7 @@ export { toUnitRange };
 
 /**
  * One training step on a batch of source images (float32 [N, S, S, C] in [0, 1], or integers 0–255).
- * Augmentation runs first, outside the differentiated function (CropAndResize has no gradient). Results are read
+ * Augmentation runs first, outside the differentiated function (the views need no gradient). Results are read
  * with `await data()` only; a non-finite loss skips the update. Leaves no tensor behind.
  */
 export async function trainStep(state: TrainState, images: tf.Tensor4D, options: StepOptions = {}): Promise<StepMetrics> {
