@@ -17,7 +17,7 @@
 // (scripts/lib/dawn.ts; VK_ICD_FILENAMES or VK_DRIVER_FILES choose one). It asserts no time.
 import * as tf from '@tensorflow/tfjs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
-import { oneOf, parseCommandLine, someOf, wholeNumber } from './lib/args';
+import { oneOf, parseCommandLineOrExit, someOf, wholeNumber } from './lib/args';
 import { startDawn, describeAdapter, type Dawn } from './lib/dawn';
 import { ENGINE_CONFIGS, benchConfig, type EngineResult } from './lib/engine-bench';
 import { engineTable, kernelTable } from './lib/engine-report';
@@ -31,7 +31,7 @@ const USAGE =
 
 // --kernel-times is a switch: turn it into a valued option before parsing.
 const argv = process.argv.slice(2).map((a) => (a === '--kernel-times' ? '--kernel-times=yes' : a));
-const parsed = parseCommandLine(argv, {
+const options = parseCommandLineOrExit(argv, {
   name: 'bench:engine',
   usage: USAGE,
   defaults: {
@@ -57,15 +57,6 @@ const parsed = parseCommandLine(argv, {
     fused: oneOf(['on', 'off', 'both'] as const),
   },
 });
-if (parsed.kind === 'help') {
-  console.log(parsed.usage);
-  process.exit(0);
-}
-if (parsed.kind === 'error') {
-  console.error(parsed.message);
-  process.exit(2);
-}
-const options = parsed.options;
 const log = (line: string) => console.error(line);
 
 async function main(): Promise<void> {

@@ -19,32 +19,24 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { parseCommandLine, pathText } from './lib/args';
+import { parseCommandLineOrExit, pathText } from './lib/args';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const LIMIT_BYTES = 48 * 2 ** 20;
 const USAGE = 'usage: npm run pack:gpu -- --out DIR [--vulkan-deb PATH]';
 
-const parsed = parseCommandLine(process.argv.slice(2), {
+const options = parseCommandLineOrExit(process.argv.slice(2), {
   name: 'pack:gpu',
   usage: USAGE,
   defaults: { out: undefined as string | undefined, 'vulkan-deb': undefined as string | undefined },
   values: { out: pathText, 'vulkan-deb': pathText },
   required: ['out'],
 });
-if (parsed.kind === 'help') {
-  console.log(parsed.usage);
-  process.exit(0);
-}
-if (parsed.kind === 'error') {
-  console.error(parsed.message);
-  process.exit(2);
-}
-const out = resolve(parsed.options.out!);
+const out = resolve(options.out!);
 const log = (line: string) => console.error(line);
 
-function run(command: string, args: string[], options: { cwd?: string } = {}): void {
-  const result = spawnSync(command, args, { stdio: ['ignore', 'inherit', 'inherit'], ...options });
+function run(command: string, args: string[], spawnOptions: { cwd?: string } = {}): void {
+  const result = spawnSync(command, args, { stdio: ['ignore', 'inherit', 'inherit'], ...spawnOptions });
   if (result.error) throw new Error(`${command}: ${result.error.message}`);
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${result.status}`);
 }
@@ -57,7 +49,7 @@ function xz(source: string, target: string): void {
 }
 
 function vulkanDeb(folder: string): string {
-  const given = parsed.kind === 'options' ? parsed.options['vulkan-deb'] : undefined;
+  const given = options['vulkan-deb'];
   if (given) {
     if (!existsSync(given)) throw new Error(`--vulkan-deb ${given}: no such file`);
     return resolve(given);

@@ -1,6 +1,6 @@
 // Command-line options of the scripts: `--name value` or `--name=value`, `--json`, `--help`; every option's text
 // checked by a parser that says what is wrong in words. Pure, so that the rules are unit-tested; the scripts turn a
-// refusal into one line on stderr and exit code 2 (bench.ts parseArgs).
+// refusal into one line on stderr and exit code 2 (parseCommandLineOrExit).
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -52,6 +52,20 @@ export function parseCommandLine<T extends object>(argv: string[], spec: Command
     if (values[option] === undefined) return error(`--${option} is required`);
   }
   return { kind: 'options', options: { ...(values as T), json } };
+}
+
+/** The options in argv; or the usage on stdout and exit 0 for --help; or the problem on stderr and exit 2. */
+export function parseCommandLineOrExit<T extends object>(argv: string[], spec: CommandSpec<T>): T & { json: boolean } {
+  const parsed = parseCommandLine(argv, spec);
+  if (parsed.kind === 'help') {
+    console.log(parsed.usage);
+    process.exit(0);
+  }
+  if (parsed.kind === 'error') {
+    console.error(parsed.message);
+    process.exit(2);
+  }
+  return parsed.options;
 }
 
 const quoted = (text: string) => JSON.stringify(text);

@@ -8,7 +8,7 @@ import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CHROMIUM_ARGS, systemChromium } from '../../e2e/browser';
-import { parseCommandLine, type CommandSpec } from './args';
+import { parseCommandLineOrExit, type CommandSpec } from './args';
 
 /** The repository root: where `vite preview` runs and the build folder lies. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -42,13 +42,7 @@ export const DIST = process.env.TABCLR_DIST?.trim() || 'dist';
  * wrong fails with one line on stderr and exit code 2.
  */
 export function parseArgs<T extends object>(argv: string[], spec: CommandSpec<T>): T & { json: boolean } {
-  const parsed = parseCommandLine(argv, spec);
-  if (parsed.kind === 'help') {
-    console.log(parsed.usage);
-    process.exit(0);
-  }
-  if (parsed.kind === 'error') fail(parsed.message);
-  return parsed.options;
+  return parseCommandLineOrExit(argv, spec);
 }
 
 /** Fails unless the build folder has been built: the scripts serve it and build nothing. */
