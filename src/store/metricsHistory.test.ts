@@ -103,7 +103,7 @@ describe('MetricsHistory', () => {
     expect(history.length).toBe(0);
     expect(history.columns().loss.length).toBe(0);
     expect(history.knnColumns().length).toBe(0);
-    expect(history.baselines).toEqual({ randomInit: 0.62, rawPixels: 0.75 });
+    expect(history.baselines).toEqual({ randomInit: 0.62, rawPixels: 0.75, probeRandomInit: null, probeRawPixels: null });
     history.push(stepReport(1, { loss: 2, methodLoss: 2 }));
     expect(history.columns().lossSmoothed[0]).toBeCloseTo(2, 12); // the EMA starts afresh
   });
@@ -125,6 +125,19 @@ describe('MetricsHistory', () => {
     expect(knn.length).toBe(200);
     expect(knn.step[199]).toBe(1990);
     expect(knn.accuracy[100]).toBeCloseTo(0.5);
+  });
+
+  it('keeps evaluations in step order: the untrained encoder\'s (step 0) may arrive after the first steps\' ones', () => {
+    const history = new MetricsHistory();
+    history.pushKnn(2, 0.4, 0.45);
+    history.pushKnn(4, 0.5);
+    history.pushKnn(0, 0.3, 0.35);
+    history.pushKnn(3, 0.45, 0.5);
+    const knn = history.knnColumns();
+    expect(Array.from(knn.step)).toEqual([0, 2, 3, 4]);
+    expect(Array.from(knn.accuracy)).toEqual([0.3, 0.4, 0.45, 0.5]);
+    // The probe's accuracy travels with its point; NaN where it was not measured.
+    expect(Array.from(knn.probe)).toEqual([0.35, 0.45, 0.5, NaN]);
   });
 
   it('records whether the entropy term is on', () => {

@@ -38,6 +38,8 @@ export interface KnnColumns {
   step: Float64Array;
   /** kNN accuracy in [0, 1] on the held-out queries. */
   accuracy: Float64Array;
+  /** The linear probe's accuracy on the same queries; NaN where it was not measured (runs saved before it was). */
+  probe: Float64Array;
 }
 
 /** kNN accuracy of the references a trained encoder must beat (../shared/docs/simclr-recipe.md: always show them). */
@@ -46,6 +48,9 @@ export interface KnnBaselines {
   randomInit: number | null;
   /** Raw pixels as the representation. */
   rawPixels: number | null;
+  /** The linear probe's accuracy on the same two representations. */
+  probeRandomInit: number | null;
+  probeRawPixels: number | null;
 }
 
 export type HistoryListener = () => void;
@@ -110,12 +115,13 @@ export class MetricsHistory {
   private knnSize = 0;
   private knnStep = new Float64Array(64);
   private knnAccuracy = new Float64Array(64);
+  private knnProbe = new Float64Array(64);
   private entropySeen = false;
   private lastTotalSteps = 0;
   private readonly listeners = new Set<HistoryListener>();
   private revision = 0;
 
-  baselines: KnnBaselines = { randomInit: null, rawPixels: null };
+  baselines: KnnBaselines = { randomInit: null, rawPixels: null, probeRandomInit: null, probeRawPixels: null };
 
   private static allocate(capacity: number): Record<FloatColumn, Float64Array> {
     const data = {} as Record<FloatColumn, Float64Array>;
@@ -194,22 +200,32 @@ export class MetricsHistory {
     };
   }
 
-  /** Records a kNN evaluation (accuracy in [0, 1]) made after `step`. */
-  pushKnn(step: number, accuracy: number): void {
+  /**
+   * Records an evaluation made after `step`: kNN accuracy and the linear probe's (in [0, 1]; NaN when not measured).
+   * Points are kept in step order, since the untrained encoder's (step 0) can arrive after the first steps' ones.
+   */
+  pushKnn(step: number, accuracy: number, probe = NaN): void {
     if (this.knnSize === this.knnCapacity) {
       this.knnCapacity *= 2;
       this.knnStep = grown(this.knnStep, this.knnCapacity);
       this.knnAccuracy = grown(this.knnAccuracy, this.knnCapacity);
+      this.knnProbe = grown(this.knnProbe, this.knnCapacity);
     }
-    this.knnStep[this.knnSize] = step;
-    this.knnAccuracy[this.knnSize] = accuracy;
+    let at = this.knnSize;
+    while (at > 0 && this.knnStep[at - 1]! > step) at -= 1;
+    this.knnStep.copyWithin(at + 1, at, this.knnSize);
+    this.knnAccuracy.copyWithin(at + 1, at, this.knnSize);
+    this.knnProbe.copyWithin(at + 1, at, this.knnSize);
+    this.knnStep[at] = step;
+    this.knnAccuracy[at] = accuracy;
+    this.knnProbe[at] = probe;
     this.knnSize += 1;
     this.notify();
   }
 
   knnColumns(): KnnColumns {
     const n = this.knnSize;
-    return { length: n, step: this.knnStep.subarray(0, n), accuracy: this.knnAccuracy.subarray(0, n) };
+    return { length: n, step: this.knnStep.subarray(0, n), accuracy: this.knnAccuracy.subarray(0, n), probe: this.knnProbe.subarray(0, n) };
   }
 
   /** Sets either or both baselines; pass null to forget one (e.g. a new data set). */

@@ -1,7 +1,7 @@
 // What the run has learnt, as the page shows it: the probe images, embedding snapshots, kNN baselines and the
 // nearest neighbours of a chosen image. Step metrics live outside React, in metricsHistory.
 import type { StateCreator } from 'zustand';
-import { type FromWorker, type MonitorSettings, type ProbeSet, type SnapshotReport } from '../worker/protocol';
+import { type EvaluationBaselines, type FromWorker, type MonitorSettings, type ProbeSet, type SnapshotReport } from '../worker/protocol';
 import { metricsHistory } from './metricsHistory';
 import type { LifecycleOf } from './lifecycle';
 import type { Store } from './store';
@@ -18,7 +18,8 @@ export interface MonitorSlice {
   monitorSettings: MonitorSettings;
   probe: ProbeSet | null;
   snapshots: SnapshotReport[];
-  baselines: { randomInit: number; rawPixels: number } | null;
+  /** kNN accuracy of the untrained encoder and of raw pixels, and the linear probe's when the run measured it. */
+  baselines: (EvaluationBaselines & { probe: EvaluationBaselines | null }) | null;
   /** Index into snapshots of the one the map shows; null follows the latest. */
   shownSnapshot: number | null;
   /** The probe image whose neighbours were asked for last, and the answer once it arrives. */
@@ -30,6 +31,8 @@ export interface MonitorSlice {
   setMonitorSettings(change: Partial<MonitorSettings>): void;
   showSnapshot(index: number | null): void;
   requestNeighbours(position: number): void;
+  /** Forgets the chosen image: the map shows every image alike again. */
+  clearNeighbours(): void;
   resetMonitor(): void;
   receiveMonitor(message: MonitorMessage): void;
 }
@@ -76,8 +79,14 @@ export const createMonitorSlice: StateCreator<Store, [], [], MonitorSlice> = (se
     get().send({ type: 'neighbours', position, k: NEIGHBOURS_SHOWN });
   },
 
+  clearNeighbours() {
+    set({ neighbourQuery: null, neighbours: null });
+  },
+
   resetMonitor() {
     metricsHistory.clear();
+    // The new run's baselines come once its untrained encoder is measured, beside its first steps.
+    metricsHistory.setBaselines({ randomInit: null, rawPixels: null, probeRandomInit: null, probeRawPixels: null });
     set({ probe: null, snapshots: [], baselines: null, shownSnapshot: null, neighbourQuery: null, neighbours: null, umapProgress: null });
   },
 
@@ -86,20 +95,32 @@ export const createMonitorSlice: StateCreator<Store, [], [], MonitorSlice> = (se
       case 'probe':
         set({ probe: message.probe });
         break;
-      case 'baselines':
-        set({ baselines: { randomInit: message.randomInit, rawPixels: message.rawPixels } });
-        metricsHistory.setBaselines({ randomInit: message.randomInit, rawPixels: message.rawPixels });
+      case 'baselines': {
+        const probe = message.probe ?? null;
+        set({ baselines: { randomInit: message.randomInit, rawPixels: message.rawPixels, probe } });
+        metricsHistory.setBaselines({
+          randomInit: message.randomInit,
+          rawPixels: message.rawPixels,
+          probeRandomInit: probe?.randomInit ?? null,
+          probeRawPixels: probe?.rawPixels ?? null,
+        });
         break;
+      }
       case 'umap-progress':
         set({ umapProgress: message.epoch / message.epochs });
         break;
       case 'snapshot': {
         const { snapshot } = message;
-        // In step order: a UMAP snapshot asked for between steps can arrive after later PCA ones.
+        // In step order: a UMAP snapshot asked for between steps can arrive after later PCA ones, and the untrained
+        // encoder's (step 0) is made beside the first steps, so it can arrive after theirs.
         const snapshots = [...get().snapshots, snapshot].sort((a, b) => a.step - b.step);
-        set({ snapshots, ...(snapshot.method === 'umap' ? { umapProgress: null, shownSnapshot: snapshots.indexOf(snapshot) } : {}) });
-        // The kNN curve follows the regular snapshots only, which arrive in step order.
-        if (snapshot.knnAccuracy !== null && snapshot.method === 'pca') metricsHistory.pushKnn(snapshot.step, snapshot.knnAccuracy);
+        const at = snapshots.indexOf(snapshot);
+        const shown = get().shownSnapshot;
+        // A snapshot replayed on the slider stays the one shown when an earlier one comes in before it.
+        const shownSnapshot = snapshot.method === 'umap' ? at : shown !== null && at <= shown ? shown + 1 : shown;
+        set({ snapshots, shownSnapshot, ...(snapshot.method === 'umap' ? { umapProgress: null } : {}) });
+        // The kNN curve follows the regular snapshots only.
+        if (snapshot.knnAccuracy !== null && snapshot.method === 'pca') metricsHistory.pushKnn(snapshot.step, snapshot.knnAccuracy, snapshot.probeAccuracy ?? NaN);
         break;
       }
       case 'neighbours':

@@ -116,7 +116,19 @@ export interface SnapshotReport {
   coords: Float32Array;
   /** kNN accuracy (k = 20, cosine) of the held-out labelled images; null without labels. */
   knnAccuracy: number | null;
+  /**
+   * Accuracy of a linear probe (logistic regression on the frozen representation, src/engine/linearProbe.ts) fitted
+   * on the kNN memory images and scored on the same held-out images; null without labels. Absent from snapshots saved
+   * before the probe existed.
+   */
+  probeAccuracy?: number | null;
   method: 'pca' | 'umap';
+}
+
+/** The two references a trained encoder must beat: the same encoder untrained, and raw pixels. */
+export interface EvaluationBaselines {
+  randomInit: number;
+  rawPixels: number;
 }
 
 export type TrainerState = 'idle' | 'compiling' | 'training' | 'paused' | 'stopped';
@@ -225,8 +237,11 @@ export type FromWorker =
   | { type: 'probe'; probe: ProbeSet }
   /** Pairs of views: image i's two views are images 2i and 2i + 1. */
   | { type: 'augment-preview'; pixels: Uint8Array; count: number; imageSize: number; channels: 1 | 3 }
-  /** kNN accuracy of the untrained encoder and of raw pixels, computed once at the start of a labelled run. */
-  | { type: 'baselines'; randomInit: number; rawPixels: number }
+  /**
+   * kNN accuracy of the untrained encoder and of raw pixels, computed once at the start of a labelled run, and the
+   * linear probe's on the same two (absent in runs saved before the probe existed).
+   */
+  | { type: 'baselines'; randomInit: number; rawPixels: number; probe?: EvaluationBaselines }
   | { type: 'snapshot'; snapshot: SnapshotReport }
   | { type: 'umap-progress'; epoch: number; epochs: number }
   | { type: 'export-progress'; kind: 'model' | 'embeddings'; done: number; total: number }
