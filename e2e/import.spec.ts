@@ -1,4 +1,5 @@
 import { encodeImages, expect, removeFixtureFolders, test, writeFolder, type FixtureImage, type Page } from './fixtures';
+import { mapPixels } from './mapPixels';
 
 test.afterAll(removeFixtureFolders);
 
@@ -156,20 +157,14 @@ test.describe('names of files and folders', () => {
     const classes = [ALERTS, FLAGS, 'plain'];
     expect((await learnt.getByRole('list', { name: 'Classes' }).getByRole('listitem').allTextContents()).sort()).toEqual([...classes].sort());
 
-    // The tooltip of a point: find one drawn on the canvas, and hover it.
+    // The tooltip of an image: find one drawn on the map (its top left corner, in a screenshot), and hover inside it.
     const map = learnt.getByRole('img', { name: /Embedding map: 9 images at step 1/ });
-    const point = await map.evaluate((canvas: HTMLCanvasElement) => {
-      const { width, height } = canvas;
-      const data = canvas.getContext('2d')!.getImageData(0, 0, width, height).data;
-      for (let i = 3; i < data.length; i += 4) {
-        if (data[i]! > 200) return { x: ((i >> 2) % width) / (width / canvas.clientWidth), y: Math.floor((i >> 2) / width) / (height / canvas.clientHeight) };
-      }
-      return null;
-    });
-    await map.hover({ position: { x: point!.x, y: point!.y + 1 } });
+    const { firstContent } = await mapPixels(page, map);
+    await map.hover({ position: { x: firstContent!.x + 4, y: firstContent!.y + 4 } });
     await expect(learnt.locator('.map-tooltip')).toHaveText(new RegExp(`^(${classes.map(escapeRegExp).join('|')})$`));
 
     // Neighbours, named with their class.
+    await learnt.getByText(/Choose an image by number/).click();
     await learnt.getByRole('group', { name: 'Probe images' }).getByRole('button').first().click();
     const named = `(${classes.map(escapeRegExp).join('|')})`;
     await expect(learnt.getByRole('heading', { name: /Nearest neighbours of image 1/ })).toHaveText(new RegExp(`^Nearest neighbours of image 1 \\(${named}\\)$`));

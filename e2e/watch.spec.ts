@@ -1,5 +1,6 @@
 import { expect, test, type Page } from './fixtures';
 import { encodeImages, removeFixtureFolders, writeFolder } from './fixtures';
+import { mapPixels } from './mapPixels';
 
 test.afterAll(removeFixtureFolders);
 
@@ -20,40 +21,135 @@ async function tinyRun(page: Page, steps: number, every: number, mapImages: numb
   await page.getByLabel('Images on the map').fill(String(mapImages));
 }
 
-test('training on the labelled sample: curves grow, the map shows every probe image, kNN beside its baselines, neighbours on click', async ({ page }) => {
-  await open(page);
-  await tinyRun(page, 4, 2, 40);
-  await page.getByRole('button', { name: 'Start' }).click();
-  const learnt = page.getByRole('region', { name: 'What it learnt' });
-  await expect(learnt.getByRole('img', { name: /Embedding map: 40 images at step 0/ })).toBeVisible({ timeout: 120_000 });
-  await expect(page.locator('.run-state')).toContainText('Finished', { timeout: 150_000 });
-  await expect(learnt.getByRole('img', { name: 'Embedding map: 40 images at step 4, PCA of the representation' })).toBeVisible();
-  await expect(learnt.getByLabel('kNN accuracy')).toContainText(/kNN accuracy at step 4: [\d.]+% \(untrained encoder [\d.]+%, raw pixels [\d.]+%\)/);
+/** Where the things a person watches a run by are, and whether the run was training when they were measured. */
+async function watchLayout(page: Page) {
+  return page.evaluate(() => {
+    const box = (selector: string) => {
+      const element = document.querySelector(selector);
+      if (!element) return null;
+      const r = element.getBoundingClientRect();
+      return { left: r.left, top: r.top, right: r.right, bottom: r.bottom };
+    };
+    const pause = Array.from(document.querySelectorAll('button')).find((b) => b.textContent === 'Pause');
+    const p = pause?.getBoundingClientRect();
+    return {
+      state: document.querySelector('.run-state')?.textContent ?? '',
+      viewport: { width: innerWidth, height: innerHeight },
+      loss: box('[role="img"][aria-label^="Loss chart"]'),
+      evaluation: box('[role="img"][aria-label^="Held-out accuracy chart"]'),
+      map: box('[role="img"][aria-label^="Embedding map"]'),
+      steps: box('.run-state'),
+      pause: p ? { left: p.left, top: p.top, right: p.right, bottom: p.bottom } : null,
+      status: box('[role="status"][aria-label="GPU status"]'),
+      watch: box('main.watch'),
+      setup: box('.setup-sections'),
+    };
+  });
+}
 
-  // The loss chart has every step.
-  await expect(page.getByRole('img', { name: /latest loss [\d.]+ at step 4/i })).toBeVisible();
+type Box = { left: number; top: number; right: number; bottom: number } | null;
+function expectInView(name: string, box: Box, viewport: { width: number; height: number }) {
+  expect(box, `${name} is on the page`).not.toBeNull();
+  expect(box!.left, `${name}: left edge in view`).toBeGreaterThanOrEqual(0);
+  expect(box!.top, `${name}: top edge in view`).toBeGreaterThanOrEqual(0);
+  expect(box!.right, `${name}: right edge in view`).toBeLessThanOrEqual(viewport.width);
+  expect(box!.bottom, `${name}: bottom edge in view`).toBeLessThanOrEqual(viewport.height);
+}
 
-  // UMAP on request: a new snapshot of the current encoder.
-  await learnt.getByRole('button', { name: 'Map with UMAP now' }).click();
-  await expect(learnt.getByRole('img', { name: 'Embedding map: 40 images at step 4, UMAP of the representation' })).toBeVisible();
+test.describe('at 1280 × 800', () => {
+  test.use({ viewport: { width: 1280, height: 800 } });
 
-  // Replaying the first snapshot.
-  const slider = learnt.getByRole('slider', { name: 'Snapshot' });
-  await slider.focus();
-  await page.keyboard.press('Home');
-  await expect(learnt.getByRole('img', { name: /at step 0,/ })).toBeVisible();
+  test('training on the labelled sample: curves, map and kNN in view while it trains; images on the map; kNN beside its baselines; neighbours on click', async ({ page }) => {
+    await open(page);
+    await tinyRun(page, 6, 3, 40);
+    await page.getByRole('button', { name: 'Start' }).click();
+    const learnt = page.getByRole('region', { name: 'What it learnt' });
+    const map = learnt.getByRole('img', { name: /Embedding map: 40 images at step \d+/ });
 
-  // Neighbours of an image, from the keyboard.
-  await learnt.getByRole('button', { name: /nearest neighbours of image 3/ }).click();
-  const list = learnt.getByRole('list', { name: 'Nearest neighbours at step 4' });
-  await expect(list.getByRole('listitem')).toHaveCount(8);
-  await expect(list.getByRole('listitem').first()).toContainText(/similarity -?[01]\.\d{3}/);
-  // Any image of the map, by its number.
-  await learnt.getByLabel('Image number (1–40)').fill('40');
-  await learnt.getByRole('button', { name: 'Show its neighbours' }).click();
-  await expect(learnt.getByRole('heading', { name: /Nearest neighbours of image 40/ })).toBeVisible();
-  await expect(learnt.getByRole('list', { name: 'Nearest neighbours at step 4' }).getByRole('listitem')).toHaveCount(8);
-  await page.screenshot({ path: 'test-results/watch.png', fullPage: true });
+    // While it trains, the loss, the map, the held-out accuracy, the controls and the step counter are all in view,
+    // without scrolling.
+    await expect(map).toBeVisible({ timeout: 150_000 });
+    await expect(page.getByRole('img', { name: /^Held-out accuracy chart; latest kNN/ })).toBeVisible();
+    await expect(page.locator('.run-state')).toHaveText(/^Training · step [1-5] of 6$/, { timeout: 150_000 });
+    const layout = await watchLayout(page);
+    expect(layout.state, 'the layout was measured while the run trained').toMatch(/^Training · step [1-5] of 6$/);
+    for (const name of ['loss', 'evaluation', 'map', 'steps', 'pause'] as const) expectInView(name, layout[name], layout.viewport);
+    // The status bar lies below both scrolling areas: it covers neither.
+    expectInView('status bar', layout.status, layout.viewport);
+    expect(layout.status!.bottom).toBe(layout.viewport.height);
+    expect(layout.watch!.bottom).toBeLessThanOrEqual(layout.status!.top);
+    expect(layout.setup!.bottom).toBeLessThanOrEqual(layout.status!.top);
+    await page.screenshot({ path: 'test-results/watch-training-1280x800.png' });
+
+    // The map draws the images themselves: texture inside the thumbnails, not flat dots.
+    const pixels = await mapPixels(page, map);
+    expect(pixels.texturedWindows, 'textured 4 × 4 windows in the map').toBeGreaterThan(20);
+    expect(pixels.grayLevels, 'gray levels in the map').toBeGreaterThan(32);
+
+    await expect(page.locator('.run-state')).toContainText('Finished', { timeout: 150_000 });
+    await expect(learnt.getByRole('img', { name: 'Embedding map: 40 images at step 6, PCA of the representation' })).toBeVisible();
+    await expect(page.getByLabel('kNN accuracy')).toContainText(/kNN accuracy at step 6: [\d.]+% \(untrained encoder [\d.]+%, raw pixels [\d.]+%\)/);
+
+    // The loss chart has every step.
+    await expect(page.getByRole('img', { name: /latest loss [\d.]+ at step 6/i })).toBeVisible();
+
+    // Nothing lies under the status bar: the end of each scrolling area comes above it.
+    const ends = await page.evaluate(() =>
+      ['main.watch', '.setup-sections'].map((selector) => {
+        const area = document.querySelector(selector)!;
+        area.scrollTop = area.scrollHeight;
+        return area.lastElementChild!.getBoundingClientRect().bottom;
+      }),
+    );
+    const statusTop = (await page.getByRole('status', { name: 'GPU status' }).boundingBox())!.y;
+    for (const end of ends) expect(end).toBeLessThanOrEqual(statusTop);
+
+    // Zoom from the keyboard and by the wheel, and back.
+    await map.focus();
+    await page.keyboard.press('+');
+    await expect(learnt.getByRole('button', { name: 'Zoom out' })).toBeEnabled();
+    await page.keyboard.press('0');
+    await expect(learnt.getByRole('button', { name: 'Zoom out' })).toBeDisabled();
+    await map.hover();
+    await page.mouse.wheel(0, -300);
+    await expect(learnt.getByRole('button', { name: 'Zoom out' })).toBeEnabled();
+    await learnt.getByRole('button', { name: 'Whole map' }).click();
+
+    // Click an image on the map: its nearest neighbours.
+    const { firstContent } = await mapPixels(page, map);
+    await map.click({ position: { x: firstContent!.x + 4, y: firstContent!.y + 4 } });
+    await expect(learnt.getByRole('heading', { name: /^Nearest neighbours of image \d+/ })).toBeVisible();
+    await expect(learnt.getByRole('list', { name: 'Nearest neighbours at step 6' }).getByRole('listitem')).toHaveCount(8);
+
+    // UMAP on request: a new snapshot of the current encoder.
+    await learnt.getByRole('button', { name: 'Map with UMAP now' }).click();
+    await expect(learnt.getByRole('img', { name: 'Embedding map: 40 images at step 6, UMAP of the representation' })).toBeVisible();
+
+    // Replaying the first snapshot.
+    const slider = learnt.getByRole('slider', { name: 'Snapshot' });
+    await slider.focus();
+    await page.keyboard.press('Home');
+    await expect(learnt.getByRole('img', { name: /at step 0,/ })).toBeVisible();
+
+    // Neighbours of an image, from the keyboard.
+    await learnt.getByText(/Choose an image by number/).click();
+    await learnt.getByRole('button', { name: /nearest neighbours of image 3/ }).click();
+    const list = learnt.getByRole('list', { name: 'Nearest neighbours at step 6' });
+    await expect(list.getByRole('listitem')).toHaveCount(8);
+    await expect(list.getByRole('listitem').first()).toContainText(/similarity -?[01]\.\d{3}/);
+    // Any image of the map, by its number.
+    await learnt.getByLabel('Image number (1–40)').fill('40');
+    await learnt.getByRole('button', { name: 'Show its neighbours' }).click();
+    await expect(learnt.getByRole('heading', { name: /Nearest neighbours of image 40/ })).toBeVisible();
+    await expect(learnt.getByRole('list', { name: 'Nearest neighbours at step 6' }).getByRole('listitem')).toHaveCount(8);
+    await page.screenshot({ path: 'test-results/watch.png', fullPage: true });
+
+    // A narrow window: one column, nothing wider than the window, the controls still on top.
+    await page.setViewportSize({ width: 700, height: 900 });
+    await expect(page.getByRole('button', { name: 'Pause' })).toBeInViewport();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(700);
+    await page.screenshot({ path: 'test-results/watch-narrow-700x900.png' });
+  });
 });
 
 test('an unlabelled folder shows the map but no kNN accuracy', async ({ page }) => {
@@ -70,7 +166,8 @@ test('an unlabelled folder shows the map but no kNN accuracy', async ({ page }) 
   await expect(page.locator('.run-state')).toContainText('Finished', { timeout: 150_000 });
   const learnt = page.getByRole('region', { name: 'What it learnt' });
   await expect(learnt.getByRole('img', { name: /Embedding map: 8 images at step 2/ })).toBeVisible();
-  await expect(learnt.getByLabel('kNN accuracy')).toHaveCount(0);
+  await expect(page.getByLabel('kNN accuracy')).toHaveCount(0);
+  await expect(page.getByRole('img', { name: /^Held-out accuracy chart/ })).toHaveCount(0);
 });
 
 test('a learning rate that blows up pauses the run, says why, and goes on with a lower rate', async ({ page }) => {

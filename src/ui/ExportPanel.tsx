@@ -13,7 +13,7 @@ export function ExportPanel() {
   const busy = exporting !== null;
   return (
     <section className="panel" aria-labelledby="export-title">
-      <h2 id="export-title">Take it away</h2>
+      <h2 id="export-title">Downloads</h2>
       <p>
         The encoder as a TensorFlow.js model, as ONNX, and as PyTorch-named safetensors with a PyTorch module that loads them, with its
         config and a README on using each. Or every image's representation for TensorFlow's Embedding Projector.

@@ -1,23 +1,45 @@
 import { useStore } from '../store/store';
+import { EmbeddingPanel } from './EmbeddingMap';
 import { HealthPanel } from './HealthPanel';
+import { LastStep } from './RunBar';
 import { TrainingCurves } from './TrainingCurves';
 
-/** Health warnings and live curves of the current run, sized by the run's own batch and projection. */
+/**
+ * What a person watches a run by, in one view: health warnings, the loss and held-out accuracy (or the method's first
+ * diagnostic without labels) beside the embedding map; the other curves below.
+ */
 export function LivePanel() {
   const settings = useStore((s) => s.settings);
-  if (!settings) return null;
-  const { config, steps } = settings;
+  const evaluated = useStore((s) => (s.dataset?.labelled ?? false) && (s.dataset?.classNames.length ?? 0) >= 2);
+  const config = settings?.config;
   return (
-    <section className="panel wide" aria-labelledby="live-title">
-      <h2 id="live-title">Training curves</h2>
-      <HealthPanel
-        method={config.method.name}
-        batchSize={config.batchSize}
-        projectionDim={config.model.projectionDim}
-        warmupSteps={config.optim.warmupSteps}
-        learningRate={config.optim.learningRate}
-      />
-      <TrainingCurves method={config.method.name} batchSize={config.batchSize} projectionDim={config.model.projectionDim} totalSteps={steps} />
-    </section>
+    <>
+      {config && (
+        <HealthPanel
+          method={config.method.name}
+          batchSize={config.batchSize}
+          projectionDim={config.model.projectionDim}
+          warmupSteps={config.optim.warmupSteps}
+          learningRate={config.optim.learningRate}
+        />
+      )}
+      <div className="watch-grid">
+        <div className="watch-curves">
+          <LastStep />
+          {config ? (
+            <TrainingCurves view="watch" method={config.method.name} batchSize={config.batchSize} projectionDim={config.model.projectionDim} evaluated={evaluated} />
+          ) : (
+            <p className="hint">Load images to set up a run: its curves appear here.</p>
+          )}
+        </div>
+        <EmbeddingPanel />
+      </div>
+      {config && (
+        <section className="panel more-curves" aria-labelledby="more-curves-title">
+          <h2 id="more-curves-title">More curves</h2>
+          <TrainingCurves view="more" method={config.method.name} batchSize={config.batchSize} projectionDim={config.model.projectionDim} evaluated={evaluated} />
+        </section>
+      )}
+    </>
   );
 }

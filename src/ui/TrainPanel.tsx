@@ -1,8 +1,7 @@
-import { Fragment, useId } from 'react';
+import { useId } from 'react';
 import { defaultMethodConfig, METHOD_NAMES, METHODS, methodOf, type MethodConfig, type MethodName } from '../engine/methods';
 import { PRESETS, type PresetName, type RunSettings } from '../store/defaults';
 import { useStore } from '../store/store';
-import { fixed, percent } from './format';
 import { Thumbnail } from './Thumbnail';
 
 interface NumberFieldProps {
@@ -178,34 +177,18 @@ const FIELDS_WITH_INPUTS = new Set([
   'augment.cropAreaMin', 'augment.brightness', 'augment.jitterProb', 'augment.flipProb', 'augment.grayscaleProb', 'augment.blurProb',
 ]);
 
-const STATE_TEXT = {
-  idle: 'Ready to train',
-  compiling: 'Preparing the GPU (compiling pipelines)…',
-  training: 'Training',
-  paused: 'Paused',
-  stopped: 'Stopped',
-} as const;
-
-/** Start, pause, resume and stop a run, and what the last step measured. */
+/** The run's settings: presets, method, model and optimiser, augmentation and monitoring. Start and the rest are in the run bar. */
 export function TrainPanel() {
-  const phase = useStore((s) => s.phase);
   const settings = useStore((s) => s.settings);
   const problems = useStore((s) => s.settingProblems);
   const state = useStore((s) => s.trainerState);
-  const latest = useStore((s) => s.latest);
-  const selfTesting = useStore((s) => s.selfTest.status === 'running');
-  const { startTraining, pauseTraining, resumeTraining, stopTraining, applyPreset } = useStore.getState();
+  const { applyPreset } = useStore.getState();
   const active = state === 'training' || state === 'compiling' || state === 'paused';
-  const loadingImages = useStore((s) => s.datasetLoading || s.importState?.status === 'running' || s.resuming !== null || s.loadingModel !== null);
-  const canStart = phase === 'ready' && settings !== null && problems.length === 0 && !active && !selfTesting && !loadingImages;
-  const method = settings ? methodOf(settings.config.method) : null;
-  const levels = settings && method ? method.levels({ batchSize: settings.config.batchSize, projectionDim: settings.config.model.projectionDim }) : null;
-  // The level the loss is read against: SimCLR's no-learning ln(2N − 1), or where a non-contrastive loss collapses.
-  const lossLevel = levels && (levels.noLearning ? `no learning: ${levels.noLearning.label}` : `collapse: ${levels.collapsed.label}`);
 
   return (
     <section className="panel" aria-labelledby="train-title">
-      <h2 id="train-title">Train</h2>
+      <h2 id="train-title">Settings</h2>
+      {active && <p className="hint">Settings are locked while a run is under way; stop it to change them.</p>}
       {settings && (
         <div className="controls presets" role="group" aria-label="Presets">
           {(Object.keys(PRESETS) as PresetName[]).map((p) => (
@@ -237,46 +220,6 @@ export function TrainPanel() {
               </li>
             ))}
         </ul>
-      )}
-      <div className="controls">
-        <button type="button" onClick={startTraining} disabled={!canStart}>
-          Start
-        </button>
-        <button type="button" onClick={pauseTraining} disabled={state !== 'training' && state !== 'compiling'}>
-          Pause
-        </button>
-        <button type="button" onClick={resumeTraining} disabled={state !== 'paused'}>
-          Resume
-        </button>
-        <button type="button" onClick={stopTraining} disabled={!active}>
-          Stop
-        </button>
-      </div>
-      <p className="run-state">
-        {/* Only the state is announced; the step counter changes too often for a screen reader. */}
-        <span aria-live="polite">{state === 'stopped' && latest && latest.step === latest.totalSteps ? 'Finished' : STATE_TEXT[state]}</span>
-        {latest && ` · step ${latest.step} of ${latest.totalSteps}`}
-      </p>
-      {latest && method && (
-        <dl className="results" aria-label="Last step">
-          <dt>Loss ({method.lossLabel})</dt>
-          <dd>
-            {fixed(latest.methodLoss)}
-            {lossLevel && ` (${lossLevel})`}
-          </dd>
-          {method.diagnostics.map((d) => (
-            <Fragment key={d.key}>
-              <dt>{d.label}</dt>
-              <dd>{d.format === 'fraction' ? percent(latest.diagnostics[d.key] ?? NaN, 1) : fixed(latest.diagnostics[d.key] ?? NaN, 4)}</dd>
-            </Fragment>
-          ))}
-          <dt>Embedding std</dt>
-          <dd>{fixed(latest.embeddingStd, 4)}</dd>
-          <dt>Learning rate</dt>
-          <dd>{latest.lr.toExponential(2)}</dd>
-          <dt>Throughput</dt>
-          <dd>{latest.imagesPerSec.toFixed(1)} images/s</dd>
-        </dl>
       )}
     </section>
   );

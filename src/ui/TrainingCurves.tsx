@@ -1,25 +1,33 @@
 // Live training curves drawn with uPlot (canvas, built for streaming; ../shared/docs/style.md). The charts are
 // created once, read the metrics history through a subscription, and redraw at most once per animation frame;
 // React renders only the frame around them, so a step never re-renders a component.
-import { useEffect, useId, useRef, useState } from 'react';
+import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { EXPLODING_FACTOR } from '../engine/divergence';
 import { methodOf, type MethodName } from '../engine/methods';
 import type { DiagnosticSpec, Method } from '../engine/methods/method';
 import { healthyEmbeddingStd } from '../store/health';
-import { etaSeconds, metricsHistory, subscribePerFrame, type MetricsColumns, type MetricsHistory } from '../store/metricsHistory';
+import { metricsHistory, subscribePerFrame, type MetricsColumns, type MetricsHistory } from '../store/metricsHistory';
 import './curves.css';
 
 export interface TrainingCurvesProps {
   method: MethodName;
   batchSize: number;
   projectionDim: number;
-  totalSteps: number;
+  /**
+   * 'watch': the charts a person watches a run by (the loss, and held-out accuracy when the images have labels, else
+   * the method's first diagnostic), drawn beside the map; 'more': the others.
+   */
+  view: 'watch' | 'more';
+  /** The images have labels of two classes or more: kNN and the linear probe are measured. */
+  evaluated: boolean;
 }
 
 /** Plot height in CSS pixels (the legend sits below it). */
 const PLOT_HEIGHT = 170;
+/** The watched charts are a little shorter, so that two of them and the map fit a laptop screen. */
+const WATCH_PLOT_HEIGHT = 150;
 const MIN_WIDTH = 200;
 
 // ---------- colours from app.css, following light/dark ----------
@@ -32,6 +40,8 @@ interface Palette {
   accentFaint: string;
   ok: string;
   bad: string;
+  /** The linear probe's series and baselines, apart from kNN's (accent). */
+  probe: string;
 }
 
 /** Resolves a CSS colour (a var() included) to rgb(...) through a probe element, so any format works. */
@@ -52,7 +62,7 @@ function withAlpha(rgb: string, alpha: number): string {
   return m ? `rgba(${m[1]}, ${m[2]}, ${m[3]}, ${alpha})` : rgb;
 }
 
-const palette: Palette = { fg: '#1b1f24', muted: '#57606a', grid: '#d0d7de', accent: '#1f6feb', accentFaint: 'rgba(31, 111, 235, 0.35)', ok: '#1a7f37', bad: '#cf222e' };
+const palette: Palette = { fg: '#1b1f24', muted: '#57606a', grid: '#d0d7de', accent: '#1f6feb', accentFaint: 'rgba(31, 111, 235, 0.35)', ok: '#1a7f37', bad: '#cf222e', probe: '#bc4c00' };
 
 function readPalette(): void {
   palette.fg = resolveColour('var(--fg)', '#1b1f24');
@@ -62,6 +72,7 @@ function readPalette(): void {
   palette.accentFaint = withAlpha(palette.accent, 0.3);
   palette.ok = resolveColour('var(--ok)', '#1a7f37');
   palette.bad = resolveColour('var(--bad)', '#cf222e');
+  palette.probe = resolveColour('var(--probe)', '#bc4c00');
 }
 
 /** Re-reads the palette when the colour scheme flips and calls back (charts redraw: their strokes read it live). */
@@ -100,22 +111,17 @@ function lrFmt(value: number): string {
   return value === 0 ? '0' : value.toExponential(2);
 }
 
-/** "45 s", "2 min 10 s", "1 h 05 min". */
-function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '—';
-  if (seconds < 1) return 'under 1 s';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
-  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
-}
-
 // ---------- scales and reference lines ----------
 
 interface ReferenceLine {
   value: number;
   label: string;
+  /** The line's colour, when it belongs to one series of several; muted otherwise. */
+  colour?: () => string;
 }
+
+/** Label rows (CSS px) at least this far apart, so that two baselines of close value stay readable. */
+const LABEL_GAP = 13;
 
 /** Min and max of the finite values of the shown series on a scale (uPlot's own min/max is poisoned by NaN/Inf). */
 function finiteExtent(u: uPlot, scaleKey: string): [number, number] {
@@ -174,24 +180,35 @@ function drawReferences(u: uPlot, references: ReferenceLine[], scaleKey = 'y'): 
   ctx.beginPath();
   ctx.rect(left, top, width, height);
   ctx.clip();
-  ctx.strokeStyle = palette.muted;
-  ctx.fillStyle = palette.muted;
   ctx.lineWidth = ratio;
   ctx.setLineDash([6 * ratio, 4 * ratio]);
   ctx.font = `${Math.round(11 * ratio)}px system-ui, sans-serif`;
   ctx.textAlign = 'right';
+  const lines: { r: ReferenceLine; y: number; labelY: number; above: boolean }[] = [];
   for (const r of references) {
     if (!Number.isFinite(r.value)) continue;
     const y = Math.round(u.valToPos(r.value, scaleKey, true)) + 0.5;
     if (y < top - 1 || y > top + height + 1) continue;
+    // The label above the line, or below it when the line is at the top edge.
+    const above = y - top > 16 * ratio;
+    lines.push({ r, y, labelY: above ? y - 3 * ratio : y + 3 * ratio, above });
+  }
+  // Labels of lines close together are pushed apart, from the top down, keeping their order.
+  lines.sort((a, b) => a.labelY - b.labelY);
+  for (let i = 1; i < lines.length; i++) {
+    const previous = lines[i - 1]!;
+    if (lines[i]!.labelY - previous.labelY < LABEL_GAP * ratio) lines[i]!.labelY = previous.labelY + LABEL_GAP * ratio;
+  }
+  for (const { r, y, labelY, above } of lines) {
+    const colour = r.colour?.() ?? palette.muted;
+    ctx.strokeStyle = colour;
+    ctx.fillStyle = colour;
     ctx.beginPath();
     ctx.moveTo(left, y);
     ctx.lineTo(left + width, y);
     ctx.stroke();
-    // The label above the line, or below it when the line is at the top edge.
-    const above = y - top > 16 * ratio;
     ctx.textBaseline = above ? 'bottom' : 'top';
-    ctx.fillText(r.label, left + width - 4 * ratio, above ? y - 3 * ratio : y + 3 * ratio);
+    ctx.fillText(r.label, left + width - 4 * ratio, labelY);
   }
   ctx.restore();
 }
@@ -207,6 +224,8 @@ interface ChartReading {
 interface ChartSpec {
   /** Series after x (x is the step), scales and axes settings particular to this chart. */
   series: uPlot.Series[];
+  /** The step axis's range, where uPlot's own (the data's extent) is not wanted. */
+  xRange?: uPlot.Range.Function;
   yRange: uPlot.Range.Function;
   yValues?: (u: uPlot, splits: number[]) => string[];
   references: () => ReferenceLine[];
@@ -215,14 +234,14 @@ interface ChartSpec {
   syncCursor: boolean;
 }
 
-function chartOptions(spec: ChartSpec, width: number): uPlot.Options {
+function chartOptions(spec: ChartSpec, width: number, height: number): uPlot.Options {
   const axisStroke = () => palette.muted;
   const gridStroke = () => palette.grid;
   return {
     width,
-    height: PLOT_HEIGHT,
+    height,
     pxAlign: 0,
-    scales: { x: { time: false }, y: { range: spec.yRange } },
+    scales: { x: { time: false, ...(spec.xRange && { range: spec.xRange }) }, y: { range: spec.yRange } },
     series: [{ label: 'step', value: (_u, v) => (v == null ? '—' : String(v)) }, ...spec.series],
     axes: [
       { stroke: axisStroke, grid: { stroke: gridStroke, width: 1 }, ticks: { stroke: gridStroke, width: 1 }, incrs: STEP_INCREMENTS },
@@ -247,9 +266,13 @@ interface ChartProps {
   spec: ChartSpec;
   /** Recreate the chart when this changes (batch size, projection dimension). */
   rebuildKey: string;
+  /** Plot height in CSS pixels. */
+  height?: number;
+  /** Shown between the title and the plot: the latest figures in words. */
+  children?: ReactNode;
 }
 
-function Chart({ title, note, spec, rebuildKey }: ChartProps) {
+function Chart({ title, note, spec, rebuildKey, height = PLOT_HEIGHT, children }: ChartProps) {
   const plotRef = useRef<HTMLDivElement>(null);
   const specRef = useRef(spec);
   const titleId = useId();
@@ -265,7 +288,7 @@ function Chart({ title, note, spec, rebuildKey }: ChartProps) {
     const initial = specRef.current;
     const width = Math.max(MIN_WIDTH, Math.floor(element.clientWidth));
     const emptyData = [EMPTY[0], ...initial.series.map(() => EMPTY[1])] as uPlot.AlignedData;
-    const plot = new uPlot(chartOptions(initial, width), emptyData, element);
+    const plot = new uPlot(chartOptions(initial, width, height), emptyData, element);
     const canvas = plot.ctx.canvas;
     canvas.setAttribute('role', 'img');
 
@@ -296,7 +319,7 @@ function Chart({ title, note, spec, rebuildKey }: ChartProps) {
     const resize = new ResizeObserver((entries) => {
       const w = Math.floor(entries[0]?.contentRect.width ?? 0);
       // Hidden (0 wide) charts keep their size; tiny widths are clamped so axes still fit.
-      if (w > 0 && Math.max(MIN_WIDTH, w) !== plot.width) plot.setSize({ width: Math.max(MIN_WIDTH, w), height: PLOT_HEIGHT });
+      if (w > 0 && Math.max(MIN_WIDTH, w) !== plot.width) plot.setSize({ width: Math.max(MIN_WIDTH, w), height });
     });
     resize.observe(element);
     const stopTheme = onColourSchemeChange(() => plot.redraw(false, true));
@@ -308,7 +331,7 @@ function Chart({ title, note, spec, rebuildKey }: ChartProps) {
       stopTheme();
       plot.destroy();
     };
-  }, [rebuildKey]);
+  }, [rebuildKey, height]);
 
   return (
     <figure className="curve" aria-labelledby={titleId} aria-describedby={note ? noteId : undefined}>
@@ -320,6 +343,7 @@ function Chart({ title, note, spec, rebuildKey }: ChartProps) {
           {note}
         </p>
       )}
+      {children}
       <div ref={plotRef} className="curve-plot" />
     </figure>
   );
@@ -450,24 +474,35 @@ function throughputSpec(): ChartSpec {
 
 function baselineLines(history: MetricsHistory): ReferenceLine[] {
   const lines: ReferenceLine[] = [];
-  const { randomInit, rawPixels } = history.baselines;
-  if (randomInit != null) lines.push({ value: randomInit, label: `untrained encoder ${pct(randomInit)}` });
-  if (rawPixels != null) lines.push({ value: rawPixels, label: `raw pixels ${pct(rawPixels)}` });
+  const { randomInit, rawPixels, probeRandomInit, probeRawPixels } = history.baselines;
+  const knn = () => palette.accent;
+  const probe = () => palette.probe;
+  if (randomInit != null) lines.push({ value: randomInit, label: `kNN, untrained encoder ${pct(randomInit)}`, colour: knn });
+  if (rawPixels != null) lines.push({ value: rawPixels, label: `kNN, raw pixels ${pct(rawPixels)}`, colour: knn });
+  if (probeRandomInit != null) lines.push({ value: probeRandomInit, label: `probe, untrained encoder ${pct(probeRandomInit)}`, colour: probe });
+  if (probeRawPixels != null) lines.push({ value: probeRawPixels, label: `probe, raw pixels ${pct(probeRawPixels)}`, colour: probe });
   return lines;
 }
 
-function knnSpec(): ChartSpec {
+/** NaN (not measured) as null, which uPlot draws as a gap. */
+function gaps(values: Float64Array): (number | null)[] {
+  return Array.from(values, (v) => (Number.isFinite(v) ? v : null));
+}
+
+/** Held-out accuracy of the frozen representation: kNN and the linear probe, each against its two baselines. */
+function evaluationSpec(): ChartSpec {
   const references = () => baselineLines(metricsHistory);
+  const series = (label: string, colour: () => string, width: number): uPlot.Series => ({
+    label,
+    stroke: colour,
+    width,
+    points: { show: true, size: 6, fill: colour },
+    value: (_u, v) => (v == null ? '—' : pct(v)),
+  });
   return {
-    series: [
-      {
-        label: 'kNN accuracy',
-        stroke: () => palette.accent,
-        width: 2,
-        points: { show: true, size: 6, fill: () => palette.accent },
-        value: (_u, v) => (v == null ? '—' : pct(v)),
-      },
-    ],
+    series: [series('kNN', () => palette.accent, 2), series('linear probe', () => palette.probe, 2)],
+    // From step 0 to the run's latest step, as the loss chart above: a point at step 0 alone does not span 0–100.
+    xRange: (_u, _min, max) => [0, Math.max(1, max, metricsHistory.lastStep ?? 0)],
     yRange: referenceRange(references, { floor: 0, ceil: 1 }),
     yValues: (_u, splits) => splits.map((v) => `${Math.round(v * 100)}%`),
     references,
@@ -478,69 +513,116 @@ function knnSpec(): ChartSpec {
       const baselines = baselineLines(history)
         .map((r) => r.label)
         .join(', ');
+      const probe = i >= 0 && Number.isFinite(knn.probe[i]!) ? `, linear probe ${pct(knn.probe[i]!)}` : '';
       const label =
-        (i < 0 ? 'kNN accuracy chart; no evaluations yet.' : `kNN accuracy chart; latest ${pct(knn.accuracy[i]!)} at step ${knn.step[i]}.`) +
+        (i < 0 ? 'Held-out accuracy chart; no evaluations yet.' : `Held-out accuracy chart; latest kNN ${pct(knn.accuracy[i]!)}${probe} at step ${knn.step[i]}.`) +
         (baselines ? ` Baselines: ${baselines}.` : '');
-      return { data: [knn.step, knn.accuracy] as uPlot.AlignedData, label };
+      return { data: [knn.step, knn.accuracy, gaps(knn.probe)] as uPlot.AlignedData, label };
     },
   };
 }
 
-// ---------- summary line ----------
+/** The latest held-out accuracies in words, each next to its baselines; updated when an evaluation or baseline arrives. */
+function EvaluationFigures() {
+  const [figures, setFigures] = useState(() => evaluationFigures(metricsHistory));
+  useEffect(() => {
+    const update = () => setFigures((previous) => {
+      const next = evaluationFigures(metricsHistory);
+      return JSON.stringify(next) === JSON.stringify(previous) ? previous : next;
+    });
+    update();
+    return subscribePerFrame(metricsHistory, update);
+  }, []);
+  const { step, knn, probe, baselines: b } = figures;
+  const against = (untrained: number | null, raw: number | null) =>
+    untrained === null || raw === null ? '(baselines: measuring the untrained encoder…)' : `(untrained encoder ${pct(untrained)}, raw pixels ${pct(raw)})`;
+  if (step === null) {
+    return <p className="evaluation-figures hint">Measured on held-out labelled images every time the map updates; the first figures come with the first map.</p>;
+  }
+  return (
+    <div className="evaluation-figures">
+      <p aria-label="kNN accuracy">
+        <span className="key key-knn" aria-hidden="true" />
+        kNN accuracy at step {step}: <strong>{pct(knn!)}</strong> {against(b.randomInit, b.rawPixels)}
+      </p>
+      {probe !== null && (
+        <p aria-label="Linear probe accuracy">
+          <span className="key key-probe" aria-hidden="true" />
+          Linear probe at step {step}: <strong>{pct(probe)}</strong> {against(b.probeRandomInit, b.probeRawPixels)}
+        </p>
+      )}
+    </div>
+  );
+}
 
-function summaryText(history: MetricsHistory, totalSteps: number): string {
-  const n = history.length;
-  if (n === 0) return 'No steps yet.';
-  const c = history.columns();
-  const step = c.step[n - 1]!;
-  const total = totalSteps > 0 ? totalSteps : history.totalSteps;
-  const speed = c.imagesPerSec[n - 1]!;
-  const eta = etaSeconds(history, total);
-  const parts = [`${Number.isFinite(speed) ? fmt(speed) : '—'} images/s`, `step ${step} of ${total}`];
-  if (eta === 0) parts.push('done');
-  else if (eta != null) parts.push(`about ${formatDuration(eta)} left`);
-  return parts.join(' · ');
+function evaluationFigures(history: MetricsHistory) {
+  const knn = history.knnColumns();
+  const i = knn.length - 1;
+  const probe = i >= 0 && Number.isFinite(knn.probe[i]!) ? knn.probe[i]! : null;
+  return { step: i >= 0 ? knn.step[i]! : null, knn: i >= 0 ? knn.accuracy[i]! : null, probe, baselines: { ...history.baselines } };
 }
 
 /**
- * The run's live curves: the method's loss and diagnostics against its reference levels, embedding spread, learning
- * rate, gradient norm, throughput, and kNN accuracy against its baselines once there is a kNN point. Reads
- * `metricsHistory`; push reports there.
+ * The run's live curves. The watched view: the method's loss, and held-out accuracy (kNN and the linear probe against
+ * their baselines) when the images have labels, else the method's first diagnostic (SimCLR's contrastive accuracy).
+ * The rest: the other diagnostics, embedding spread, learning rate, gradient norm, throughput. Reads `metricsHistory`;
+ * push reports there.
  */
-export function TrainingCurves({ method: methodName, batchSize, projectionDim, totalSteps }: TrainingCurvesProps) {
+export function TrainingCurves({ method: methodName, batchSize, projectionDim, view, evaluated }: TrainingCurvesProps) {
   const method = methodOf({ name: methodName });
-  const summaryRef = useRef<HTMLParagraphElement>(null);
   const [hasKnn, setHasKnn] = useState(() => metricsHistory.knnColumns().length > 0);
-
   useEffect(() => {
-    const update = () => {
-      // Written straight to the DOM: text that changes every step is not worth a React render.
-      if (summaryRef.current) summaryRef.current.textContent = summaryText(metricsHistory, totalSteps);
-      setHasKnn(metricsHistory.knnColumns().length > 0);
-    };
+    const update = () => setHasKnn(metricsHistory.knnColumns().length > 0);
     update();
     return subscribePerFrame(metricsHistory, update);
-  }, [totalSteps]);
+  }, []);
+  // A run saved with kNN points shows them even if the images loaded now lack labels.
+  const withEvaluation = evaluated || hasKnn;
+  // Without labels, the first diagnostic is watched beside the loss; the others are below.
+  const [firstDiagnostic, ...otherDiagnostics] = method.diagnostics;
+  const watchedDiagnostic = withEvaluation ? null : (firstDiagnostic ?? null);
+  const moreDiagnostics = watchedDiagnostic ? otherDiagnostics : method.diagnostics;
+  const diagnosticChart = (diagnostic: DiagnosticSpec, height?: number) => (
+    <Chart
+      key={diagnostic.key}
+      title={diagnostic.label}
+      note={diagnostic.description}
+      spec={diagnosticSpec(diagnostic, batchSize, projectionDim)}
+      rebuildKey={`${methodName}-${diagnostic.key}-${batchSize}-${projectionDim}`}
+      {...(height !== undefined && { height })}
+    />
+  );
 
-  return (
-    <section className="curves" aria-label="Training curves">
-      <p ref={summaryRef} className="curves-summary" />
-      <div className="curves-grid">
+  if (view === 'watch') {
+    return (
+      <section className="curves curves-watch" aria-label="Training curves">
         <Chart
           title={`Loss (${method.lossLabel})`}
           note={`Thin: each step; thick: smoothed. ${method.lossDescription}`}
           spec={lossSpec(method, batchSize, projectionDim)}
           rebuildKey={`loss-${methodName}-${batchSize}-${projectionDim}`}
+          height={WATCH_PLOT_HEIGHT}
         />
-        {method.diagnostics.map((diagnostic) => (
+        {withEvaluation ? (
           <Chart
-            key={diagnostic.key}
-            title={diagnostic.label}
-            note={diagnostic.description}
-            spec={diagnosticSpec(diagnostic, batchSize, projectionDim)}
-            rebuildKey={`${methodName}-${diagnostic.key}-${batchSize}-${projectionDim}`}
-          />
-        ))}
+            title="Held-out accuracy: kNN and linear probe"
+            note="The frozen representation of held-out labelled images, by kNN (k = 20) and by a logistic regression fitted on the others. Dashed: the same for the untrained encoder and for raw pixels."
+            spec={evaluationSpec()}
+            rebuildKey="evaluation"
+            height={WATCH_PLOT_HEIGHT}
+          >
+            <EvaluationFigures />
+          </Chart>
+        ) : (
+          watchedDiagnostic && diagnosticChart(watchedDiagnostic, WATCH_PLOT_HEIGHT)
+        )}
+      </section>
+    );
+  }
+  return (
+    <section className="curves" aria-label="More training curves">
+      <div className="curves-grid">
+        {moreDiagnostics.map((diagnostic) => diagnosticChart(diagnostic))}
         <Chart title="Embedding spread (std)" note="Near 0 means collapse: every image maps to the same point. Dashed: healthy level." spec={stdSpec(projectionDim)} rebuildKey={`std-${projectionDim}`} />
         <Chart title="Learning rate" spec={lrSpec()} rebuildKey="lr" />
         <Chart
@@ -550,9 +632,6 @@ export function TrainingCurves({ method: methodName, batchSize, projectionDim, t
           rebuildKey="grad-norm"
         />
         <Chart title="Throughput (images/s)" spec={throughputSpec()} rebuildKey="throughput" />
-        {hasKnn && (
-          <Chart title="kNN accuracy" note="Dashed: the baselines a trained encoder should beat." spec={knnSpec()} rebuildKey="knn" />
-        )}
       </div>
     </section>
   );

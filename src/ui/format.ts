@@ -12,3 +12,13 @@ export function scientific(value: number, digits = 1): string {
   if (!Number.isFinite(value)) return String(value);
   return value === 0 ? '0' : value.toExponential(digits);
 }
+
+/** "45 s", "2 min 10 s", "1 h 05 min". */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '—';
+  if (seconds < 1) return 'under 1 s';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+}
