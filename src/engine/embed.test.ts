@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { embedImages, rawPixelVectors } from './embed';
+import { embedImages, pooledPixelVectors, rawPixelVectors } from './embed';
 import { createEncoder, representationDim } from './encoders';
 import { syntheticImages } from './synthetic';
 
@@ -109,5 +109,26 @@ describe('rawPixelVectors', () => {
     // Two 1×1 two-channel images: (3, 4) → (0.6, 0.8); (0, 0) → (0, 0).
     const vectors = rawPixelVectors(Uint8Array.from([3, 4, 0, 0]), [0, 1], 1, 2);
     expect(Array.from(vectors)).toEqual([expect.closeTo(0.6, 6), expect.closeTo(0.8, 6), 0, 0]);
+  });
+});
+
+describe('pooledPixelVectors', () => {
+  it('leaves images up to the size alone, and averages f × f blocks of larger ones per channel, then normalises', () => {
+    const small = Uint8Array.from({ length: 2 * 2 * 2 }, (_, i) => i + 1);
+    expect(pooledPixelVectors(small, [0], 2, 2, 2)).toEqual({ vectors: rawPixelVectors(small, [0], 2, 2), dim: 8 });
+    // One 4 × 4 two-channel image: channel 0 is the column index, channel 1 is 10 everywhere; halved to 2 × 2.
+    const image = new Uint8Array(4 * 4 * 2);
+    for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) image.set([x, 10], (y * 4 + x) * 2);
+    const { vectors, dim } = pooledPixelVectors(image, [0], 4, 2, 2);
+    expect(dim).toBe(8);
+    // Block means: columns 0–1 average 0.5, columns 2–3 average 2.5; channel 1 stays 10.
+    const means = [0.5, 10, 2.5, 10, 0.5, 10, 2.5, 10];
+    const norm = Math.hypot(...means);
+    means.forEach((m, i) => expect(vectors[i]).toBeCloseTo(m / norm, 6));
+  });
+
+  it('shrinks by the smallest whole factor that fits: 48 px to 24, 64 px to 32', () => {
+    expect(pooledPixelVectors(new Uint8Array(48 * 48), [0], 48, 1, 32).dim).toBe(24 * 24);
+    expect(pooledPixelVectors(new Uint8Array(64 * 64 * 3), [0], 64, 3, 32).dim).toBe(32 * 32 * 3);
   });
 });

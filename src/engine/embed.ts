@@ -73,3 +73,39 @@ export function rawPixelVectors(pixels: Uint8Array, indices: number[], imageSize
   });
   return out;
 }
+
+/**
+ * Raw pixels shrunk to at most `maxSide` px a side for the linear probe's baseline: each image's f × f blocks
+ * averaged, f the smallest whole factor that brings it there (a 64 px image becomes 32 px, 48 px becomes 24 px;
+ * up to `maxSide` nothing changes), then flattened and L2-normalised as rawPixelVectors does. A probe on 128 × 128 × 3
+ * raw values would cost its fit 16 times what 32 × 32 × 3 does, for a baseline.
+ */
+export function pooledPixelVectors(pixels: Uint8Array, indices: number[], imageSize: number, channels: number, maxSide: number): { vectors: Float32Array; dim: number } {
+  const factor = Math.max(1, Math.ceil(imageSize / maxSide));
+  if (factor === 1) return { vectors: rawPixelVectors(pixels, indices, imageSize, channels), dim: imageSize * imageSize * channels };
+  const imageBytes = imageSize * imageSize * channels;
+  checkIndices(pixels, indices, imageBytes);
+  const side = Math.floor(imageSize / factor);
+  const dim = side * side * channels;
+  const out = new Float32Array(indices.length * dim);
+  indices.forEach((index, row) => {
+    const image = pixels.subarray(index * imageBytes, (index + 1) * imageBytes);
+    const base = row * dim;
+    let sumSquares = 0;
+    for (let y = 0; y < side; y++) {
+      for (let x = 0; x < side; x++) {
+        for (let c = 0; c < channels; c++) {
+          let sum = 0;
+          for (let dy = 0; dy < factor; dy++) {
+            for (let dx = 0; dx < factor; dx++) sum += image[((y * factor + dy) * imageSize + x * factor + dx) * channels + c]!;
+          }
+          out[base + (y * side + x) * channels + c] = sum;
+          sumSquares += sum * sum;
+        }
+      }
+    }
+    const scale = sumSquares > 0 ? 1 / Math.sqrt(sumSquares) : 0;
+    for (let i = 0; i < dim; i++) out[base + i] = out[base + i]! * scale;
+  });
+  return { vectors: out, dim };
+}
