@@ -99,13 +99,24 @@ async function main({ command, started }: RunStart): Promise<void> {
         say(`compiled in ${(message.info.compileMs / 1000).toFixed(1)} s; ${message.info.parameters.toLocaleString('en')} parameters`);
         break;
       case 'baselines':
-        emit({ kind: 'baselines', knn_acc_random_init: message.randomInit, knn_acc_raw_pixels: message.rawPixels });
+        emit({
+          kind: 'baselines',
+          knn_acc_random_init: message.randomInit,
+          knn_acc_raw_pixels: message.rawPixels,
+          probe_acc_random_init: message.probe?.randomInit ?? null,
+          probe_acc_raw_pixels: message.probe?.rawPixels ?? null,
+        });
         say(`kNN baselines on held-out images: untrained encoder ${(message.randomInit * 100).toFixed(1)}%, raw pixels ${(message.rawPixels * 100).toFixed(1)}%`);
+        if (message.probe) say(`linear probe baselines: untrained encoder ${(message.probe.randomInit * 100).toFixed(1)}%, raw pixels ${(message.probe.rawPixels * 100).toFixed(1)}%`);
         break;
       case 'snapshot':
         if (message.snapshot.knnAccuracy !== null) {
-          emit({ kind: 'knn', step: message.snapshot.step, knn_acc: message.snapshot.knnAccuracy });
-          say(`step ${message.snapshot.step}: kNN accuracy ${(message.snapshot.knnAccuracy * 100).toFixed(1)}% on held-out images`);
+          const probe = message.snapshot.probeAccuracy ?? null;
+          emit({ kind: 'knn', step: message.snapshot.step, knn_acc: message.snapshot.knnAccuracy, probe_acc: probe });
+          say(
+            `step ${message.snapshot.step}: kNN accuracy ${(message.snapshot.knnAccuracy * 100).toFixed(1)}%` +
+              `${probe === null ? '' : `, linear probe ${(probe * 100).toFixed(1)}%`} on held-out images`,
+          );
         }
         break;
       case 'fault':
@@ -151,6 +162,9 @@ async function main({ command, started }: RunStart): Promise<void> {
     knn_acc: knn?.knnAccuracy ?? null,
     knn_acc_random_init: baselines?.randomInit ?? null,
     knn_acc_raw_pixels: baselines?.rawPixels ?? null,
+    probe_acc: knn?.probeAccuracy ?? null,
+    probe_acc_random_init: baselines?.probe?.randomInit ?? null,
+    probe_acc_raw_pixels: baselines?.probe?.rawPixels ?? null,
     out: path,
     images: dataset.count,
     image_size: dataset.imageSize,
@@ -176,6 +190,9 @@ async function main({ command, started }: RunStart): Promise<void> {
       `throughput ${summary.images_per_sec} images/s (median step ${(summary.step_ms_median / 1000).toFixed(2)} s; first step ${(summary.first_step_ms / 1000).toFixed(2)} s after ` +
         `${info ? (info.compileMs / 1000).toFixed(1) : '?'} s of compilation)`,
       ...(knn ? [`kNN accuracy on held-out images ${pct(knn.knnAccuracy)} (untrained encoder ${pct(record.knn_acc_random_init)}, raw pixels ${pct(record.knn_acc_raw_pixels)})`] : []),
+      ...(knn && record.probe_acc !== null
+        ? [`linear probe accuracy on held-out images ${pct(record.probe_acc)} (untrained encoder ${pct(record.probe_acc_random_init)}, raw pixels ${pct(record.probe_acc_raw_pixels)})`]
+        : []),
     ].join('\n'),
   );
 }

@@ -10,7 +10,7 @@ import type { SamplerState } from '../engine/batches';
 import { upgradeConfig, type TrainConfig } from '../engine/config';
 import type { SavedTrainState } from '../engine/savedState';
 import type { StepMetrics } from '../engine/step';
-import type { MonitorSettings, RecordedStep, SnapshotReport } from '../worker/protocol';
+import type { EvaluationBaselines, MonitorSettings, RecordedStep, SnapshotReport } from '../worker/protocol';
 
 /** Where a run's images can be found again. */
 export type DatasetSource =
@@ -63,7 +63,8 @@ export interface RunRecord extends RunSummary {
 export interface RunHistory {
   steps: RecordedStep[];
   snapshots: SnapshotReport[];
-  baselines: { randomInit: number; rawPixels: number } | null;
+  /** kNN accuracy of the encoder as the run started and of raw pixels, and the linear probe's (absent in runs saved before it). */
+  baselines: (EvaluationBaselines & { probe?: EvaluationBaselines }) | null;
 }
 
 export interface CheckpointState {

@@ -123,7 +123,7 @@ export const createRunsSlice: StateCreator<Store, [], [], RunsSlice> = (set, get
         metricsHistory.clear();
         metricsHistory.pushMany(message.history);
         const snapshots = get().snapshots.filter((s) => s.step <= message.step);
-        for (const s of snapshots) if (s.knnAccuracy !== null && s.method === 'pca') metricsHistory.pushKnn(s.step, s.knnAccuracy);
+        for (const s of snapshots) if (s.knnAccuracy !== null && s.method === 'pca') metricsHistory.pushKnn(s.step, s.knnAccuracy, s.probeAccuracy ?? NaN);
         set({ snapshots, shownSnapshot: null, latest: message.history.at(-1) ?? null, step: message.step });
         break;
       }

@@ -8,7 +8,7 @@ import { saveTrainState } from '../engine/savedState';
 import { TrainerError } from './errors';
 import type { GpuErrorKind, HandlerEnvironment } from './environment';
 import { runStateOf, type Phase } from './phase';
-import type { BackendReport, DatasetPayload, FromWorker, MonitorSettings, Post, ToWorker } from './protocol';
+import type { BackendReport, DatasetPayload, FromWorker, MonitorSettings, Post, SnapshotReport, ToWorker } from './protocol';
 import type { GoodState, Run } from './run';
 import { RunArchive } from './runArchive';
 
@@ -112,12 +112,17 @@ export class TrainerContext {
     this.send({ type: 'runs', runs: runs ?? [], available: runs !== null });
   }
 
-  /** Sends a map of the run's probe set under its encoder as it is now, and keeps it for the checkpoint. */
-  async sendSnapshot(run: Run): Promise<void> {
+  /**
+   * Sends a map of the run's probe set, with the held-out accuracies, under its encoder as it is now, and keeps it for
+   * the checkpoint; returns the kept copy.
+   */
+  async sendSnapshot(run: Run): Promise<SnapshotReport> {
     const snapshot = await run.monitor.snapshot(run.state.model.encoder, run.state.step);
     // A copy for the checkpoint: the one sent is transferred to the page.
-    run.history.snapshots.push({ ...snapshot, coords: snapshot.coords.slice() });
+    const kept = { ...snapshot, coords: snapshot.coords.slice() };
+    run.history.snapshots.push(kept);
     this.send({ type: 'snapshot', snapshot }, [snapshot.coords.buffer]);
+    return kept;
   }
 
   /** Disposes the run once the loop and any side request using its model are done. */

@@ -155,8 +155,9 @@ describe('TrainerHandler', () => {
     expect(of('probe')[0]!.probe.indices).toHaveLength(6);
     expect(of('snapshot').map((s) => s.snapshot.step)).toEqual([0, 4]);
     expect(of('snapshot')[1]!.snapshot.coords).toHaveLength(12);
-    // Unlabelled images: no kNN and no baselines.
+    // Unlabelled images: no kNN, no linear probe and no baselines.
     expect(of('snapshot')[1]!.snapshot.knnAccuracy).toBeNull();
+    expect(of('snapshot')[1]!.snapshot.probeAccuracy).toBeNull();
     expect(of('baselines')).toHaveLength(0);
     // A finished run keeps its model for neighbours and maps; new images retire it, with every tensor it made.
     await handler.handle({ type: 'set-dataset', dataset: dataset() });
@@ -184,9 +185,19 @@ describe('TrainerHandler', () => {
     expect(info!.flopsPerStep).toBeGreaterThan(info!.parameters);
     const baselines = of('baselines');
     expect(baselines).toHaveLength(1);
-    for (const v of [baselines[0]!.randomInit, baselines[0]!.rawPixels]) expect(v).toBeGreaterThanOrEqual(0);
+    const { randomInit, rawPixels, probe } = baselines[0]!;
+    for (const v of [randomInit, rawPixels, probe!.randomInit, probe!.rawPixels]) {
+      expect(v).toBeGreaterThanOrEqual(0);
+      expect(v).toBeLessThanOrEqual(1);
+    }
     expect(of('snapshot').map((s) => s.snapshot.step)).toEqual([0, 2, 4]);
-    for (const s of of('snapshot')) expect(s.snapshot.knnAccuracy).toBeGreaterThanOrEqual(0);
+    for (const s of of('snapshot')) {
+      expect(s.snapshot.knnAccuracy).toBeGreaterThanOrEqual(0);
+      expect(s.snapshot.probeAccuracy).toBeGreaterThanOrEqual(0);
+    }
+    // The untrained encoder's baselines are the first map's accuracies.
+    const first = of('snapshot')[0]!.snapshot;
+    expect([first.knnAccuracy, first.probeAccuracy]).toEqual([randomInit, probe!.randomInit]);
     expect(of('probe')[0]!.probe.labels).toHaveLength(10);
 
     await handler.handle({ type: 'neighbours', position: 3, k: 4 });

@@ -1,8 +1,9 @@
-// Watching a run learn: a fixed probe set embedded every so often and projected to 2-D, kNN accuracy on a
-// held-out labelled split next to two baselines, and nearest neighbours under the current encoder.
+// Watching a run learn: a fixed probe set embedded every so often and projected to 2-D, kNN accuracy and a linear
+// probe's on a held-out labelled split next to two baselines, and nearest neighbours under the current encoder.
 import type * as tf from '@tensorflow/tfjs';
-import { embedImages, rawPixelVectors } from '../engine/embed';
+import { embedImages, pooledPixelVectors, rawPixelVectors } from '../engine/embed';
 import { knnAccuracy, nearestNeighbours, splitForKnn, type KnnSplit } from '../engine/knn';
+import { linearProbeAccuracy } from '../engine/linearProbe';
 import { pca2d } from '../engine/pca';
 import { Random } from '../engine/random';
 import { umap2d } from '../engine/umap';
@@ -10,6 +11,14 @@ import type { DatasetPayload, MonitorSettings, ProbeSet, SnapshotReport } from '
 
 /** Memory and query images of the kNN monitor, capped so a snapshot stays cheap next to training. */
 const KNN_LIMITS = { maxMemory: 2000, maxQueries: 500 };
+/** The linear probe's raw-pixel baseline sees images of at most this side (larger ones averaged down). */
+const PROBE_RAW_SIDE = 32;
+
+/** Held-out accuracy of one representation: kNN (k = 20, cosine) and the linear probe, on the same split. */
+export interface Evaluation {
+  knn: number;
+  probe: number;
+}
 
 /** The held-out split, or null (no kNN) when no class has the two images a split needs. */
 function knnSplitOrNull(labels: Int32Array, rng: Random): KnnSplit | null {
@@ -64,42 +73,57 @@ export class RunMonitor {
     return Int32Array.from(indices, (i) => this.dataset.labels![i]!);
   }
 
-  /** kNN accuracy of given representations of the memory and query images; null without labels. */
-  private async knn(memory: Float32Array, queries: Float32Array, dim: number): Promise<number | null> {
-    const split = this.knnSplit;
-    if (!split) return null;
-    return knnAccuracy(memory, this.labelsOf(split.memory), queries, this.labelsOf(split.queries), dim, this.classes);
+  /**
+   * kNN accuracy and the linear probe's (fitted on the memory images, scored on the queries) of given representations;
+   * the probe may see another representation of the same images (raw pixels averaged down).
+   */
+  private async evaluateVectors(memory: Float32Array, queries: Float32Array, dim: number, probe = { memory, queries, dim }): Promise<Evaluation> {
+    const split = this.knnSplit!;
+    const memoryLabels = this.labelsOf(split.memory);
+    const queryLabels = this.labelsOf(split.queries);
+    const knn = await knnAccuracy(memory, memoryLabels, queries, queryLabels, dim, this.classes);
+    const linear = await linearProbeAccuracy(probe.memory, memoryLabels, probe.queries, queryLabels, probe.dim, this.classes);
+    return { knn, probe: linear };
   }
 
-  async knnOfEncoder(encoder: tf.LayersModel): Promise<number | null> {
+  /** Held-out accuracy of the encoder's representation; null without labels. */
+  async evaluateEncoder(encoder: tf.LayersModel): Promise<Evaluation | null> {
     const split = this.knnSplit;
     if (!split) return null;
     const memory = await this.embed(encoder, split.memory);
     const queries = await this.embed(encoder, split.queries);
-    return this.knn(memory, queries, memory.length / split.memory.length);
+    return this.evaluateVectors(memory, queries, memory.length / split.memory.length);
   }
 
-  /** kNN on raw pixels: the baseline any learnt representation should be compared with. */
-  async knnOfRawPixels(): Promise<number | null> {
+  /** Held-out accuracy of raw pixels: the baseline any learnt representation should be compared with. */
+  async evaluateRawPixels(): Promise<Evaluation | null> {
     const split = this.knnSplit;
     if (!split) return null;
     const { pixels, imageSize, channels } = this.dataset;
     const dim = imageSize * imageSize * channels;
-    return this.knn(rawPixelVectors(pixels, split.memory, imageSize, channels), rawPixelVectors(pixels, split.queries, imageSize, channels), dim);
+    const pooledMemory = pooledPixelVectors(pixels, split.memory, imageSize, channels, PROBE_RAW_SIDE);
+    const pooledQueries = pooledPixelVectors(pixels, split.queries, imageSize, channels, PROBE_RAW_SIDE);
+    return this.evaluateVectors(rawPixelVectors(pixels, split.memory, imageSize, channels), rawPixelVectors(pixels, split.queries, imageSize, channels), dim, {
+      memory: pooledMemory.vectors,
+      queries: pooledQueries.vectors,
+      dim: pooledMemory.dim,
+    });
   }
 
-  /** The probe set's 2-D map and the kNN accuracy under the encoder as it is at `step`. */
+  /** The probe set's 2-D map and the held-out accuracies under the encoder as it is at `step`. */
   async snapshot(encoder: tf.LayersModel, step: number): Promise<SnapshotReport> {
     const { vectors, dim } = await this.embedProbe(encoder, step);
     const coords = await pca2d(vectors, this.probe.length, dim);
-    return { step, coords, knnAccuracy: await this.knnOfEncoder(encoder), method: 'pca' };
+    const evaluation = await this.evaluateEncoder(encoder);
+    return { step, coords, knnAccuracy: evaluation?.knn ?? null, probeAccuracy: evaluation?.probe ?? null, method: 'pca' };
   }
 
   /** The same with UMAP, stepped so that progress shows and other messages get through. */
   async umapSnapshot(encoder: tf.LayersModel, step: number, options: Parameters<typeof umap2d>[4]): Promise<SnapshotReport> {
     const { vectors, dim } = await this.embedProbe(encoder, step);
     const coords = await umap2d(vectors, this.probe.length, dim, this.seed, options);
-    return { step, coords, knnAccuracy: await this.knnOfEncoder(encoder), method: 'umap' };
+    const evaluation = await this.evaluateEncoder(encoder);
+    return { step, coords, knnAccuracy: evaluation?.knn ?? null, probeAccuracy: evaluation?.probe ?? null, method: 'umap' };
   }
 
   private async embedProbe(encoder: tf.LayersModel, step: number): Promise<{ vectors: Float32Array; dim: number }> {

@@ -71,17 +71,19 @@ async function prepareAndTrain(ctx: TrainerContext, monitorFirst: boolean): Prom
   await trainLoop(ctx);
 }
 
-/** The probe set for the page, the baselines of a labelled run, and the map before any training. */
+/**
+ * The probe set for the page, the map before any training, and the baselines of a labelled run: the held-out
+ * accuracies of that first map (the encoder as the run starts) and of raw pixels, by kNN and by the linear probe.
+ */
 async function startMonitoring(ctx: TrainerContext, run: Run): Promise<void> {
   const probe = run.monitor.probeSet();
   ctx.send({ type: 'probe', probe }, [probe.pixels.buffer]);
-  const randomInit = await run.monitor.knnOfEncoder(run.state.model.encoder);
-  const rawPixels = await run.monitor.knnOfRawPixels();
-  if (randomInit !== null && rawPixels !== null) {
-    run.history.baselines = { randomInit, rawPixels };
-    ctx.send({ type: 'baselines', randomInit, rawPixels });
+  const first = await ctx.sendSnapshot(run);
+  const raw = await run.monitor.evaluateRawPixels();
+  if (first.knnAccuracy != null && first.probeAccuracy != null && raw) {
+    run.history.baselines = { randomInit: first.knnAccuracy, rawPixels: raw.knn, probe: { randomInit: first.probeAccuracy, rawPixels: raw.probe } };
+    ctx.send({ type: 'baselines', ...run.history.baselines });
   }
-  await ctx.sendSnapshot(run);
 }
 
 async function trainLoop(ctx: TrainerContext): Promise<void> {
