@@ -266,30 +266,40 @@ async function withFrozenStatistics<T>(model: Network, fn: () => Promise<T>): Pr
 }
 
 interface ParallelCompilingBackend {
-  checkCompileCompletionAsync(): Promise<void>;
+  checkCompileCompletionAsync(): Promise<unknown>;
+  /** WebGL: after parallel compilation, looks up the programs' uniforms (tfjs's documented last step). */
+  getUniformLocations?(): void;
 }
 
 /**
- * Compiles the step's GPU pipelines in parallel before step 1 (tfjs WebGPU's WEBGPU_ENGINE_COMPILE_ONLY mode),
- * instead of one by one during it. A no-op on backends without parallel compilation.
+ * Compiles the step's GPU pipelines in parallel before step 1 (tfjs's compile-only mode: WEBGPU_ENGINE_COMPILE_ONLY
+ * on WebGPU, ENGINE_COMPILE_ONLY on WebGL, where it lets the driver compile shaders in parallel through
+ * KHR_parallel_shader_compile), instead of one by one during it. A no-op on the CPU backend.
  */
 export async function compilePipelines(state: TrainState): Promise<boolean> {
+  const name = tf.getBackend();
   const backend = tf.backend() as Partial<ParallelCompilingBackend>;
-  if (tf.getBackend() !== 'webgpu' || typeof backend.checkCompileCompletionAsync !== 'function') return false;
+  if ((name !== 'webgpu' && name !== 'webgl') || typeof backend.checkCompileCompletionAsync !== 'function') return false;
+  const flag = name === 'webgpu' ? 'WEBGPU_ENGINE_COMPILE_ONLY' : 'ENGINE_COMPILE_ONLY';
+  // On WebGL, small ops may run on the CPU from their inputs' values, which compile-only mode never computes.
+  const cpuForward = name === 'webgl' ? tf.env().getBool('WEBGL_CPU_FORWARD') : null;
   const { batchSize, model } = state.config;
   // Both views: 2N images.
   const shape: [number, number, number, number] = [2 * batchSize, model.imageSize, model.imageSize, model.channels];
   await withFrozenStatistics(state.model, async () => {
     const view = tf.zeros(shape) as tf.Tensor4D;
-    tf.env().set('WEBGPU_ENGINE_COMPILE_ONLY', true);
+    tf.env().set(flag, true);
+    if (cpuForward !== null) tf.env().set('WEBGL_CPU_FORWARD', false);
     try {
       const { value, grads, diagnostics } = lossAndGrads(state, view);
       tf.dispose([value, ...Object.values(grads), ...kept(diagnostics)]);
     } finally {
-      tf.env().set('WEBGPU_ENGINE_COMPILE_ONLY', false);
+      tf.env().set(flag, false);
+      if (cpuForward !== null) tf.env().set('WEBGL_CPU_FORWARD', cpuForward);
       view.dispose();
     }
     await backend.checkCompileCompletionAsync!();
+    backend.getUniformLocations?.();
   });
   return true;
 }
