@@ -89,6 +89,18 @@ describe('embedImages', () => {
   });
 });
 
+describe('embedImages, stopped', () => {
+  it('stops between batches once its signal is aborted, leaving no tensor behind', async () => {
+    const encoder = tinyEncoder();
+    const before = tf.memory().numTensors;
+    const controller = new AbortController();
+    controller.abort(new Error('the run was stopped'));
+    await expect(embedImages(encoder, pixels, [0, 1, 2, 3, 4, 5], SIZE, CHANNELS, 2, controller.signal)).rejects.toThrow('the run was stopped');
+    expect(tf.memory().numTensors).toBe(before);
+    encoder.dispose();
+  });
+});
+
 describe('rawPixelVectors', () => {
   it('flattens each image, L2-normalised, proportional to its pixels', () => {
     const imageBytes = SIZE * SIZE * CHANNELS;

@@ -21,7 +21,8 @@ function checkIndices(pixels: Uint8Array, indices: number[], imageBytes: number)
  * shapes stay fixed, drop the padding rows), each row L2-normalised. Returns n × d floats, row-major. Leaves no
  * tensor behind.
  *
- * An all-zero h (every ReLU unit off) stays a zero row rather than becoming NaN.
+ * An all-zero h (every ReLU unit off) stays a zero row rather than becoming NaN. An aborted `signal` stops it between
+ * batches, with the signal's reason.
  */
 export async function embedImages(
   encoder: tf.LayersModel,
@@ -30,12 +31,14 @@ export async function embedImages(
   imageSize: number,
   channels: number,
   batchSize: number,
+  signal?: AbortSignal,
 ): Promise<Float32Array> {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
   checkIndices(pixels, indices, imageSize * imageSize * channels);
   const dim = representationDim(encoder);
   const out = new Float32Array(indices.length * dim);
   for (let start = 0; start < indices.length; start += batchSize) {
+    signal?.throwIfAborted();
     const batch = indices.slice(start, start + batchSize);
     const rows = batch.length;
     // Padding repeats a real image: in inference mode rows do not interact, so the pad cannot change the others.

@@ -8,8 +8,9 @@ export function ExportPanel() {
   const lastDownload = useStore((s) => s.lastDownload);
   const includeHead = useStore((s) => s.includeHead);
   const { exportModel, exportEmbeddings, setIncludeHead } = useStore.getState();
-  // There is a model once a run has started (its first snapshot has come back).
-  const ready = snapshots > 0 && state !== 'compiling';
+  const stepped = useStore((s) => s.step > 0);
+  // There is a model once a run has taken a step, or has a map (a loaded model, or one paused before its first step).
+  const ready = (snapshots > 0 || stepped) && state !== 'compiling';
   const busy = exporting !== null;
   return (
     <section className="panel" aria-labelledby="export-title">

@@ -78,7 +78,7 @@ export class TrainerContext {
 
   /** The run's state now, to go back to: what a checkpoint stores. */
   async goodState(run: Run): Promise<GoodState> {
-    return { trainState: await saveTrainState(run.state), sampler: run.sampler.getState(), steps: run.history.steps.length, snapshots: run.history.snapshots.length };
+    return { trainState: await saveTrainState(run.state), sampler: run.sampler.getState(), steps: run.history.steps.length };
   }
 
   /**
@@ -113,14 +113,17 @@ export class TrainerContext {
   }
 
   /**
-   * Sends a map of the run's probe set, with the held-out accuracies, under its encoder as it is now, and keeps it for
-   * the checkpoint; returns the kept copy.
+   * Sends a map of the run's probe set, with the held-out accuracies, under `encoder` (the run's, as it is now, by
+   * default), and keeps it for the checkpoint in step order; returns the kept copy.
    */
-  async sendSnapshot(run: Run): Promise<SnapshotReport> {
-    const snapshot = await run.monitor.snapshot(run.state.model.encoder, run.state.step);
+  async sendSnapshot(run: Run, encoder = run.state.model.encoder, step = run.state.step, signal?: AbortSignal): Promise<SnapshotReport> {
+    const snapshot = await run.monitor.snapshot(encoder, step, signal);
     // A copy for the checkpoint: the one sent is transferred to the page.
     const kept = { ...snapshot, coords: snapshot.coords.slice() };
-    run.history.snapshots.push(kept);
+    const snapshots = run.history.snapshots;
+    let at = snapshots.length;
+    while (at > 0 && snapshots[at - 1]!.step > step) at -= 1;
+    snapshots.splice(at, 0, kept);
     this.send({ type: 'snapshot', snapshot }, [snapshot.coords.buffer]);
     return kept;
   }
@@ -129,6 +132,8 @@ export class TrainerContext {
   async retireRun(): Promise<void> {
     await this.loop;
     await this.sideWork;
+    this.run?.untrained?.cancel();
+    await this.run?.untrained?.done();
     this.disposeRun();
   }
 

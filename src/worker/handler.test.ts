@@ -141,7 +141,7 @@ describe('TrainerHandler', () => {
   });
 
   it('trains to the requested step count with one metrics message per step, then stops', async () => {
-    const { handler, of } = await ready();
+    const { handler, of, messages } = await ready();
     const before = tf.memory().numTensors;
     await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(4), steps: 4, monitor });
     await handler.idle();
@@ -153,8 +153,10 @@ describe('TrainerHandler', () => {
     expect(of('state').map((s) => s.state)).toEqual(['compiling', 'training', 'stopped']);
     // The map before training and at the last step, over a fixed probe set.
     expect(of('probe')[0]!.probe.indices).toHaveLength(6);
-    expect(of('snapshot').map((s) => s.snapshot.step)).toEqual([0, 4]);
-    expect(of('snapshot')[1]!.snapshot.coords).toHaveLength(12);
+    // The step-0 map comes beside the first steps (after step 1), the last at the end; the checkpoint keeps them in step order.
+    expect(of('snapshot').map((s) => s.snapshot.step).sort((a, b) => a - b)).toEqual([0, 4]);
+    expect(messages.findIndex((m) => m.type === 'metrics')).toBeLessThan(messages.findIndex((m) => m.type === 'snapshot'));
+    expect(of('snapshot').find((s) => s.snapshot.step === 4)!.snapshot.coords).toHaveLength(12);
     // Unlabelled images: no kNN, no linear probe and no baselines.
     expect(of('snapshot')[1]!.snapshot.knnAccuracy).toBeNull();
     expect(of('snapshot')[1]!.snapshot.probeAccuracy).toBeNull();
@@ -165,21 +167,27 @@ describe('TrainerHandler', () => {
   });
 
   it('a labelled run reports baselines once, kNN in every snapshot, and neighbours on request', async () => {
-    const { handler, of } = setup();
+    const { handler, of, messages } = setup();
     await handler.handle({ type: 'init', backend: 'auto' });
     const labelled = { ...dataset(), labels: Int32Array.from({ length: 12 }, (_, i) => i % 2), classNames: ['odd', 'even'] };
     await handler.handle({ type: 'set-dataset', dataset: labelled });
     await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(4), steps: 4, monitor: { snapshotEvery: 2, probeCount: 10, profileSteps: true } });
     await handler.idle();
-    // Profiled steps report their split; every step reports the same tensor count; the run's cost comes once.
+    // Profiled steps report their split; the run's cost comes once.
     const reports = of('metrics').map((m) => m.report);
     for (const r of reports) {
       expect(r.timings!.augmentMs).toBeGreaterThanOrEqual(0);
       expect(r.timings!.forwardBackwardMs).toBeGreaterThan(0);
       expect(r.timings!.gradNormMs).toBeGreaterThanOrEqual(0);
       expect(r.timings!.updateMs).toBeGreaterThanOrEqual(0);
-      expect(r.memory.numTensors).toBe(reports[0]!.memory.numTensors);
     }
+    // Step 1 starts before the untrained encoder is measured (from a copy, beside the next steps); once it is, the
+    // copy is released and every step reports the same tensor count, fewer than while the copy lived.
+    expect(messages.findIndex((m) => m.type === 'metrics')).toBeLessThan(messages.findIndex((m) => m.type === 'baselines'));
+    const afterBaselines = messages.slice(messages.findIndex((m) => m.type === 'baselines')).filter((m) => m.type === 'metrics').map((m) => m.report);
+    expect(afterBaselines.length).toBeGreaterThan(0);
+    for (const r of afterBaselines) expect(r.memory.numTensors).toBe(afterBaselines[0]!.memory.numTensors);
+    expect(reports[0]!.memory.numTensors).toBeGreaterThan(afterBaselines[0]!.memory.numTensors);
     const [info] = of('run-info').map((m) => m.info);
     expect(info!.parameters).toBeGreaterThan(0);
     expect(info!.flopsPerStep).toBeGreaterThan(info!.parameters);
@@ -247,6 +255,31 @@ describe('TrainerHandler', () => {
     expect(of('neighbours').at(-1)!.neighbours).toHaveLength(3);
     expect(of('error').filter((e) => e.request === 'start').map((e) => e.code)).toEqual(['busy']);
     expect(of('error').filter((e) => e.request !== 'start')).toEqual([]);
+  });
+
+  it('a stop as soon as step 1 is reported: the untrained encoder is never measured, and its copy is freed', async () => {
+    const { handler, of, messages } = setup();
+    await handler.handle({ type: 'init', backend: 'auto' });
+    const labelled = { ...dataset(), labels: Int32Array.from({ length: 12 }, (_, i) => i % 2), classNames: ['odd', 'even'] };
+    await handler.handle({ type: 'set-dataset', dataset: labelled });
+    const before = tf.memory().numTensors;
+    // Stop is handled the moment step 1's report is posted, before the loop goes on.
+    let stopping: Promise<void> | null = null;
+    const push = messages.push.bind(messages);
+    messages.push = (...items: FromWorker[]) => {
+      const length = push(...items);
+      if (!stopping && items.some((m) => m.type === 'metrics')) stopping = handler.handle({ type: 'stop' });
+      return length;
+    };
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(50), steps: 50, monitor: { snapshotEvery: 1000, probeCount: 12, profileSteps: false } });
+    await until(() => stopping !== null);
+    await stopping;
+    expect(of('state').at(-1)!.state).toBe('stopped');
+    expect(of('metrics')).toHaveLength(1);
+    expect(of('snapshot')).toHaveLength(0);
+    expect(of('error')).toEqual([]);
+    await handler.handle({ type: 'set-dataset', dataset: labelled });
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('pausing while the GPU compiles still sends the map and the probe set', async () => {

@@ -64,9 +64,9 @@ export class RunMonitor {
     };
   }
 
-  private embed(encoder: tf.LayersModel, indices: number[]): Promise<Float32Array> {
+  private embed(encoder: tf.LayersModel, indices: number[], signal?: AbortSignal): Promise<Float32Array> {
     const { pixels, imageSize, channels } = this.dataset;
-    return embedImages(encoder, pixels, indices, imageSize, channels, this.batchSize);
+    return embedImages(encoder, pixels, indices, imageSize, channels, this.batchSize, signal);
   }
 
   private labelsOf(indices: number[]): Int32Array {
@@ -87,11 +87,11 @@ export class RunMonitor {
   }
 
   /** Held-out accuracy of the encoder's representation; null without labels. */
-  async evaluateEncoder(encoder: tf.LayersModel): Promise<Evaluation | null> {
+  async evaluateEncoder(encoder: tf.LayersModel, signal?: AbortSignal): Promise<Evaluation | null> {
     const split = this.knnSplit;
     if (!split) return null;
-    const memory = await this.embed(encoder, split.memory);
-    const queries = await this.embed(encoder, split.queries);
+    const memory = await this.embed(encoder, split.memory, signal);
+    const queries = await this.embed(encoder, split.queries, signal);
     return this.evaluateVectors(memory, queries, memory.length / split.memory.length);
   }
 
@@ -111,10 +111,10 @@ export class RunMonitor {
   }
 
   /** The probe set's 2-D map and the held-out accuracies under the encoder as it is at `step`. */
-  async snapshot(encoder: tf.LayersModel, step: number): Promise<SnapshotReport> {
-    const { vectors, dim } = await this.embedProbe(encoder, step);
+  async snapshot(encoder: tf.LayersModel, step: number, signal?: AbortSignal): Promise<SnapshotReport> {
+    const { vectors, dim } = await this.embedProbe(encoder, step, signal);
     const coords = await pca2d(vectors, this.probe.length, dim);
-    const evaluation = await this.evaluateEncoder(encoder);
+    const evaluation = await this.evaluateEncoder(encoder, signal);
     return { step, coords, knnAccuracy: evaluation?.knn ?? null, probeAccuracy: evaluation?.probe ?? null, method: 'pca' };
   }
 
@@ -126,9 +126,9 @@ export class RunMonitor {
     return { step, coords, knnAccuracy: evaluation?.knn ?? null, probeAccuracy: evaluation?.probe ?? null, method: 'umap' };
   }
 
-  private async embedProbe(encoder: tf.LayersModel, step: number): Promise<{ vectors: Float32Array; dim: number }> {
+  private async embedProbe(encoder: tf.LayersModel, step: number, signal?: AbortSignal): Promise<{ vectors: Float32Array; dim: number }> {
     if (!this.probeVectors || this.probeVectors.step !== step) {
-      const vectors = await this.embed(encoder, this.probe);
+      const vectors = await this.embed(encoder, this.probe, signal);
       this.probeVectors = { step, vectors, dim: vectors.length / Math.max(1, this.probe.length) };
     }
     return this.probeVectors;

@@ -15,10 +15,11 @@ function rewind(ctx: TrainerContext, run: Run): number {
   restoreTrainState(run.state, good.trainState);
   run.sampler.setState(good.sampler);
   run.history.steps.length = good.steps;
-  run.history.snapshots.length = good.snapshots;
+  const step = run.state.step;
+  // By step: the untrained encoder's map (step 0) may have come after the good state was taken.
+  run.history.snapshots = run.history.snapshots.filter((s) => s.step <= step);
   const last = run.history.steps.at(-1);
   ctx.lastMetrics = last ? { ...last, timings: null } : null;
-  const step = run.state.step;
   ctx.send({ type: 'run-rewound', step, history: run.history.steps.slice() });
   return step;
 }

@@ -9,13 +9,13 @@ import { createTrainState, disposeTrainState, type TrainState } from '../engine/
 import type { CheckpointState, DatasetIdentity, RunHistory } from '../export/checkpoints';
 import { RunMonitor } from './monitor';
 import type { DatasetPayload, MonitorSettings } from './protocol';
+import type { UntrainedEncoder } from './untrained';
 
-/** A state the run can go back to: its training state, its sampler, and how much of its history it had then. */
+/** A state the run can go back to: its training state, its sampler, and how many steps of its history it had then. */
 export interface GoodState {
   trainState: SavedTrainState;
   sampler: SamplerState;
   steps: number;
-  snapshots: number;
 }
 
 export interface Run {
@@ -39,6 +39,8 @@ export interface Run {
   checkpointed: boolean;
   /** The last state known good (the last checkpoint, or the start), where a diverged step or a GPU error sends the run back. */
   lastGood: GoodState | null;
+  /** A new run's encoder as it started, until its map and baselines are measured beside the first steps. */
+  untrained: UntrainedEncoder | null;
   dispose(): void;
 }
 
@@ -92,7 +94,9 @@ export function buildRun(plan: RunPlan): Run {
     savedStep: state.step,
     checkpointed: checkpoint !== undefined,
     lastGood: null,
+    untrained: null,
     dispose() {
+      this.untrained?.cancel();
       disposeTrainState(this.state);
     },
   };

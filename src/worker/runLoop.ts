@@ -12,6 +12,7 @@ import { TrainerError } from './errors';
 import type { MemoryReport, RecordedStep } from './protocol';
 import { recoverFromDivergence, recoverFromGpuError } from './recovery';
 import type { Run } from './run';
+import { UntrainedEncoder } from './untrained';
 import { batchChangeProblems } from './validation';
 
 /** With checkpoints off, how often the last good state is still kept in memory (for a non-finite loss to go back to). */
@@ -23,7 +24,7 @@ export function memoryReport(): MemoryReport {
   return { numTensors: info.numTensors, gpuBytes: typeof info.numBytesInGPU === 'number' ? info.numBytesInGPU : null };
 }
 
-/** Makes `run` the current run and starts it: compilation, then (for a new run) its baselines and first map, then steps. */
+/** Makes `run` the current run and starts it: compilation, then steps (for a new run, its untrained map and baselines beside them). */
 export function launch(ctx: TrainerContext, run: Run, monitorFirst: boolean): void {
   ctx.run = run;
   ctx.lastMetrics = null;
@@ -34,8 +35,10 @@ export function launch(ctx: TrainerContext, run: Run, monitorFirst: boolean): vo
 }
 
 /**
- * Compiles the GPU pipelines, then trains unless a pause or stop arrived meanwhile. A new run first sends its probe
- * set, baselines and step-0 map; a resumed one has sent its saved ones.
+ * Compiles the GPU pipelines, then trains unless a pause or stop arrived meanwhile. A new run sends its probe set and
+ * keeps a copy of its encoder as it starts: the step-0 map and the baselines are measured with it beside the first
+ * steps (from the end of step 1), so that step 1 starts as soon as the pipelines are compiled. A pause during
+ * compilation measures them before the pause is reported. A resumed run has sent its saved ones.
  */
 async function prepareAndTrain(ctx: TrainerContext, monitorFirst: boolean): Promise<void> {
   const run = ctx.run!;
@@ -57,11 +60,10 @@ async function prepareAndTrain(ctx: TrainerContext, monitorFirst: boolean): Prom
   // A pause during compilation still gets its map and baselines; only a stop skips them.
   if (ctx.phase === 'stopping') return;
   if (monitorFirst) {
-    try {
-      await startMonitoring(ctx, run);
-    } catch (e) {
-      ctx.reportError(new TrainerError('training-failed', `could not embed the probe images: ${(e as Error).message}`));
-    }
+    const probe = run.monitor.probeSet();
+    ctx.send({ type: 'probe', probe }, [probe.pixels.buffer]);
+    run.untrained = new UntrainedEncoder(run.state.model.encoder, run.state.config.model);
+    if (ctx.phase !== 'compiling') await measureUntrained(ctx, run);
   }
   if (ctx.phase !== 'compiling') {
     if (ctx.phase === 'paused') await settlePause(ctx);
@@ -72,18 +74,24 @@ async function prepareAndTrain(ctx: TrainerContext, monitorFirst: boolean): Prom
 }
 
 /**
- * The probe set for the page, the map before any training, and the baselines of a labelled run: the held-out
- * accuracies of that first map (the encoder as the run starts) and of raw pixels, by kNN and by the linear probe.
+ * The map before any training and the baselines of a labelled run, from the run's untrained encoder: the first map's
+ * own held-out accuracies (the encoder as the run starts) and raw pixels', by kNN and by the linear probe. Runs beside
+ * training; a failure is reported and training goes on.
  */
-async function startMonitoring(ctx: TrainerContext, run: Run): Promise<void> {
-  const probe = run.monitor.probeSet();
-  ctx.send({ type: 'probe', probe }, [probe.pixels.buffer]);
-  const first = await ctx.sendSnapshot(run);
-  const raw = await run.monitor.evaluateRawPixels();
-  if (first.knnAccuracy != null && first.probeAccuracy != null && raw) {
-    run.history.baselines = { randomInit: first.knnAccuracy, rawPixels: raw.knn, probe: { randomInit: first.probeAccuracy, rawPixels: raw.probe } };
-    ctx.send({ type: 'baselines', ...run.history.baselines });
-  }
+function measureUntrained(ctx: TrainerContext, run: Run): Promise<void> {
+  return run.untrained!.measure(async (encoder, signal) => {
+    try {
+      const first = await ctx.sendSnapshot(run, encoder, 0, signal);
+      const raw = await run.monitor.evaluateRawPixels();
+      if (first.knnAccuracy != null && first.probeAccuracy != null && raw) {
+        run.history.baselines = { randomInit: first.knnAccuracy, rawPixels: raw.knn, probe: { randomInit: first.probeAccuracy, rawPixels: raw.probe } };
+        ctx.send({ type: 'baselines', ...run.history.baselines });
+      }
+    } catch (e) {
+      if (signal.aborted || ctx.run !== run) return;
+      ctx.reportError(new TrainerError('training-failed', `could not map the untrained encoder: ${(e as Error).message}`));
+    }
+  });
 }
 
 async function trainLoop(ctx: TrainerContext): Promise<void> {
@@ -98,12 +106,16 @@ async function trainLoop(ctx: TrainerContext): Promise<void> {
       if (ctx.gpuError !== null) return await recoverFromGpuError(ctx, run, ctx.gpuError);
       if (!metrics.finite || metrics.exploding) return await recoverFromDivergence(ctx, run, metrics);
       const step = run.state.step;
+      // Step 1 is done: the untrained encoder is measured beside the steps that follow.
+      if (run.untrained && !run.untrained.started) void measureUntrained(ctx, run);
       if (step % run.monitor.settings.snapshotEvery === 0 || step === run.totalSteps) await ctx.sendSnapshot(run);
       // Checkpoints off: the last good state is still kept in memory now and then, for a non-finite loss to go back to.
       if (run.checkpointEvery > 0 ? step % run.checkpointEvery === 0 : step % IN_MEMORY_EVERY === 0) await ctx.saveCheckpoint(run);
       await ctx.env.nextTask();
     }
     if (ctx.phase === 'training') {
+      // The last checkpoint and the finished run have the untrained encoder's map and baselines too.
+      await run.untrained?.done();
       await ctx.saveCheckpoint(run);
       ctx.enter('ready');
     } else if (ctx.phase === 'paused') {
@@ -183,7 +195,10 @@ export function resume(ctx: TrainerContext, batchSize?: number): void {
 /** Stops between steps and writes the run's checkpoint. The run's model stays for maps and downloads. */
 export async function stop(ctx: TrainerContext): Promise<void> {
   ctx.phase = 'stopping';
+  // Stop frees the GPU at once: the untrained encoder's measurement, if still going, ends at its next batch.
+  ctx.run?.untrained?.cancel();
   await ctx.loop;
+  await ctx.run?.untrained?.done();
   if (ctx.run) await ctx.saveCheckpoint(ctx.run);
   ctx.enter('ready');
 }
