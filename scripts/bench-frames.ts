@@ -2,39 +2,51 @@
 // the same page idle.
 //
 //   npm run build                                   # once: this script serves dist/ (or TABCLR_DIST), it builds nothing
-//   npm run bench:frames -- [--seconds N] [--json]
+//   npm run bench:frames -- [--seconds N] [--map-images M] [--data DIR] [--json]
 //
 // It serves dist/ with `vite preview` on port 4175, launches headless Chromium with the browser tests' flags
 // (e2e/browser.ts), opens the app and waits for "GPU check passed" and the built-in sample images, then measures for
 // N seconds (default 10) each:
 //   idle       the page with the sample loaded and nothing running
-//   training   a small run (width multiplier 0.125, batch 8, a map of 100 images every 5 steps), from the moment the
-//              run state reads "Training" with at least one step done: steps complete, the curves and the map update
+//   training   a small run (width multiplier 0.125, batch 8, a map of M images (default 100) every 5 steps), from the
+//              moment the run state reads "Training" with at least one step done and the map is drawn: steps complete,
+//              the curves and the map update
+//   zooming    the same run, while the script zooms the map in and out and pans it with the wheel every frame: the
+//              map redrawn at each frame (skipped on a page whose map does not zoom)
+// --data DIR imports a folder (at 32 px) instead of the built-in sample, for maps larger than its 300 images.
 // Per phase: frame intervals (median, p95, p99, max; nearest-rank percentiles), long frames (> 50 ms), main-thread
 // long tasks (PerformanceObserver 'longtask', where the browser has it), and the training steps done in the window
 // (from the run state's "step X of Y"). It asserts no time: figures depend on the machine.
 import { type Page } from '@playwright/test';
-import { decimal } from './lib/args';
+import { basename } from 'node:path';
+import { decimal, folderProblem, pathText, wholeNumber } from './lib/args';
 import { createBench, machine, parseArgs, print, report, requireDist, type RunStart } from './lib/bench';
 import { LONG_FRAME_MS, figures, record } from './lib/frames';
 
 /** Not 4173 (the browser tests) nor 4174 (bench:decode), so that they can run beside this one. */
 const PORT = 4175;
 /** The run: small enough for a software adapter, with the map redrawn often. */
-const RUN = { width: 0.125, batchSize: 8, mapEvery: 5, mapImages: 100 };
+const RUN = { width: 0.125, batchSize: 8, mapEvery: 5 };
 /** Viewport: a laptop screen, so that the curves and the map are drawn at a realistic size. */
 const VIEWPORT = { width: 1280, height: 800 };
-const USAGE = 'usage: npm run bench:frames -- [--seconds N] [--json]';
+const USAGE = 'usage: npm run bench:frames -- [--seconds N] [--map-images M] [--data DIR] [--json]';
 
 const options = parseArgs(process.argv.slice(2), {
   name: 'bench:frames',
   usage: USAGE,
-  defaults: { seconds: 10 },
+  defaults: { seconds: 10, 'map-images': 100, data: undefined as string | undefined },
   values: {
     seconds: decimal(1, 600),
+    'map-images': wholeNumber(2, 2000),
+    data: pathText,
   },
 });
 requireDist('bench:frames');
+const dataProblem = options.data === undefined ? null : folderProblem(options.data, '--data');
+if (dataProblem) {
+  console.error(`bench:frames: ${dataProblem}; ${USAGE}`);
+  process.exit(2);
+}
 
 // The preview server and the browser go away on success, on error and on Ctrl-C.
 const harness = createBench('bench:frames', PORT);
@@ -57,7 +69,7 @@ async function startRun(page: Page, steps: number): Promise<void> {
   await page.getByLabel('Steps', { exact: true }).fill(String(steps));
   await page.getByText('Augmentation and monitoring').click();
   await page.getByLabel('Map every (steps)').fill(String(RUN.mapEvery));
-  await page.getByLabel('Images on the map').fill(String(RUN.mapImages));
+  await page.getByLabel('Images on the map').fill(String(options['map-images']));
   const start = page.getByRole('button', { name: 'Start' });
   if (!(await start.isEnabled())) {
     const problems = await page.locator('.field-problem').allTextContents();
@@ -66,13 +78,24 @@ async function startRun(page: Page, steps: number): Promise<void> {
   await start.click();
 }
 
-/** Waits until the run state reads "Training" with at least one step done; returns that text. */
+/** Imports `dir` through "Choose folder" at 32 px and waits for its summary. */
+async function importFolder(page: Page, dir: string): Promise<string> {
+  const chooser = page.waitForEvent('filechooser');
+  await page.getByRole('button', { name: 'Choose folder' }).click();
+  await (await chooser).setFiles(dir);
+  const summary = page.getByRole('region', { name: 'Images' }).locator('.dataset-summary');
+  await summary.getByText(basename(dir)).waitFor({ timeout: 600_000 });
+  return (await summary.innerText()).trim();
+}
+
+/** Waits until the run state reads "Training" with at least one step done and the map is drawn; returns that text. */
 async function trainingUnderway(page: Page): Promise<string> {
   const handle = await page.waitForFunction(
     () => {
       const text = document.querySelector('.run-state')?.textContent ?? '';
       const m = /^Training · step (\d+) of \d+/.exec(text);
-      return m && Number(m[1]) >= 1 ? text : null;
+      const mapped = document.querySelector('[role="img"][aria-label^="Embedding map:"]') !== null;
+      return m && Number(m[1]) >= 1 && mapped ? text : null;
     },
     undefined,
     { timeout: 300_000, polling: 250 },
@@ -96,6 +119,12 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
   await appReady(page);
   const gpu = (await page.getByRole('status', { name: 'GPU status' }).innerText()).replace(/\s+/g, ' ').trim();
   log(`  ${gpu}`);
+  let dataLine = 'the built-in sample (300 Fashion-MNIST images, 28 px)';
+  if (options.data) {
+    log(`importing ${options.data}`);
+    dataLine = await importFolder(page, options.data);
+    log(`  ${dataLine}`);
+  }
   // Let the page settle (thumbnails, fonts, the first layout) before the idle window.
   await page.waitForTimeout(1_000);
 
@@ -103,7 +132,7 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
   const idle = figures('idle', await record(page, seconds * 1000));
   log(`  ${idle.frames} frames, median ${idle.median_ms} ms, p95 ${idle.p95_ms} ms`);
 
-  log(`starting a run: width ${RUN.width}, batch ${RUN.batchSize}, ${steps} steps, a map of ${RUN.mapImages} images every ${RUN.mapEvery} steps`);
+  log(`starting a run: width ${RUN.width}, batch ${RUN.batchSize}, ${steps} steps, a map of ${options['map-images']} images every ${RUN.mapEvery} steps`);
   const t0 = Date.now();
   await startRun(page, steps);
   const underway = await trainingUnderway(page);
@@ -114,13 +143,41 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
   log(`  ${training.frames} frames, median ${training.median_ms} ms, p95 ${training.p95_ms} ms; ${training.steps} steps`);
   if (!training.state_after.startsWith('Training')) log(`  warning: the run was no longer training when the window closed ("${training.state_after}")`);
   if (training.steps === 0) log('  warning: no step completed inside the window');
+
+  // Zooming: the wheel over the map every frame, in and out, while the run goes on (pages whose map zooms only).
+  let zooming: ReturnType<typeof figures> | null = null;
+  if ((await page.getByRole('button', { name: 'Zoom in' }).count()) > 0 && (await page.locator('.run-state').innerText()).startsWith('Training')) {
+    log(`zooming: ${seconds} s of frames, the map zoomed and panned by the wheel every frame`);
+    const map = page.getByRole('img', { name: /^Embedding map:/ });
+    const box = (await map.boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    const wheel = (async () => {
+      const until = Date.now() + seconds * 1000;
+      for (let i = 0; Date.now() < until; i++) {
+        // In for a second, out for a second, drifting across the map.
+        await page.mouse.move(box.x + box.width * (0.3 + 0.4 * ((i % 50) / 50)), box.y + box.height / 2);
+        await page.mouse.wheel(0, Math.floor(i / 60) % 2 === 0 ? -40 : 40);
+      }
+    })();
+    const [recording] = await Promise.all([record(page, seconds * 1000), wheel]);
+    zooming = figures('zooming', recording);
+    log(`  ${zooming.frames} frames, median ${zooming.median_ms} ms, p95 ${zooming.p95_ms} ms; ${zooming.steps} steps`);
+  } else log('zooming: skipped (this page\'s map does not zoom, or the run ended)');
   await page.getByRole('button', { name: 'Stop' }).click().catch(() => undefined);
   await context.close();
 
-  const phases = [idle, training];
+  const phases = zooming ? [idle, training, zooming] : [idle, training];
   const { nproc, cpuModel, os, ramGiB } = machine();
   const date = new Date().toISOString();
-  const summary = { idle_p95_ms: idle.p95_ms, training_p95_ms: training.p95_ms, training_steps: training.steps, seconds };
+  const summary = {
+    idle_p95_ms: idle.p95_ms,
+    training_p95_ms: training.p95_ms,
+    zooming_p95_ms: zooming?.p95_ms ?? null,
+    training_steps: training.steps,
+    map_images: options['map-images'],
+    data: options.data ?? 'sample',
+    seconds,
+  };
 
   const na = (x: number | null, unit = '') => (x === null ? 'n/a' : `${x}${unit}`);
   const rows = [
@@ -147,7 +204,8 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
       chromium: `${chromiumVersion}, headless, WebGPU flags from e2e/browser.ts; ${gpu}`,
       date,
       details: [
-        `Run:      width multiplier ${RUN.width}, batch ${RUN.batchSize}, a map of ${RUN.mapImages} images every ${RUN.mapEvery} steps; ` +
+        `Data:     ${dataLine}`,
+        `Run:      width multiplier ${RUN.width}, batch ${RUN.batchSize}, a map of ${options['map-images']} images every ${RUN.mapEvery} steps; ` +
           `window ${seconds} s per phase (training from "${training.state_before}" to "${training.state_after}")`,
       ],
       rows,

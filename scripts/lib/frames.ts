@@ -85,7 +85,7 @@ export async function record(page: Page, ms: number, options: { untilTrainingEnd
 // Figures.
 
 export interface Phase {
-  phase: 'idle' | 'training';
+  phase: 'idle' | 'training' | 'zooming';
   /** Length of the window, first to last frame, in seconds. */
   seconds: number;
   /** Frame intervals measured (callbacks − 1). */
