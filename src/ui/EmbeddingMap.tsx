@@ -5,7 +5,7 @@ import { useCallback, useEffect, useId, useMemo, useRef, useState, type Keyboard
 import { NEIGHBOURS_SHOWN } from '../store/monitor';
 import { useStore } from '../store/store';
 import type { ProbeSet, SnapshotReport } from '../worker/protocol';
-import { HOME_VIEW, MAX_ZOOM, clampView, fitCoords, hitTest, marginFor, panBy, thumbnailSize, toScreen, zoomAt, type MapView } from './map/mapView';
+import { HOME_VIEW, MAX_ZOOM, alignAxes, clampView, fitCoords, hitTest, marginFor, panBy, thumbnailSize, toScreen, zoomAt, type MapView } from './map/mapView';
 import { buildSpriteAtlas } from './map/spriteAtlas';
 import { SpriteState, createSpriteRenderer, type SpriteRenderer } from './map/spriteRenderer';
 import { labelOf, Thumbnail } from './Thumbnail';
@@ -73,7 +73,14 @@ function MapCanvas({ probe, snapshot }: { probe: ProbeSet; snapshot: SnapshotRep
   const helpId = useId();
   const count = snapshot.coords.length / 2;
 
-  const fitted = useMemo(() => fitCoords(snapshot.coords), [snapshot]);
+  // Each map's axes take the signs that match the map drawn before it, so that a new snapshot (or one replayed on
+  // the slider) moves only where the encoder changed instead of flipping over.
+  const drawn = useRef<Float32Array | null>(null);
+  const aligned = useMemo(() => alignAxes(snapshot.coords, drawn.current), [snapshot]);
+  useEffect(() => {
+    drawn.current = aligned;
+  }, [aligned]);
+  const fitted = useMemo(() => fitCoords(aligned), [aligned]);
   const colours = useMemo(() => outlineColours(probe, count), [probe, count]);
   const atlas = useMemo(() => buildSpriteAtlas(probe, count), [probe, count]);
   const side = size > 0 ? thumbnailSize(count, size, view.zoom, scale) : 0;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HOME_VIEW, MAX_ZOOM, clampView, fitCoords, hitTest, panBy, thumbnailSize, toScreen, zoomAt } from './mapView';
+import { HOME_VIEW, MAX_ZOOM, alignAxes, clampView, fitCoords, hitTest, panBy, thumbnailSize, toScreen, zoomAt } from './mapView';
 
 describe('fitCoords', () => {
   it('fits the longer axis to −1…1, centres the shorter one, and flips y so that up is up', () => {
@@ -68,5 +68,22 @@ describe('hitTest', () => {
     expect(hitTest(screen, [1, 0, 2], 20, 104, 95)).toBe(0);
     expect(hitTest(screen, [0, 1, 2], 20, 89, 100)).toBe(null);
     expect(hitTest(screen, [0, 1, 2], 20, 309, 291)).toBe(2);
+  });
+});
+
+describe('alignAxes', () => {
+  it('flips the axes that run against the previous map, and leaves the others', () => {
+    const previous = Float32Array.from([0, 0, 1, 2, 2, 1, 3, 3]);
+    const mirroredX = Float32Array.from([0, 0, -1, 2, -2, 1, -3, 3]);
+    expect(Array.from(alignAxes(mirroredX, previous))).toEqual(Array.from(previous));
+    const both = previous.map((v) => -v + 5);
+    expect(Array.from(alignAxes(both, previous))).toEqual(Array.from(both.map((v) => -v)));
+    expect(alignAxes(previous, previous)).toBe(previous);
+  });
+
+  it('leaves a map of other points alone', () => {
+    const coords = Float32Array.from([1, 2]);
+    expect(alignAxes(coords, Float32Array.from([1, 2, 3, 4]))).toBe(coords);
+    expect(alignAxes(coords, null)).toBe(coords);
   });
 });

@@ -116,3 +116,28 @@ export function hitTest(screen: Float32Array, order: ArrayLike<number>, side: nu
   }
   return null;
 }
+
+/**
+ * The coordinates with each axis's sign flipped where that brings them closer to `reference` (the same points as
+ * drawn before): a projection's axes have no sign of their own (PCA's eigenvectors, UMAP's layout), so two maps of
+ * nearly the same representation can come out mirrored. Aligned, a new map moves only where the encoder changed.
+ * Returns the input when the point counts differ.
+ */
+export function alignAxes(coords: Float32Array, reference: Float32Array | null): Float32Array {
+  if (!reference || reference.length !== coords.length || coords.length === 0) return coords;
+  const n = coords.length / 2;
+  const mean = (values: Float32Array, axis: number) => {
+    let sum = 0;
+    for (let i = axis; i < values.length; i += 2) sum += values[i]!;
+    return sum / n;
+  };
+  const signs = [0, 1].map((axis) => {
+    const a = mean(coords, axis);
+    const b = mean(reference, axis);
+    let dot = 0;
+    for (let i = axis; i < coords.length; i += 2) dot += (coords[i]! - a) * (reference[i]! - b);
+    return dot < 0 ? -1 : 1;
+  });
+  if (signs[0] === 1 && signs[1] === 1) return coords;
+  return coords.map((v, i) => v * signs[i % 2]! + 0);
+}
