@@ -2,7 +2,7 @@
 // the same page idle.
 //
 //   npm run build                                   # once: this script serves dist/ (or TABCLR_DIST), it builds nothing
-//   npm run bench:frames -- [--seconds N] [--map-images M] [--data DIR] [--json]
+//   npm run bench:frames -- [--seconds N] [--map-images M] [--data DIR] [--backend webgpu|webgl] [--json]
 //
 // It serves dist/ with `vite preview` on port 4175, launches headless Chromium with the browser tests' flags
 // (e2e/browser.ts), opens the app and waits for "GPU check passed" and the built-in sample images, then measures for
@@ -13,13 +13,16 @@
 //              the curves and the map update
 //   zooming    the same run, while the script zooms the map in and out and pans it with the wheel every frame: the
 //              map redrawn at each frame (skipped on a page whose map does not zoom)
-// --data DIR imports a folder (at 32 px) instead of the built-in sample, for maps larger than its 300 images.
+// --data DIR imports a folder (at 32 px) instead of the built-in sample, for maps larger than its 300 images;
+// --backend forces the trainer's backend (?backend=).
 // Per phase: frame intervals (median, p95, p99, max; nearest-rank percentiles), long frames (> 50 ms), main-thread
 // long tasks (PerformanceObserver 'longtask', where the browser has it), and the training steps done in the window
 // (from the run state's "step X of Y"). It asserts no time: figures depend on the machine.
 import { type Page } from '@playwright/test';
 import { basename } from 'node:path';
-import { decimal, folderProblem, pathText, wholeNumber } from './lib/args';
+import { BACKENDS } from './lib/app';
+import { decimal, folderProblem, oneOf, pathText, wholeNumber } from './lib/args';
+import type { BackendName } from '../src/worker/protocol';
 import { createBench, machine, parseArgs, print, report, requireDist, type RunStart } from './lib/bench';
 import { LONG_FRAME_MS, figures, record } from './lib/frames';
 
@@ -29,16 +32,17 @@ const PORT = 4175;
 const RUN = { width: 0.125, batchSize: 8, mapEvery: 5 };
 /** Viewport: a laptop screen, so that the curves and the map are drawn at a realistic size. */
 const VIEWPORT = { width: 1280, height: 800 };
-const USAGE = 'usage: npm run bench:frames -- [--seconds N] [--map-images M] [--data DIR] [--json]';
+const USAGE = 'usage: npm run bench:frames -- [--seconds N] [--map-images M] [--data DIR] [--backend webgpu|webgl] [--json]';
 
 const options = parseArgs(process.argv.slice(2), {
   name: 'bench:frames',
   usage: USAGE,
-  defaults: { seconds: 10, 'map-images': 100, data: undefined as string | undefined },
+  defaults: { seconds: 10, 'map-images': 100, data: undefined as string | undefined, backend: undefined as BackendName | undefined },
   values: {
     seconds: decimal(1, 600),
     'map-images': wholeNumber(2, 2000),
     data: pathText,
+    backend: oneOf(BACKENDS),
   },
 });
 requireDist('bench:frames');
@@ -98,7 +102,8 @@ async function trainingUnderway(page: Page): Promise<string> {
       return m && Number(m[1]) >= 1 && mapped ? text : null;
     },
     undefined,
-    { timeout: 300_000, polling: 250 },
+    // A map of 2,000 images on a software adapter takes minutes.
+    { timeout: 1_200_000, polling: 250 },
   );
   return (await handle.jsonValue()) as string;
 }
@@ -115,7 +120,7 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
   const context = await harness.newContext(browser, { viewport: VIEWPORT });
   const page = await context.newPage();
   log('opening the app (waiting for the GPU check and the sample images)');
-  await page.goto(harness.baseUrl);
+  await page.goto(options.backend ? `${harness.baseUrl}/?backend=${options.backend}` : harness.baseUrl);
   await appReady(page);
   const gpu = (await page.getByRole('status', { name: 'GPU status' }).innerText()).replace(/\s+/g, ' ').trim();
   log(`  ${gpu}`);
@@ -176,6 +181,7 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
     training_steps: training.steps,
     map_images: options['map-images'],
     data: options.data ?? 'sample',
+    backend: options.backend ?? 'auto',
     seconds,
   };
 
