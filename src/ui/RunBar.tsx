@@ -107,7 +107,7 @@ export function LastStep() {
   const method = methodOf(settings.config.method);
   const levels = method.levels({ batchSize: settings.config.batchSize, projectionDim: settings.config.model.projectionDim });
   // The level the loss is read against: SimCLR's no-learning ln(2N − 1), or where a non-contrastive loss collapses.
-  const lossLevel = levels.noLearning ? `no learning ${levels.noLearning.label}` : `collapse ${levels.collapsed.label}`;
+  const lossLevel = levels.noLearning ? `no learning: ${levels.noLearning.label}` : `collapse: ${levels.collapsed.label}`;
   return (
     <dl className="run-figures" aria-label="Last step">
       <div>
