@@ -59,7 +59,7 @@ function expectInView(name: string, box: Box, viewport: { width: number; height:
 test.describe('at 1280 × 800', () => {
   test.use({ viewport: { width: 1280, height: 800 } });
 
-  test('training on the labelled sample: curves, map and kNN in view while it trains; images on the map; kNN beside its baselines; neighbours on click', async ({ page }) => {
+  test('training on the labelled sample: curves, map and kNN in view while it trains; images on the map; kNN and the linear probe beside their baselines; neighbours on click', async ({ page }) => {
     await open(page);
     await tinyRun(page, 6, 3, 40);
     await page.getByRole('button', { name: 'Start' }).click();
@@ -89,6 +89,9 @@ test.describe('at 1280 × 800', () => {
     await expect(page.locator('.run-state')).toContainText('Finished', { timeout: 150_000 });
     await expect(learnt.getByRole('img', { name: 'Embedding map: 40 images at step 6, PCA of the representation' })).toBeVisible();
     await expect(page.getByLabel('kNN accuracy')).toContainText(/kNN accuracy at step 6: [\d.]+% \(untrained encoder [\d.]+%, raw pixels [\d.]+%\)/);
+    // The linear probe, beside kNN, with the same two baselines.
+    await expect(page.getByLabel('Linear probe accuracy')).toContainText(/Linear probe at step 6: [\d.]+% \(untrained encoder [\d.]+%, raw pixels [\d.]+%\)/);
+    await expect(page.getByRole('img', { name: /^Held-out accuracy chart; latest kNN [\d.]+%, linear probe [\d.]+% at step 6\. Baselines: kNN, untrained encoder/ })).toBeVisible();
 
     // The loss chart has every step.
     await expect(page.getByRole('img', { name: /latest loss [\d.]+ at step 6/i })).toBeVisible();
@@ -152,7 +155,7 @@ test.describe('at 1280 × 800', () => {
   });
 });
 
-test('an unlabelled folder shows the map but no kNN accuracy', async ({ page }) => {
+test('an unlabelled folder shows the map but no kNN accuracy and no linear probe', async ({ page }) => {
   await page.addInitScript(() => delete (window as { showDirectoryPicker?: unknown }).showDirectoryPicker);
   await open(page);
   const colours = ['#c00', '#0a0', '#00c', '#cc0', '#0cc', '#c0c', '#888', '#444'];
@@ -167,6 +170,7 @@ test('an unlabelled folder shows the map but no kNN accuracy', async ({ page }) 
   const learnt = page.getByRole('region', { name: 'What it learnt' });
   await expect(learnt.getByRole('img', { name: /Embedding map: 8 images at step 2/ })).toBeVisible();
   await expect(page.getByLabel('kNN accuracy')).toHaveCount(0);
+  await expect(page.getByLabel('Linear probe accuracy')).toHaveCount(0);
   await expect(page.getByRole('img', { name: /^Held-out accuracy chart/ })).toHaveCount(0);
 });
 
