@@ -8,9 +8,11 @@ export function ExportPanel() {
   const lastDownload = useStore((s) => s.lastDownload);
   const includeHead = useStore((s) => s.includeHead);
   const { exportModel, exportEmbeddings, setIncludeHead } = useStore.getState();
-  const stepped = useStore((s) => s.step > 0);
-  // There is a model once a run has taken a step, or has a map (a loaded model, or one paused before its first step).
-  const ready = (snapshots > 0 || stepped) && state !== 'compiling';
+  const stepped = useStore((s) => s.latest !== null);
+  // There is a model once a run has reported a step, or has a map (a loaded model once it is in place, or a run paused
+  // before its first step).
+  const loading = useStore((s) => s.loadingModel !== null || s.resuming !== null);
+  const ready = (snapshots > 0 || stepped) && state !== 'compiling' && !loading;
   const busy = exporting !== null;
   return (
     <section className="panel" aria-labelledby="export-title">
