@@ -118,6 +118,8 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
   const { browser, chromiumVersion } = await harness.start();
 
   const context = await harness.newContext(browser, { viewport: VIEWPORT });
+  // "Choose folder" falls back to the file input the script can fill when the directory picker is missing.
+  if (options.data) await context.addInitScript(() => delete (window as { showDirectoryPicker?: unknown }).showDirectoryPicker);
   const page = await context.newPage();
   log('opening the app (waiting for the GPU check and the sample images)');
   await page.goto(options.backend ? `${harness.baseUrl}/?backend=${options.backend}` : harness.baseUrl);
@@ -151,7 +153,9 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
 
   // Zooming: the wheel over the map every frame, in and out, while the run goes on (pages whose map zooms only).
   let zooming: ReturnType<typeof figures> | null = null;
-  if ((await page.getByRole('button', { name: 'Zoom in' }).count()) > 0 && (await page.locator('.run-state').innerText()).startsWith('Training')) {
+  const zoomable = (await page.getByRole('button', { name: 'Zoom in' }).count()) > 0;
+  const stateNow = await page.locator('.run-state').innerText();
+  if (zoomable && stateNow.startsWith('Training')) {
     log(`zooming: ${seconds} s of frames, the map zoomed and panned by the wheel every frame`);
     const map = page.getByRole('img', { name: /^Embedding map:/ });
     const box = (await map.boundingBox())!;
@@ -167,7 +171,7 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
     const [recording] = await Promise.all([record(page, seconds * 1000), wheel]);
     zooming = figures('zooming', recording);
     log(`  ${zooming.frames} frames, median ${zooming.median_ms} ms, p95 ${zooming.p95_ms} ms; ${zooming.steps} steps`);
-  } else log('zooming: skipped (this page\'s map does not zoom, or the run ended)');
+  } else log(`zooming: skipped (${zoomable ? `the run is no longer training: "${stateNow}"` : "this page's map does not zoom"})`);
   await page.getByRole('button', { name: 'Stop' }).click().catch(() => undefined);
   await context.close();
 
