@@ -501,8 +501,13 @@ function evaluationSpec(): ChartSpec {
   });
   return {
     series: [series('kNN', () => palette.accent, 2), series('linear probe', () => palette.probe, 2)],
-    // From step 0 to the run's latest step, as the loss chart above: a point at step 0 alone does not span 0–100.
-    xRange: (_u, _min, max) => [0, Math.max(1, max, metricsHistory.lastStep ?? 0)],
+    // From step 0 to the run's latest step, as the loss chart above. The data's own last step, not uPlot's max: for a
+    // single point uPlot pads its range (a point at step 0 alone would span 0–100).
+    xRange: (u) => {
+      const steps = u.data[0];
+      const last = steps.length ? Number(steps[steps.length - 1]) : 0;
+      return [0, Math.max(1, last, metricsHistory.lastStep ?? 0)];
+    },
     yRange: referenceRange(references, { floor: 0, ceil: 1 }),
     yValues: (_u, splits) => splits.map((v) => `${Math.round(v * 100)}%`),
     references,
