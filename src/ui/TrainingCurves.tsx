@@ -184,22 +184,24 @@ function drawReferences(u: uPlot, references: ReferenceLine[], scaleKey = 'y'): 
   ctx.setLineDash([6 * ratio, 4 * ratio]);
   ctx.font = `${Math.round(11 * ratio)}px system-ui, sans-serif`;
   ctx.textAlign = 'right';
-  const lines: { r: ReferenceLine; y: number; labelY: number; above: boolean }[] = [];
+  ctx.textBaseline = 'top';
+  const textHeight = 11 * ratio;
+  const lines: { r: ReferenceLine; y: number; textTop: number }[] = [];
   for (const r of references) {
     if (!Number.isFinite(r.value)) continue;
     const y = Math.round(u.valToPos(r.value, scaleKey, true)) + 0.5;
     if (y < top - 1 || y > top + height + 1) continue;
     // The label above the line, or below it when the line is at the top edge.
     const above = y - top > 16 * ratio;
-    lines.push({ r, y, labelY: above ? y - 3 * ratio : y + 3 * ratio, above });
+    lines.push({ r, y, textTop: above ? y - 3 * ratio - textHeight : y + 3 * ratio });
   }
   // Labels of lines close together are pushed apart, from the top down, keeping their order.
-  lines.sort((a, b) => a.labelY - b.labelY);
+  lines.sort((a, b) => a.textTop - b.textTop);
   for (let i = 1; i < lines.length; i++) {
     const previous = lines[i - 1]!;
-    if (lines[i]!.labelY - previous.labelY < LABEL_GAP * ratio) lines[i]!.labelY = previous.labelY + LABEL_GAP * ratio;
+    if (lines[i]!.textTop - previous.textTop < LABEL_GAP * ratio) lines[i]!.textTop = previous.textTop + LABEL_GAP * ratio;
   }
-  for (const { r, y, labelY, above } of lines) {
+  for (const { r, y, textTop } of lines) {
     const colour = r.colour?.() ?? palette.muted;
     ctx.strokeStyle = colour;
     ctx.fillStyle = colour;
@@ -207,8 +209,7 @@ function drawReferences(u: uPlot, references: ReferenceLine[], scaleKey = 'y'): 
     ctx.moveTo(left, y);
     ctx.lineTo(left + width, y);
     ctx.stroke();
-    ctx.textBaseline = above ? 'bottom' : 'top';
-    ctx.fillText(r.label, left + width - 4 * ratio, labelY);
+    ctx.fillText(r.label, left + width - 4 * ratio, textTop);
   }
   ctx.restore();
 }
