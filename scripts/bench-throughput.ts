@@ -117,6 +117,8 @@ interface BackendResult {
   first_step_in_steady_steps: number;
   /** What of that is neither compilation nor step 1 (messages; before, the untrained encoder's map and baselines). */
   monitoring_start_ms: number;
+  /** Step 1's split (null unless steps are profiled): against the steady split, where its programs' first runs cost. */
+  first_step_split_ms: { augment: number; forward_backward: number; update: number } | null;
   /** Steps reported before the untrained encoder's map (step 0) arrived, made beside them; null when it did not come during the run. */
   untrained_map_after_steps: number | null;
   parameters: number;
@@ -186,6 +188,12 @@ async function measureBackend(backend: BackendName, browser: Parameters<typeof o
     first_step_in_steady_steps: round((firstAt - clicked - info.compileMs) / run.step_ms_median, 2),
     untrained_map_after_steps: untrainedAfter,
     monitoring_start_ms: round(Math.max(0, firstAt - clicked - info.compileMs - first.report.stepMs), 0),
+    // Where step 1's time beyond a steady step goes: the programs compiled (or first run) in each part.
+    first_step_split_ms: first.report.timings ? {
+      augment: round(first.report.timings.augmentMs, 0),
+      forward_backward: round(first.report.timings.forwardBackwardMs, 0),
+      update: round(first.report.timings.updateMs, 0),
+    } : null,
     parameters: info.parameters,
     flops_per_step: info.flopsPerStep,
     achieved_flops_per_sec: round(achieved.flopsPerSec, 0),
@@ -216,6 +224,7 @@ function rowsFor(results: (BackendResult | BackendMissing)[]): string[][] {
     row('  optimiser update (ms)', (r) => ms(r.run.update_ms_median)),
     row('Pipeline compilation (ms)', (r) => ms(r.compile_ms)),
     row('First step (ms)', (r) => ms(r.run.first_step_ms)),
+    row('  augment / forward + backward / update (ms)', (r) => (r.first_step_split_ms ? `${ms(r.first_step_split_ms.augment)} / ${ms(r.first_step_split_ms.forward_backward)} / ${ms(r.first_step_split_ms.update)}` : 'n/a')),
     row('Start → first step report (ms)', (r) => ms(r.start_to_first_step_ms)),
     row('  minus compilation, in steady steps (goal ≤ 2)', (r) => r.first_step_in_steady_steps.toFixed(2)),
     row('  neither compilation nor step 1 (ms)', (r) => ms(r.monitoring_start_ms)),
