@@ -1,10 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { HOME_VIEW, MAX_ZOOM, alignAxes, clampView, fitCoords, hitTest, panBy, thumbnailSize, toScreen, zoomAt } from './mapView';
+import { HOME_VIEW, MAX_STRETCH, MAX_ZOOM, alignAxes, clampView, fitCoords, hitTest, panBy, thumbnailSize, toScreen, zoomAt } from './mapView';
 
 describe('fitCoords', () => {
-  it('fits the longer axis to −1…1, centres the shorter one, and flips y so that up is up', () => {
-    const fitted = fitCoords(Float32Array.from([0, 0, 4, 0, 4, 2]));
-    expect(Array.from(fitted)).toEqual([-1, 0.5, 1, 0.5, 1, -0.5]);
+  it('fits each axis to −1…1 when the shorter is at least half the longer, and flips y so that up is up', () => {
+    const fitted = fitCoords(Float32Array.from([0, 0, 4, 0, 4, 3]));
+    expect(Array.from(fitted)).toEqual([-1, 1, 1, 1, 1, -1]);
+  });
+
+  it('stretches a flat band\'s short axis at most MAX_STRETCH times more than its long one', () => {
+    expect(MAX_STRETCH).toBe(2);
+    // 4 across, 1 high: the short axis gets twice the long axis's scale, and stays centred.
+    expect(Array.from(fitCoords(Float32Array.from([0, 0, 4, 0, 4, 1])))).toEqual([-1, 0.5, 1, 0.5, 1, -0.5]);
+    // Nearly flat: no more than twice, not blown up to the whole square.
+    expect(Array.from(fitCoords(Float32Array.from([0, 0, 4, 0.01])))).toEqual([-1, expect.closeTo(0.005, 6), 1, expect.closeTo(-0.005, 6)]);
   });
 
   it('puts non-finite coordinates at the centre and survives a single point', () => {

@@ -18,8 +18,16 @@ export function marginFor(size: number, thumbnail: number): number {
 }
 
 /**
- * The coordinates scaled into −1…1 with one scale for both axes (distances stay honest) and the shorter axis
- * centred; y is flipped so that up on the screen is up in the projection.
+ * How much more the shorter axis may be stretched than the longer one. A PCA map is often a flat band (the first
+ * component carries most of the spread): stretching its short axis a little spreads the images over the square instead
+ * of piling them up in a strip, while distances stay roughly honest and a nearly flat axis is not blown up into
+ * structure it does not have.
+ */
+export const MAX_STRETCH = 2;
+
+/**
+ * The coordinates scaled into −1…1: the longer axis fills it, the shorter one is stretched by at most MAX_STRETCH
+ * more and centred; y is flipped so that up on the screen is up in the projection.
  */
 export function fitCoords(coords: Float32Array): Float32Array {
   let minX = Infinity;
@@ -38,6 +46,9 @@ export function fitCoords(coords: Float32Array): Float32Array {
   const out = new Float32Array(coords.length);
   if (!(maxX >= minX)) return out;
   const scale = 2 / Math.max(maxX - minX, maxY - minY, 1e-9);
+  const axisScale = (range: number) => Math.min(scale * MAX_STRETCH, 2 / Math.max(range, 1e-9));
+  const scaleX = axisScale(maxX - minX);
+  const scaleY = axisScale(maxY - minY);
   const cx = (minX + maxX) / 2;
   const cy = (minY + maxY) / 2;
   for (let i = 0; i < coords.length; i += 2) {
@@ -45,8 +56,8 @@ export function fitCoords(coords: Float32Array): Float32Array {
     const y = coords[i + 1]!;
     // A point with a non-finite coordinate (a diverged encoder) sits at the centre rather than nowhere.
     const finite = Number.isFinite(x) && Number.isFinite(y);
-    out[i] = finite ? (x - cx) * scale : 0;
-    out[i + 1] = finite ? (cy - y) * scale + 0 : 0;
+    out[i] = finite ? (x - cx) * scaleX + 0 : 0;
+    out[i + 1] = finite ? (cy - y) * scaleY + 0 : 0;
   }
   return out;
 }
