@@ -540,8 +540,13 @@ function EvaluationFigures() {
     return subscribePerFrame(metricsHistory, update);
   }, []);
   const { step, knn, probe, baselines: b } = figures;
+  // The step-0 figures are the untrained encoder's own: until the raw-pixel baseline comes, say only what is missing.
   const against = (untrained: number | null, raw: number | null) =>
-    untrained === null || raw === null ? '(baselines: measuring the untrained encoder…)' : `(untrained encoder ${pct(untrained)}, raw pixels ${pct(raw)})`;
+    untrained !== null && raw !== null
+      ? `(untrained encoder ${pct(untrained)}, raw pixels ${pct(raw)})`
+      : step === 0
+        ? '(the untrained encoder; raw pixels: being measured…)'
+        : '(baselines: the untrained encoder and raw pixels, being measured…)';
   if (step === null) {
     return <p className="evaluation-figures hint">Measured on held-out labelled images every time the map updates; the first figures come with the first map.</p>;
   }
