@@ -141,6 +141,23 @@ describe('assessHealth', () => {
     expect(assessHealth(run(200, curve).columns(), { ...context, warmupSteps: 100 }).map((w) => w.kind)).toEqual(['stuck']);
   });
 
+  it('does not call a run stuck whose held-out accuracy rose 5 points above the untrained encoder\'s', () => {
+    const curve: Curve = { loss: (s) => level * (1 - 0.005 * Math.sin(s)), std: () => healthyStd };
+    const columns = run(50, curve).columns();
+    // kNN from 33 % to 50 %, as the software adapter's default run on the sample went.
+    expect(assessHealth(columns, context, { knn: 0.5, knnUntrained: 0.333, probe: null, probeUntrained: null })).toEqual([]);
+    // The linear probe alone is enough.
+    expect(assessHealth(columns, context, { knn: 0.34, knnUntrained: 0.333, probe: 0.6, probeUntrained: 0.5 })).toEqual([]);
+    // Less than 5 points, or no untrained figure yet: the loss decides.
+    for (const heldOut of [
+      { knn: 0.36, knnUntrained: 0.333, probe: 0.52, probeUntrained: 0.5 },
+      { knn: 0.9, knnUntrained: null, probe: 0.9, probeUntrained: null },
+      null,
+    ]) {
+      expect(assessHealth(columns, context, heldOut).map((w) => w.kind)).toEqual(['stuck']);
+    }
+  });
+
   it('does not call a run stuck once the loss has moved below 0.98·ln(2N − 1)', () => {
     const curve: Curve = { loss: (s) => (s < 30 ? level : level * 0.95), std: () => healthyStd };
     expect(assessHealth(run(100, curve).columns(), context)).toEqual([]);

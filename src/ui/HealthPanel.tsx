@@ -1,13 +1,23 @@
 // Says in words when the run has gone wrong (NaN loss, collapse, nothing learnt), with the likely cause and a fix.
 import { useEffect, useState } from 'react';
-import { assessHealth, type HealthContext, type HealthWarning } from '../store/health';
-import { metricsHistory, subscribePerFrame } from '../store/metricsHistory';
+import { assessHealth, type HealthContext, type HealthWarning, type HeldOutProgress } from '../store/health';
+import { metricsHistory, subscribePerFrame, type MetricsHistory } from '../store/metricsHistory';
 import './curves.css';
 
 export type HealthPanelProps = HealthContext;
 
 function kindsOf(warnings: HealthWarning[]): string {
   return warnings.map((w) => w.kind).join(',');
+}
+
+/** The latest held-out evaluation after step 0 beside the untrained encoder's; null before one (or without labels). */
+function heldOutProgress(history: MetricsHistory): HeldOutProgress | null {
+  const knn = history.knnColumns();
+  const last = knn.length - 1;
+  if (last < 0 || knn.step[last]! <= 0) return null;
+  const probe = knn.probe[last]!;
+  const { randomInit, probeRandomInit } = history.baselines;
+  return { knn: knn.accuracy[last]!, knnUntrained: randomInit, probe: Number.isFinite(probe) ? probe : null, probeUntrained: probeRandomInit };
 }
 
 /**
@@ -22,7 +32,7 @@ export function HealthPanel({ method, batchSize, projectionDim, warmupSteps, lea
     const context: HealthContext = { method, batchSize, projectionDim, warmupSteps, learningRate };
     let first = true;
     const check = () => {
-      const next = assessHealth(metricsHistory.columns(), context);
+      const next = assessHealth(metricsHistory.columns(), context, heldOutProgress(metricsHistory));
       // New settings: take the fresh text once even if the kinds are the same.
       const refresh = first;
       first = false;
