@@ -169,38 +169,40 @@ export function RunsPanel() {
                   </td>
                   <td>{run.lastLoss === null ? '—' : fixed(run.lastLoss)}</td>
                   <td>{savedAt(run.updatedAt)}</td>
-                  <td className="controls">
-                    <button
-                      type="button"
-                      className="secondary"
-                      aria-label={`${finished(run) ? 'Open' : 'Continue'} ${label}`}
-                      aria-describedby={canSwitch ? undefined : hintId}
-                      disabled={!canSwitch || openNow}
-                      onClick={() => resumeRun(run.id)}
-                    >
-                      {finished(run) ? 'Open' : 'Continue'}
-                    </button>
-                    {confirming === run.id ? (
-                      <>
-                        <button
-                          type="button"
-                          aria-label={`Delete ${label} for good`}
-                          onClick={() => {
-                            setConfirming(null);
-                            deleteRun(run.id);
-                          }}
-                        >
-                          Delete for good
-                        </button>
-                        <button type="button" className="secondary" aria-label={`Keep ${label}`} onClick={() => setConfirming(null)}>
-                          Keep
-                        </button>
-                      </>
-                    ) : (
-                      <button type="button" className="secondary" aria-label={`Delete ${label}`} disabled={current && !canSwitch} onClick={() => setConfirming(run.id)}>
-                        Delete
+                  <td>
+                    <div className="controls run-actions">
+                      <button
+                        type="button"
+                        className="secondary"
+                        aria-label={`${finished(run) ? 'Open' : 'Continue'} ${label}`}
+                        aria-describedby={canSwitch ? undefined : hintId}
+                        disabled={!canSwitch || openNow}
+                        onClick={() => resumeRun(run.id)}
+                      >
+                        {finished(run) ? 'Open' : 'Continue'}
                       </button>
-                    )}
+                      {confirming === run.id ? (
+                        <>
+                          <button
+                            type="button"
+                            aria-label={`Delete ${label} for good`}
+                            onClick={() => {
+                              setConfirming(null);
+                              deleteRun(run.id);
+                            }}
+                          >
+                            Delete for good
+                          </button>
+                          <button type="button" className="secondary" aria-label={`Keep ${label}`} onClick={() => setConfirming(null)}>
+                            Keep
+                          </button>
+                        </>
+                      ) : (
+                        <button type="button" className="secondary" aria-label={`Delete ${label}`} disabled={current && !canSwitch} onClick={() => setConfirming(run.id)}>
+                          Delete
+                        </button>
+                      )}
+                    </div>
                   </td>
                 </tr>
               );
