@@ -106,6 +106,14 @@ test.describe('at 1280 × 800', () => {
     );
     const statusTop = (await page.getByRole('status', { name: 'GPU status' }).boundingBox())!.y;
     for (const end of ends) expect(end).toBeLessThanOrEqual(statusTop);
+    // The setup column is narrow: the saved run's row, buttons included, fits inside it.
+    const runButtons = page.getByRole('region', { name: 'Saved runs' }).getByRole('button', { name: /^(Open|Delete) Fashion-MNIST sample/ });
+    await expect(runButtons).toHaveCount(2);
+    const column = (await page.locator('.setup-sections').boundingBox())!;
+    for (const button of await runButtons.all()) {
+      const box = (await button.boundingBox())!;
+      expect(box.x + box.width, 'a saved run\'s button ends inside the setup column').toBeLessThanOrEqual(column.x + column.width);
+    }
 
     // Zoom from the keyboard and by the wheel, and back.
     await map.focus();
@@ -145,7 +153,8 @@ test.describe('at 1280 × 800', () => {
     await learnt.getByRole('button', { name: 'Show its neighbours' }).click();
     await expect(learnt.getByRole('heading', { name: /Nearest neighbours of image 40/ })).toBeVisible();
     await expect(learnt.getByRole('list', { name: 'Nearest neighbours at step 6' }).getByRole('listitem')).toHaveCount(8);
-    await page.screenshot({ path: 'test-results/watch.png', fullPage: true });
+    await learnt.getByRole('heading', { name: /Nearest neighbours of image 40/ }).scrollIntoViewIfNeeded();
+    await page.screenshot({ path: 'test-results/watch-neighbours-1280x800.png' });
 
     // A narrow window: one column, nothing wider than the window, the controls still on top.
     await page.setViewportSize({ width: 700, height: 900 });
