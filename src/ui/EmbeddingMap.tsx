@@ -9,6 +9,7 @@ import { HOME_VIEW, MAX_ZOOM, alignAxes, clampView, fitCoords, hitTest, marginFo
 import { buildSpriteAtlas } from './map/spriteAtlas';
 import { SpriteState, createSpriteRenderer, type SpriteRenderer } from './map/spriteRenderer';
 import { labelOf, Thumbnail } from './Thumbnail';
+import { similarities } from './format';
 
 // Tableau 10: distinguishable classes, also for common colour-vision deficiencies.
 const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
@@ -286,6 +287,7 @@ function Neighbours({ probe }: { probe: ProbeSet }) {
   const requestNeighbours = useStore((s) => s.requestNeighbours);
   if (query === null) return null;
   const name = (p: number) => `image ${p + 1}${labelOf(probe, p) ? ` (${labelOf(probe, p)})` : ''}`;
+  const similarityTexts = similarities(answer?.neighbours.map((n) => n.similarity) ?? []);
   return (
     <div className="neighbours" aria-live="polite">
       <h3>Nearest neighbours of {name(query)}</h3>
@@ -293,13 +295,13 @@ function Neighbours({ probe }: { probe: ProbeSet }) {
         <p>Finding neighbours…</p>
       ) : (
         <ol aria-label={`Nearest neighbours at step ${answer.step}`}>
-          {answer.neighbours.map((n) => (
+          {answer.neighbours.map((n, i) => (
             <li key={n.position}>
               <button type="button" className="thumb-button" aria-label={`Show the neighbours of ${name(n.position)}`} onClick={() => requestNeighbours(n.position)}>
                 <Thumbnail probe={probe} position={n.position} size={40} />
               </button>
               <span>
-                {name(n.position)}: similarity {n.similarity.toFixed(3)}
+                {name(n.position)}: similarity {similarityTexts[i]}
               </span>
             </li>
           ))}

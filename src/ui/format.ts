@@ -22,3 +22,15 @@ export function formatDuration(seconds: number): string {
   if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
   return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
 }
+
+/**
+ * Similarities with as few decimals (3 to 6) as it takes for them not all to read the same: an encoder early in
+ * training puts every image at a cosine above 0.999, where three decimals would show a row of "1.000".
+ */
+export function similarities(values: readonly number[]): string[] {
+  for (let digits = 3; digits < 6; digits++) {
+    const texts = values.map((v) => fixed(v, digits));
+    if (values.length < 2 || new Set(texts).size > 1) return texts;
+  }
+  return values.map((v) => fixed(v, 6));
+}
