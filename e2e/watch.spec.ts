@@ -114,6 +114,15 @@ test.describe('at 1280 × 800', () => {
       const box = (await button.boundingBox())!;
       expect(box.x + box.width, 'a saved run\'s button ends inside the setup column').toBeLessThanOrEqual(column.x + column.width);
     }
+    // A setup link scrolls its column only: the run bar and the status bar stay put (the page itself never scrolls).
+    for (const link of ['Self-test', 'Runs']) {
+      await page.getByRole('navigation', { name: 'Setup sections' }).getByRole('link', { name: link }).click();
+      await expect(page.getByRole('heading', { name: link === 'Runs' ? 'Saved runs' : 'GPU self-test' })).toBeInViewport();
+      await expect(page.getByRole('button', { name: 'Start' })).toBeInViewport({ ratio: 1 });
+      expect(await page.evaluate(() => document.scrollingElement!.scrollTop), `the page scrolled after the ${link} link`).toBe(0);
+      const bar = (await page.getByRole('status', { name: 'GPU status' }).boundingBox())!;
+      expect(bar.y + bar.height).toBe(800);
+    }
 
     // Zoom from the keyboard and by the wheel, and back.
     await map.focus();
