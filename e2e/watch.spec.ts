@@ -106,13 +106,14 @@ test.describe('at 1280 × 800', () => {
     );
     const statusTop = (await page.getByRole('status', { name: 'GPU status' }).boundingBox())!.y;
     for (const end of ends) expect(end).toBeLessThanOrEqual(statusTop);
-    // The setup column is narrow: the saved run's row, buttons included, fits inside it.
-    const runButtons = page.getByRole('region', { name: 'Saved runs' }).getByRole('button', { name: /^(Open|Delete) Fashion-MNIST sample/ });
+    // The setup column is narrow: the saved run's row, buttons included, fits inside its panel.
+    const runsPanel = page.getByRole('region', { name: 'Saved runs' });
+    const runButtons = runsPanel.getByRole('button', { name: /^(Open|Delete) Fashion-MNIST sample/ });
     await expect(runButtons).toHaveCount(2);
-    const column = (await page.locator('.setup-sections').boundingBox())!;
+    const panel = (await runsPanel.boundingBox())!;
     for (const button of await runButtons.all()) {
       const box = (await button.boundingBox())!;
-      expect(box.x + box.width, 'a saved run\'s button ends inside the setup column').toBeLessThanOrEqual(column.x + column.width);
+      expect(box.x + box.width, 'a saved run\'s button ends inside the Saved runs panel').toBeLessThanOrEqual(panel.x + panel.width);
     }
     // A setup link scrolls its column only: the run bar and the status bar stay put (the page itself never scrolls).
     for (const link of ['Self-test', 'Runs']) {

@@ -146,7 +146,6 @@ export function RunsPanel() {
               <th scope="col">Run</th>
               <th scope="col">Step</th>
               <th scope="col">Loss</th>
-              <th scope="col">Saved</th>
               <th scope="col">
                 <span className="visually-hidden">Actions</span>
               </th>
@@ -162,13 +161,15 @@ export function RunsPanel() {
                 <tr key={run.id} aria-current={current ? 'true' : undefined}>
                   <th scope="row">
                     {run.name}
-                    <span className="hint"> · {run.imageCount} images at {run.imageSize} px</span>
+                    <span className="hint">
+                      {' '}
+                      · {run.imageCount} images at {run.imageSize} px · saved {savedAt(run.updatedAt)}
+                    </span>
                   </th>
                   <td>
                     {run.step} of {run.totalSteps}
                   </td>
                   <td>{run.lastLoss === null ? '—' : fixed(run.lastLoss)}</td>
-                  <td>{savedAt(run.updatedAt)}</td>
                   <td>
                     <div className="controls run-actions">
                       <button
