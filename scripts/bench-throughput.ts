@@ -174,7 +174,11 @@ async function measureBackend(backend: BackendName, browser: Parameters<typeof o
   const mapAt = app.events.all('snapshot', from).find((r) => r.message.snapshot.step === 0)?.at;
   const untrainedAfter = mapAt === undefined ? null : app.events.all('metrics', from).filter((r) => r.at < mapAt).length;
   if (untrainedAfter === null || untrainedAfter >= steps) log(`${backend}: the untrained encoder's map did not come before the last step; steady figures from step ${warmup + 1}`);
-  const run = summariseSteps(reports, untrainedAfter !== null && untrainedAfter < steps ? Math.max(warmup, untrainedAfter) : warmup);
+  // The copy of the untrained encoder lives until its baselines are sent (after its map, with labels): the memory
+  // baseline is the first step reported after that, not the last one before it, which still counts the copy.
+  const baselinesAt = app.events.all('baselines', from)[0]?.at ?? mapAt;
+  const untrainedGone = baselinesAt === undefined ? null : app.events.all('metrics', from).filter((r) => r.at < baselinesAt).length + 1;
+  const run = summariseSteps(reports, untrainedGone !== null && untrainedGone < steps ? Math.max(warmup, untrainedGone) : warmup);
   const achieved = achievedRate(info, run.step_ms_median, best.flopsPerSec);
   log(`${backend}: ${run.images_per_sec} images/s, median step ${run.step_ms_median} ms, frame p95 ${frames.p95_ms} ms`);
   return {
