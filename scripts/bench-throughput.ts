@@ -175,9 +175,11 @@ async function measureBackend(backend: BackendName, browser: Parameters<typeof o
   const untrainedAfter = mapAt === undefined ? null : app.events.all('metrics', from).filter((r) => r.at < mapAt).length;
   if (untrainedAfter === null || untrainedAfter >= steps) log(`${backend}: the untrained encoder's map did not come before the last step; steady figures from step ${warmup + 1}`);
   // The copy of the untrained encoder lives until its baselines are sent (after its map, with labels): the memory
-  // baseline is the first step reported after that, not the last one before it, which still counts the copy.
+  // baseline is the second step reported after that. Not the last one before it, which still counts the copy, and not
+  // the first after it either: on WebGPU that report can still count the copy (58 tensors against 35 at the end of a
+  // 12-step run), its step having ended while the copy was being disposed.
   const baselinesAt = app.events.all('baselines', from)[0]?.at ?? mapAt;
-  const untrainedGone = baselinesAt === undefined ? null : app.events.all('metrics', from).filter((r) => r.at < baselinesAt).length + 1;
+  const untrainedGone = baselinesAt === undefined ? null : app.events.all('metrics', from).filter((r) => r.at < baselinesAt).length + 2;
   const run = summariseSteps(reports, untrainedGone !== null && untrainedGone < steps ? Math.max(warmup, untrainedGone) : warmup);
   const achieved = achievedRate(info, run.step_ms_median, best.flopsPerSec);
   log(`${backend}: ${run.images_per_sec} images/s, median step ${run.step_ms_median} ms, frame p95 ${frames.p95_ms} ms`);
