@@ -10,7 +10,6 @@ config.json's training.model), trained as tabclr's engine trains them, op for op
 """
 import importlib.util
 import json
-import math
 import os
 import struct
 
@@ -26,15 +25,16 @@ SELF_MASK = 1e9
 _ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
-def _load_tabclr_torch():
-    path = os.path.join(_ROOT, "src", "export", "python", "tabclr_torch.py")
-    spec = importlib.util.spec_from_file_location("tabclr_torch", path)
+def _load(name, *path):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(_ROOT, *path))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-tabclr_torch = _load_tabclr_torch()
+tabclr_torch = _load("tabclr_torch", "src", "export", "python", "tabclr_torch.py")
+# tabclr's learning-rate schedule (src/engine/optim.ts, learningRateAt), as the cluster script already follows it.
+learning_rate_at = _load("train_ddp", "scripts", "cluster", "train_ddp.py").learning_rate_at
 
 
 class BatchNorm(nn.Module):
@@ -110,15 +110,6 @@ def excluded_from_decay(name):
     """tabclr's isExcludedFromDecay, on PyTorch names: batch norm parameters and biases."""
     n = name.lower()
     return n.endswith("bias") or "_bn." in n
-
-
-def learning_rate_at(step, optim):
-    base, warm, total = optim["learningRate"], optim["warmupSteps"], optim["totalSteps"]
-    if step >= total:
-        return 0.0
-    if step < warm:
-        return base * (step + 1) / warm
-    return base * 0.5 * (1 + math.cos(math.pi * (step - warm) / (total - warm)))
 
 
 class AdamW:
