@@ -5,7 +5,8 @@ import { noLearningLoss } from './methods/simclr';
 import { checkBackendAgreement, checkTraining, gradientDisagreement, selfTestConfig } from './selftest';
 import { augmentPair } from './augment';
 import { Random } from './random';
-import { createTrainState, disposeTrainState, probeGradients, toUnitRange, trainStep } from './step';
+import { saveTrainState } from './savedState';
+import { createTrainState, disposeTrainState, drawStepProgramsOnce, probeGradients, toUnitRange, trainStep } from './step';
 import { syntheticImages } from './synthetic';
 
 async function snapshotWeights(state: ReturnType<typeof createTrainState>): Promise<number[][]> {
@@ -232,5 +233,66 @@ describe('gradientDisagreement', () => {
     expect(gradientDisagreement(grads([0, 0], [3, 4.05]), grads([0, 0], [3, 4]))).toMatchObject({ worstParam: 'block1_conv/kernel' });
     expect(gradientDisagreement(grads([0, 0], [3, 4.05]), grads([0, 0], [3, 4])).maxGradRelErr).toBeCloseTo(0.01, 4);
     expect(gradientDisagreement(grads([0.05, 0], [3, 4]), grads([0, 0], [3, 4])).maxGradRelErr).toBeGreaterThan(1e-3 * 10);
+  });
+});
+
+describe('drawStepProgramsOnce', () => {
+  // On WebGL it draws every program of a step at one pixel; on the CPU backend the clamp is a no-op and the same code
+  // path runs a whole step of a throwaway copy of the run. Either way the run itself must not change, bit for bit.
+  const configs: [string, () => TrainConfig][] = [
+    ['SimCLR with Adam', () => ({ ...selfTestConfig(), batchSize: 4 })],
+    [
+      'BYOL (target network and after-update hook) with LARS',
+      () => {
+        const c = selfTestConfig();
+        return { ...c, batchSize: 4, method: { name: 'byol', targetMomentum: 0.9 }, optim: { ...c.optim, optimizer: 'lars' } };
+      },
+    ],
+  ];
+
+  it.each(configs)('%s: leaves the run, its weights, statistics, optimiser slots, generator and step, as they were, and no tensor behind', async (_, make) => {
+    const config = make();
+    expect(validateTrainConfig(config)).toEqual([]);
+    const state = createTrainState(config);
+    const twin = createTrainState(config);
+    const batch = images(config);
+    // One real step first, so that the optimiser's slots and the batch-norm statistics are not their initial values.
+    await trainStep(state, batch);
+    await trainStep(twin, batch);
+    const before = await saveTrainState(state);
+    const tensors = tf.memory().numTensors;
+
+    await drawStepProgramsOnce(state);
+
+    expect(tf.memory().numTensors).toBe(tensors);
+    const after = await saveTrainState(state);
+    expect(after.step).toBe(before.step);
+    expect(after.random).toBe(before.random);
+    expect(after.weights.specs).toEqual(before.weights.specs);
+    expect(after.optimizer.specs).toEqual(before.optimizer.specs);
+    expect(Buffer.from(after.weights.data.buffer).equals(Buffer.from(before.weights.data.buffer))).toBe(true);
+    expect(Buffer.from(after.optimizer.data.buffer).equals(Buffer.from(before.optimizer.data.buffer))).toBe(true);
+    // And the run goes on exactly as a copy that never had the pass.
+    const next = await trainStep(state, batch);
+    const twinNext = await trainStep(twin, batch);
+    expect(next.loss).toBe(twinNext.loss);
+    expect(Buffer.from((await saveTrainState(state)).weights.data.buffer).equals(Buffer.from((await saveTrainState(twin)).weights.data.buffer))).toBe(true);
+    batch.dispose();
+    disposeTrainState(state);
+    disposeTrainState(twin);
+  });
+});
+
+describe('trainStep: alwaysUpdate', () => {
+  it('applies the update even when the gradient norm says not to, and still reports what it read', async () => {
+    const config = selfTestConfig();
+    const state = createTrainState(config);
+    const batch = images(config);
+    const before = await snapshotWeights(state);
+    const m = await trainStep(state, batch, { maxGradNorm: 0, alwaysUpdate: true });
+    expect(m.exploding).toBe(true);
+    expect(await snapshotWeights(state)).not.toEqual(before);
+    batch.dispose();
+    disposeTrainState(state);
   });
 });

@@ -9,6 +9,7 @@ import { allWeights, createNetwork, disposeNetwork, trainableParams, type Networ
 import { normalisedStd } from './normalize';
 import { createOptimizer, learningRateAt, type Optimizer, type PreparedUpdate, type TrainableParam } from './optim';
 import { Random } from './random';
+import { withOnePixelDraws, withoutTexturePooling } from './webgl/onePixelDraws';
 
 export interface StepMetrics {
   /** The step just taken, counting from 1. */
@@ -67,6 +68,12 @@ export interface StepOptions {
   views?: [tf.Tensor4D, tf.Tensor4D];
   /** Called synchronously as each phase begins (see StepPhase); must not touch tensors. */
   onPhase?: (phase: StepPhase) => void;
+  /**
+   * Apply the update (and the method's after-update hook) whatever the loss and the gradient norm read: for a throwaway
+   * step whose numbers are garbage by design (drawStepProgramsOnce), whose point is to run every program of a step.
+   * The metrics still say what was read.
+   */
+  alwaysUpdate?: boolean;
 }
 
 /** Waits until the GPU has computed t, by reading one element of it. */
@@ -203,7 +210,7 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
     finite = Number.isFinite(values[0]!) && Number.isFinite(values[4]!);
     exploding = finite && options.maxGradNorm !== undefined && values[4]! > options.maxGradNorm;
     phase('update');
-    if (finite && !exploding) {
+    if (options.alwaysUpdate === true || (finite && !exploding)) {
       update.apply(lr);
       state.model.method.afterUpdate?.(state.step + 1, config.optim.totalSteps);
     }
@@ -274,7 +281,10 @@ interface ParallelCompilingBackend {
 /**
  * Compiles the step's GPU pipelines in parallel before step 1 (tfjs's compile-only mode: WEBGPU_ENGINE_COMPILE_ONLY
  * on WebGPU, ENGINE_COMPILE_ONLY on WebGL, where it lets the driver compile shaders in parallel through
- * KHR_parallel_shader_compile), instead of one by one during it. A no-op on the CPU backend.
+ * KHR_parallel_shader_compile), instead of one by one during it. On WebGL it then draws every program of a step once
+ * at one pixel (drawStepProgramsOnce), for drivers that build a program's pipeline at its first draw. A no-op on the
+ * CPU backend. Nothing else may use the backend until it resolves: the one-pixel pass leaves garbage in whatever
+ * draws meanwhile.
  */
 export async function compilePipelines(state: TrainState): Promise<boolean> {
   const name = tf.getBackend();
@@ -301,5 +311,32 @@ export async function compilePipelines(state: TrainState): Promise<boolean> {
     await backend.checkCompileCompletionAsync!();
     backend.getUniformLocations?.();
   });
+  if (name === 'webgl') await drawStepProgramsOnce(state);
   return true;
+}
+
+/**
+ * One complete step (augmentation, forward, backward, gradient norm, update, the method's after-update hook, and the
+ * uploads and reads around them) of a throwaway copy of the run, made from the same config, so at the same shapes
+ * and with the same programs, on zero images, with every WebGL draw clamped to one pixel (withOnePixelDraws). ANGLE
+ * on Vulkan, SwiftShader under it, builds and JIT-compiles a program's pipeline at its first draw, which the
+ * compile-only pass never issues; this pass issues each draw once while shading a single fragment, so it costs the
+ * compiling and almost none of a step's arithmetic. Its results are garbage (the loss read may be NaN from a pooled
+ * texture's old contents), so its update is applied unconditionally and the copy is thrown away: `state`, its
+ * weights, batch-norm statistics, optimiser slots, random generator and step, is not touched. On other backends the
+ * clamp is a no-op and the pass is an ordinary step of the copy.
+ */
+export async function drawStepProgramsOnce(state: TrainState): Promise<void> {
+  const { config } = state;
+  const { imageSize: s, channels: c } = config.model;
+  const throwaway = createTrainState(config);
+  // The dtype the worker's batches have (gatherBatch): the same upload and conversion programs.
+  const images = tf.zeros([config.batchSize, s, s, c], 'int32') as tf.Tensor4D;
+  try {
+    await withOnePixelDraws(() => trainStep(throwaway, images, { alwaysUpdate: true }));
+  } finally {
+    images.dispose();
+    // Its last weights and optimiser slots are deleted, not pooled: the run's own steps pool what they need.
+    withoutTexturePooling(() => disposeTrainState(throwaway));
+  }
 }

@@ -44,7 +44,11 @@ async function prepareAndTrain(ctx: TrainerContext, monitorFirst: boolean): Prom
   const run = ctx.run!;
   const compileStarted = ctx.env.now();
   try {
-    await compilePipelines(run.state);
+    // Requests beside training (a preview, a download) wait for compilation, and it for them: on WebGL its last pass
+    // draws every program at one pixel, which would leave garbage in their results.
+    const compiled = ctx.sideWork.then(() => compilePipelines(run.state));
+    ctx.sideWork = compiled.then(() => undefined, () => undefined);
+    await compiled;
     const { model, config } = run.state;
     const parameters = countParams(model);
     ctx.send({
