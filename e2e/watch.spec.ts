@@ -56,6 +56,33 @@ function expectInView(name: string, box: Box, viewport: { width: number; height:
   expect(box!.bottom, `${name}: bottom edge in view`).toBeLessThanOrEqual(viewport.height);
 }
 
+/**
+ * The held-out chart's four baseline labels (kNN and the probe, each for the untrained encoder and raw pixels) are on
+ * its plot and no two of them touch: close baselines must not print over each other (they did at 700 px wide).
+ */
+async function expectBaselineLabelsApart(page: Page) {
+  const chart = page.getByRole('figure', { name: /^Held-out accuracy/ });
+  const labels = chart.getByText(/^(kNN|probe), (untrained encoder|raw pixels) [\d.]+%$/);
+  await expect(async () => {
+    await expect(labels).toHaveCount(4);
+    const plot = (await chart.getByRole('img', { name: /^Held-out accuracy chart/ }).boundingBox())!;
+    const boxes = await Promise.all((await labels.all()).map(async (l) => ({ text: (await l.textContent())!, box: (await l.boundingBox())! })));
+    for (const { text, box } of boxes) {
+      expect(box.height, `"${text}" is one line of text`).toBeGreaterThan(8);
+      expect(box.x, `"${text}" starts on the plot`).toBeGreaterThanOrEqual(plot.x);
+      expect(box.x + box.width, `"${text}" ends on the plot`).toBeLessThanOrEqual(plot.x + plot.width);
+      expect(box.y, `"${text}" is below the plot's top`).toBeGreaterThanOrEqual(plot.y);
+      expect(box.y + box.height, `"${text}" is above the plot's bottom`).toBeLessThanOrEqual(plot.y + plot.height);
+    }
+    for (const [i, a] of boxes.entries()) {
+      for (const b of boxes.slice(i + 1)) {
+        const apart = a.box.y + a.box.height <= b.box.y || b.box.y + b.box.height <= a.box.y || a.box.x + a.box.width <= b.box.x || b.box.x + b.box.width <= a.box.x;
+        expect(apart, `"${a.text}" and "${b.text}" do not overlap`).toBe(true);
+      }
+    }
+  }).toPass({ timeout: 10_000 });
+}
+
 test.describe('at 1280 × 800', () => {
   test.use({ viewport: { width: 1280, height: 800 } });
 
@@ -92,6 +119,8 @@ test.describe('at 1280 × 800', () => {
     // The linear probe, beside kNN, with the same two baselines.
     await expect(page.getByLabel('Linear probe accuracy')).toContainText(/Linear probe at step 6: [\d.]+% \(untrained encoder [\d.]+%, raw pixels [\d.]+%\)/);
     await expect(page.getByRole('img', { name: /^Held-out accuracy chart; latest kNN [\d.]+%, linear probe [\d.]+% at step 6\. Baselines: kNN, untrained encoder/ })).toBeVisible();
+    await expectBaselineLabelsApart(page);
+    await page.getByRole('figure', { name: /^Held-out accuracy/ }).screenshot({ path: 'test-results/watch-held-out-1280x800.png' });
 
     // The loss chart has every step.
     await expect(page.getByRole('img', { name: /latest loss [\d.]+ at step 6/i })).toBeVisible();
@@ -170,6 +199,7 @@ test.describe('at 1280 × 800', () => {
     await page.setViewportSize({ width: 700, height: 900 });
     await expect(page.getByRole('button', { name: 'Pause' })).toBeInViewport();
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(700);
+    await expectBaselineLabelsApart(page);
     await page.screenshot({ path: 'test-results/watch-narrow-700x900.png' });
   });
 });

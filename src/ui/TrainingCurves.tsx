@@ -9,6 +9,7 @@ import { methodOf, type MethodName } from '../engine/methods';
 import type { DiagnosticSpec, Method } from '../engine/methods/method';
 import { healthyEmbeddingStd } from '../store/health';
 import { metricsHistory, subscribePerFrame, type MetricsColumns, type MetricsHistory } from '../store/metricsHistory';
+import { labelTop, spreadLabels } from './labelLayout';
 import './curves.css';
 
 export interface TrainingCurvesProps {
@@ -120,8 +121,10 @@ interface ReferenceLine {
   colour?: () => string;
 }
 
-/** Label rows (CSS px) at least this far apart, so that two baselines of close value stay readable. */
-const LABEL_GAP = 13;
+/** A reference line's label (CSS px): 11 px text on a 14 px line, 2 px from its line, 1 px at least from another label. */
+const LABEL_HEIGHT = 14;
+const LABEL_GAP = 2;
+const LABEL_SPACING = 1;
 
 /** Min and max of the finite values of the shown series on a scale (uPlot's own min/max is poisoned by NaN/Inf). */
 function finiteExtent(u: uPlot, scaleKey: string): [number, number] {
@@ -171,7 +174,11 @@ function referenceRange(references: () => ReferenceLine[], limits: RangeLimits =
   };
 }
 
-/** Draws dashed horizontal reference lines with their labels over the plot. */
+/**
+ * Draws dashed horizontal reference lines over the plot, and places their labels: text in the page over the plot
+ * (uPlot's over layer), each above its line (below it at the top edge) on a translucent box of the page's background, so that a dashed line
+ * never runs through a label, spread apart where lines are close (spreadLabels) so that no two labels touch.
+ */
 function drawReferences(u: uPlot, references: ReferenceLine[], scaleKey = 'y'): void {
   const ctx = u.ctx;
   const { left, top, width, height } = u.bbox;
@@ -182,36 +189,48 @@ function drawReferences(u: uPlot, references: ReferenceLine[], scaleKey = 'y'): 
   ctx.clip();
   ctx.lineWidth = ratio;
   ctx.setLineDash([6 * ratio, 4 * ratio]);
-  ctx.font = `${Math.round(11 * ratio)}px system-ui, sans-serif`;
-  ctx.textAlign = 'right';
-  ctx.textBaseline = 'top';
-  const textHeight = 11 * ratio;
-  const lines: { r: ReferenceLine; y: number; textTop: number }[] = [];
+  const shown: { r: ReferenceLine; colour: string; y: number }[] = [];
   for (const r of references) {
     if (!Number.isFinite(r.value)) continue;
     const y = Math.round(u.valToPos(r.value, scaleKey, true)) + 0.5;
     if (y < top - 1 || y > top + height + 1) continue;
-    // The label above the line, or below it when the line is at the top edge.
-    const above = y - top > 16 * ratio;
-    lines.push({ r, y, textTop: above ? y - 3 * ratio - textHeight : y + 3 * ratio });
-  }
-  // Labels of lines close together are pushed apart, from the top down, keeping their order.
-  lines.sort((a, b) => a.textTop - b.textTop);
-  for (let i = 1; i < lines.length; i++) {
-    const previous = lines[i - 1]!;
-    if (lines[i]!.textTop - previous.textTop < LABEL_GAP * ratio) lines[i]!.textTop = previous.textTop + LABEL_GAP * ratio;
-  }
-  for (const { r, y, textTop } of lines) {
     const colour = r.colour?.() ?? palette.muted;
+    shown.push({ r, colour, y: (y - top) / ratio });
     ctx.strokeStyle = colour;
-    ctx.fillStyle = colour;
     ctx.beginPath();
     ctx.moveTo(left, y);
     ctx.lineTo(left + width, y);
     ctx.stroke();
-    ctx.fillText(r.label, left + width - 4 * ratio, textTop);
   }
   ctx.restore();
+  const tops = spreadLabels(
+    shown.map(({ y }) => labelTop(y, LABEL_HEIGHT, LABEL_GAP)),
+    LABEL_HEIGHT,
+    LABEL_SPACING,
+    height / ratio,
+  );
+  placeLabels(u, shown.map(({ r, colour }, i) => ({ text: r.label, colour, top: tops[i]! })));
+}
+
+/** The labels' layer in uPlot's over element (the plot area, in CSS px): one span per label, rewritten only on change. */
+function placeLabels(u: uPlot, labels: { text: string; colour: string; top: number }[]): void {
+  let layer = u.over.querySelector<HTMLElement>(':scope > .curve-references');
+  if (!layer) {
+    layer = document.createElement('div');
+    layer.className = 'curve-references';
+    // The canvas's accessible name already says what the dashed lines are.
+    layer.setAttribute('aria-hidden', 'true');
+    u.over.appendChild(layer);
+  }
+  while (layer.children.length > labels.length) layer.lastElementChild!.remove();
+  while (layer.children.length < labels.length) layer.appendChild(document.createElement('span')).className = 'curve-reference';
+  labels.forEach(({ text, colour, top }, i) => {
+    const span = layer.children[i] as HTMLElement;
+    if (span.textContent !== text) span.textContent = text;
+    if (span.style.color !== colour) span.style.color = colour;
+    const topPx = `${Math.round(top)}px`;
+    if (span.style.top !== topPx) span.style.top = topPx;
+  });
 }
 
 // ---------- one chart ----------
