@@ -29,11 +29,10 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { defaultTrainConfig, type TrainConfig } from '../src/engine/config';
 import { Refusal, folderProblem, oneOf, pathText, wholeNumber, type OptionParser } from './lib/args';
 import { ROOT, fail, machine, parseArgs, round, table } from './lib/bench';
-import { engineRun, readPixelSplit } from './lib/parity/engine';
-import { lossCurve, summarise, verdict, type RunRecord, type SideSummary, type Trainer } from './lib/parity/records';
+import { engineRun, parityTrainConfig, readPixelSplit } from './lib/parity/engine';
+import { lossCurve, summarise, verdict, withInterval, type RunRecord, type SideSummary, type Trainer } from './lib/parity/records';
 import { loadavg } from 'node:os';
 
 const PYTHON = process.env.TABCLR_PYTHON ?? '/usr/bin/python3';
@@ -143,15 +142,6 @@ async function referenceRun(set: { name: string; dir: string }, steps: number, s
 }
 
 /** The issue's settings as a tabclr config (what the page suggests, with the bench's choices over it). */
-function tabclrConfig(steps: number, seed: number, channels: 1 | 3): TrainConfig {
-  const config = defaultTrainConfig(16, channels);
-  config.model.width = 0.25;
-  config.batchSize = 32;
-  config.seed = seed;
-  Object.assign(config.optim, { optimizer: 'adam', learningRate: 3e-3, weightDecay: 1e-4, warmupSteps: Math.min(10, Math.floor(steps / 10)), totalSteps: steps });
-  return config;
-}
-
 function pixelPrefix(set: { name: string; dir: string }): string {
   const dir = join(tmpdir(), 'tabclr-parity');
   mkdirSync(dir, { recursive: true });
@@ -169,7 +159,7 @@ async function referencePixels(set: { name: string; dir: string }): Promise<stri
 async function engineRecord(set: { name: string; dir: string }, steps: number, seed: number): Promise<RunRecord> {
   tf.env().set('PROD', true);
   const data = readPixelSplit(await referencePixels(set));
-  const result = await engineRun(data, tabclrConfig(steps, seed, data.channels), steps, options['eval-at'], (step, loss) => {
+  const result = await engineRun(data, parityTrainConfig(steps, seed, data.channels), steps, options['eval-at'], (step, loss) => {
     if (step % 50 === 0) log(`  engine ${set.name} seed ${seed}: step ${step}/${steps} loss ${loss.toFixed(4)}`);
   });
   return {
@@ -301,8 +291,11 @@ async function main(): Promise<void> {
     '',
     'kNN in %, k = 20 (weighted), test folder against the train folder; per seed, then (mean). Loss: mean NT-Xent of the last 10 steps.',
     ...verdicts.map((v) => {
-      const x = v as { set: string; trainer: string; knn_gap_points: number; loss_gap: number; knn_ok: boolean; loss_ok: boolean };
-      return `${x.set}, tabclr ${x.trainer} − reference at step ${steps}: kNN ${x.knn_gap_points >= 0 ? '+' : ''}${x.knn_gap_points.toFixed(2)} points (${x.knn_ok ? 'within' : 'outside'} 1.5), loss ${x.loss_gap >= 0 ? '+' : ''}${x.loss_gap.toFixed(3)} (${x.loss_ok ? 'within' : 'outside'} 0.1)`;
+      const x = v as ReturnType<typeof verdict> & { set: string; trainer: string };
+      return (
+        `${x.set}, tabclr ${x.trainer} − reference at step ${steps}: kNN ${withInterval(x.knn_gap_points, x.knn_gap_ci95, 2)} points (mean ${x.knn_ok ? 'within' : 'outside'} 1.5), ` +
+        `loss ${withInterval(x.loss_gap, x.loss_gap_ci95, 3)} (mean ${x.loss_ok ? 'within' : 'outside'} 0.1)`
+      );
     }),
     ...gaps.map((g) => `${g.set}: the page's decoded 16 px pixels against PIL's bilinear (${g.images} train images): mean |Δ| ${g.mean_abs} levels, max ${g.max_abs}, ${(g.share_over_2 * 100).toFixed(2)} % of pixels off by more than 2.`),
     `Whole run: ${((Date.now() - started) / 1000).toFixed(0)} s.`,

@@ -12,6 +12,14 @@ tabclr's choices switchable to the reference's:
   --decay kernels|all       decoupled weight decay on conv/dense kernels only (tabclr) | every parameter (torch AdamW)
   --bn-var biased|unbiased  the batch variance the moving average takes
 
+Replaying one of tabclr's runs (scripts/parity/dump-run.ts --out PREFIX writes its initial weights, batches and views):
+  --replay PREFIX           train on that run's batches (instead of the reference's sampler), with
+  --replay-views tabclr|torchvision   its recorded views | torchvision's augmentation of the same images
+  --replay-init tabclr|own  its initial weights | this script's initialisation (--init) from torch's seeded RNG
+With all three of tabclr's, a replay is tabclr's run computed in PyTorch: it differs from the engine only in float
+rounding (which Adam's first steps amplify: each weight moves by ±lr whatever its gradient's size). Swapping one
+measures that one's share of a gap, on many seeds in the time one engine run takes.
+
   /usr/bin/python3 scripts/parity/ablate.py --train DIR --test DIR [--size 16 --steps 150 --seed 0 --eval-at 50] [switches]
 prints one JSON line: kNN at step 0 (untrained), at --eval-at and at the end; mean loss of the last 10 steps.
 """
@@ -29,6 +37,18 @@ import torchvision.transforms as T
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tabclr_model as tm  # noqa: E402
 from reference_path import load_reference  # noqa: E402
+
+
+def read_replay(a, xtr, size, ch):
+    """A run dump-run.ts wrote, checked against this script's settings and pixels."""
+    with open(a.replay + ".json") as f:
+        meta = json.load(f)
+    wanted = {"batch": a.batch, "size": size, "channels": ch, "train": len(xtr)}
+    if any(meta[k] != v for k, v in wanted.items()) or meta["steps"] < a.steps:
+        sys.exit(f"--replay {a.replay}: recorded {meta}, this run needs {wanted} and {a.steps} steps")
+    batches = np.fromfile(a.replay + ".batches.i32", dtype="<i4").reshape(meta["steps"], a.batch)
+    views = np.fromfile(a.replay + ".views.f32", dtype="<f4").reshape(meta["steps"], 2 * a.batch, size, size, ch)
+    return {"batches": batches, "views": torch.from_numpy(views).permute(0, 1, 4, 2, 3).contiguous()}
 
 
 def main():
@@ -52,6 +72,9 @@ def main():
     ap.add_argument("--head-hidden", type=int, default=0)
     ap.add_argument("--decay", choices=["kernels", "all"], default="kernels")
     ap.add_argument("--bn-var", choices=["biased", "unbiased"], default="biased")
+    ap.add_argument("--replay", default="", help="PREFIX written by scripts/parity/dump-run.ts")
+    ap.add_argument("--replay-views", choices=["tabclr", "torchvision"], default="tabclr")
+    ap.add_argument("--replay-init", choices=["tabclr", "own"], default="tabclr")
     a = ap.parse_args()
     ref = load_reference()
     torch.set_num_threads(2)
@@ -104,6 +127,12 @@ def main():
             if getattr(mod, "bias", None) is not None:
                 nn.init.zeros_(mod.bias)
 
+    replay = read_replay(a, xtr, size, ch) if a.replay else None
+    if replay and a.replay_init == "tabclr":
+        weights = tm.read_safetensors(a.replay + ".initial.safetensors")
+        encoder.load_state_dict({k: v for k, v in weights.items() if k in encoder.state_dict()}, strict=True)
+        head.load_state_dict({k: v for k, v in weights.items() if k in head.state_dict()}, strict=True)
+
     named = list(encoder.named_parameters()) + list(head.named_parameters())
     opt = tm.AdamW(named, a.wd)
     if a.decay == "all":
@@ -124,11 +153,17 @@ def main():
     order, pos, losses = None, per_epoch, []
     encoder.train(); head.train()
     for step in range(1, a.steps + 1):
-        if pos >= per_epoch:
-            order, pos = perm_rng.permutation(len(xtr)), 0
-        idx = order[pos * a.batch:(pos + 1) * a.batch]
-        pos += 1
-        x = torch.cat([torch.stack([aug(xtr[i]) for i in idx]), torch.stack([aug(xtr[i]) for i in idx])])
+        if replay:
+            idx = replay["batches"][step - 1]
+        else:
+            if pos >= per_epoch:
+                order, pos = perm_rng.permutation(len(xtr)), 0
+            idx = order[pos * a.batch:(pos + 1) * a.batch]
+            pos += 1
+        if replay and a.replay_views == "tabclr":
+            x = replay["views"][step - 1]
+        else:
+            x = torch.cat([torch.stack([aug(xtr[i]) for i in idx]), torch.stack([aug(xtr[i]) for i in idx])])
         for _, p in named:
             p.grad = None
         z = head(encoder(x))
@@ -139,7 +174,7 @@ def main():
         if step in eval_at or step == a.steps:
             knn_at[step] = knn()
             encoder.train()
-    print(json.dumps({"knn_at_step": knn_at, "loss_last10": round(sum(losses[-10:]) / 10, 4),
+    print(json.dumps({"knn_at_step": knn_at, "loss_last10": round(sum(losses[-10:]) / 10, 4), "losses": [round(v, 5) for v in losses],
                       "settings": {k: v for k, v in vars(a).items() if k not in ("train", "test")}}))
 
 

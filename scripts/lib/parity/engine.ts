@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { EpochSampler, gatherBatch } from '../../../src/engine/batches';
-import type { TrainConfig } from '../../../src/engine/config';
+import { defaultTrainConfig, type TrainConfig } from '../../../src/engine/config';
 import { explodingLimit, type NormRecord } from '../../../src/engine/divergence';
 import { embedImages, rawPixelVectors } from '../../../src/engine/embed';
 import { knnAccuracy } from '../../../src/engine/knn';
@@ -48,6 +48,16 @@ export interface EngineRunResult {
   /** NT-Xent at every step. */
   losses: number[];
   seconds: number;
+}
+
+/** tabclr's config for the parity settings (issue #13); the rest as the page suggests for a 16 px folder. */
+export function parityTrainConfig(steps: number, seed: number, channels: 1 | 3): TrainConfig {
+  const config = defaultTrainConfig(16, channels);
+  config.model.width = 0.25;
+  config.batchSize = 32;
+  config.seed = seed;
+  Object.assign(config.optim, { optimizer: 'adam', learningRate: 3e-3, weightDecay: 1e-4, warmupSteps: Math.min(10, Math.floor(steps / 10)), totalSteps: steps });
+  return config;
 }
 
 const indices = (n: number) => Array.from({ length: n }, (_, i) => i);
