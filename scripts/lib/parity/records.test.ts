@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { lossCurve, sd, summarise, verdict, type RunRecord } from './records';
+import { lossCurve, sd, summarise, verdict, withInterval, type RunRecord } from './records';
 
 const record = (trainer: RunRecord['trainer'], seed: number, knn: Record<string, number>, loss: number): RunRecord => ({
   kind: 'run',
@@ -38,6 +38,13 @@ describe('parity records', () => {
     expect(v.knn_gap_points).toBeCloseTo(-1, 10);
     expect(v.loss_gap).toBeCloseTo(0.1, 10);
     expect(v.knn_ok).toBe(true);
+    // Two seeds a side: one degree of freedom or so, so the intervals are wide and contain the difference.
+    expect(v.knn_gap_ci95[0]).toBeLessThan(-1);
+    expect(v.knn_gap_ci95[1]).toBeGreaterThan(-1);
+    expect(v.loss_gap_ci95[0]).toBeLessThan(0.1);
+    expect(v.loss_gap_ci95[1]).toBeGreaterThan(0.1);
+    expect(withInterval(-0.203, [-0.3594, -0.0466], 3)).toBe('−0.203 (95 %: −0.359 to −0.047)');
+    expect(withInterval(1.5, [NaN, NaN], 2)).toBe('+1.50');
     expect(summarise(records, 'engine', 'fm', 150, [0, 1])).toBeNull();
   });
 });

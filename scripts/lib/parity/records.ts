@@ -1,7 +1,7 @@
 // What one parity run leaves (a record per trainer, set, seed and length), and how the records add up to the table:
 // per set and run length, each trainer's kNN at the evaluated steps over the seeds, the smoothed loss and the
 // differences tabclr − reference that the acceptance reads. Pure, so that the arithmetic is unit-tested.
-import { mean } from '../stats';
+import { mean, variance, welchDifference } from '../stats';
 
 /** Who trained: the PyTorch reference, tabclr's engine in Node, or tabclr's page in headless Chromium. */
 export type Trainer = 'reference' | 'engine' | 'page';
@@ -35,9 +35,7 @@ const round4 = (x: number) => Number(x.toFixed(4));
 
 /** Sample standard deviation (n − 1); 0 for fewer than two values. */
 export function sd(values: number[]): number {
-  if (values.length < 2) return 0;
-  const m = mean(values);
-  return Math.sqrt(values.reduce((a, v) => a + (v - m) ** 2, 0) / (values.length - 1));
+  return values.length < 2 ? 0 : Math.sqrt(variance(values));
 }
 
 export interface SideSummary {
@@ -73,12 +71,28 @@ export function summarise(records: RunRecord[], trainer: Trainer, set: string, s
 
 /**
  * The acceptance's reading: tabclr's mean kNN at the end within `knnPoints` (percentage points) of the reference's,
- * and its smoothed loss within `loss`.
+ * and its smoothed loss within `loss`; with each difference's 95 % interval over the seeds (Welch), because a mean of
+ * three seeds moves by about as much as the tolerance itself (one run's smoothed loss has a spread of about 0.1).
  */
 export function verdict(tabclr: SideSummary, reference: SideSummary, steps: number, knnPoints = 1.5, loss = 0.1) {
   const t = tabclr.knn[String(steps)];
   const r = reference.knn[String(steps)];
-  const knnGap = t && r ? (t.mean - r.mean) * 100 : NaN;
-  const lossGap = tabclr.loss_last10.mean - reference.loss_last10.mean;
-  return { knn_gap_points: knnGap, loss_gap: lossGap, knn_ok: Math.abs(knnGap) <= knnPoints, loss_ok: Math.abs(lossGap) <= loss };
+  const knn = t && r ? welchDifference(t.values.map((v) => v * 100), r.values.map((v) => v * 100)) : null;
+  const lossDiff = welchDifference(tabclr.loss_last10.values, reference.loss_last10.values);
+  const knnGap = knn ? knn.difference : NaN;
+  const lossGap = lossDiff.difference;
+  return {
+    knn_gap_points: knnGap,
+    knn_gap_ci95: knn ? knn.ci95 : ([NaN, NaN] as [number, number]),
+    loss_gap: lossGap,
+    loss_gap_ci95: lossDiff.ci95,
+    knn_ok: Math.abs(knnGap) <= knnPoints,
+    loss_ok: Math.abs(lossGap) <= loss,
+  };
+}
+
+/** "−0.203 (95 %: −0.35 to −0.06)": a difference with its interval, as the report prints it. */
+export function withInterval(value: number, ci95: [number, number], digits: number): string {
+  const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(digits)}`;
+  return Number.isFinite(ci95[0]) ? `${signed(value)} (95 %: ${signed(ci95[0])} to ${signed(ci95[1])})` : signed(value);
 }
