@@ -129,9 +129,7 @@ def main():
 
     replay = read_replay(a, xtr, size, ch) if a.replay else None
     if replay and a.replay_init == "tabclr":
-        weights = tm.read_safetensors(a.replay + ".initial.safetensors")
-        encoder.load_state_dict({k: v for k, v in weights.items() if k in encoder.state_dict()}, strict=True)
-        head.load_state_dict({k: v for k, v in weights.items() if k in head.state_dict()}, strict=True)
+        tm.load_weights(encoder, head, tm.read_safetensors(a.replay + ".initial.safetensors"))
 
     named = list(encoder.named_parameters()) + list(head.named_parameters())
     opt = tm.AdamW(named, a.wd)

@@ -54,8 +54,7 @@ def run(case_dir):
     missing = set(state_of(encoder, head)) ^ set(weights)
     if missing:
         raise SystemExit(f"weights and model differ in names: {sorted(missing)}")
-    encoder.load_state_dict({k: v for k, v in weights.items() if k in encoder.state_dict()})
-    head.load_state_dict({k: v for k, v in weights.items() if k in head.state_dict()})
+    tm.load_weights(encoder, head, weights)
     views = decode(case["views"]).permute(0, 3, 1, 2).contiguous()  # NHWC -> NCHW
     n = views.shape[0] // 2
     tau = config["method"]["temperature"] if "method" in config else config["temperature"]

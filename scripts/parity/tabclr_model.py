@@ -150,3 +150,7 @@ def read_safetensors(path):
     return out
 
 
+def load_weights(encoder, head, weights):
+    """tabclr's weights (read_safetensors: flat PyTorch names) into the encoder and head; every name must fit."""
+    encoder.load_state_dict({k: v for k, v in weights.items() if k in encoder.state_dict()}, strict=True)
+    head.load_state_dict({k: v for k, v in weights.items() if k in head.state_dict()}, strict=True)
