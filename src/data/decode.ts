@@ -1,6 +1,9 @@
-// Decoding one image file to RGB pixels at the training size, off the page's thread (in the worker):
-// createImageBitmap decodes, crops the centred square and resizes in one browser-native pass.
+// Decoding one image file to RGB pixels at the training size, off the page's thread (in the worker). The browser
+// decodes (createImageBitmap: JPEG, PNG, WebP, GIF's first frame, AVIF; EXIF orientation and colour profiles applied);
+// the resize is PIL's bilinear (src/data/resample.ts), so that the pixels are those PyTorch pipelines would give a
+// model for the same file, not the browser's own 'high' resampling, which blurs thin lines differently.
 import { centreSquare, MAX_PIXELS, type SkipReason } from './files';
+import { BilinearResize } from './resample';
 
 export class SkipError extends Error {
   constructor(readonly reason: SkipReason, detail: string) {
@@ -9,19 +12,26 @@ export class SkipError extends Error {
   }
 }
 
+/** The most pixels drawn at once: a large photo is read a band of rows at a time (4 MiB of RGBA). */
+const STRIP_PIXELS = 1 << 20;
+
 let canvas: OffscreenCanvas | null = null;
 let context: OffscreenCanvasRenderingContext2D | null = null;
 
-function drawingContext(size: number): OffscreenCanvasRenderingContext2D {
-  if (!canvas || canvas.width !== size) {
-    canvas = new OffscreenCanvas(size, size);
+function drawingContext(width: number, height: number): OffscreenCanvasRenderingContext2D {
+  if (!canvas || canvas.width !== width || canvas.height !== height) {
+    canvas = new OffscreenCanvas(width, height);
     context = canvas.getContext('2d', { willReadFrequently: true });
+    if (context) context.imageSmoothingEnabled = false;
   }
   if (!context) throw new Error('this browser cannot draw images off the main thread (no OffscreenCanvas 2D)');
   return context;
 }
 
-/** RGB bytes (size² × 3) of the image's centred square, resized to size × size. GIFs give their first frame. */
+/**
+ * RGB bytes (size² × 3) of the image's centred square, resized to size × size as PIL's
+ * `im.crop(square).resize((size, size), Image.BILINEAR)` does. Transparent pixels are drawn on white first.
+ */
 export async function decodeToSquare(blob: Blob, size: number): Promise<Uint8Array> {
   let full: ImageBitmap;
   try {
@@ -33,21 +43,19 @@ export async function decodeToSquare(blob: Blob, size: number): Promise<Uint8Arr
     if (full.width * full.height > MAX_PIXELS) throw new SkipError('too-large', `${full.width} × ${full.height} pixels`);
     if (full.width === 0 || full.height === 0) throw new SkipError('corrupt', 'the image has no pixels');
     const { sx, sy, side } = centreSquare(full.width, full.height);
-    const square = await createImageBitmap(full, sx, sy, side, side, { resizeWidth: size, resizeHeight: size, resizeQuality: 'high' });
-    const ctx = drawingContext(size);
-    // Transparent pixels become white, as image viewers show them, not black.
-    ctx.fillStyle = '#fff';
-    ctx.fillRect(0, 0, size, size);
-    ctx.drawImage(square, 0, 0);
-    square.close();
-    const rgba = ctx.getImageData(0, 0, size, size).data;
-    const rgb = new Uint8Array(size * size * 3);
-    for (let p = 0, q = 0; p < rgba.length; p += 4, q += 3) {
-      rgb[q] = rgba[p]!;
-      rgb[q + 1] = rgba[p + 1]!;
-      rgb[q + 2] = rgba[p + 2]!;
+    const resize = new BilinearResize(side, side, size, size, 3);
+    // No awaits from here on: the one canvas is never shared between decodes in flight.
+    const strip = Math.max(1, Math.min(resize.endRow - resize.firstRow, Math.floor(STRIP_PIXELS / side)));
+    const ctx = drawingContext(side, strip);
+    for (let y = resize.firstRow; y < resize.endRow; y += strip) {
+      const rows = Math.min(strip, resize.endRow - y);
+      // Transparent pixels become white, as image viewers show them, not black.
+      ctx.fillStyle = '#fff';
+      ctx.fillRect(0, 0, side, rows);
+      ctx.drawImage(full, sx, sy + y, side, rows, 0, 0, side, rows);
+      resize.addRows(ctx.getImageData(0, 0, side, rows).data, y, rows, 4);
     }
-    return rgb;
+    return resize.result();
   } finally {
     full.close();
   }
