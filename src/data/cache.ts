@@ -10,6 +10,11 @@ interface CacheSchema extends DBSchema {
 }
 
 const DB_NAME = 'tabclr-decode-cache';
+/**
+ * Bumped whenever a file's decoded pixels would change; opening an older cache empties it. 2: PIL's bilinear resize
+ * (src/data/resample.ts) in place of the browser's.
+ */
+export const DECODE_CACHE_VERSION = 2;
 
 export class DecodeCache implements ImageCache {
   /** Set when a write failed (quota exhausted, private mode): the import goes on without caching. */
@@ -21,9 +26,10 @@ export class DecodeCache implements ImageCache {
   static async open(): Promise<DecodeCache | null> {
     if (typeof indexedDB === 'undefined') return null;
     try {
-      const db = await openDB<CacheSchema>(DB_NAME, 1, {
-        upgrade(database) {
-          database.createObjectStore('images', { keyPath: 'key' });
+      const db = await openDB<CacheSchema>(DB_NAME, DECODE_CACHE_VERSION, {
+        upgrade(database, oldVersion, _newVersion, transaction) {
+          if (oldVersion === 0) database.createObjectStore('images', { keyPath: 'key' });
+          else void transaction.objectStore('images').clear();
         },
       });
       return new DecodeCache(db);
