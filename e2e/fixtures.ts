@@ -158,3 +158,19 @@ export function writeFolder(name: string, files: Record<string, Buffer | string>
   }
   return root;
 }
+
+/** A PNG decoded in the page as it is stored, no colour conversion: RGBA bytes. */
+export async function decodePng(page: Page, png: Uint8Array): Promise<{ rgba: Uint8Array; width: number; height: number }> {
+  const decoded = await page.evaluate(async (base64) => {
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }), { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const ctx = canvas.getContext('2d')!;
+    ctx.drawImage(bitmap, 0, 0);
+    const data = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
+    let binary = '';
+    for (let i = 0; i < data.length; i += 0x8000) binary += String.fromCharCode(...data.subarray(i, i + 0x8000));
+    return { base64: btoa(binary), width: bitmap.width, height: bitmap.height };
+  }, Buffer.from(png).toString('base64'));
+  return { rgba: new Uint8Array(Buffer.from(decoded.base64, 'base64')), width: decoded.width, height: decoded.height };
+}

@@ -1,4 +1,9 @@
-import { encodeImages, expect, removeFixtureFolders, test, writeFolder, type FixtureImage, type Page } from './fixtures';
+import { unzipSync } from 'fflate';
+import { readFileSync } from 'node:fs';
+import { encodePng } from '../scripts/lib/png';
+import { imagesFromSprite, readEmbeddings } from '../scripts/lib/quality';
+import { runPython } from '../src/test/python';
+import { decodePng, encodeImages, expect, removeFixtureFolders, test, writeFolder, type FixtureImage, type Page } from './fixtures';
 import { mapPixels } from './mapPixels';
 
 test.afterAll(removeFixtureFolders);
@@ -81,6 +86,106 @@ test('after a reload the same folder comes from the decode cache, with nothing d
   await chooseFolder(page, dir);
   await expect(region).toContainText('Imported clothes: 10 of 10 files · 0 decoded · 8 from cache · 4 skipped');
   await expect(region.locator('.dataset-summary')).toHaveText('clothes: 6 images, 16 × 16 px, colour, 2 classes found (used only to evaluate)');
+});
+
+/** Seeded pictures with what makes resizing filters differ: noise over a gradient, thin lines, a flat block. */
+function picture(width: number, height: number, channels: 1 | 3, seed: number): Uint8Array {
+  let state = seed;
+  const random = () => ((state = (state * 1103515245 + 12345) >>> 0) >>> 16) / 65536;
+  const out = new Uint8Array(width * height * channels);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++)
+      for (let c = 0; c < channels; c++) {
+        let v = ((x * 255) / width + (y * 97) / height + c * 60) % 256;
+        v += (random() - 0.5) * 80;
+        if (x === (y * 3 + c) % width || y === Math.floor(height / 3)) v = 255;
+        if (x > width / 3 && x < width / 2 && y > height / 2) v = 30 + 70 * c;
+        out[(y * width + x) * channels + c] = Math.max(0, Math.min(255, Math.round(v)));
+      }
+  return out;
+}
+
+/** JPEG or WebP bytes of RGB pixels, encoded by the browser. */
+async function encodeLossy(page: Page, rgb: Uint8Array, width: number, height: number, type: 'image/jpeg' | 'image/webp'): Promise<Buffer> {
+  const base64 = await page.evaluate(
+    async ({ data, width, height, type }) => {
+      const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+      const rgba = new Uint8ClampedArray(width * height * 4);
+      for (let p = 0; p < width * height; p++) rgba.set([bytes[p * 3]!, bytes[p * 3 + 1]!, bytes[p * 3 + 2]!, 255], p * 4);
+      const canvas = new OffscreenCanvas(width, height);
+      canvas.getContext('2d')!.putImageData(new ImageData(rgba, width, height), 0, 0);
+      const blob = await canvas.convertToBlob({ type, quality: 0.9 });
+      let binary = '';
+      for (const b of new Uint8Array(await blob.arrayBuffer())) binary += String.fromCharCode(b);
+      return btoa(binary);
+    },
+    { data: Buffer.from(rgb).toString('base64'), width, height, type },
+  );
+  return Buffer.from(base64, 'base64');
+}
+
+// What PyTorch pipelines do with the same files: PIL decodes, crops the centred square and resizes it (bilinear).
+const PIL_PIXELS = `
+import json, os, sys
+from PIL import Image
+root, size = sys.argv[1], int(sys.argv[2])
+out = {}
+for folder, _, files in os.walk(root):
+    for name in files:
+        path = os.path.join(folder, name)
+        im = Image.open(path).convert("RGB")
+        side = min(im.size)
+        sx, sy = (im.size[0] - side) // 2, (im.size[1] - side) // 2
+        out[os.path.relpath(path, root)] = list(im.crop((sx, sy, sx + side, sy + side)).resize((size, size), Image.BILINEAR).tobytes())
+print(json.dumps(out))
+`;
+
+test('the images trained on are the pixels PIL gives PyTorch for the same files: the centred square, resized bilinear', async ({ page }) => {
+  test.setTimeout(240_000);
+  await ready(page);
+  const png = (width: number, height: number, channels: 1 | 3, seed: number) => encodePng(picture(width, height, channels, seed), width, height, channels);
+  const files: Record<string, Buffer> = {
+    // Thin strokes shrunk 28 → 16, where the browser's own resampling gave other pixels; wide and tall pictures cropped
+    // first; one enlarged; a photo-sized one shrunk 13 times.
+    'strokes/28-gray.png': png(28, 28, 1, 1),
+    'strokes/37x23.png': png(37, 23, 3, 2),
+    'photos/61x100.png': png(61, 100, 3, 3),
+    'photos/10x12.png': png(10, 12, 3, 4),
+    'photos/260x208.png': png(260, 208, 3, 5),
+    'photos/120x80.jpg': await encodeLossy(page, picture(120, 80, 3, 6), 120, 80, 'image/jpeg'),
+    'photos/64x64.webp': await encodeLossy(page, picture(64, 64, 3, 7), 64, 64, 'image/webp'),
+  };
+  const dir = writeFolder('pixels', files);
+  await page.getByLabel('Image size for training').selectOption('16');
+  await chooseFolder(page, dir);
+  const region = page.getByRole('region', { name: 'Images' });
+  await expect(region.locator('.dataset-summary')).toHaveText('pixels: 7 images, 16 × 16 px, colour, 2 classes found (used only to evaluate)');
+
+  // The images as the app holds them: one step of a tiny run, then "Download embeddings", whose sprite holds each image
+  // at its training size.
+  await page.getByLabel('Width multiplier', { exact: true }).fill('0.125');
+  await page.getByLabel('Batch size', { exact: true }).fill('4');
+  await page.getByLabel('Steps', { exact: true }).fill('1');
+  await page.getByRole('spinbutton', { name: 'Warm-up steps' }).fill('0');
+  await page.getByRole('button', { name: 'Start' }).click();
+  await expect(page.locator('.run-state')).toContainText('Finished', { timeout: 150_000 });
+  const downloaded = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Download embeddings (.zip)' }).click();
+  const zip = new Map(Object.entries(unzipSync(new Uint8Array(readFileSync(await (await downloaded).path())))));
+  const embeddings = readEmbeddings(zip, 'embeddings.zip');
+  expect(embeddings.thumb).toBe(16);
+  const sprite = await decodePng(page, embeddings.sprite);
+  const held = imagesFromSprite(sprite.rgba, sprite.width, embeddings.names.length, 16, 3);
+
+  const pil = JSON.parse(runPython(['-c', PIL_PIXELS, dir, '16'])) as Record<string, number[]>;
+  const offBy: Record<string, number> = {};
+  for (const [i, name] of embeddings.names.entries()) {
+    const file = Object.keys(files).find((f) => name.endsWith(f))!;
+    const ours = held.subarray(i * 768, (i + 1) * 768);
+    offBy[file] = Math.max(...ours.map((v, j) => Math.abs(v - pil[file]![j]!)));
+  }
+  // Lossless files: the same bytes. JPEG and WebP: Chromium's decoders and PIL's (libjpeg-turbo, libwebp) agree too.
+  expect(offBy).toEqual(Object.fromEntries(Object.keys(files).map((f) => [f, 0])));
 });
 
 test('images dropped on the page are imported', async ({ page }) => {

@@ -25,6 +25,7 @@
 import type { Download, Page } from '@playwright/test';
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { decodePng } from '../e2e/fixtures';
 import type { TrainConfig } from '../src/engine/config';
 import { describeMethod, methodOf, type MethodName } from '../src/engine/methods';
 import { resolve } from 'node:path';
@@ -89,22 +90,6 @@ const log = harness.log;
 
 async function bytesOf(file: Download): Promise<Uint8Array> {
   return new Uint8Array(readFileSync(await file.path()));
-}
-
-/** A PNG decoded by the browser that drew it: RGBA bytes. */
-async function decodePng(page: Page, png: Uint8Array): Promise<{ rgba: Uint8Array; width: number; height: number }> {
-  const decoded = await page.evaluate(async (base64) => {
-    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
-    const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }), { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
-    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-    const ctx = canvas.getContext('2d')!;
-    ctx.drawImage(bitmap, 0, 0);
-    const data = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
-    let binary = '';
-    for (let i = 0; i < data.length; i += 0x8000) binary += String.fromCharCode(...data.subarray(i, i + 0x8000));
-    return { base64: btoa(binary), width: bitmap.width, height: bitmap.height };
-  }, Buffer.from(png).toString('base64'));
-  return { rgba: new Uint8Array(Buffer.from(decoded.base64, 'base64')), width: decoded.width, height: decoded.height };
 }
 
 /** "Download embeddings" of the images loaded now, read. */
