@@ -99,7 +99,7 @@ export async function modelBundle(model: Network, info: ModelExportInfo): Promis
       channels,
       layout: { tensorflow_js: 'NHWC', pytorch: 'NCHW' },
       normalisation: 'pixel values / 255, in [0, 1]; no mean or std subtraction',
-      preprocessing: 'the centred square of each image, resized to the input size',
+      preprocessing: "the centred square of each image (offsets rounded down), resized to the input size as PIL's Image.resize(size, Image.BILINEAR) does; transparent pixels on white",
     },
     representation_dim: representationDim,
     training: config,
@@ -119,7 +119,17 @@ same weights with PyTorch names and layouts${includeHead ? ', and the heads\' (t
 model in PyTorch from them, and \`encoder.onnx\` is the encoder${includeHead ? ' and its projection head' : ''} in ONNX. \`config.json\` has the full training
 configuration, the step reached and the final metrics.
 
-Input: ${size} × ${size} × ${channels}, pixel values / 255 (in [0, 1]), the centred square of each image.
+Input: ${size} × ${size} × ${channels}, pixel values / 255 (in [0, 1]), the centred square of each image resized as PIL's
+bilinear resize does. The tab trained on these pixels (its browser also turns a photo by its EXIF orientation, applies
+its colour profile and draws transparent pixels on white, which PIL does not):
+\`\`\`python
+from PIL import Image
+im = Image.open(path).convert("${channels === 1 ? 'L' : 'RGB'}")
+side = min(im.size)
+left, top = (im.size[0] - side) // 2, (im.size[1] - side) // 2
+im = im.crop((left, top, left + side, top + side)).resize((${size}, ${size}), Image.BILINEAR)
+\`\`\`
+(torchvision's \`Resize(${size})\` then \`CenterCrop(${size})\` on a PIL image is the same on square images.)
 Output: the representation h (the pooled features), the vector to use downstream.
 
 ## TensorFlow.js

@@ -243,7 +243,7 @@ export async function encoderOnnx(model: Network, info: OnnxExportInfo): Promise
     producerVersion: info.version,
     docString:
       'A SimCLR encoder trained in a browser tab with tabclr. Input image: float32 [batch, C, S, S] (NCHW), pixel values / 255 ' +
-      `in [0, 1], the centred square of each image. Output h: the representation${info.includeHead ? '; z: the projection head\'s output, where the contrastive loss was computed' : ''}.`,
+      `in [0, 1], the centred square of each image resized as PIL's Image.resize(size, Image.BILINEAR) does. Output h: the representation${info.includeHead ? '; z: the projection head\'s output, where the contrastive loss was computed' : ''}.`,
     graph: {
       name: model.encoder.name,
       node: graph.nodes,
