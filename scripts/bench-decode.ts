@@ -2,10 +2,11 @@
 // fast the same browser decodes the same files with nothing but createImageBitmap.
 //
 //   npm run build                                   # once: this script serves dist/ (or TABCLR_DIST), it builds nothing
-//   npm run bench:decode -- [--count N] [--size S] [--json]
+//   npm run bench:decode -- [--count N] [--size S] [--width W] [--height H] [--json]
 //
 // It serves dist/ with `vite preview` on port 4174, launches headless Chromium with the browser tests' flags
-// (e2e/browser.ts), has the browser encode N photo-like 640 × 480 JPEGs into a temporary folder, then measures:
+// (e2e/browser.ts), has the browser encode N photo-like W × H JPEGs (640 × 480 unless told) into a temporary folder,
+// then measures:
 //   raw_decode          createImageBitmap(blob) at full size, then close(): 4 in flight (as src/data/importer.ts),
 //                       in a dedicated worker, over the same N files' bytes
 //   raw_decode_resize   the same with { resizeWidth: S, resizeHeight: S }
@@ -25,22 +26,25 @@ import { median } from './lib/stats';
 const PORT = 4174;
 /** Decodes in flight at once: the importer's default concurrency (src/data/importer.ts). */
 const CONCURRENCY = 4;
-const WIDTH = 640;
-const HEIGHT = 480;
 const FOLDER = 'bench-photos';
 const RAW_REPEATS = 5;
-const USAGE = 'usage: npm run bench:decode -- [--count N] [--size S] [--json]';
+const USAGE = 'usage: npm run bench:decode -- [--count N] [--size S] [--width W] [--height H] [--json]';
 
 const options = parseArgs(process.argv.slice(2), {
   name: 'bench:decode',
   usage: USAGE,
-  defaults: { count: 200, size: 32 },
+  defaults: { count: 200, size: 32, width: 640, height: 480 },
   values: {
     // The app needs at least 2 images.
     count: wholeNumber(2, 5000),
     size: trainingSize,
+    // The photos' size: 640 × 480 by default; a phone's 4032 × 3024 shows what resizing a large photo costs.
+    width: wholeNumber(16, 8192),
+    height: wholeNumber(16, 8192),
   },
 });
+const WIDTH = options.width;
+const HEIGHT = options.height;
 requireDist('bench:decode');
 
 // The preview server, the browser and the temporary folder go away on success, on error and on Ctrl-C.
