@@ -144,22 +144,28 @@ test('the images trained on are the pixels PIL gives PyTorch for the same files:
   test.setTimeout(240_000);
   await ready(page);
   const png = (width: number, height: number, channels: 1 | 3, seed: number) => encodePng(picture(width, height, channels, seed), width, height, channels);
-  const files: Record<string, Buffer> = {
-    // Thin strokes shrunk 28 → 16, where the browser's own resampling gave other pixels; wide and tall pictures cropped
-    // first; one enlarged; a photo-sized one shrunk 13 times.
+  // Up to REDUCING_GAP (8) times the training size, PIL's pixels exactly: thin strokes shrunk 28 → 16, where the
+  // browser's own resampling gave other pixels; wide and tall pictures cropped first; one enlarged; one shrunk 8 times.
+  const exact: Record<string, Buffer> = {
     'strokes/28-gray.png': png(28, 28, 1, 1),
     'strokes/37x23.png': png(37, 23, 3, 2),
     'photos/61x100.png': png(61, 100, 3, 3),
     'photos/10x12.png': png(10, 12, 3, 4),
-    'photos/260x208.png': png(260, 208, 3, 5),
+    'photos/150x128.png': png(150, 128, 3, 5),
     'photos/120x80.jpg': await encodeLossy(page, picture(120, 80, 3, 6), 120, 80, 'image/jpeg'),
     'photos/64x64.webp': await encodeLossy(page, picture(64, 64, 3, 7), 64, 64, 'image/webp'),
   };
+  // Larger: the browser shrinks them to 8 × 16 first (noise and one-pixel lines: the hardest case for that step).
+  const large: Record<string, Buffer> = {
+    'photos/260x208.png': png(260, 208, 3, 8),
+    'photos/640x480.jpg': await encodeLossy(page, picture(640, 480, 3, 9), 640, 480, 'image/jpeg'),
+  };
+  const files = { ...exact, ...large };
   const dir = writeFolder('pixels', files);
   await page.getByLabel('Image size for training').selectOption('16');
   await chooseFolder(page, dir);
   const region = page.getByRole('region', { name: 'Images' });
-  await expect(region.locator('.dataset-summary')).toHaveText('pixels: 7 images, 16 × 16 px, colour, 2 classes found (used only to evaluate)');
+  await expect(region.locator('.dataset-summary')).toHaveText('pixels: 9 images, 16 × 16 px, colour, 2 classes found (used only to evaluate)');
 
   // The images as the app holds them: one step of a tiny run, then "Download embeddings", whose sprite holds each image
   // at its training size.
@@ -178,14 +184,22 @@ test('the images trained on are the pixels PIL gives PyTorch for the same files:
   const held = imagesFromSprite(sprite.rgba, sprite.width, embeddings.names.length, 16, 3);
 
   const pil = JSON.parse(runPython(['-c', PIL_PIXELS, dir, '16'])) as Record<string, number[]>;
-  const offBy: Record<string, number> = {};
+  const maxOff: Record<string, number> = {};
+  const meanOff: Record<string, number> = {};
   for (const [i, name] of embeddings.names.entries()) {
     const file = Object.keys(files).find((f) => name.endsWith(f))!;
-    const ours = held.subarray(i * 768, (i + 1) * 768);
-    offBy[file] = Math.max(...ours.map((v, j) => Math.abs(v - pil[file]![j]!)));
+    const off = Array.from(held.subarray(i * 768, (i + 1) * 768), (v, j) => Math.abs(v - pil[file]![j]!));
+    maxOff[file] = Math.max(...off);
+    meanOff[file] = off.reduce((a, b) => a + b, 0) / off.length;
   }
   // Lossless files: the same bytes. JPEG and WebP: Chromium's decoders and PIL's (libjpeg-turbo, libwebp) agree too.
-  expect(offBy).toEqual(Object.fromEntries(Object.keys(files).map((f) => [f, 0])));
+  expect(Object.fromEntries(Object.keys(exact).map((f) => [f, maxOff[f]]))).toEqual(Object.fromEntries(Object.keys(exact).map((f) => [f, 0])));
+  // The larger ones within a grey level on average (measured: 0.64 and 0.67, at most 3 and 6 apart); the browser's
+  // resize alone was 229 levels off on the 260 × 208 one.
+  for (const f of Object.keys(large)) {
+    expect(meanOff[f], f).toBeLessThan(1);
+    expect(maxOff[f], f).toBeLessThanOrEqual(16);
+  }
 });
 
 test('images dropped on the page are imported', async ({ page }) => {

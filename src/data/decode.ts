@@ -1,7 +1,9 @@
 // Decoding one image file to RGB pixels at the training size, off the page's thread (in the worker). The browser
 // decodes (createImageBitmap: JPEG, PNG, WebP, GIF's first frame, AVIF; EXIF orientation and colour profiles applied);
 // the resize is PIL's bilinear (src/data/resample.ts), so that the pixels are those PyTorch pipelines would give a
-// model for the same file, not the browser's own 'high' resampling, which blurs thin lines differently.
+// model for the same file, not the browser's own 'high' resampling, which treats thin lines differently. A photo
+// much larger than the training size is first shrunk by the browser, natively, to REDUCING_GAP × the size: resizing
+// every pixel of a 12-megapixel photo in JavaScript would make importing it three times slower (BENCHMARKS.md).
 import { centreSquare, MAX_PIXELS, type SkipReason } from './files';
 import { BilinearResize } from './resample';
 
@@ -12,8 +14,15 @@ export class SkipError extends Error {
   }
 }
 
-/** The most pixels drawn at once: a large photo is read a band of rows at a time (4 MiB of RGBA). */
+/** The most pixels drawn at once: a large image is read a band of rows at a time (4 MiB of RGBA). */
 const STRIP_PIXELS = 1 << 20;
+
+/**
+ * A centred square more than this many times the training size is first shrunk by the browser to this many times
+ * it; PIL's filter then does the rest, over 8 × 8 of the browser's pixels per pixel, so that its pixels stay within a
+ * grey level or two of PIL's on average (BENCHMARKS.md). At or below it, the pixels are PIL's exactly.
+ */
+const REDUCING_GAP = 8;
 
 let canvas: OffscreenCanvas | null = null;
 let context: OffscreenCanvasRenderingContext2D | null = null;
@@ -42,20 +51,31 @@ export async function decodeToSquare(blob: Blob, size: number): Promise<Uint8Arr
   try {
     if (full.width * full.height > MAX_PIXELS) throw new SkipError('too-large', `${full.width} × ${full.height} pixels`);
     if (full.width === 0 || full.height === 0) throw new SkipError('corrupt', 'the image has no pixels');
-    const { sx, sy, side } = centreSquare(full.width, full.height);
-    const resize = new BilinearResize(side, side, size, size, 3);
-    // No awaits from here on: the one canvas is never shared between decodes in flight.
-    const strip = Math.max(1, Math.min(resize.endRow - resize.firstRow, Math.floor(STRIP_PIXELS / side)));
-    const ctx = drawingContext(side, strip);
-    for (let y = resize.firstRow; y < resize.endRow; y += strip) {
-      const rows = Math.min(strip, resize.endRow - y);
-      // Transparent pixels become white, as image viewers show them, not black.
-      ctx.fillStyle = '#fff';
-      ctx.fillRect(0, 0, side, rows);
-      ctx.drawImage(full, sx, sy + y, side, rows, 0, 0, side, rows);
-      resize.addRows(ctx.getImageData(0, 0, side, rows).data, y, rows, 4);
+    let { sx, sy, side } = centreSquare(full.width, full.height);
+    let source: ImageBitmap = full;
+    if (side > REDUCING_GAP * size) {
+      const reduced = REDUCING_GAP * size;
+      source = await createImageBitmap(full, sx, sy, side, side, { resizeWidth: reduced, resizeHeight: reduced, resizeQuality: 'high' });
+      sx = sy = 0;
+      side = reduced;
     }
-    return resize.result();
+    try {
+      const resize = new BilinearResize(side, side, size, size, 3);
+      // No awaits from here on: the one canvas is never shared between decodes in flight.
+      const strip = Math.max(1, Math.min(resize.endRow - resize.firstRow, Math.floor(STRIP_PIXELS / side)));
+      const ctx = drawingContext(side, strip);
+      for (let y = resize.firstRow; y < resize.endRow; y += strip) {
+        const rows = Math.min(strip, resize.endRow - y);
+        // Transparent pixels become white, as image viewers show them, not black.
+        ctx.fillStyle = '#fff';
+        ctx.fillRect(0, 0, side, rows);
+        ctx.drawImage(source, sx, sy + y, side, rows, 0, 0, side, rows);
+        resize.addRows(ctx.getImageData(0, 0, side, rows).data, y, rows, 4);
+      }
+      return resize.result();
+    } finally {
+      if (source !== full) source.close();
+    }
   } finally {
     full.close();
   }
