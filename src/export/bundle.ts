@@ -99,7 +99,7 @@ export async function modelBundle(model: Network, info: ModelExportInfo): Promis
       channels,
       layout: { tensorflow_js: 'NHWC', pytorch: 'NCHW' },
       normalisation: 'pixel values / 255, in [0, 1]; no mean or std subtraction',
-      preprocessing: "the centred square of each image (offsets rounded down), resized to the input size as PIL's Image.resize(size, Image.BILINEAR) does; transparent pixels on white",
+      preprocessing: "the centred square of each image (offsets rounded down), resized to the input size as PIL's Image.resize(size, Image.BILINEAR) does (exactly where the shorter side is at most 8 times the input size; a larger photo is first shrunk by the browser to 8 times it); transparent pixels on white",
     },
     representation_dim: representationDim,
     training: config,
@@ -120,8 +120,9 @@ model in PyTorch from them, and \`encoder.onnx\` is the encoder${includeHead ? '
 configuration, the step reached and the final metrics.
 
 Input: ${size} × ${size} × ${channels}, pixel values / 255 (in [0, 1]), the centred square of each image resized as PIL's
-bilinear resize does. The tab trained on these pixels (its browser also turns a photo by its EXIF orientation, applies
-its colour profile and draws transparent pixels on white, which PIL does not):
+bilinear resize does. The tab trained on these pixels: exactly, for images whose shorter side is at most 8 times the input
+size; a larger photo was first shrunk by the browser, which leaves it within about a grey level of PIL's. The browser also turns a
+photo by its EXIF orientation, applies its colour profile and draws transparent pixels on white, which PIL does not.
 \`\`\`python
 from PIL import Image
 im = Image.open(path).convert("${channels === 1 ? 'L' : 'RGB'}")
