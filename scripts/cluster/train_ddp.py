@@ -17,8 +17,9 @@ step; the contrastive loss of each image sees the other views of the whole globa
 across processes, gradients flow back through the gather), as with one device. Run without torchrun, it is one process.
 
 Where it differs from the tab, by construction: torchvision's augmentation (the same recipe: random resized crop, flip,
-colour jitter in random order, grayscale, blur), PIL's decoding and resizing, PyTorch's running variance (unbiased)
-where tfjs keeps the biased one, and batch-norm statistics per process on CPUs.
+colour jitter in random order, grayscale, blur), PIL's decoding (the resize is the tab's: PIL's bilinear, which the
+tab reproduces), PyTorch's running variance (unbiased) where tfjs keeps the biased one, and batch-norm statistics per
+process on CPUs.
 
 Needs torch and torchvision (Debian: python3-torch python3-torchvision). It imports tabclr_torch.py from this
 repository (src/export/python/).
@@ -107,7 +108,8 @@ def image_files(folder):
 
 
 def centred_square(path, size, channels):
-    """The centred square of the image, resized to size x size, as the tab imports it; transparent pixels on white."""
+    """The centred square of the image, resized to size x size as the tab imports it (PIL's bilinear: src/data/resample.ts
+    gives the same pixels); transparent pixels on white."""
     from PIL import Image
 
     with Image.open(path) as image:
@@ -118,7 +120,7 @@ def centred_square(path, size, channels):
         w, h = image.size
         side = min(w, h)
         left, top = (w - side) // 2, (h - side) // 2
-        image = image.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
+        image = image.crop((left, top, left + side, top + side)).resize((size, size), Image.BILINEAR)
         return image.convert("L") if channels == 1 else image
 
 
