@@ -4,6 +4,8 @@ import { expect, test, type Download, type Page } from './fixtures';
 import { unzipSync, zipSync } from 'fflate';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { encodePng } from '../scripts/lib/png';
+import { resizeBilinear } from '../src/data/resample';
 import { pytorchName, readSafetensorsHeader } from '../src/export/safetensors';
 import { runPython, run, torchrun } from '../src/test/python';
 
@@ -216,18 +218,30 @@ test('the downloaded zip gives the representation the app gave in tfjs, PyTorch,
   writeFileSync(imagesPath, images);
   const shape = [n, 1, 28, 28];
   const out = (name: string) => testInfo.outputPath('python', name);
-  const snippets = [...new TextDecoder().decode(zip.get('README.md')!).matchAll(/```python\n([\s\S]*?)```/g)].map((m) => m[1]!);
-  expect(snippets).toHaveLength(2);
+  const blocks = [...new TextDecoder().decode(zip.get('README.md')!).matchAll(/```python\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  expect(blocks).toHaveLength(3);
+  // The first prepares an image file as the tab did; it runs on a 60 × 45 picture, and must give the tab's pixels.
+  const [prepare, ...snippets] = blocks;
+  expect(prepare).toContain('from PIL import Image');
+  const [pw, ph] = [60, 45];
+  const picture = Uint8Array.from({ length: pw * ph }, (_, i) => ((i % pw) * 37 + Math.floor(i / pw) * 11 + ((i * 7919) % 61)) % 256);
+  const picturePath = testInfo.outputPath('picture.png');
+  writeFileSync(picturePath, encodePng(picture, pw, ph, 1));
+  const side = Math.min(pw, ph);
+  const square = Uint8Array.from({ length: side * side }, (_, i) => picture[Math.floor(i / side) * pw + Math.floor((pw - side) / 2) + (i % side)]!);
   const job = testInfo.outputPath('job.json');
   writeFileSync(job, JSON.stringify({
     cases: [
       { name: 'download', module: join(unzipped, 'tabclr_torch.py'), model: unzipped, images: imagesPath, shape, out: out('download'), onnx: join(unzipped, 'encoder.onnx') },
+      { name: 'prepare', code: prepare, cwd: unzipped, images: imagesPath, shape, out: out('prepare'), path: picturePath },
       ...snippets.map((code, i) => ({ name: `readme${i}`, code, cwd: unzipped, images: imagesPath, shape, out: out(`readme${i}`) })),
       { name: 'cluster', module: join(clusterDir, 'tabclr_torch.py'), model: clusterZip, images: imagesPath, shape, out: out('cluster') },
     ],
   }));
-  const report = JSON.parse(runPython([CHECK_ZIPS, job])) as { results: { name: string; ok: boolean; onnx?: { checker: string } }[] };
-  expect(report.results.map((r) => [r.name, r.ok])).toEqual([['download', true], ['readme0', true], ['readme1', true], ['cluster', true]]);
+  const report = JSON.parse(runPython([CHECK_ZIPS, job])) as { results: { name: string; ok: boolean; onnx?: { checker: string }; pixels?: number[] }[] };
+  expect(report.results.map((r) => [r.name, r.ok])).toEqual([['download', true], ['prepare', true], ['readme0', true], ['readme1', true], ['cluster', true]]);
+  expect(report.results[1]!.pixels).toEqual([28, 28]);
+  expect(new Uint8Array(readFileSync(join(out('prepare'), 'pixels.bin')))).toEqual(resizeBilinear(square, side, side, 1, 1, 28, 28));
   expect(report.results[0]!.onnx).toMatchObject({ checker: 'passed', opsets: { '': 13 } });
   const torchH = readFloats(join(out('download'), 'h.bin'));
   expect(maxAbsDiff(torchH, tfjsH)).toBeLessThan(1e-4);

@@ -17,7 +17,9 @@ Netron cannot run here) and OpenCV's DNN module, whose outputs go to out/h_openc
 come from Debian (python3-onnx, python3-opencv); without them the case fails, it is not skipped.
 
 A case with "code" instead of "model" runs that Python verbatim (a README's snippet) in the folder "cwd", with
-`images` set (a numpy array when the code uses cv2, else a torch tensor), and writes the `h` (and `z`) it leaves.
+`images` set (a numpy array when the code uses cv2, else a torch tensor) and `path` set to the case's "path" (an image
+file, for the snippet that prepares one), and writes the `h` (and `z`) it leaves, or the pixels of the PIL image `im`
+it leaves (out/pixels.bin, uint8, and their shape as "pixels").
 """
 
 import array
@@ -127,7 +129,7 @@ def run_snippet(case):
     sys.path.insert(0, case["cwd"])
     os.chdir(case["cwd"])
     try:
-        scope = {"images": images}
+        scope = {"images": images, "path": case.get("path")}
         with torch.no_grad():
             exec(compile(case["code"], f"{case['name']} (README)", "exec"), scope)
     finally:
@@ -140,6 +142,13 @@ def run_snippet(case):
             value = torch.as_tensor(scope[name])
             write_floats(os.path.join(case["out"], f"{name}.bin"), value)
             shapes[name] = list(value.shape)
+    if "h" not in scope and "im" in scope:
+        import numpy
+
+        pixels = numpy.asarray(scope["im"], dtype=numpy.uint8)
+        with open(os.path.join(case["out"], "pixels.bin"), "wb") as f:
+            f.write(pixels.tobytes())
+        shapes["pixels"] = list(pixels.shape)
     return {"ok": True, **shapes}
 
 
