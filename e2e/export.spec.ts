@@ -5,6 +5,7 @@ import { unzipSync, zipSync } from 'fflate';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { encodePng } from '../scripts/lib/png';
+import { centreSquare } from '../src/data/files';
 import { resizeBilinear } from '../src/data/resample';
 import { pytorchName, readSafetensorsHeader } from '../src/export/safetensors';
 import { runPython, run, torchrun } from '../src/test/python';
@@ -227,8 +228,8 @@ test('the downloaded zip gives the representation the app gave in tfjs, PyTorch,
   const picture = Uint8Array.from({ length: pw * ph }, (_, i) => ((i % pw) * 37 + Math.floor(i / pw) * 11 + ((i * 7919) % 61)) % 256);
   const picturePath = testInfo.outputPath('picture.png');
   writeFileSync(picturePath, encodePng(picture, pw, ph, 1));
-  const side = Math.min(pw, ph);
-  const square = Uint8Array.from({ length: side * side }, (_, i) => picture[Math.floor(i / side) * pw + Math.floor((pw - side) / 2) + (i % side)]!);
+  const { sx, sy, side } = centreSquare(pw, ph);
+  const square = Uint8Array.from({ length: side * side }, (_, i) => picture[(sy + Math.floor(i / side)) * pw + sx + (i % side)]!);
   const job = testInfo.outputPath('job.json');
   writeFileSync(job, JSON.stringify({
     cases: [
