@@ -70,5 +70,5 @@ export function describeSelection(files: ImportFile[]): string {
     const [top] = tops;
     if (top) return top;
   }
-  return `${files.length} files`;
+  return files.length === 1 ? '1 file' : `${files.length} files`;
 }

@@ -83,6 +83,7 @@ export const createDataSlice: StateCreator<Store, [], [], DataSlice> = (set, get
 
   receiveDataset(dataset) {
     set({ dataset, datasetLoading: false });
+    get().inputTaken('images');
     // The worker retires the previous run with its images: its map, curves and downloads go too.
     get().resetMonitor();
     if (dataset) get().adoptDefaults(dataset);
@@ -90,6 +91,7 @@ export const createDataSlice: StateCreator<Store, [], [], DataSlice> = (set, get
   },
 
   receiveImport(message) {
+    if (message.type !== 'cache-cleared') get().inputTaken('images');
     const current = get().importState;
     switch (message.type) {
       case 'import-progress':

@@ -59,7 +59,7 @@ export const runsLifecycle: LifecycleOf = (set, get) => ({
     if (request === 'resume-run') {
       set({ resuming: null });
       // A restarted trainer whose run could not come back still gets images to work with.
-      if (!get().dataset) get().loadSampleSet();
+      if (!get().dataset && !get().pendingImages) get().chooseSample();
     }
   },
 });
@@ -138,6 +138,7 @@ export const createRunsSlice: StateCreator<Store, [], [], RunsSlice> = (set, get
       case 'model-loaded': {
         const { model } = message;
         set({ loadedModel: model, loadingModel: null });
+        get().inputTaken('model');
         get().checkSettings();
         if (!model) break;
         // The next run must have the model's architecture: its settings become the form's.

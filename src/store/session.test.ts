@@ -1,27 +1,11 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { stepReport } from '../test/stepReport';
-import type { BackendReport, FromWorker, ToWorker } from '../worker/protocol';
+import { connections, readyMessage } from '../test/fakeTrainer';
+import type { FromWorker } from '../worker/protocol';
 
-// The page's side of a trainer that crashes or loses its GPU: each connection is a fake that records what the page
-// sends and lets the test deliver messages or crash it.
-interface FakeConnection {
-  sent: ToWorker[];
-  deliver(messages: FromWorker[]): void;
-  crash(message: string): void;
-  terminated: boolean;
-}
-const connections: FakeConnection[] = [];
-
-vi.mock('../worker/client', () => ({
-  connectTrainer: (deliver: (messages: FromWorker[]) => void, onCrash: (message: string) => void) => {
-    const connection: FakeConnection = { sent: [], deliver, crash: onCrash, terminated: false };
-    connections.push(connection);
-    return { send: (m: ToWorker) => connection.sent.push(m), terminate: () => (connection.terminated = true) };
-  },
-}));
-
-const backend: BackendReport = { backend: 'webgpu', vendor: 'v', architecture: 'a', device: '', isFallbackAdapter: true, scope: 'w', fallbackReason: null, maxBufferBytes: 2 ** 27 };
-const ready: FromWorker = { type: 'ready', backend, check: { expression: '1', expected: [1], actual: [1], ok: true } };
+// The page's side of a trainer that crashes or loses its GPU, against fake connections.
+vi.mock('../worker/client', () => import('../test/fakeTrainer'));
+const ready = readyMessage;
 
 describe('trainer restarts', () => {
   beforeEach(() => {

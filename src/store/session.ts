@@ -101,10 +101,12 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
       return;
     }
     const hadImages = get().dataset !== null;
+    // Images it was importing wait for the new trainer (src/store/pending.ts).
+    get().forgetTrainer();
+    const waiting = get().pendingImages?.choice.name;
     const then = resumeRunId
       ? ' tabclr restarted its trainer and continues the run from its last checkpoint.'
-      : ` tabclr restarted its trainer.${hadImages ? ' It starts with the sample images: choose your folder again to go on with yours (decoded images come from the cache).' : ''}`;
-    get().forgetTrainer();
+      : ` tabclr restarted its trainer.${waiting ? ` It imports ${waiting} again as soon as it is ready.` : hadImages ? ' It starts with the sample images: choose your folder again to go on with yours (decoded images come from the cache).' : ''}`;
     set({
       connection: null,
       restarts,
@@ -150,7 +152,9 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
           if (get().pendingResume) {
             get().resumeRun(get().pendingResume!);
             set({ pendingResume: null });
-          } else if (!get().dataset) get().loadSampleSet();
+          } else if (!get().dataset && !get().pendingImages) get().chooseSample();
+          // Images or a model chosen while the trainer started: taken first, in place of the sample set.
+          else get().takePendingInput();
           // Saved runs, so that a reopened page can offer to resume the last one.
           get().send({ type: 'list-runs' });
           break;
@@ -209,6 +213,8 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
           get().receiveSelfTest(message);
           break;
         case 'error': {
+          // Input handed over a moment before the worker got busy (a run that had just started) waits again, unsaid.
+          if (message.code === 'busy' && message.request && get().requeueRefused(message.request)) break;
           const problem = { code: message.code, message: message.message, recoverable: message.recoverable };
           set(message.code === 'no-backend' ? { phase: 'failed', problem } : { problem });
           // A refused or failed request leaves no spinner behind: every slice settles its own pending state.
@@ -222,6 +228,8 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
       }
     }
     flushReports();
+    // Whatever these messages finished (the trainer ready, an import done, a run ended) may let waiting input in.
+    get().takePendingInput();
     notifyWorkerMessages(messages);
   },
 });

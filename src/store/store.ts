@@ -5,6 +5,7 @@ import { createDataSlice, dataLifecycle, type DataSlice } from './data';
 import { createExportsSlice, exportsLifecycle, type ExportsSlice } from './exports';
 import type { LifecycleOf } from './lifecycle';
 import { createMonitorSlice, monitorLifecycle, type MonitorSlice } from './monitor';
+import { createPendingSlice, pendingLifecycle, type PendingSlice } from './pending';
 import { createRunsSlice, runsLifecycle, type RunsSlice } from './runs';
 import { createSelfTestSlice, selfTestLifecycle, type SelfTestSlice } from './selfTest';
 import { createSessionSlice, sessionLifecycle, type SessionSlice } from './session';
@@ -18,12 +19,13 @@ export interface StoreLifecycle {
   settleFailedRequest(request: ToWorker['type']): void;
 }
 
-export type Store = SessionSlice & SelfTestSlice & DataSlice & TrainingSlice & MonitorSlice & ExportsSlice & RunsSlice & StoreLifecycle;
+export type Store = SessionSlice & SelfTestSlice & DataSlice & PendingSlice & TrainingSlice & MonitorSlice & ExportsSlice & RunsSlice & StoreLifecycle;
 
 const SLICES = {
   session: createSessionSlice,
   selfTest: createSelfTestSlice,
   data: createDataSlice,
+  pending: createPendingSlice,
   training: createTrainingSlice,
   monitor: createMonitorSlice,
   exports: createExportsSlice,
@@ -35,6 +37,7 @@ const LIFECYCLES: Record<keyof typeof SLICES, LifecycleOf> = {
   session: sessionLifecycle,
   selfTest: selfTestLifecycle,
   data: dataLifecycle,
+  pending: pendingLifecycle,
   training: trainingLifecycle,
   monitor: monitorLifecycle,
   exports: exportsLifecycle,
@@ -47,6 +50,7 @@ export const useStore = create<Store>()((set, get, api) => {
     ...SLICES.session(set, get, api),
     ...SLICES.selfTest(set, get, api),
     ...SLICES.data(set, get, api),
+    ...SLICES.pending(set, get, api),
     ...SLICES.training(set, get, api),
     ...SLICES.monitor(set, get, api),
     ...SLICES.exports(set, get, api),

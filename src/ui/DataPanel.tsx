@@ -1,8 +1,8 @@
-import { useId, useRef, useState, type DragEvent } from 'react';
+import { useEffect, useId, useRef, useState, type DragEvent } from 'react';
 import { budgetMessage } from '../data/budget';
 import { filesFromDirectoryHandle, filesFromDrop, filesFromInput } from '../data/collect';
-import type { ImportFile } from '../data/importer';
 import { IMPORT_SIZES } from '../store/data';
+import { isModelZip, waitReason, type WaitReason } from '../store/pending';
 import { useStore } from '../store/store';
 
 type PickerWindow = Window & { showDirectoryPicker?: () => Promise<Parameters<typeof filesFromDirectoryHandle>[0]> };
@@ -63,31 +63,113 @@ function ImportProgress() {
   );
 }
 
+/** Why waiting images are not imported yet, in words; null while nothing holds them. */
+const WAITING_FOR: Record<Exclude<WaitReason, 'run'>, string> = {
+  starting: 'imported as soon as the GPU trainer is ready (it is starting)',
+  'no-trainer': 'not imported: training is not available in this browser',
+  importing: 'imported once the import it replaces has stopped',
+  'loading-sample': 'imported as soon as the sample images are loaded',
+  'opening-run': 'imported as soon as the saved run is open',
+  'loading-model': 'imported as soon as the model is loaded',
+  'self-test': 'imported as soon as the self-test is done',
+};
+
+/** Images chosen that the trainer cannot take yet: what they wait for and, during a run, what to do about it. */
+function WaitingImages() {
+  const waiting = useStore((s) => s.pendingImages);
+  const reason = useStore(waitReason);
+  const decide = useStore((s) => s.decidePending);
+  if (!waiting) return null;
+  const name = waiting.choice.name;
+  if (reason !== 'run') {
+    return (
+      <div className="waiting" role="status">
+        <p>
+          <strong>{name}</strong>: {reason ? WAITING_FOR[reason] : 'importing now'}.
+        </p>
+        <button type="button" className="secondary" onClick={() => decide('images', 'discard')}>
+          Discard waiting images
+        </button>
+      </div>
+    );
+  }
+  return (
+    <div className="waiting" role="group" aria-label="Images waiting for the run">
+      <p role="status">
+        <strong>{name}</strong>{' '}
+        {waiting.decision === 'undecided'
+          ? 'are waiting: a run is under way. Stop it and train on these images, or keep training and use them for the next run?'
+          : waiting.decision === 'after-run'
+            ? 'are waiting: the next run will use these images. They are imported when this run ends (finishes or is stopped); its checkpoint stays in Saved runs.'
+            : 'are waiting: the run is stopping (its checkpoint is saved), then they are imported.'}
+      </p>
+      <div className="controls">
+        {waiting.decision !== 'stop-now' && (
+          <button type="button" onClick={() => decide('images', 'stop-now')}>
+            Stop the run and switch
+          </button>
+        )}
+        {waiting.decision === 'undecided' && (
+          <button type="button" className="secondary" onClick={() => decide('images', 'after-run')}>
+            Use for the next run
+          </button>
+        )}
+        <button type="button" className="secondary" onClick={() => decide('images', 'discard')}>
+          Discard waiting images
+        </button>
+      </div>
+    </div>
+  );
+}
+
+/**
+ * Files dropped anywhere on the page, not only on a drop zone: a browser left to itself opens a dropped file in place of
+ * the page, and the run with it. A zip is a model to load; anything else is images.
+ */
+function useDropAnywhere(): void {
+  useEffect(() => {
+    const over = (event: globalThis.DragEvent) => {
+      if (event.dataTransfer?.types.includes('Files')) event.preventDefault();
+    };
+    const drop = (event: globalThis.DragEvent) => {
+      // A drop zone below took it already.
+      if (event.defaultPrevented || !event.dataTransfer) return;
+      event.preventDefault();
+      const { chooseModel, chooseImages } = useStore.getState();
+      const files = Array.from(event.dataTransfer.files);
+      if (files.length === 1 && isModelZip(files[0]!)) chooseModel(files[0]!);
+      else void filesFromDrop(event.dataTransfer).then(chooseImages);
+    };
+    window.addEventListener('dragover', over);
+    window.addEventListener('drop', drop);
+    return () => {
+      window.removeEventListener('dragover', over);
+      window.removeEventListener('drop', drop);
+    };
+  }, []);
+}
+
 /** What the trainer learns from: a folder or images from the user (dropped or chosen), or the sample set. */
 export function DataPanel() {
   const dataset = useStore((s) => s.dataset);
   const loading = useStore((s) => s.datasetLoading);
-  const phase = useStore((s) => s.phase);
-  const trainerState = useStore((s) => s.trainerState);
   const importing = useStore((s) => s.importState?.status === 'running');
   const importSize = useStore((s) => s.importSize);
   const cacheCleared = useStore((s) => s.cacheCleared);
-  const { loadSampleSet, importFiles, setImportSize, clearCache } = useStore.getState();
+  const choiceNote = useStore((s) => s.choiceNote);
+  const { chooseImages, chooseSample, setImportSize, clearCache } = useStore.getState();
   const folderInput = useRef<HTMLInputElement>(null);
   const filesInput = useRef<HTMLInputElement>(null);
   const sizeId = useId();
   const [dragging, setDragging] = useState(false);
-  const busy = trainerState === 'training' || trainerState === 'compiling' || trainerState === 'paused';
-  const disabled = phase !== 'ready' || loading || busy || importing;
+  useDropAnywhere();
 
-  const start = (files: ImportFile[]) => {
-    if (files.length) importFiles(files);
-  };
+  // Never disabled for timing: a choice made while the trainer starts, loads or trains waits (WaitingImages says why).
   const chooseFolder = async () => {
     const picker = (window as PickerWindow).showDirectoryPicker;
     if (!picker) return folderInput.current?.click();
     try {
-      start(await filesFromDirectoryHandle(await picker.call(window)));
+      chooseImages(await filesFromDirectoryHandle(await picker.call(window)));
     } catch (e) {
       if ((e as Error).name !== 'AbortError') throw e;
     }
@@ -95,7 +177,7 @@ export function DataPanel() {
   const onDrop = (event: DragEvent) => {
     event.preventDefault();
     setDragging(false);
-    if (!disabled) void filesFromDrop(event.dataTransfer).then(start);
+    void filesFromDrop(event.dataTransfer).then(chooseImages);
   };
 
   return (
@@ -112,19 +194,19 @@ export function DataPanel() {
       >
         <p>Drop a folder or images here. Sub-folders become labels, used only to evaluate.</p>
         <div className="controls">
-          <button type="button" onClick={() => void chooseFolder()} disabled={disabled}>
+          <button type="button" onClick={() => void chooseFolder()}>
             Choose folder
           </button>
-          <button type="button" onClick={() => filesInput.current?.click()} disabled={disabled}>
+          <button type="button" onClick={() => filesInput.current?.click()}>
             Choose images
           </button>
-          <button type="button" onClick={loadSampleSet} disabled={disabled}>
+          <button type="button" onClick={chooseSample}>
             Try the sample images
           </button>
         </div>
         <div className="field inline">
           <label htmlFor={sizeId}>Image size for training</label>
-          <select id={sizeId} value={importSize} disabled={disabled} onChange={(e) => setImportSize(Number(e.target.value))}>
+          <select id={sizeId} value={importSize} onChange={(e) => setImportSize(Number(e.target.value))}>
             {IMPORT_SIZES.map((s) => (
               <option key={s} value={s}>
                 {s} × {s} px
@@ -140,7 +222,7 @@ export function DataPanel() {
           aria-label="Folder to import"
           {...{ webkitdirectory: '' }}
           onChange={(e) => {
-            start(filesFromInput(e.target.files ?? []));
+            chooseImages(filesFromInput(e.target.files ?? []));
             e.target.value = '';
           }}
         />
@@ -152,11 +234,13 @@ export function DataPanel() {
           accept="image/*"
           aria-label="Images to import"
           onChange={(e) => {
-            start(filesFromInput(e.target.files ?? []));
+            chooseImages(filesFromInput(e.target.files ?? []));
             e.target.value = '';
           }}
         />
       </div>
+      {choiceNote && <p role="status">{choiceNote}</p>}
+      <WaitingImages />
       <ImportProgress />
       {loading && <p>Loading the sample images…</p>}
       {dataset && (
