@@ -10,6 +10,7 @@ import { SelfTestPanel } from './ui/SelfTestPanel';
 import { SlowAdapterNotice } from './ui/SlowAdapterNotice';
 import { StatusBar } from './ui/StatusBar';
 import { TrainPanel } from './ui/TrainPanel';
+import { WaitingInput } from './ui/WaitingInput';
 import { installAutomation } from './automation';
 import { automationFromUrl, backendPreferenceFromUrl, profileStepsFromUrl, testQueryFromUrl } from './ui/urlOptions';
 
@@ -43,6 +44,7 @@ export function App() {
         <RunBar />
       </header>
       <ProblemBanner />
+      <WaitingInput />
       <div className="workspace">
         <main className="watch" aria-label="Watching the run">
           <ResumeOffer />

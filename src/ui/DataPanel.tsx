@@ -2,7 +2,7 @@ import { useEffect, useId, useRef, useState, type DragEvent } from 'react';
 import { budgetMessage } from '../data/budget';
 import { filesFromDirectoryHandle, filesFromDrop, filesFromInput } from '../data/collect';
 import { IMPORT_SIZES } from '../store/data';
-import { isModelZip, waitReason, type WaitReason } from '../store/pending';
+import { isModelZip } from '../store/pending';
 import { useStore } from '../store/store';
 
 type PickerWindow = Window & { showDirectoryPicker?: () => Promise<Parameters<typeof filesFromDirectoryHandle>[0]> };
@@ -63,65 +63,6 @@ function ImportProgress() {
   );
 }
 
-/** Why waiting images are not imported yet, in words; null while nothing holds them. */
-const WAITING_FOR: Record<Exclude<WaitReason, 'run'>, string> = {
-  starting: 'imported as soon as the GPU trainer is ready (it is starting)',
-  'no-trainer': 'not imported: training is not available in this browser',
-  importing: 'imported once the import it replaces has stopped',
-  'loading-sample': 'imported as soon as the sample images are loaded',
-  'opening-run': 'imported as soon as the saved run is open',
-  'loading-model': 'imported as soon as the model is loaded',
-  'self-test': 'imported as soon as the self-test is done',
-};
-
-/** Images chosen that the trainer cannot take yet: what they wait for and, during a run, what to do about it. */
-function WaitingImages() {
-  const waiting = useStore((s) => s.pendingImages);
-  const reason = useStore(waitReason);
-  const decide = useStore((s) => s.decidePending);
-  if (!waiting) return null;
-  const name = waiting.choice.name;
-  if (reason !== 'run') {
-    return (
-      <div className="waiting" role="status">
-        <p>
-          <strong>{name}</strong>: {reason ? WAITING_FOR[reason] : 'importing now'}.
-        </p>
-        <button type="button" className="secondary" onClick={() => decide('images', 'discard')}>
-          Discard waiting images
-        </button>
-      </div>
-    );
-  }
-  return (
-    <div className="waiting" role="group" aria-label="Images waiting for the run">
-      <p role="status">
-        <strong>{name}</strong>{' '}
-        {waiting.decision === 'undecided'
-          ? 'are waiting: a run is under way. Stop it and train on these images, or keep training and use them for the next run?'
-          : waiting.decision === 'after-run'
-            ? 'are waiting: the next run will use these images. They are imported when this run ends (finishes or is stopped); its checkpoint stays in Saved runs.'
-            : 'are waiting: the run is stopping (its checkpoint is saved), then they are imported.'}
-      </p>
-      <div className="controls">
-        {waiting.decision !== 'stop-now' && (
-          <button type="button" onClick={() => decide('images', 'stop-now')}>
-            Stop the run and switch
-          </button>
-        )}
-        {waiting.decision === 'undecided' && (
-          <button type="button" className="secondary" onClick={() => decide('images', 'after-run')}>
-            Use for the next run
-          </button>
-        )}
-        <button type="button" className="secondary" onClick={() => decide('images', 'discard')}>
-          Discard waiting images
-        </button>
-      </div>
-    </div>
-  );
-}
-
 /**
  * Files dropped anywhere on the page, not only on a drop zone: a browser left to itself opens a dropped file in place of
  * the page, and the run with it. A zip is a model to load; anything else is images.
@@ -164,7 +105,7 @@ export function DataPanel() {
   const [dragging, setDragging] = useState(false);
   useDropAnywhere();
 
-  // Never disabled for timing: a choice made while the trainer starts, loads or trains waits (WaitingImages says why).
+  // Never disabled for timing: a choice made while the trainer starts, loads or trains waits (WaitingInput says why).
   const chooseFolder = async () => {
     const picker = (window as PickerWindow).showDirectoryPicker;
     if (!picker) return folderInput.current?.click();
@@ -240,7 +181,6 @@ export function DataPanel() {
         />
       </div>
       {choiceNote && <p role="status">{choiceNote}</p>}
-      <WaitingImages />
       <ImportProgress />
       {loading && <p>Loading the sample images…</p>}
       {dataset && (

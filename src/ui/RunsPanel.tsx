@@ -1,6 +1,5 @@
 import { useId, useRef, useState, type DragEvent } from 'react';
 import type { RunSummary } from '../export/checkpoints';
-import { waitReason, type WaitReason } from '../store/pending';
 import { useStore } from '../store/store';
 import { fixed } from './format';
 
@@ -57,65 +56,6 @@ function CheckpointStatusLine() {
   }
 }
 
-/** A model zip chosen while the trainer cannot take it: what it waits for and, during a run, what to do about it. */
-function WaitingModel() {
-  const waiting = useStore((s) => s.pendingModel);
-  const reason = useStore(waitReason);
-  const decide = useStore((s) => s.decidePending);
-  if (!waiting) return null;
-  const name = waiting.choice.name;
-  const discard = (
-    <button type="button" className="secondary" onClick={() => decide('model', 'discard')}>
-      Discard waiting model
-    </button>
-  );
-  if (reason !== 'run') {
-    return (
-      <div className="waiting" role="status">
-        <p>
-          <strong>{name}</strong>: {reason ? MODEL_WAITS_FOR[reason] : 'loading now'}.
-        </p>
-        {discard}
-      </div>
-    );
-  }
-  return (
-    <div className="waiting" role="group" aria-label="Model waiting for the run">
-      <p role="status">
-        <strong>{name}</strong>{' '}
-        {waiting.decision === 'undecided'
-          ? 'is waiting: a run is under way. Stop it and load the model now, or load it when this run ends?'
-          : waiting.decision === 'after-run'
-            ? 'is waiting: it is loaded when this run ends (finishes or is stopped); the run\u2019s checkpoint stays in Saved runs.'
-            : 'is waiting: the run is stopping (its checkpoint is saved), then the model is loaded.'}
-      </p>
-      <div className="controls">
-        {waiting.decision !== 'stop-now' && (
-          <button type="button" onClick={() => decide('model', 'stop-now')}>
-            Stop the run and load it
-          </button>
-        )}
-        {waiting.decision === 'undecided' && (
-          <button type="button" className="secondary" onClick={() => decide('model', 'after-run')}>
-            Load it when the run ends
-          </button>
-        )}
-        {discard}
-      </div>
-    </div>
-  );
-}
-
-const MODEL_WAITS_FOR: Record<Exclude<WaitReason, 'run'>, string> = {
-  starting: 'loaded as soon as the GPU trainer is ready (it is starting)',
-  'no-trainer': 'not loaded: training is not available in this browser',
-  importing: 'loaded as soon as the images are imported',
-  'loading-sample': 'loaded as soon as the sample images are loaded',
-  'opening-run': 'loaded as soon as the saved run is open',
-  'loading-model': 'loaded once the model before it is loaded',
-  'self-test': 'loaded as soon as the self-test is done',
-};
-
 /** A downloaded model zip, chosen or dropped: it maps and embeds the images, and the next run starts from it. */
 function LoadModel() {
   const loaded = useStore((s) => s.loadedModel);
@@ -125,7 +65,7 @@ function LoadModel() {
   const input = useRef<HTMLInputElement>(null);
   const [over, setOver] = useState(false);
   const hintId = useId();
-  // Taken at any moment: a zip chosen while the trainer is busy waits (WaitingModel says for what).
+  // Taken at any moment: a zip chosen while the trainer is busy waits (WaitingInput says for what).
   const take = (file: File | undefined) => {
     if (file) chooseModel(file);
   };
@@ -165,7 +105,6 @@ function LoadModel() {
         )}
       </div>
       {loading && <p role="status">Checking {loading}…</p>}
-      <WaitingModel />
       {loaded && m && (
         <p role="status">
           Loaded {loaded.fileName}: {m.encoder} (width {m.width}), {m.imageSize} px × {m.channels}, trained for {loaded.step} steps
