@@ -21,7 +21,8 @@
 import { type Page } from '@playwright/test';
 import { basename } from 'node:path';
 import { BACKENDS } from './lib/app';
-import { decimal, folderProblem, oneOf, pathText, wholeNumber } from './lib/args';
+import { decimal, oneOf, pathText, wholeNumber } from './lib/args';
+import { folderOrExit, stageFolder, type Folder } from './lib/folder';
 import type { BackendName } from '../src/worker/protocol';
 import { createBench, machine, parseArgs, print, report, requireDist, type RunStart } from './lib/bench';
 import { LONG_FRAME_MS, figures, record } from './lib/frames';
@@ -46,11 +47,8 @@ const options = parseArgs(process.argv.slice(2), {
   },
 });
 requireDist('bench:frames');
-const dataProblem = options.data === undefined ? null : folderProblem(options.data, '--data');
-if (dataProblem) {
-  console.error(`bench:frames: ${dataProblem}; ${USAGE}`);
-  process.exit(2);
-}
+// Read here, links followed, so that a loop or an unreadable folder is refused before the browser opens.
+const data = options.data === undefined ? null : folderOrExit('bench:frames', options.data, 'data', `; ${USAGE}`);
 
 // The preview server and the browser go away on success, on error and on Ctrl-C.
 const harness = createBench('bench:frames', PORT);
@@ -82,14 +80,24 @@ async function startRun(page: Page, steps: number): Promise<void> {
   await start.click();
 }
 
-/** Imports `dir` through "Choose folder" at 32 px and waits for its summary. */
-async function importFolder(page: Page, dir: string): Promise<string> {
-  const chooser = page.waitForEvent('filechooser');
-  await page.getByRole('button', { name: 'Choose folder' }).click();
-  await (await chooser).setFiles(dir);
-  const summary = page.getByRole('region', { name: 'Images' }).locator('.dataset-summary');
-  await summary.getByText(basename(dir)).waitFor({ timeout: 600_000 });
-  return (await summary.innerText()).trim();
+/**
+ * Imports the folder through "Choose folder" at 32 px and waits for its summary: the folder itself, or the same tree
+ * staged without symbolic links, which Chromium does not follow (scripts/lib/folder.ts), removed once imported.
+ */
+async function importFolder(page: Page, folder: Folder): Promise<string> {
+  const staged = stageFolder(folder);
+  try {
+    if (staged.dir !== folder.dir) log(`  ${folder.dir} holds symbolic links, which Chromium does not follow: the page gets the same tree staged in ${staged.dir}`);
+    for (const f of staged.leftOut) log(`  skipped ${f.path}: ${f.reason}`);
+    const chooser = page.waitForEvent('filechooser');
+    await page.getByRole('button', { name: 'Choose folder' }).click();
+    await (await chooser).setFiles(staged.dir);
+    const summary = page.getByRole('region', { name: 'Images' }).locator('.dataset-summary');
+    await summary.getByText(basename(folder.dir)).waitFor({ timeout: 600_000 });
+    return (await summary.innerText()).trim();
+  } finally {
+    staged.remove();
+  }
 }
 
 /** Waits until the run state reads "Training" with at least one step done and the map is drawn; returns that text. */
@@ -119,7 +127,7 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
 
   const context = await harness.newContext(browser, { viewport: VIEWPORT });
   // "Choose folder" falls back to the file input the script can fill when the directory picker is missing.
-  if (options.data) await context.addInitScript(() => delete (window as { showDirectoryPicker?: unknown }).showDirectoryPicker);
+  if (data) await context.addInitScript(() => delete (window as { showDirectoryPicker?: unknown }).showDirectoryPicker);
   const page = await context.newPage();
   log('opening the app (waiting for the GPU check and the sample images)');
   await page.goto(options.backend ? `${harness.baseUrl}/?backend=${options.backend}` : harness.baseUrl);
@@ -127,9 +135,9 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
   const gpu = (await page.getByRole('status', { name: 'GPU status' }).innerText()).replace(/\s+/g, ' ').trim();
   log(`  ${gpu}`);
   let dataLine = 'the built-in sample (300 Fashion-MNIST images, 28 px)';
-  if (options.data) {
-    log(`importing ${options.data}`);
-    dataLine = await importFolder(page, options.data);
+  if (data) {
+    log(`importing ${data.dir}`);
+    dataLine = await importFolder(page, data);
     log(`  ${dataLine}`);
   }
   // Let the page settle (thumbnails, fonts, the first layout) before the idle window.

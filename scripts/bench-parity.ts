@@ -29,8 +29,9 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { Refusal, folderProblem, oneOf, pathText, wholeNumber, type OptionParser } from './lib/args';
+import { Refusal, oneOf, pathText, wholeNumber, type OptionParser } from './lib/args';
 import { ROOT, fail, machine, parseArgs, round, table } from './lib/bench';
+import { folderOrExit } from './lib/folder';
 import { engineRun, parityTrainConfig, readPixelSplit } from './lib/parity/engine';
 import { lossCurve, summarise, verdict, withInterval, type RunRecord, type SideSummary, type Trainer } from './lib/parity/records';
 import { loadavg } from 'node:os';
@@ -79,11 +80,9 @@ const options = parseArgs(process.argv.slice(2), {
   },
   required: ['sets'],
 });
+// Read here as bench:quality reads them (links followed, loops and unreadable folders refused), to fail before any run.
 for (const set of options.sets!) {
-  for (const split of ['train', 'test']) {
-    const problem = folderProblem(join(set.dir, split), `sets ${set.name}`);
-    if (problem) fail(`bench:parity: ${problem} (each set's folder holds train/ and test/)`);
-  }
+  for (const split of ['train', 'test']) folderOrExit('bench:parity', join(set.dir, split), `sets ${set.name}`, " (each set's folder holds train/ and test/)");
 }
 
 const log = (line: string) => console.error(`[bench:parity] ${line}`);

@@ -46,8 +46,9 @@ import {
   RUN_USAGE,
   type OpenedApp,
 } from './lib/app';
-import { folderProblem, pathText, wholeNumber } from './lib/args';
-import { ScriptFailure, createBench, fail, machine, parseArgs, print, report, requireDist, round, type RunStart } from './lib/bench';
+import { pathText, wholeNumber } from './lib/args';
+import { ScriptFailure, createBench, machine, parseArgs, print, report, requireDist, round, type RunStart } from './lib/bench';
+import { folderOrExit } from './lib/folder';
 import { KNN_K, evaluate, imagesFromSprite, indexLabels, readEmbeddings, unzip, type EmbeddingsExport, type LabelledImages } from './lib/quality';
 import { summariseSteps } from './lib/runs';
 
@@ -79,10 +80,8 @@ const options = parseArgs(process.argv.slice(2), {
   values: { ...RUN_OPTIONS, train: pathText, test: pathText, seed: wholeNumber(0, 2 ** 32 - 1), 'pixels-out': pathText },
   required: ['train', 'test'],
 });
-for (const option of ['train', 'test'] as const) {
-  const problem = folderProblem(options[option]!, option);
-  if (problem) fail(`bench:quality: ${problem}`);
-}
+// Both read here, links followed, so that a loop or an unreadable folder is refused before the browser opens.
+const folders = { train: folderOrExit('bench:quality', options.train!, 'train'), test: folderOrExit('bench:quality', options.test!, 'test') };
 requireDist('bench:quality');
 
 const harness = createBench('bench:quality', PORT);
@@ -120,8 +119,8 @@ interface Phase {
 async function main({ command, loadBefore, started }: RunStart): Promise<void> {
   const { steps, json } = options;
   const size = options['image-size'];
-  const trainDir = resolve(options.train!);
-  const testDir = resolve(options.test!);
+  const trainDir = folders.train.dir;
+  const testDir = folders.test.dir;
   const phases: Phase[] = [];
   let phaseStart = Date.now();
   const phase = (name: string) => {
@@ -138,7 +137,7 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
 
   // 1. The run on the train folder, with its weights as initialised and as trained.
   log(`importing the train folder ${trainDir} at ${size} px`);
-  const trainImport = await importFolder(app, trainDir, size);
+  const trainImport = await importFolder(app, folders.train, size, { log });
   if (!trainImport.dataset.labelled) throw new ScriptFailure(`--train ${trainDir} has no labels: put each class's images in a sub-folder named after it`, 2);
   const { channels } = trainImport.dataset;
   // The map only at the end, and small: monitoring between steps is not what is measured.
@@ -190,7 +189,7 @@ async function main({ command, loadBefore, started }: RunStart): Promise<void> {
   phase('train folder: untrained embeddings');
   log(`importing the test folder ${testDir} at ${size} px`);
   const beforeTest = app.events.mark();
-  const testImport = await importFolder(app, testDir, size);
+  const testImport = await importFolder(app, folders.test, size, { log });
   if (!testImport.dataset.labelled) throw new ScriptFailure(`--test ${testDir} has no labels: put each class's images in a sub-folder named after it`, 2);
   if (testImport.dataset.channels !== channels) throw new ScriptFailure('the train and test folders differ in colour (one is grayscale, the other not)', 2);
   await modelMapped(app, beforeTest);

@@ -15,8 +15,9 @@
 import { resolve } from 'node:path';
 import { describeMethod, type MethodName } from '../src/engine/methods';
 import { BACKENDS, ENCODERS, RUN_OPTIONS, RUN_USAGE, configureRun, describeBackend, download, finished, importFolder, openApp, start } from './lib/app';
-import { folderProblem, pathText, zipPath } from './lib/args';
-import { createBench, fail, parseArgs, requireDist, round, type RunStart } from './lib/bench';
+import { pathText, zipPath } from './lib/args';
+import { createBench, parseArgs, requireDist, round, type RunStart } from './lib/bench';
+import { folderOrExit } from './lib/folder';
 import { stepLine, stepRecord, summariseSteps } from './lib/runs';
 
 const PORT = 4176;
@@ -40,8 +41,8 @@ const options = parseArgs(process.argv.slice(2), {
   values: { ...RUN_OPTIONS, data: pathText, out: zipPath },
   required: ['data'],
 });
-const dataProblem = folderProblem(options.data!, 'data');
-if (dataProblem) fail(`train: ${dataProblem}`);
+// Read here, links followed, so that a loop or an unreadable folder is refused before the browser opens.
+const data = folderOrExit('train', options.data!, 'data');
 requireDist('train');
 
 const harness = createBench('train', PORT);
@@ -51,14 +52,13 @@ const say = options.json ? log : (line: string) => console.log(line);
 const emit = (record: object) => options.json && console.log(JSON.stringify(record));
 
 async function main({ command, started }: RunStart): Promise<void> {
-  const { data, json, out } = options;
+  const { json, out } = options;
   const { browser, chromiumVersion } = await harness.start();
   const app = await openApp(harness, browser, { backend: options.backend });
   log(`trainer on ${describeBackend(app.backend)}`);
 
-  const dir = resolve(data!);
-  say(`importing ${dir} at ${options['image-size']} × ${options['image-size']} px`);
-  const { dataset, done } = await importFolder(app, dir, options['image-size']);
+  say(`importing ${data.dir} at ${options['image-size']} × ${options['image-size']} px`);
+  const { dataset, done } = await importFolder(app, data, options['image-size'], { log });
   const { counts } = done;
   say(
     `imported ${dataset.count} images (${counts.decoded} decoded, ${counts.fromCache} from cache, ${counts.skipped} skipped), ` +

@@ -2,11 +2,13 @@
 // tests find them), and following the trainer's messages through the page's automation handle (src/automation.ts,
 // opened with `?automation`): the same page, worker and code a user gets, with no second implementation.
 import type { Browser, BrowserContext, Download, Page } from '@playwright/test';
+import { join } from 'node:path';
 import { METHOD_NAMES, type MethodName } from '../../src/engine/methods';
 import type { RunSettings } from '../../src/store/defaults';
 import type { BackendName, BackendReport, DatasetSummary, FromWorker, RunInfo, ToWorker, TrainerState } from '../../src/worker/protocol';
 import { Refusal, decimal, oneOf, wholeNumber, type OptionParser } from './args';
 import { ScriptFailure, type Bench } from './bench';
+import { stageFolder, type Folder } from './folder';
 
 /** The sizes the page offers under "Image size for training" (IMPORT_SIZES in src/store/data.ts; a test keeps them equal). */
 export const TRAINING_SIZES = [16, 24, 32, 48, 64, 96, 128] as const;
@@ -118,13 +120,32 @@ export class TrainerEvents {
    * words), and after timeoutMs with `what` in the message.
    */
   waitFor<R>(what: string, pick: (message: WorkerMessage) => R | undefined, options: { from: number; timeoutMs: number }): Promise<R> {
+    const limit = `timed out after ${Math.round(options.timeoutMs / 1000)} s waiting for ${what}`;
+    return this.waitWhileAlive(pick, { from: options.from, idleMs: options.timeoutMs, alive: () => false, stalled: () => limit });
+  }
+
+  /**
+   * Like waitFor, with no limit on the whole wait, only on silence: it fails when idleMs pass with no message that
+   * `alive` accepts, counted from the call and then from each such message, with `stalled(last)` as the reason (the
+   * last message `alive` accepted; undefined when none came). For work that reports its progress: a long import
+   * goes on as long as it moves, and one that stops, or never starts, fails within idleMs.
+   */
+  waitWhileAlive<R>(
+    pick: (message: WorkerMessage) => R | undefined,
+    options: { from: number; idleMs: number; alive: (message: WorkerMessage) => boolean; stalled: (last: WorkerMessage | undefined) => string },
+  ): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       let off = () => {};
+      let last: WorkerMessage | undefined;
       const settle = (done: () => void) => {
         clearTimeout(timer);
         off();
         done();
+      };
+      const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => settle(() => reject(new ScriptFailure(options.stalled(last)))), options.idleMs);
       };
       const check = (r: Received): boolean => {
         if (r.message.type === 'error') {
@@ -133,13 +154,19 @@ export class TrainerEvents {
           return true;
         }
         const value = pick(r.message);
-        if (value === undefined) return false;
-        settle(() => resolve(value));
-        return true;
+        if (value !== undefined) {
+          settle(() => resolve(value));
+          return true;
+        }
+        if (options.alive(r.message)) {
+          last = r.message;
+          arm();
+        }
+        return false;
       };
+      arm();
       for (const r of this.received.slice(options.from)) if (check(r)) return;
       off = this.on((r) => void check(r));
-      timer = setTimeout(() => settle(() => reject(new ScriptFailure(`timed out after ${Math.round(options.timeoutMs / 1000)} s waiting for ${what}`))), options.timeoutMs);
     });
   }
 }
@@ -225,15 +252,64 @@ export interface Imported {
   done: MessageOf<'import-done'>;
 }
 
-/** Imports `dir` through "Choose folder" at `size` px, as a person does; fails with the page's words if it refuses. */
-export async function importFolder(app: OpenedApp, dir: string, size: number): Promise<Imported> {
+/**
+ * How long an import may go without a word from the worker before the script gives up. The worker reports every file
+ * it finishes (`import-progress`, at most ten a second: src/worker/handler.ts), so a minute of silence is an import
+ * that has stopped, or one that never began: the page took no files from the folder.
+ */
+export const IMPORT_STALL_MS = 60_000;
+
+export interface ImportOptions {
+  /** The silence after which the import fails (IMPORT_STALL_MS unless a test makes it short). */
+  stallMs?: number;
+  /** Where the lines about staging go: the script's log (stderr). */
+  log?: (line: string) => void;
+}
+
+const seconds = (ms: number) => `${ms % 1000 === 0 ? ms / 1000 : (ms / 1000).toFixed(1)} s`;
+
+/** Why an import of `dir` failed after `stallMs` of silence: it stopped after `last`, or never began. */
+export function importStalled(dir: string, stallMs: number): (last: WorkerMessage | undefined) => string {
+  return (last) =>
+    last?.type === 'import-progress'
+      ? `the import of ${dir} made no progress for ${seconds(stallMs)} (${last.counts.processed} of ${last.counts.found} files done)`
+      : `the page took no files from ${dir}: no import began within ${seconds(stallMs)} of choosing the folder`;
+}
+
+/**
+ * Imports the folder (as scripts/lib/folder.ts read it) through "Choose folder" at `size` px, as a person does: the
+ * folder itself, or when it holds symbolic links, which Chromium does not follow, the same tree staged for the page
+ * and removed once the import is over. Fails with the page's words if it refuses, and with exit code 1 when the
+ * import makes no progress for `stallMs` or never begins.
+ */
+export async function importFolder(app: OpenedApp, folder: Folder, size: number, options: ImportOptions = {}): Promise<Imported> {
   const { page, events } = app;
+  const { stallMs = IMPORT_STALL_MS, log = (line: string) => console.error(line) } = options;
+  const { dir } = folder;
   await page.getByLabel('Image size for training').selectOption(String(size));
-  const from = events.mark();
-  const chooser = page.waitForEvent('filechooser');
-  await page.getByRole('button', { name: 'Choose folder' }).click();
-  await (await chooser).setFiles(dir);
-  const done = await events.waitFor('the import to finish', (m) => (m.type === 'import-done' ? m : undefined), { from, timeoutMs: LONG });
+  const staged = stageFolder(folder);
+  let from: number;
+  let done: MessageOf<'import-done'>;
+  try {
+    if (staged.dir !== dir) {
+      log(`  ${dir} holds symbolic links, which Chromium does not follow: the page gets the same tree staged in ${staged.dir} (${staged.hardLinked} hard links, ${staged.copied} copies)`);
+      if (staged.copied > 0) log('  (copies where a hard link could not be made: with TMPDIR on the images\' file system they are hard links)');
+    }
+    for (const f of staged.leftOut) log(`  skipped ${join(dir, f.path)}: ${f.reason}`);
+    from = events.mark();
+    const chooser = page.waitForEvent('filechooser');
+    await page.getByRole('button', { name: 'Choose folder' }).click();
+    await (await chooser).setFiles(staged.dir);
+    done = await events.waitWhileAlive((m) => (m.type === 'import-done' ? m : undefined), {
+      from,
+      idleMs: stallMs,
+      alive: (m) => m.type === 'import-progress',
+      stalled: importStalled(dir, stallMs),
+    });
+  } finally {
+    // The worker has read every file it took (or given up): the page needs the staged tree no longer.
+    staged.remove();
+  }
   const dataset = await events.waitFor('the imported images', (m) => (m.type === 'dataset' ? m.dataset : undefined), { from, timeoutMs: 60_000 });
   if (!dataset) {
     // The worker says why right after (no usable image, too few): its words, else ours.

@@ -1,8 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { Refusal, decimal, folderProblem, oneOf, parseCommandLine, pathText, someOf, wholeNumber, zipPath, type CommandSpec } from './args';
+import { describe, expect, it } from 'vitest';
+import { Refusal, decimal, oneOf, parseCommandLine, pathText, someOf, wholeNumber, zipPath, type CommandSpec } from './args';
 
 interface Options {
   data: string | undefined;
@@ -86,21 +83,5 @@ describe('option parsers', () => {
     expect(configs('default,default')).toBeInstanceOf(Refusal);
     expect(configs('default,color')).toBeInstanceOf(Refusal);
     expect(configs('')).toBeInstanceOf(Refusal);
-  });
-});
-
-describe('folderProblem', () => {
-  const root = mkdtempSync(join(tmpdir(), 'tabclr-args-'));
-  afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-  it('accepts a folder with a file at any depth, and says what is wrong otherwise', () => {
-    mkdirSync(join(root, 'nested', 'a', 'b'), { recursive: true });
-    writeFileSync(join(root, 'nested', 'a', 'b', 'x.png'), 'x');
-    mkdirSync(join(root, 'empty', 'sub'), { recursive: true });
-    writeFileSync(join(root, 'file.txt'), 'x');
-    expect(folderProblem(join(root, 'nested'), 'data')).toBeNull();
-    expect(folderProblem(join(root, 'empty'), 'data')).toBe(`--data "${join(root, 'empty')}": the folder has no files in it`);
-    expect(folderProblem(join(root, 'file.txt'), 'test')).toBe(`--test "${join(root, 'file.txt')}" is a file, not a folder`);
-    expect(folderProblem(join(root, 'missing'), 'train')).toBe(`--train "${join(root, 'missing')}": no such folder`);
   });
 });

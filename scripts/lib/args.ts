@@ -1,8 +1,6 @@
 // Command-line options of the scripts: `--name value` or `--name=value`, `--json`, `--help`; every option's text
 // checked by a parser that says what is wrong in words. Pure, so that the rules are unit-tested; the scripts turn a
 // refusal into one line on stderr and exit code 2 (parseCommandLineOrExit).
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 
 /** What a parser returns for text it refuses: the reason, to follow the option's name ("--steps must be …"). */
 export class Refusal {
@@ -111,20 +109,3 @@ export const zipPath: OptionParser<string> = (text) => {
   if (path instanceof Refusal) return path;
   return /\.zip$/i.test(path) ? path : new Refusal(`must name a .zip file, got ${quoted(text)}`);
 };
-
-/**
- * Why `path` cannot be the folder of images an option names (missing, not a folder, no file anywhere inside), or
- * null when it can.
- */
-export function folderProblem(path: string, option: string): string | null {
-  let stats;
-  try {
-    stats = statSync(path);
-  } catch {
-    return `--${option} ${quoted(path)}: no such folder`;
-  }
-  if (!stats.isDirectory()) return `--${option} ${quoted(path)} is a file, not a folder`;
-  const hasFile = (dir: string): boolean =>
-    readdirSync(dir, { withFileTypes: true }).some((entry) => entry.isFile() || (entry.isDirectory() && hasFile(join(dir, entry.name))));
-  return hasFile(path) ? null : `--${option} ${quoted(path)}: the folder has no files in it`;
-}
