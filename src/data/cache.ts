@@ -1,6 +1,7 @@
 // The decode cache: pixels of decoded images in IndexedDB, keyed by path, size, modification time and training
 // size, so that opening the same folder again skips decoding. Works in the worker.
-import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { DBSchema } from 'idb';
+import { Database, StorageUnavailable, type DatabaseStatus } from './database';
 import type { CacheEntry, ImageCache } from './importer';
 
 // Entries hold RGB pixels (imageSize² × 3 bytes) and the SHA-256 of the file, so duplicates are found without
@@ -9,61 +10,90 @@ interface CacheSchema extends DBSchema {
   images: { key: string; value: CacheEntry };
 }
 
-const DB_NAME = 'tabclr-decode-cache';
+export const DECODE_CACHE_DB = 'tabclr-decode-cache';
 /**
  * Bumped whenever a file's decoded pixels would change; opening an older cache empties it. 2: PIL's bilinear resize
  * (src/data/resample.ts) in place of the browser's.
  */
 export const DECODE_CACHE_VERSION = 2;
 
+/**
+ * How long a use waits for the cache to open. Opening takes milliseconds; an upgrade that empties a large cache can
+ * take a few seconds. Past this the import decodes without the cache rather than wait for it.
+ */
+const PATIENCE_MS = 3000;
+
+export type DecodeCacheDatabase = Database<CacheSchema>;
+
+/**
+ * The decode cache's database, opened on first use. The worker holds one for its life rather than opening it per
+ * import: an import starts without the cost of an open, and a held connection closes on another tab's upgrade
+ * (src/data/database.ts) as the checkpoints' does, so the two stores meet other tabs the same way. `version` is
+ * for the browser tests, which play a newer release (src/worker/faults.ts).
+ */
+export function decodeCacheDatabase(options: { version?: number; onStatus?(status: DatabaseStatus): void } = {}): DecodeCacheDatabase {
+  return new Database<CacheSchema>({
+    name: DECODE_CACHE_DB,
+    version: options.version ?? DECODE_CACHE_VERSION,
+    label: 'image cache',
+    patienceMs: PATIENCE_MS,
+    onStatus: options.onStatus,
+    upgrade(database) {
+      // What an older version cached goes (today's decoder may give other pixels). Making the store afresh also mends
+      // one missing or made otherwise, whatever version left it so.
+      if (database.objectStoreNames.contains('images')) database.deleteObjectStore('images');
+      database.createObjectStore('images', { keyPath: 'key' });
+    },
+  });
+}
+
+/** One import's (or one reader's) view of the cache; the database is its owner's, who closes it. */
 export class DecodeCache implements ImageCache {
-  /** Set when a write failed (quota exhausted, private mode): the import goes on without caching. */
+  /** Set when a write failed (quota exhausted, private mode, the cache unusable now): the import goes on without caching. */
   writeProblem: string | null = null;
 
-  private constructor(private readonly db: IDBPDatabase<CacheSchema>) {}
+  constructor(private readonly database: DecodeCacheDatabase) {}
 
-  /** The cache, or null where IndexedDB is unavailable (the import then simply decodes everything). */
-  static async open(): Promise<DecodeCache | null> {
-    if (typeof indexedDB === 'undefined') return null;
-    try {
-      const db = await openDB<CacheSchema>(DB_NAME, DECODE_CACHE_VERSION, {
-        upgrade(database, oldVersion, _newVersion, transaction) {
-          if (oldVersion === 0) database.createObjectStore('images', { keyPath: 'key' });
-          else void transaction.objectStore('images').clear();
-        },
-      });
-      return new DecodeCache(db);
-    } catch {
-      return null;
-    }
+  /** The entries under `keys` (undefined where none). Throws StorageUnavailable when the cache cannot be read now. */
+  read(keys: string[]): Promise<(CacheEntry | undefined)[]> {
+    return this.database.use(async (db) => {
+      const tx = db.transaction('images', 'readonly');
+      const found = await Promise.all(keys.map((k) => tx.store.get(k)));
+      await tx.done;
+      return found;
+    });
   }
 
+  /** As `read`, but a cache that cannot be used now finds nothing: the import decodes every file. */
   async getMany(keys: string[]): Promise<(CacheEntry | undefined)[]> {
-    const tx = this.db.transaction('images', 'readonly');
-    const found = await Promise.all(keys.map((k) => tx.store.get(k)));
-    await tx.done;
-    return found;
+    try {
+      return await this.read(keys);
+    } catch (e) {
+      if (e instanceof StorageUnavailable) return keys.map(() => undefined);
+      throw e;
+    }
   }
 
   async putMany(items: CacheEntry[]): Promise<void> {
     if (!items.length || this.writeProblem) return;
     try {
-      const tx = this.db.transaction('images', 'readwrite');
-      await Promise.all([...items.map((item) => tx.store.put(item)), tx.done]);
+      await this.database.use(async (db) => {
+        const tx = db.transaction('images', 'readwrite');
+        await Promise.all([...items.map((item) => tx.store.put(item)), tx.done]);
+      });
     } catch (e) {
-      this.writeProblem = (e as Error).name === 'QuotaExceededError' ? 'browser storage is full' : (e as Error).message;
+      const { name, message } = e as Error;
+      this.writeProblem = name === 'QuotaExceededError' ? 'browser storage is full' : message;
     }
   }
 
-  async count(): Promise<number> {
-    return this.db.count('images');
+  /** Throws StorageUnavailable when the cache cannot be used now. */
+  count(): Promise<number> {
+    return this.database.use((db) => db.count('images'));
   }
 
-  async clear(): Promise<void> {
-    await this.db.clear('images');
-  }
-
-  close(): void {
-    this.db.close();
+  /** Throws StorageUnavailable when the cache cannot be used now. */
+  clear(): Promise<void> {
+    return this.database.use((db) => db.clear('images'));
   }
 }

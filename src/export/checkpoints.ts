@@ -5,7 +5,8 @@
 // transaction, then, in a second, points the run at g + 1 and deletes g. IndexedDB commits a transaction entirely or
 // not at all, so a tab closed at any moment leaves the run pointing at a complete generation; a half-finished save
 // leaves only an orphan, which the next open deletes.
-import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { DBSchema } from 'idb';
+import { Database, StorageUnavailable, type DatabaseStatus } from '../data/database';
 import type { SamplerState } from '../engine/batches';
 import { upgradeConfig, type TrainConfig } from '../engine/config';
 import type { SavedTrainState } from '../engine/savedState';
@@ -86,6 +87,35 @@ interface RunsSchema extends DBSchema {
 }
 
 export const CHECKPOINT_DB = 'tabclr-checkpoints';
+export const CHECKPOINT_VERSION = 1;
+
+/** How long a checkpoint (or the list of runs) waits for the store to open before it is reported as not saved. */
+const PATIENCE_MS = 5000;
+
+export type CheckpointDatabase = Database<RunsSchema>;
+
+/**
+ * The checkpoints' database, opened on first use and held (src/data/database.ts: it closes on another tab's upgrade,
+ * and no use waits on a tab that keeps it from opening). `version` is for the browser tests, which play a newer
+ * release (src/worker/faults.ts).
+ */
+export function checkpointDatabase(options: { version?: number; onStatus?(status: DatabaseStatus): void } = {}): CheckpointDatabase {
+  return new Database<RunsSchema>({
+    name: CHECKPOINT_DB,
+    version: options.version ?? CHECKPOINT_VERSION,
+    label: 'saved runs',
+    patienceMs: PATIENCE_MS,
+    onStatus: options.onStatus,
+    upgrade(database, _oldVersion, _newVersion, transaction) {
+      // Runs are never dropped: whatever version the database is at (or a half-made one), only what is missing is made.
+      if (!database.objectStoreNames.contains('runs')) database.createObjectStore('runs', { keyPath: 'id' });
+      const states = database.objectStoreNames.contains('states')
+        ? transaction.objectStore('states')
+        : database.createObjectStore('states', { keyPath: ['runId', 'generation'] });
+      if (!states.indexNames.contains('byRun')) states.createIndex('byRun', 'runId');
+    },
+  });
+}
 
 /** What the trainer needs of a checkpoint store: CheckpointStore in IndexedDB, or a test's wrapper around it. */
 export interface CheckpointStorage {
@@ -100,26 +130,26 @@ export interface SaveHooks {
   beforeCommit?(): Promise<void>;
 }
 
+/**
+ * Every method throws StorageUnavailable (with the reason in words) when the database cannot be used now: another
+ * tab keeps it from opening, or took it over with a newer version.
+ */
 export class CheckpointStore implements CheckpointStorage {
-  private constructor(private readonly db: IDBPDatabase<RunsSchema>) {}
+  private constructor(private readonly database: CheckpointDatabase) {}
 
-  /** The store, or null where IndexedDB is unavailable (training then goes on without checkpoints). */
-  static async open(): Promise<CheckpointStore | null> {
-    if (typeof indexedDB === 'undefined') return null;
+  /**
+   * The store on `database` (its owner's, who closes it; by default one of its own, closed by `close`), or null where
+   * IndexedDB cannot open it at all (training then goes on without checkpoints). A database another tab keeps from
+   * opening gives a store all the same: it works once the other tab closes.
+   */
+  static async open(database: CheckpointDatabase = checkpointDatabase()): Promise<CheckpointStore | null> {
+    const store = new CheckpointStore(database);
     try {
-      const db = await openDB<RunsSchema>(CHECKPOINT_DB, 1, {
-        upgrade(database) {
-          database.createObjectStore('runs', { keyPath: 'id' });
-          const states = database.createObjectStore('states', { keyPath: ['runId', 'generation'] });
-          states.createIndex('byRun', 'runId');
-        },
-      });
-      const store = new CheckpointStore(db);
       await store.removeOrphans();
-      return store;
-    } catch {
-      return null;
+    } catch (e) {
+      if (!(e instanceof StorageUnavailable) || database.unavailable) return null;
     }
+    return store;
   }
 
   /**
@@ -127,28 +157,35 @@ export class CheckpointStore implements CheckpointStorage {
    * A newer state is left alone, since another tab may be between the two transactions of its save; an abandoned one
    * is overwritten by the run's next save.
    */
-  private async removeOrphans(): Promise<void> {
-    const tx = this.db.transaction(['runs', 'states'], 'readwrite');
-    const current = new Map((await tx.objectStore('runs').getAll()).map((r) => [r.id, r.generation]));
-    for (const key of await tx.objectStore('states').getAllKeys()) {
-      const [runId, generation] = key;
-      const now = current.get(runId);
-      if (now !== undefined && generation < now) await tx.objectStore('states').delete(key);
-    }
-    await tx.done;
+  private removeOrphans(): Promise<void> {
+    return this.database.use(async (db) => {
+      const tx = db.transaction(['runs', 'states'], 'readwrite');
+      const current = new Map((await tx.objectStore('runs').getAll()).map((r) => [r.id, r.generation]));
+      for (const key of await tx.objectStore('states').getAllKeys()) {
+        const [runId, generation] = key;
+        const now = current.get(runId);
+        if (now !== undefined && generation < now) await tx.objectStore('states').delete(key);
+      }
+      await tx.done;
+    });
   }
 
   /** Saved runs, the most recently updated first. */
-  async list(): Promise<RunSummary[]> {
-    const runs = await this.db.getAll('runs');
-    return runs.map(summaryOf).sort((a, b) => b.updatedAt - a.updatedAt);
+  list(): Promise<RunSummary[]> {
+    return this.database.use(async (db) => {
+      const runs = await db.getAll('runs');
+      return runs.map(summaryOf).sort((a, b) => b.updatedAt - a.updatedAt);
+    });
   }
 
   async load(id: string): Promise<{ record: RunRecord; state: CheckpointState } | null> {
-    const tx = this.db.transaction(['runs', 'states'], 'readonly');
-    const record = await tx.objectStore('runs').get(id);
-    const state = record ? await tx.objectStore('states').get([id, record.generation]) : undefined;
-    await tx.done;
+    const { record, state } = await this.database.use(async (db) => {
+      const tx = db.transaction(['runs', 'states'], 'readonly');
+      const record = await tx.objectStore('runs').get(id);
+      const state = record ? await tx.objectStore('states').get([id, record.generation]) : undefined;
+      await tx.done;
+      return { record, state };
+    });
     if (!record || !state) return null;
     const { runId: _runId, generation: _generation, ...rest } = state;
     // Runs saved by an earlier version come back in today's shape (the training state was stored as `snapshot`).
@@ -162,35 +199,40 @@ export class CheckpointStore implements CheckpointStorage {
 
   /**
    * Saves the run's new state atomically (see the top of this file). `record` is the run as it is now; its generation
-   * is set here. Throws QuotaExceededError and the like: the caller says so and trains on.
+   * is set here. Throws QuotaExceededError, StorageUnavailable and the like: the caller says so and trains on.
    */
-  async save(record: Omit<RunRecord, 'generation'>, state: CheckpointState, hooks: SaveHooks = {}): Promise<void> {
-    const previous = await this.db.get('runs', record.id);
-    const generation = (previous?.generation ?? 0) + 1;
-    await this.db.put('states', { ...state, runId: record.id, generation });
-    await hooks.beforeCommit?.();
-    const tx = this.db.transaction(['runs', 'states'], 'readwrite');
-    // The new state must still be there (another tab may have deleted the run meanwhile): else nothing changes.
-    if (!(await tx.objectStore('states').getKey([record.id, generation]))) {
-      tx.done.catch(() => undefined);
-      tx.abort();
-      throw new Error('the run was deleted in another tab while its checkpoint was written');
-    }
-    await tx.objectStore('runs').put({ ...record, generation });
-    if (previous) await tx.objectStore('states').delete([record.id, previous.generation]);
-    await tx.done;
+  save(record: Omit<RunRecord, 'generation'>, state: CheckpointState, hooks: SaveHooks = {}): Promise<void> {
+    return this.database.use(async (db) => {
+      const previous = await db.get('runs', record.id);
+      const generation = (previous?.generation ?? 0) + 1;
+      await db.put('states', { ...state, runId: record.id, generation });
+      await hooks.beforeCommit?.();
+      const tx = db.transaction(['runs', 'states'], 'readwrite');
+      // The new state must still be there (another tab may have deleted the run meanwhile): else nothing changes.
+      if (!(await tx.objectStore('states').getKey([record.id, generation]))) {
+        tx.done.catch(() => undefined);
+        tx.abort();
+        throw new Error('the run was deleted in another tab while its checkpoint was written');
+      }
+      await tx.objectStore('runs').put({ ...record, generation });
+      if (previous) await tx.objectStore('states').delete([record.id, previous.generation]);
+      await tx.done;
+    });
   }
 
   /** Deletes the run and every state of it (a save in progress elsewhere then fails its check and changes nothing). */
-  async delete(id: string): Promise<void> {
-    const tx = this.db.transaction(['runs', 'states'], 'readwrite');
-    await tx.objectStore('runs').delete(id);
-    for (const key of await tx.objectStore('states').index('byRun').getAllKeys(id)) await tx.objectStore('states').delete(key);
-    await tx.done;
+  delete(id: string): Promise<void> {
+    return this.database.use(async (db) => {
+      const tx = db.transaction(['runs', 'states'], 'readwrite');
+      await tx.objectStore('runs').delete(id);
+      for (const key of await tx.objectStore('states').index('byRun').getAllKeys(id)) await tx.objectStore('states').delete(key);
+      await tx.done;
+    });
   }
 
+  /** Closes the database: the owner's call (the worker holds its own for its life and never makes it). */
   close(): void {
-    this.db.close();
+    this.database.close();
   }
 }
 

@@ -1,6 +1,7 @@
 // What the trainer's parts share: its phase, backend, images, the current run and loaded model, and the ways to speak
 // to the page and keep a run's checkpoint. The handler (handler.ts) owns it; the run loop (runLoop.ts), fault recovery
 // (recovery.ts) and model loading (modelLoading.ts) work on it.
+import { StorageUnavailable } from '../data/database';
 import type { StepMetrics } from '../engine/step';
 import { storageProblem } from '../export/checkpoints';
 import type { LoadedModel } from '../export/modelZip';
@@ -108,7 +109,15 @@ export class TrainerContext {
   }
 
   async sendRuns(): Promise<void> {
-    const runs = await this.archive.list();
+    let runs: Awaited<ReturnType<RunArchive['list']>>;
+    try {
+      runs = await this.archive.list();
+    } catch (e) {
+      // Another tab's version keeps the store from this one: the page says so (a 'storage' message) and keeps the list
+      // it has; it asks again once the store opens.
+      if (e instanceof StorageUnavailable) return;
+      throw e;
+    }
     this.send({ type: 'runs', runs: runs ?? [], available: runs !== null });
   }
 

@@ -16,7 +16,10 @@ export interface HandlerEnvironment {
   clearCache(): Promise<void>;
   /** A PNG grid of the data set's images (OffscreenCanvas in the browser). */
   spritePng(dataset: DatasetPayload, thumb: number, columns: number): Promise<Uint8Array>;
-  /** The checkpoint store, or null where the browser keeps none (IndexedDB unavailable). Opened once. */
+  /**
+   * The checkpoint store, or null where the browser keeps none (IndexedDB unavailable). Opened once. Its calls throw
+   * StorageUnavailable (src/data/database.ts) while another tab's version keeps it from this one.
+   */
   openCheckpoints(): Promise<CheckpointStorage | null>;
   /**
    * Calls lost once if the GPU goes (a WebGPU device lost or a WebGL context lost: driver reset, device.destroy()),
@@ -28,6 +31,7 @@ export interface HandlerEnvironment {
   /**
    * Visits the RGB pixels of decoded images in the decode cache, by cache key: visit(i, pixels) for keys[i], null for
    * one no longer there. A few hundred at a time, so the caller can copy them into place without holding them all.
+   * Throws StorageUnavailable when the cache cannot be read now (another tab's version in the way, IndexedDB missing).
    */
   readCachedImages(keys: string[], visit: (index: number, pixels: Uint8Array | null) => void): Promise<void>;
   now(): number;

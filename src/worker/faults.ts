@@ -9,6 +9,9 @@
 //                                 norm shrinks 10⁴-fold, so the gradients explode while the loss stays finite),
 //                                 lose-device (the GPU device is destroyed or the WebGL context lost), out-of-memory
 //                                 (the device reports an allocation failure), crash (an uncaught error in the worker)
+//   ?test-decode-cache-version=V  the worker entry, which owns the databases, opens the decode cache or the checkpoints
+//   ?test-checkpoints-version=V   at version V: a tab of a newer release, to which a tab of this one must give way
+//                                 (src/data/database.ts)
 import * as tf from '@tensorflow/tfjs';
 import type { CheckpointStorage } from '../export/checkpoints';
 import type { TrainableParam } from '../engine/optim';
@@ -22,11 +25,13 @@ export interface FaultPlan {
   loseDeviceAtStep?: number;
   outOfMemoryAtStep?: number;
   crashAtStep?: number;
+  decodeCacheVersion?: number;
+  checkpointsVersion?: number;
 }
 
 const STEP_FAULTS = { nan: 'nanAtStep', explode: 'explodeAtStep', 'lose-device': 'loseDeviceAtStep', 'out-of-memory': 'outOfMemoryAtStep', crash: 'crashAtStep' } as const;
 
-/** The plan a page's query asks for. A restarted trainer keeps the delay and the budget, not the one-off faults. */
+/** The plan a page's query asks for. A restarted trainer keeps the delay, the budget and the versions, not the one-off faults. */
 export function faultPlanFromQuery(query: string, restarted: boolean): FaultPlan {
   const params = new URLSearchParams(query);
   const plan: FaultPlan = {};
@@ -34,6 +39,10 @@ export function faultPlanFromQuery(query: string, restarted: boolean): FaultPlan
   if (delay > 0) plan.checkpointDelayMs = delay;
   const budget = Number(params.get('test-memory-budget-mb'));
   if (budget > 0) plan.memoryBudgetBytes = budget * 2 ** 20;
+  const cacheVersion = Number(params.get('test-decode-cache-version'));
+  if (Number.isInteger(cacheVersion) && cacheVersion > 0) plan.decodeCacheVersion = cacheVersion;
+  const checkpointsVersion = Number(params.get('test-checkpoints-version'));
+  if (Number.isInteger(checkpointsVersion) && checkpointsVersion > 0) plan.checkpointsVersion = checkpointsVersion;
   if (restarted) return plan;
   for (const [name, key] of Object.entries(STEP_FAULTS)) {
     const step = Number(params.get(`test-${name}-at-step`));

@@ -1,5 +1,6 @@
 // The one message contract between the page and the trainer worker, both directions. Every payload is tied to
 // its `type`, so a switch over `type` narrows it with no cast; large arrays travel as transferred typed arrays.
+import type { DatabaseStatus } from '../data/database';
 import type { ImportCounts, ImportFile, SkippedFile } from '../data/importer';
 import type { ExportFile } from '../export/bundle';
 import type { DatasetSource, RunHistory, RunSummary } from '../export/checkpoints';
@@ -171,6 +172,9 @@ export type ErrorCode =
   | 'bad-model' // a model zip that is not tabclr's, is cut short or contradicts itself
   | 'internal';
 
+/** The worker's two databases, as the page names them: the decode cache, and the saved runs' checkpoints. */
+export type StoreName = 'image-cache' | 'checkpoints';
+
 export type ToWorker =
   /**
    * restarted: the page replaced a trainer that failed. testQuery: the page's URL query, which a build made for the
@@ -250,6 +254,12 @@ export type FromWorker =
   | { type: 'neighbours'; position: number; step: number; neighbours: { position: number; similarity: number }[] }
   | { type: 'self-test-progress'; stage: 'training' | 'agreement'; step: number; total: number }
   | { type: 'self-test-result'; training: TrainingCheck; agreement: AgreementCheck }
+  /**
+   * A database's status when it changes (src/data/database.ts): 'open' (usable; clears the others); 'blocked' (another
+   * tab holds an older version open, so this tab goes on without it until that tab closes); 'replaced' (a newer
+   * version in another tab took it over: this tab can no longer use it, and must reload).
+   */
+  | { type: 'storage'; store: StoreName; status: DatabaseStatus }
   /** `request` names the message that failed, so the page can settle that request's own state. */
   | { type: 'error'; code: ErrorCode; message: string; recoverable: boolean; request: ToWorker['type'] | null };
 

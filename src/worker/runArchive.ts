@@ -1,5 +1,6 @@
 // The saved runs: checkpoints written to and read from IndexedDB, and the images a saved run was trained on.
 import type { CheckpointState, CheckpointStorage, DatasetIdentity, RunRecord, RunSummary } from '../export/checkpoints';
+import { StorageUnavailable } from '../data/database';
 import { toSingleChannel } from '../data/files';
 import { sha256 } from '../data/importer';
 import type { StepMetrics } from '../engine/step';
@@ -109,10 +110,15 @@ export class RunArchive {
       const bytes = imageSize * imageSize * channels;
       pixels = new Uint8Array(count * bytes);
       let missing = 0;
-      await this.env.readCachedImages(source.cacheKeys, (i, rgb) => {
-        if (rgb) pixels.set(channels === 1 ? toSingleChannel(rgb) : rgb, i * bytes);
-        else missing += 1;
-      });
+      try {
+        await this.env.readCachedImages(source.cacheKeys, (i, rgb) => {
+          if (rgb) pixels.set(channels === 1 ? toSingleChannel(rgb) : rgb, i * bytes);
+          else missing += 1;
+        });
+      } catch (e) {
+        if (!(e instanceof StorageUnavailable)) throw e;
+        throw new TrainerError('no-dataset', `the run's images ("${name}") are in the image cache, which this tab cannot read now: ${e.message}.`);
+      }
       if (missing > 0) {
         throw new TrainerError(
           'no-dataset',

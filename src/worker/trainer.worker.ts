@@ -1,7 +1,8 @@
 // The trainer worker's entry: tfjs lives here, never on the page.
-import { DecodeCache } from '../data/cache';
+import { DecodeCache, decodeCacheDatabase, type DecodeCacheDatabase } from '../data/cache';
+import type { DatabaseStatus } from '../data/database';
 import * as tf from '@tensorflow/tfjs';
-import { CheckpointStore } from '../export/checkpoints';
+import { checkpointDatabase, CheckpointStore } from '../export/checkpoints';
 import { decodeToSquare } from '../data/decode';
 import { importImages, sha256 } from '../data/importer';
 import { loadSampleSet } from '../data/sample';
@@ -10,9 +11,13 @@ import { runKnownResult, selectBackend } from './backend';
 import type { HandlerEnvironment } from './environment';
 import { faultPlanFromQuery, withInjectedFaults, type FaultPlan, type FaultTargets } from './faults';
 import { TrainerHandler } from './handler';
-import type { FromWorker, ToWorker } from './protocol';
+import type { FromWorker, StoreName, ToWorker } from './protocol';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
+
+function post(message: FromWorker, transfer: Transferable[] = []): void {
+  scope.postMessage(message, transfer);
+}
 
 function pageOrigin(): string {
   return `${self.location.origin}/`;
@@ -42,26 +47,32 @@ function webglContext(): WorkerWebGL | null {
   return (tf.backend() as unknown as { gpgpu?: { gl: WorkerWebGL } }).gpgpu?.gl ?? null;
 }
 
+/** The page hears when a database is kept from opening by another tab, opens, or is taken over by a newer version. */
+function reportStatus(store: StoreName): (status: DatabaseStatus) => void {
+  return (status) => post({ type: 'storage', store, status });
+}
+
+// The two databases are this worker's, opened on first use (after init, when a test build's plan says which versions
+// to ask for) and held for its life; they go with it. Each closes on its own when a newer tabclr in another tab
+// upgrades it (src/data/database.ts).
+let decodeCacheDb: DecodeCacheDatabase | null = null;
+function decodeCache(): DecodeCache {
+  decodeCacheDb ??= decodeCacheDatabase({ version: __TABCLR_TEST_HOOKS__ ? plan.decodeCacheVersion : undefined, onStatus: reportStatus('image-cache') });
+  return new DecodeCache(decodeCacheDb);
+}
+
 const browser: HandlerEnvironment = {
   selectBackend,
   runKnownResult,
   // Relative URLs are resolved against the page, not the worker script's folder.
   loadSample: (url) => loadSampleSet(url, pageOrigin()),
-  importImages: async (files, options) => {
-    const cache = await DecodeCache.open();
-    try {
-      return await importImages(files, { ...options, decode: decodeToSquare, hash: sha256, cache });
-    } finally {
-      cache?.close();
-    }
-  },
-  clearCache: async () => {
-    const cache = await DecodeCache.open();
-    await cache?.clear();
-    cache?.close();
-  },
+  // A cache that cannot be used now (another tab's version in the way) finds nothing and takes nothing: every file is
+  // decoded, and the import says why nothing was cached.
+  importImages: (files, options) => importImages(files, { ...options, decode: decodeToSquare, hash: sha256, cache: decodeCache() }),
+  clearCache: () => decodeCache().clear(),
   spritePng,
-  openCheckpoints: () => CheckpointStore.open(),
+  openCheckpoints: () =>
+    CheckpointStore.open(checkpointDatabase({ version: __TABCLR_TEST_HOOKS__ ? plan.checkpointsVersion : undefined, onStatus: reportStatus('checkpoints') })),
   watchDevice: (watcher) => {
     const device = webgpuDevice();
     if (device) {
@@ -77,16 +88,11 @@ const browser: HandlerEnvironment = {
     webglContext()?.canvas.addEventListener('webglcontextlost', () => watcher.lost('the WebGL context was lost'), { once: true });
   },
   readCachedImages: async (keys, visit) => {
-    const cache = await DecodeCache.open();
-    if (!cache) return keys.forEach((_, i) => visit(i, null));
-    try {
-      // A few hundred per transaction: no single transaction (nor this function) holds a whole large folder's pixels.
-      for (let start = 0; start < keys.length; start += 256) {
-        const entries = await cache.getMany(keys.slice(start, start + 256));
-        entries.forEach((entry, i) => visit(start + i, entry && 'pixels' in entry ? entry.pixels : null));
-      }
-    } finally {
-      cache.close();
+    const cache = decodeCache();
+    // A few hundred per transaction: no single transaction (nor this function) holds a whole large folder's pixels.
+    for (let start = 0; start < keys.length; start += 256) {
+      const entries = await cache.read(keys.slice(start, start + 256));
+      entries.forEach((entry, i) => visit(start + i, entry && 'pixels' in entry ? entry.pixels : null));
     }
   },
   now: () => performance.now(),
@@ -114,7 +120,7 @@ const faultTargets: FaultTargets = {
 // in any other build __TABCLR_TEST_HOOKS__ is false and the wrapper is left out of the bundle.
 let plan: FaultPlan = {};
 const env = __TABCLR_TEST_HOOKS__ ? withInjectedFaults(browser, () => plan, faultTargets) : browser;
-const handler = new TrainerHandler((message: FromWorker, transfer: Transferable[] = []) => scope.postMessage(message, transfer), env);
+const handler = new TrainerHandler(post, env);
 
 scope.onmessage = (event: MessageEvent<ToWorker>) => {
   const message = event.data;
