@@ -8,6 +8,7 @@ import { RunBar } from './ui/RunBar';
 import { ResumeOffer, RunsPanel } from './ui/RunsPanel';
 import { SelfTestPanel } from './ui/SelfTestPanel';
 import { SlowAdapterNotice } from './ui/SlowAdapterNotice';
+import { StorageNotice } from './ui/StorageNotice';
 import { StatusBar } from './ui/StatusBar';
 import { TrainPanel } from './ui/TrainPanel';
 import { WaitingInput } from './ui/WaitingInput';
@@ -45,6 +46,7 @@ export function App() {
       </header>
       <ProblemBanner />
       <WaitingInput />
+      <StorageNotice />
       <div className="workspace">
         <main className="watch" aria-label="Watching the run">
           <ResumeOffer />

@@ -9,6 +9,7 @@ import { createPendingSlice, pendingLifecycle, type PendingSlice } from './pendi
 import { createRunsSlice, runsLifecycle, type RunsSlice } from './runs';
 import { createSelfTestSlice, selfTestLifecycle, type SelfTestSlice } from './selfTest';
 import { createSessionSlice, sessionLifecycle, type SessionSlice } from './session';
+import { createStorageSlice, storageLifecycle, type StorageSlice } from './storage';
 import { createTrainingSlice, trainingLifecycle, type TrainingSlice } from './training';
 
 /** The store's own: every slice's lifecycle, run together. */
@@ -19,7 +20,7 @@ export interface StoreLifecycle {
   settleFailedRequest(request: ToWorker['type']): void;
 }
 
-export type Store = SessionSlice & SelfTestSlice & DataSlice & PendingSlice & TrainingSlice & MonitorSlice & ExportsSlice & RunsSlice & StoreLifecycle;
+export type Store = SessionSlice & SelfTestSlice & DataSlice & PendingSlice & TrainingSlice & MonitorSlice & ExportsSlice & RunsSlice & StorageSlice & StoreLifecycle;
 
 const SLICES = {
   session: createSessionSlice,
@@ -30,6 +31,7 @@ const SLICES = {
   monitor: createMonitorSlice,
   exports: createExportsSlice,
   runs: createRunsSlice,
+  storage: createStorageSlice,
 } satisfies Record<string, StateCreator<Store, [], [], object>>;
 
 /** One lifecycle per slice: a slice added above without one here does not compile. */
@@ -42,6 +44,7 @@ const LIFECYCLES: Record<keyof typeof SLICES, LifecycleOf> = {
   monitor: monitorLifecycle,
   exports: exportsLifecycle,
   runs: runsLifecycle,
+  storage: storageLifecycle,
 };
 
 export const useStore = create<Store>()((set, get, api) => {
@@ -55,6 +58,7 @@ export const useStore = create<Store>()((set, get, api) => {
     ...SLICES.monitor(set, get, api),
     ...SLICES.exports(set, get, api),
     ...SLICES.runs(set, get, api),
+    ...SLICES.storage(set, get, api),
     forgetTrainer: () => lifecycles.forEach((l) => l.onTrainerRestart()),
     settleFailedRequest: (request) => lifecycles.forEach((l) => l.onRequestFailed(request)),
   };
