@@ -212,6 +212,9 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
         case 'self-test-result':
           get().receiveSelfTest(message);
           break;
+        case 'storage':
+          get().receiveStorage(message);
+          break;
         case 'error': {
           // Input handed over a moment before the worker got busy (a run that had just started) waits again, unsaid.
           if (message.code === 'busy' && message.request && get().requeueRefused(message.request)) break;
