@@ -20,6 +20,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { parseCommandLineOrExit, pathText } from './lib/args';
+import { RUN_SH } from './lib/pack-run';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const LIMIT_BYTES = 48 * 2 ** 20;
@@ -64,64 +65,6 @@ function vulkanDeb(folder: string): string {
   return target;
 }
 
-const RUN_SH = `#!/bin/sh
-# tabclr's engine benchmark on this machine's GPU: unpacks Node and Dawn into a temporary folder, finds the Vulkan
-# loader and driver, and prints one JSON line per configuration (and per PyTorch device) on stdout; the table and
-# progress go to stderr. Arguments go to the benchmark (./run.sh --help lists them); it adds --json.
-set -u
-HERE=$(cd "$(dirname "$0")" && pwd)
-WORK=$(mktemp -d "\${TMPDIR:-/tmp}/tabclr-gpu.XXXXXX") || exit 1
-trap 'rm -rf "$WORK"' EXIT INT TERM
-say() { echo "run.sh: $*" >&2; }
-
-unxz_to() {
-  if command -v xz >/dev/null 2>&1; then
-    xz -dc "$1" > "$2"
-  elif command -v python3 >/dev/null 2>&1; then
-    python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"
-  else
-    say "needs xz or python3 to unpack $1"; exit 1
-  fi
-}
-
-unxz_to "$HERE/node.xz" "$WORK/node" && chmod +x "$WORK/node" || exit 1
-unxz_to "$HERE/dawn.node.xz" "$WORK/dawn.node" || exit 1
-
-# The Vulkan loader: the system's when it has one, else the Debian package carried here (TABCLR_CARRIED_VULKAN=1
-# takes the carried one regardless).
-if [ -z "\${TABCLR_CARRIED_VULKAN:-}" ] && ldconfig -p 2>/dev/null | grep -q 'libvulkan\\.so\\.1'; then
-  say "Vulkan loader: the system's"
-else
-  DEB=$(ls "$HERE"/vulkan/libvulkan1_*.deb | head -n 1)
-  mkdir -p "$WORK/vulkan"
-  if command -v dpkg-deb >/dev/null 2>&1; then
-    dpkg-deb -x "$DEB" "$WORK/vulkan"
-  else
-    (cd "$WORK/vulkan" && ar p "$DEB" data.tar.xz | tar -xJf -) || { say "cannot unpack $DEB (needs dpkg-deb, or ar with tar and xz)"; exit 1; }
-  fi
-  LIB=$(dirname "$(find "$WORK/vulkan" -name 'libvulkan.so.1' | head -n 1)")
-  export LD_LIBRARY_PATH="$LIB\${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  say "Vulkan loader: $(basename "$DEB") (carried)"
-fi
-
-# NVIDIA's Vulkan driver: where the loader looks, and where GPU containers mount it (/usr/local/nvidia).
-if [ -z "\${VK_ICD_FILENAMES:-}\${VK_DRIVER_FILES:-}" ]; then
-  for ICD in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json \\
-             /etc/vulkan/icd.d/nvidia_icd.json /usr/local/share/vulkan/icd.d/nvidia_icd.json \\
-             /usr/share/vulkan/icd.d/nvidia_icd.x86_64.json /etc/vulkan/icd.d/nvidia_icd.x86_64.json; do
-    if [ -f "$ICD" ]; then
-      export VK_DRIVER_FILES="$ICD" VK_ICD_FILENAMES="$ICD"
-      break
-    fi
-  done
-fi
-say "Vulkan driver: \${VK_DRIVER_FILES:-\${VK_ICD_FILENAMES:-the loader's search (no NVIDIA manifest found)}}"
-
-export TABCLR_DAWN_NODE="$WORK/dawn.node" TABCLR_TORCH_DIR="$HERE/python"
-"$WORK/node" "$HERE/bench-engine.mjs" --json "$@"
-STATUS=$?
-exit $STATUS
-`;
 
 const README = `tabclr engine benchmark for a GPU machine (made by \`npm run pack:gpu\`)
 
