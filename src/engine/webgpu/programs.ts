@@ -10,6 +10,7 @@
 // Only for tfjs-backend-webgpu 4.22 (pinned in package.json): it reaches into the backend's command encoder and
 // tensor map, which are not public API.
 import * as tf from '@tensorflow/tfjs';
+import { assertWithinLimit, bufferLimitBytes } from './limits';
 
 /** The fused kernels are on by default wherever the WebGPU backend runs; tests and benchmarks turn them off to compare. */
 export const FUSED_KERNELS_FLAG = 'TABCLR_FUSED_KERNELS';
@@ -126,7 +127,16 @@ export function runProgram(backend: WebGPUBackendInternals, program: FlatProgram
 
 /** runProgram for kernel functions, which work on TensorInfos (the engine wraps what a kernel returns). */
 export function runProgramInfo(backend: WebGPUBackendInternals, program: FlatProgram, inputs: tf.TensorInfo[], uniforms: ProgramUniform[] = []): tf.TensorInfo {
+  assertBufferFits(backend, program.outputShape.reduce((a, b) => a * b, 1), `the output of ${program.shaderKey}`);
   return backend.runWebGPUProgram(program, inputs.map(flat), 'float32', uniforms);
+}
+
+/**
+ * Throws, before the buffer is made, when `floats` float32 values are more than one buffer of this device holds: past
+ * a limit WebGPU raises a validation error instead, which drops the whole command buffer (limits.ts).
+ */
+export function assertBufferFits(backend: WebGPUBackendInternals, floats: number, name: string): void {
+  assertWithinLimit([{ name, bytes: 4 * floats }], bufferLimitBytes(backend.device.limits));
 }
 
 /** A float32 tensor on the GPU whose contents are whatever its pooled buffer held: to be written entirely by copies. */
@@ -135,6 +145,7 @@ export function uninitialised(backend: WebGPUBackendInternals, shape: number[]):
 }
 
 export function uninitialisedInfo(backend: WebGPUBackendInternals, shape: number[]): tf.TensorInfo {
+  assertBufferFits(backend, shape.reduce((a, b) => a * b, 1), `a [${shape}] buffer`);
   const info = backend.makeTensorInfo(shape, 'float32');
   backend.uploadToGPU(info.dataId);
   return info;
