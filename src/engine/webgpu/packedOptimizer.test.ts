@@ -1,12 +1,18 @@
 // The fused optimiser against the tfjs one, on WebGPU (Dawn in Node): the same parameters, slots, gradient norm and
-// checkpoint state, step after step, for Adam(W), SGD and LARS; in three GPU programs per step.
+// checkpoint state, step after step, for Adam(W), SGD and LARS; in three GPU programs per step for a small model. Cut
+// into packs under a small buffer limit, and with the block pass of a model of many chunks, it computes the same; a
+// non-finite gradient is caught by its bits.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import type { OptimConfig, OptimizerName } from '../config';
 import { createOptimizer, type Optimizer, type TrainableParam } from '../optim';
 import { countDispatches, maxRelativeDifference, useDawn, withFusedKernels } from '../../test/dawn';
 import { Random } from '../random';
-import { CHUNK, packedLayout } from './packedOptimizer';
+import { createTrainState, disposeTrainState, trainStep } from '../step';
+import { selfTestConfig } from '../selftest';
+import { syntheticImages } from '../synthetic';
+import { CHUNK, createPackedOptimizer, packedLayout, simulateFastMathNorm } from './packedOptimizer';
+import { optimizerParallelism, SLOT_COUNT } from './packing';
 
 useDawn();
 
@@ -25,9 +31,9 @@ function values(shape: number[], rng: Random, scale = 1): Float32Array {
   return Float32Array.from({ length: size }, () => scale * (rng.next() * 2 - 1));
 }
 
-function params(seed: number): TrainableParam[] {
+function params(seed: number, shapes = SHAPES): TrainableParam[] {
   const rng = new Random(seed);
-  return SHAPES.map(([name, shape]) => ({ name, variable: tf.tidy(() => tf.variable(tf.tensor(values(shape, rng), shape), true)) }));
+  return shapes.map(([name, shape]) => ({ name, variable: tf.tidy(() => tf.variable(tf.tensor(values(shape, rng), shape), true)) }));
 }
 
 function config(optimizer: OptimizerName): OptimConfig {
@@ -91,7 +97,7 @@ describe('the fused optimiser on WebGPU', () => {
     });
   }
 
-  it('takes three GPU programs per step, for any number of parameters', async () => {
+  it('takes three GPU programs per step for a model of few chunks, whatever its number of parameters', async () => {
     const ps = params(2);
     const opt = await withFusedKernels(true, () => createOptimizer(ps, config('adam')));
     const grads = Object.fromEntries(ps.map((p) => [p.name, tf.onesLike(p.variable)]));
@@ -157,5 +163,213 @@ describe('the fused optimiser on WebGPU', () => {
     wrong.dispose();
     opt.dispose();
     tf.dispose(ps.map((p) => p.variable));
+  });
+});
+
+/** The packs' parameters, gradients and slot buffers hold this many bytes at most: 3 chunks per pack with Adam. */
+const tinyLimit = (optimizer: OptimizerName) => 4 * (1 + SLOT_COUNT[optimizer]) * 3 * CHUNK;
+
+// More than 256 chunks, so that the totals add blocks, not chunks: one parameter of 300 chunks and a ragged end.
+const MANY_CHUNKS: [string, number[]][] = [
+  ['stem_conv/kernel', [3, 3, 4, 8]],
+  ['stage_conv/kernel', [300, CHUNK]],
+  ['stage_bn/gamma', [40]],
+  ['representation/kernel', [33, 31]],
+];
+
+describe('the fused optimiser cut into packs', () => {
+  for (const name of ['adam', 'sgd', 'lars'] as const) {
+    it(`${name}: packs of 3 chunks (parameters lying across two packs) compute what one pack computes`, async () => {
+      const a = params(11);
+      const b = params(11);
+      const whole = await withFusedKernels(true, () => createPackedOptimizer(a, config(name))!);
+      const cut = await withFusedKernels(true, () => createPackedOptimizer(b, config(name), { limitBytes: tinyLimit(name) })!);
+      expect((whole as unknown as { packCount: number }).packCount).toBe(1);
+      // 2 + 1 + 1 + 5 + 1 + 1 chunks in packs of 3.
+      expect((cut as unknown as { packCount: number }).packCount).toBe(4);
+      const normsA = await train(whole, a, 4, 3);
+      const normsB = await train(cut, b, 4, 3);
+      // The same sums in the same order, the same update of each element: equal, not merely close.
+      expect(normsB).toEqual(normsA);
+      const [pa, pb] = [await read(a), await read(b)];
+      pa.forEach((v, i) => expect(Array.from(pb[i]!)).toEqual(Array.from(v)));
+      const [sa, sb] = [await whole.getState(), await cut.getState()];
+      sa.forEach((s, i) => expect(Array.from(sb[i]!.values)).toEqual(Array.from(s.values)));
+      whole.dispose();
+      cut.dispose();
+      tf.dispose([...a, ...b].map((p) => p.variable));
+    });
+  }
+
+  it('with the block pass (over 256 chunks), cut or whole, matches the tfjs optimiser, checkpoints included', async () => {
+    for (const name of ['adam', 'lars'] as const) {
+      const ref = params(12, MANY_CHUNKS);
+      const reference = await withFusedKernels(false, () => createOptimizer(ref, config(name)));
+      const normsRef = await train(reference, ref, 3, 4);
+      for (const limitBytes of [undefined, 4 * (1 + SLOT_COUNT[name]) * 64 * CHUNK]) {
+        const ps = params(12, MANY_CHUNKS);
+        const fused = await withFusedKernels(true, () => createPackedOptimizer(ps, config(name), { limitBytes })!);
+        const norms = await train(fused, ps, 3, 4);
+        expect(maxRelativeDifference(norms, normsRef)).toBeLessThan(1e-5);
+        const [pr, pf] = [await read(ref), await read(ps)];
+        pr.forEach((v, i) => expect(maxRelativeDifference(pf[i]!, v), `${name} ${limitBytes} ${i}`).toBeLessThan(1e-5));
+        const [sr, sf] = [await reference.getState(), await fused.getState()];
+        sr.forEach((s, i) => expect(maxRelativeDifference(sf[i]!.values, s.values)).toBeLessThan(1e-5));
+        // A checkpoint of the cut optimiser read back into a fresh one gives the same state.
+        const again = params(12, MANY_CHUNKS);
+        const restored = await withFusedKernels(true, () => createPackedOptimizer(again, config(name), { limitBytes })!);
+        restored.setState(sf);
+        const sr2 = await restored.getState();
+        sf.forEach((s, i) => expect(Array.from(sr2[i]!.values)).toEqual(Array.from(s.values)));
+        restored.dispose();
+        fused.dispose();
+        tf.dispose([...ps, ...again].map((p) => p.variable));
+      }
+      reference.dispose();
+      tf.dispose(ref.map((p) => p.variable));
+    }
+  });
+
+  it('dispatches what optimizerParallelism says: a partials and an update per pack, the blocks, the totals', async () => {
+    const ps = params(13, MANY_CHUNKS);
+    const limitBytes = 4 * 3 * 64 * CHUNK;
+    const opt = await withFusedKernels(true, () => createPackedOptimizer(ps, config('adam'), { limitBytes })!);
+    const grads = Object.fromEntries(ps.map((p) => [p.name, tf.onesLike(p.variable)]));
+    const programs: { name: string; workgroups: number }[] = [];
+    const backend = tf.backend() as unknown as { runWebGPUProgram: (p: { shaderKey: string; dispatch: number[] }, ...rest: unknown[]) => unknown };
+    const run = backend.runWebGPUProgram;
+    backend.runWebGPUProgram = (p, ...rest) => {
+      programs.push({ name: p.shaderKey, workgroups: p.dispatch[0]! });
+      return run.call(backend, p, ...rest);
+    };
+    try {
+      const prepared = opt.prepare(grads);
+      prepared.apply(0.01);
+      prepared.dispose();
+    } finally {
+      backend.runWebGPUProgram = run;
+    }
+    const expected = optimizerParallelism(ps.map((p) => p.variable.size), 'adam', limitBytes);
+    // 2 + 300 + 1 + 4 chunks in packs of 64.
+    expect(expected.filter((e) => e.program === 'tabclr_optim_partials')).toHaveLength(5);
+    expect(programs.map((p) => p.name)).toEqual(expected.map((e) => e.program));
+    // 64 invocations to a workgroup.
+    expect(programs.map((p) => p.workgroups)).toEqual(expected.map((e) => Math.ceil(e.invocations / 64)));
+    tf.dispose(Object.values(grads));
+    opt.dispose();
+    tf.dispose(ps.map((p) => p.variable));
+  });
+
+  it('leaks nothing across packs, with and without every gradient', async () => {
+    const before = tf.memory().numTensors;
+    const ps = params(14);
+    const opt = await withFusedKernels(true, () => createPackedOptimizer(ps, config('adam'), { limitBytes: tinyLimit('adam') })!);
+    await train(opt, ps, 1, 3);
+    const after1 = tf.memory().numTensors;
+    const frozen = Array.from(await ps[3]!.variable.data());
+    await train(opt, ps, 2, 4, ['representation/kernel']);
+    expect(tf.memory().numTensors).toBe(after1);
+    // The parameter without a gradient, which lies across two packs, is left as it was.
+    expect(Array.from(await ps[3]!.variable.data())).toEqual(frozen);
+    opt.dispose();
+    tf.dispose(ps.map((p) => p.variable));
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('refuses a limit that cannot hold one chunk, before making anything', async () => {
+    const ps = params(15);
+    const before = tf.memory().numTensors;
+    await withFusedKernels(true, () => expect(() => createPackedOptimizer(ps, config('adam'), { limitBytes: 1000 })).toThrow(/cannot hold one chunk/));
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(ps.map((p) => p.variable));
+  });
+});
+
+describe('non-finite gradients, counted by their bits', () => {
+  /** The gradient norm the fused optimiser reports for these gradients of params(16). */
+  async function normOf(poison: number | null, fastMath: boolean, limitBytes?: number): Promise<number> {
+    const ps = params(16);
+    const opt = await withFusedKernels(true, () => createPackedOptimizer(ps, config('adam'), { limitBytes })!);
+    const rng = new Random(5);
+    const grads = Object.fromEntries(
+      ps.map((p) => {
+        const v = values(p.variable.shape, rng);
+        if (p.name === 'representation/kernel' && poison !== null) v[700] = poison;
+        return [p.name, tf.tensor(v, p.variable.shape)];
+      }),
+    );
+    const was = simulateFastMathNorm(fastMath);
+    try {
+      const prepared = opt.prepare(grads);
+      const norm = (await prepared.gradNorm.data())[0]!;
+      prepared.dispose();
+      return norm;
+    } finally {
+      simulateFastMathNorm(was);
+      tf.dispose(Object.values(grads));
+      opt.dispose();
+      tf.dispose(ps.map((p) => p.variable));
+    }
+  }
+
+  // WGSL lets an implementation assume that no value is NaN or infinite (Metal compiles with fast math), so a
+  // non-finite gradient need not make Σg² non-finite: the compiler may, for instance, take g·g of a NaN as any finite
+  // value. simulateFastMathNorm(true) builds the partials pass as such a compiler may have: its float sums take a
+  // non-finite gradient as 0. Under it, the float path alone reports the norm of the other gradients (the case with
+  // the poisoned element set to 0 shows that finite number), so a check on the norm's value, which is all the
+  // optimiser had before, lets the step through. The count of non-finite bits still sees the element and turns the
+  // reported norm into NaN.
+  for (const poison of [NaN, Infinity, -Infinity]) {
+    it(`${poison}: the norm is NaN even where the float sums would miss it`, async () => {
+      const missed = await normOf(0, true);
+      expect(Number.isFinite(missed)).toBe(true);
+      expect(await normOf(poison, true)).toBeNaN();
+      expect(await normOf(poison, false)).toBeNaN();
+      // In a pack of its own too (the count crosses packs and the block sums alike).
+      expect(await normOf(poison, true, tinyLimit('adam'))).toBeNaN();
+    });
+  }
+
+  it('a finite gradient whose square overflows is not counted: the norm is +∞, as before', async () => {
+    expect(await normOf(3e38, false)).toBe(Infinity);
+  });
+
+  it('the step is caught: finite false, the update skipped, nothing leaked', async () => {
+    const config = selfTestConfig();
+    config.model = { ...config.model, imageSize: 8, width: 1 / 16, projectionDim: 8 };
+    config.batchSize = 2;
+    const state = await withFusedKernels(true, () => createTrainState(config));
+    expect(state.optimizer.constructor.name).toBe('PackedOptimizer');
+    const { imageSize: s, channels: c } = config.model;
+    const batch = tf.tensor4d(syntheticImages(2, s, c, 5), [2, s, s, c], 'int32');
+    await trainStep(state, batch);
+    const tensors = tf.memory().numTensors;
+    const before = await Promise.all(state.params.map(async (p) => Array.from(await p.variable.data())));
+    // One gradient element turns NaN between the backward pass and the optimiser, and the norm's float sums miss it.
+    const prepare = state.optimizer.prepare.bind(state.optimizer);
+    const poisoned = state.params[0]!.name;
+    state.optimizer.prepare = (grads) => {
+      const mask = tf.tidy(() => tf.oneHot(tf.tensor1d([0], 'int32'), grads[poisoned]!.size).reshape(grads[poisoned]!.shape));
+      const bad = tf.tidy(() => tf.where(tf.cast(mask, 'bool'), tf.fill(grads[poisoned]!.shape, NaN), grads[poisoned]!));
+      mask.dispose();
+      try {
+        return prepare({ ...grads, [poisoned]: bad });
+      } finally {
+        bad.dispose();
+      }
+    };
+    const was = simulateFastMathNorm(true);
+    try {
+      const metrics = await trainStep(state, batch);
+      expect(metrics.finite).toBe(false);
+      expect(Number.isFinite(metrics.loss)).toBe(true);
+      const after = await Promise.all(state.params.map(async (p) => Array.from(await p.variable.data())));
+      expect(after).toEqual(before);
+    } finally {
+      simulateFastMathNorm(was);
+    }
+    expect(tf.memory().numTensors).toBe(tensors);
+    batch.dispose();
+    disposeTrainState(state);
   });
 });

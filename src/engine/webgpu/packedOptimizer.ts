@@ -1,11 +1,14 @@
-// The optimiser on WebGPU in three dispatches per step, whatever the number of parameters: the gradients and the
-// parameters are packed into two flat buffers by copies (commands, not dispatches), one program sums squares per
-// chunk, one adds them up per parameter (the global gradient norm, and LARS's trust ratios), and one updates every
-// parameter and its slots (Adam/AdamW, SGD or LARS, exactly the rules of ../optim.ts). The new parameters are copied
-// out into fresh tensors that the variables take, as tfjs's assign() would; the slots stay packed in one tensor.
+// The optimiser on WebGPU in a few dispatches per step, whatever the number of parameters: the gradients and the
+// parameters are packed into flat buffers by copies (commands, not dispatches), one program sums squares per chunk
+// (and counts the non-finite gradients by their bits), one or two add them up per parameter (the global gradient
+// norm, and LARS's trust ratios), and one updates every parameter and its slots (Adam/AdamW, SGD or LARS, exactly the
+// rules of ../optim.ts). The new parameters are copied out into fresh tensors that the variables take, as tfjs's
+// assign() would; the slots stay packed.
 //
 // A WebGPU shader stage binds at most 8 storage buffers by default, so an update cannot bind every parameter; packed,
-// it binds six buffers for any model.
+// it binds seven buffers for any model. One buffer holds at most the device's per-buffer limit (128 MiB where
+// requestDevice asks for nothing; ResNet-18 with Adam needs 138 MB for its parameters and two slots), so the packed
+// array is cut into packs that each fit (packing.ts): a partials and an update dispatch per pack, the sums over all.
 import * as tf from '@tensorflow/tfjs';
 import type { OptimConfig, OptimizerName } from '../config';
 import {
@@ -24,40 +27,11 @@ import {
   type StateTensor,
   type TrainableParam,
 } from '../optim';
+import { bufferLimitBytes } from './limits';
+import { CHUNK, optimizerPlan, type OptimizerPlan, type Piece } from './packing';
 import { flatProgram, copyRegions, fusedBackend, runProgram, uninitialised, type WebGPUBackendInternals } from './programs';
 
-/** Elements per chunk: a parameter starts on a chunk boundary, so that a chunk belongs to one parameter. */
-export const CHUNK = 256;
-
-/** Where each parameter lies in the packed buffers. */
-export interface PackedLayout {
-  offsets: number[];
-  sizes: number[];
-  /** Length of a packed buffer: the last parameter's end, rounded up to a whole chunk. */
-  total: number;
-  chunks: number;
-  /**
-   * int32, read by the programs: per parameter [offset, size, first chunk, excluded (1: no decay, no LARS ratio)],
-   * then per chunk the index of its parameter.
-   */
-  table: Int32Array;
-}
-
-export function packedLayout(sizes: number[], excluded: boolean[]): PackedLayout {
-  const offsets: number[] = [];
-  let total = 0;
-  for (const size of sizes) {
-    offsets.push(total);
-    total += Math.max(1, Math.ceil(size / CHUNK)) * CHUNK;
-  }
-  const chunks = total / CHUNK;
-  const table = new Int32Array(4 * sizes.length + chunks);
-  sizes.forEach((size, k) => {
-    table.set([offsets[k]!, size, offsets[k]! / CHUNK, excluded[k] ? 1 : 0], 4 * k);
-    for (let c = offsets[k]! / CHUNK; c < (offsets[k]! + Math.max(1, Math.ceil(size / CHUNK)) * CHUNK) / CHUNK; c++) table[4 * sizes.length + c] = k;
-  });
-  return { offsets, sizes, total, chunks, table };
-}
+export { CHUNK, packedLayout, type PackedLayout } from './packing';
 
 /** WGSL's reading of a JS number: the same float32 tfjs makes of it. */
 const f32 = (x: number) => {
@@ -65,28 +39,48 @@ const f32 = (x: number) => {
   return /[.e]/.test(text) ? text : `${text}.0`;
 };
 
-// Per chunk: Σg², Σp², Σ(g + wd·p)² (LARS's gradient with decay; excluded parameters take none).
+let fastMathSimulated = false;
+
+/**
+ * For tests: the partials' float sums take a non-finite gradient as 0, as a compiler that assumes no NaN or infinity
+ * may (WGSL allows it; Metal compiles with fast math); the count by bits is unchanged. Returns the previous setting.
+ */
+export function simulateFastMathNorm(on: boolean): boolean {
+  const before = fastMathSimulated;
+  fastMathSimulated = on;
+  return before;
+}
+
+// Per chunk of one pack: Σg², Σp², Σ(g + wd·p)² (LARS's gradient with decay; excluded parameters take none), and how
+// many gradients are NaN or ±∞, told by their bits (exponent all ones): WGSL lets an implementation assume there are
+// none, so a float test (g != g, or a non-finite Σg²) may be compiled away, a bit test may not. Chunks are numbered
+// over the whole packed array: this pack's first is firstChunk.
 const partialsProgram = (chunks: number) =>
   flatProgram(
-    'optim_partials',
+    fastMathSimulated ? 'optim_partials_fast_math' : 'optim_partials',
     ['P', 'G', 'T'],
     4 * chunks,
     chunks,
-    'chunks : i32, params : i32, wd : f32,',
+    'chunks : i32, params : i32, firstChunk : i32, wd : f32,',
     `
   if (index >= uniforms.chunks) { return; }
-  let k = T[4 * uniforms.params + index];
-  let offset = T[4 * k];
-  let end = offset + T[4 * k + 1];
+  let chunk = uniforms.firstChunk + index;
+  let k = T[4 * uniforms.params + chunk];
+  let end = T[4 * k] + T[4 * k + 1];
   let decay = select(uniforms.wd, 0.0, T[4 * k + 3] != 0);
+  let base = uniforms.firstChunk * ${CHUNK};
   var gg = 0.0;
   var pp = 0.0;
   var dd = 0.0;
-  let start = index * ${CHUNK};
+  var nonFinite = 0.0;
+  let start = chunk * ${CHUNK};
   let stop = min(start + ${CHUNK}, end);
   for (var i = start; i < stop; i++) {
-    let g = G[i];
-    let p = P[i];
+    let g0 = G[i - base];
+    let p = P[i - base];
+    let bad = (bitcast<u32>(g0) & 0x7f800000u) == 0x7f800000u;
+    nonFinite += select(0.0, 1.0, bad);
+    let g = ${fastMathSimulated ? 'select(g0, 0.0, bad)' : 'g0'};
     let d = g + decay * p;
     gg += g * g;
     pp += p * p;
@@ -95,37 +89,53 @@ const partialsProgram = (chunks: number) =>
   result[4 * index] = gg;
   result[4 * index + 1] = pp;
   result[4 * index + 2] = dd;
-  result[4 * index + 3] = 0.0;`,
+  result[4 * index + 3] = nonFinite;`,
   );
 
-// Per parameter: the sums of its chunks; then one more row: Σg² over everything and its square root.
+// Per block of about √chunks chunks of one parameter: the four sums of its chunks (packing.ts reductionPlan).
+const blocksProgram = (blocks: number) =>
+  flatProgram(
+    'optim_blocks',
+    ['S', 'B'],
+    4 * blocks,
+    blocks,
+    'blocks : i32,',
+    `
+  if (index >= uniforms.blocks) { return; }
+  let first = B[2 * index];
+  var sums = vec4<f32>(0.0);
+  for (var c = first; c < first + B[2 * index + 1]; c++) {
+    sums += vec4<f32>(S[4 * c], S[4 * c + 1], S[4 * c + 2], S[4 * c + 3]);
+  }
+  result[4 * index] = sums.x;
+  result[4 * index + 1] = sums.y;
+  result[4 * index + 2] = sums.z;
+  result[4 * index + 3] = sums.w;`,
+  );
+
+// Per parameter: the sums of its items (blocks, or chunks when there are few); then one more row over every item:
+// [Σg², the global gradient norm, Σd², the count of non-finite gradients]. The norm is NaN when the count is not 0,
+// so that the step, which skips an update whose norm is not finite, takes its verdict from the count; the NaN comes
+// from a uniform, which no compiler can assume away.
 const totalsProgram = (params: number) =>
   flatProgram(
     'optim_totals',
-    ['S', 'T'],
+    ['S', 'R'],
     4 * (params + 1),
     params + 1,
-    'chunks : i32, params : i32,',
+    'params : i32, nan : f32,',
     `
   if (index > uniforms.params) { return; }
-  var first = 0;
-  var count = uniforms.chunks;
-  if (index < uniforms.params) {
-    first = T[4 * index + 2];
-    count = (T[4 * index + 1] + ${CHUNK - 1}) / ${CHUNK};
+  let first = R[2 * index];
+  var sums = vec4<f32>(0.0);
+  for (var c = first; c < first + R[2 * index + 1]; c++) {
+    sums += vec4<f32>(S[4 * c], S[4 * c + 1], S[4 * c + 2], S[4 * c + 3]);
   }
-  var gg = 0.0;
-  var pp = 0.0;
-  var dd = 0.0;
-  for (var c = first; c < first + count; c++) {
-    gg += S[4 * c];
-    pp += S[4 * c + 1];
-    dd += S[4 * c + 2];
-  }
-  result[4 * index] = gg;
-  result[4 * index + 1] = select(pp, sqrt(gg), index == uniforms.params);
-  result[4 * index + 2] = dd;
-  result[4 * index + 3] = 0.0;`,
+  let norm = select(sqrt(sums.x), uniforms.nan, sums.w > 0.0);
+  result[4 * index] = sums.x;
+  result[4 * index + 1] = select(sums.y, norm, index == uniforms.params);
+  result[4 * index + 2] = sums.z;
+  result[4 * index + 3] = sums.w;`,
   );
 
 /** The update of one element by rule: p, g, the slots s0 (and s1) in; p1, n0 (and n1) out. */
@@ -172,7 +182,8 @@ function ruleCode(name: OptimizerName): { uniforms: string; code: string } {
   }
 }
 
-// Output: [p' | slot 0 | slot 1] over the packed length; the slots in (Z) are laid out the same way.
+// Output: [p' | slot 0 | slot 1] over one pack's length; the slots in (Z) are laid out the same way. Elements are
+// numbered within the pack; the pack starts at element `base` of the whole packed array, where the table counts.
 const updateProgram = (name: OptimizerName, total: number, slots: number) => {
   const rule = ruleCode(name);
   return flatProgram(
@@ -180,13 +191,14 @@ const updateProgram = (name: OptimizerName, total: number, slots: number) => {
     ['P', 'G', 'Z', 'T', 'A', 'N'],
     (1 + slots) * total,
     total,
-    `total : i32, params : i32, ${rule.uniforms}`,
+    `total : i32, params : i32, base : i32, ${rule.uniforms}`,
     `
   if (index >= uniforms.total) { return; }
   // Layout 'auto' binds only what the code uses, and tfjs binds every input: N is used by LARS alone.
   _ = N[0];
-  let k = T[4 * uniforms.params + index / ${CHUNK}];
-  if (index - T[4 * k] >= T[4 * k + 1]) { return; }
+  let at = uniforms.base + index;
+  let k = T[4 * uniforms.params + at / ${CHUNK}];
+  if (at - T[4 * k] >= T[4 * k + 1]) { return; }
   let excluded = T[4 * k + 3] != 0;
   let p = P[index];
   let g = G[index];
@@ -210,25 +222,36 @@ interface Entry {
   variable: tf.Variable;
   shape: number[];
   index: number;
+  /** Where it lies: one piece, or one per pack it spans. */
+  pieces: Piece[];
+}
+
+export interface PackedOptimizerOptions {
+  /** Bytes one buffer may hold, when less than the device allows (tests cut packs small with it). */
+  limitBytes?: number;
 }
 
 /** The fused optimiser when the fused WebGPU kernels can run here, else null (the caller builds the tfjs one). */
-export function createPackedOptimizer(params: TrainableParam[], config: OptimConfig): Optimizer | null {
+export function createPackedOptimizer(params: TrainableParam[], config: OptimConfig, options: PackedOptimizerOptions = {}): Optimizer | null {
   const backend = fusedBackend();
   if (!backend || params.length === 0) return null;
-  return new PackedOptimizer(backend, params, config);
+  return new PackedOptimizer(backend, params, config, options);
 }
+
+const int32 = (values: Int32Array) => tf.keep(tf.tensor1d(values, 'int32'));
 
 class PackedOptimizer implements Optimizer {
   readonly name: OptimizerName;
   private readonly entries: Entry[];
   private readonly byName: Map<string, Entry>;
-  private readonly layout: PackedLayout;
+  private readonly plan: OptimizerPlan;
   private readonly slotCount: number;
   private readonly table: tf.Tensor;
+  private readonly blockTable: tf.Tensor | null;
+  private readonly ranges: tf.Tensor;
   private readonly allActive: tf.Tensor;
-  /** [unused | slot 0 | slot 1] over the packed length: the last update's output, or the initial zeros. */
-  private slots: tf.Tensor;
+  /** Per pack, [unused | slot 0 | slot 1] over its length: the last update's output, or the initial zeros. */
+  private slots: tf.Tensor[];
   private step = 0;
   private disposed = false;
 
@@ -236,19 +259,38 @@ class PackedOptimizer implements Optimizer {
     private readonly backend: WebGPUBackendInternals,
     params: TrainableParam[],
     private readonly config: OptimConfig,
+    options: PackedOptimizerOptions,
   ) {
     this.name = config.optimizer;
     if (new Set(params.map((p) => p.name)).size !== params.length) throw new Error(`${this.name}: duplicate parameter names`);
-    this.entries = params.map((p, index) => ({ name: p.name, variable: p.variable, shape: p.variable.shape.slice(), index }));
-    this.byName = new Map(this.entries.map((e) => [e.name, e]));
-    this.layout = packedLayout(
-      this.entries.map((e) => e.variable.size),
-      this.entries.map((e) => isExcludedFromDecay(e.name)),
-    );
     this.slotCount = OPTIMIZER_SLOTS[this.name].length;
-    this.table = tf.keep(tf.tensor1d(this.layout.table, 'int32'));
+    const limit = Math.min(bufferLimitBytes(backend.device.limits), options.limitBytes ?? Infinity);
+    // Throws, before anything is made, when even the sums over every pack would not fit a buffer.
+    this.plan = optimizerPlan(
+      params.map((p) => p.variable.size),
+      params.map((p) => isExcludedFromDecay(p.name)),
+      this.slotCount,
+      limit,
+    );
+    this.entries = params.map((p, index) => ({
+      name: p.name,
+      variable: p.variable,
+      shape: p.variable.shape.slice(),
+      index,
+      pieces: this.plan.pieces.filter((piece) => piece.param === index),
+    }));
+    this.byName = new Map(this.entries.map((e) => [e.name, e]));
+    const { layout, reduction, packs } = this.plan;
+    this.table = int32(layout.table);
+    this.blockTable = reduction.blocks > 0 ? int32(reduction.blockTable) : null;
+    this.ranges = int32(reduction.ranges);
     this.allActive = tf.keep(tf.ones([params.length], 'int32'));
-    this.slots = tf.keep(tf.zeros([(1 + this.slotCount) * this.layout.total]));
+    this.slots = packs.map((p) => tf.keep(tf.zeros([(1 + this.slotCount) * p.length])));
+  }
+
+  /** How many packs the parameters were cut into (1 unless one buffer could not hold them all). */
+  get packCount(): number {
+    return this.plan.packs.length;
   }
 
   private assertLive(): void {
@@ -258,41 +300,66 @@ class PackedOptimizer implements Optimizer {
   prepare(grads: Record<string, tf.Tensor>): PreparedUpdate {
     this.assertLive();
     const work = matchGradients(this.name, grads, this.byName);
-    const { backend, layout } = this;
-    const P = tf.keep(uninitialised(backend, [layout.total]));
-    const G = tf.keep(uninitialised(backend, [layout.total]));
+    const { backend } = this;
+    const { packs, layout, reduction } = this.plan;
+    const P = packs.map((p) => tf.keep(uninitialised(backend, [p.length])));
+    const G = packs.map((p) => tf.keep(uninitialised(backend, [p.length])));
     copyRegions(backend, [
-      ...this.entries.map((e) => ({ src: e.variable, srcOffset: 0, dst: P, dstOffset: layout.offsets[e.index]!, count: layout.sizes[e.index]! })),
-      ...work.map(({ entry, grad }) => ({ src: grad, srcOffset: 0, dst: G, dstOffset: layout.offsets[entry.index]!, count: layout.sizes[entry.index]! })),
+      ...this.entries.flatMap((e) => e.pieces.map((piece) => ({ src: e.variable, srcOffset: piece.start, dst: P[piece.pack]!, dstOffset: piece.packOffset, count: piece.count }))),
+      ...work.flatMap(({ entry, grad }) =>
+        entry.pieces.map((piece) => ({ src: grad, srcOffset: piece.start, dst: G[piece.pack]!, dstOffset: piece.packOffset, count: piece.count })),
+      ),
     ]);
-    const active =
-      work.length === this.entries.length
-        ? null
-        : tf.keep(tf.tensor1d(this.entries.map((e) => (e.name in grads ? 1 : 0)), 'int32'));
+    const missing = this.entries.filter((e) => !(e.name in grads));
+    const active = missing.length === 0 ? null : tf.keep(tf.tensor1d(this.entries.map((e) => (e.name in grads ? 1 : 0)), 'int32'));
     // A parameter without a gradient has none to add to the norm: its packed gradient is zero.
-    if (active) {
-      const zero = tf.keep(tf.zeros([layout.total]));
+    if (missing.length > 0) {
+      const zero = tf.zeros([Math.max(...missing.flatMap((e) => e.pieces.map((piece) => piece.count)), 1)]);
       copyRegions(
         backend,
-        this.entries.filter((e) => !(e.name in grads)).map((e) => ({ src: zero, srcOffset: 0, dst: G, dstOffset: layout.offsets[e.index]!, count: layout.sizes[e.index]! })),
+        missing.flatMap((e) => e.pieces.map((piece) => ({ src: zero, srcOffset: 0, dst: G[piece.pack]!, dstOffset: piece.packOffset, count: piece.count }))),
       );
       zero.dispose();
     }
-    const uniforms = [
-      { type: 'int32' as const, data: [layout.chunks] },
-      { type: 'int32' as const, data: [this.entries.length] },
-    ];
-    const partials = runProgram(backend, partialsProgram(layout.chunks), [P, G, this.table], [...uniforms, { type: 'float32', data: [this.config.weightDecay] }]);
-    const totals = tf.keep(runProgram(backend, totalsProgram(this.entries.length), [partials, this.table], uniforms));
-    partials.dispose();
+    const params = this.entries.length;
+    const partials = packs.map((p, i) =>
+      runProgram(backend, partialsProgram(p.length / CHUNK), [P[i]!, G[i]!, this.table], [
+        { type: 'int32', data: [p.length / CHUNK] },
+        { type: 'int32', data: [params] },
+        { type: 'int32', data: [p.offset / CHUNK] },
+        { type: 'float32', data: [this.config.weightDecay] },
+      ]),
+    );
+    // The chunks' sums of every pack, in the packed array's order (a single pack's are that already).
+    let sums: tf.Tensor = partials[0]!;
+    if (packs.length > 1) {
+      sums = uninitialised(backend, [4 * layout.chunks]);
+      copyRegions(
+        backend,
+        packs.map((p, i) => ({ src: partials[i]!, srcOffset: 0, dst: sums, dstOffset: (4 * p.offset) / CHUNK, count: (4 * p.length) / CHUNK })),
+      );
+      tf.dispose(partials);
+    }
+    if (this.blockTable) {
+      const blocks = runProgram(backend, blocksProgram(reduction.blocks), [sums, this.blockTable], [{ type: 'int32', data: [reduction.blocks] }]);
+      sums.dispose();
+      sums = blocks;
+    }
+    const totals = tf.keep(
+      runProgram(backend, totalsProgram(params), [sums, this.ranges], [
+        { type: 'int32', data: [params] },
+        { type: 'float32', data: [NaN] },
+      ]),
+    );
+    sums.dispose();
     const gradNorm = tf.keep(uninitialised(backend, []) as tf.Scalar);
-    copyRegions(backend, [{ src: totals, srcOffset: 4 * this.entries.length + 1, dst: gradNorm, dstOffset: 0, count: 1 }]);
+    copyRegions(backend, [{ src: totals, srcOffset: 4 * params + 1, dst: gradNorm, dstOffset: 0, count: 1 }]);
     let applied = false;
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
-      tf.dispose([P, G, totals, gradNorm]);
+      tf.dispose([...P, ...G, totals, gradNorm]);
       active?.dispose();
     };
     return {
@@ -308,26 +375,31 @@ class PackedOptimizer implements Optimizer {
     };
   }
 
-  private update(P: tf.Tensor, G: tf.Tensor, totals: tf.Tensor, active: tf.Tensor, lr: number): void {
-    const { backend, layout, config } = this;
+  private update(P: tf.Tensor[], G: tf.Tensor[], totals: tf.Tensor, active: tf.Tensor, lr: number): void {
+    const { backend, config } = this;
+    const { packs } = this.plan;
     this.step += 1;
     const t = this.step;
     const ruleUniforms: number[] =
       this.name === 'adam' ? [lr, 1 - ADAM_BETA1 ** t, 1 - ADAM_BETA2 ** t, config.weightDecay] : [lr, config.momentum, config.weightDecay];
-    const next = runProgram(backend, updateProgram(this.name, layout.total, this.slotCount), [P, G, this.slots, this.table, active, totals], [
-      { type: 'int32', data: [layout.total] },
-      { type: 'int32', data: [this.entries.length] },
-      ...ruleUniforms.map((v) => ({ type: 'float32' as const, data: [v] })),
-    ]);
-    tf.keep(next);
+    const next = packs.map((p, i) =>
+      tf.keep(
+        runProgram(backend, updateProgram(this.name, p.length, this.slotCount), [P[i]!, G[i]!, this.slots[i]!, this.table, active, totals], [
+          { type: 'int32', data: [p.length] },
+          { type: 'int32', data: [this.entries.length] },
+          { type: 'int32', data: [p.offset] },
+          ...ruleUniforms.map((v) => ({ type: 'float32' as const, data: [v] })),
+        ]),
+      ),
+    );
     const fresh = this.entries.map((e) => uninitialised(backend, e.shape));
     copyRegions(
       backend,
-      this.entries.map((e, i) => ({ src: next, srcOffset: layout.offsets[e.index]!, dst: fresh[i]!, dstOffset: 0, count: layout.sizes[e.index]! })),
+      this.entries.flatMap((e, i) => e.pieces.map((piece) => ({ src: next[piece.pack]!, srcOffset: piece.packOffset, dst: fresh[i]!, dstOffset: piece.start, count: piece.count }))),
     );
     this.entries.forEach((e, i) => e.variable.assign(fresh[i]!));
     tf.dispose(fresh);
-    this.slots.dispose();
+    tf.dispose(this.slots);
     this.slots = next;
   }
 
@@ -344,34 +416,44 @@ class PackedOptimizer implements Optimizer {
 
   async getState(): Promise<StateTensor[]> {
     this.assertLive();
-    const { layout } = this;
+    const { packs } = this.plan;
     const names = OPTIMIZER_SLOTS[this.name];
-    // A snapshot now (the slots tensor is replaced, never written, by later updates), read after.
-    const snapshot = tf.clone(this.slots);
+    // A snapshot now (the slots tensors are replaced, never written, by later updates), read after.
+    const snapshot = this.slots.map((s) => tf.clone(s));
     const t = this.step;
     try {
-      const data = (await snapshot.data()) as Float32Array;
+      const data = (await Promise.all(snapshot.map((s) => s.data()))) as Float32Array[];
       const state: StateTensor[] = this.entries.flatMap((e) =>
         names.map((slot, s) => {
-          const start = (1 + s) * layout.total + layout.offsets[e.index]!;
-          return { name: slotStateName(this.name, e.name, slot), shape: e.shape.slice(), values: data.slice(start, start + layout.sizes[e.index]!) };
+          const values = new Float32Array(e.variable.size);
+          for (const piece of e.pieces) {
+            const start = (1 + s) * packs[piece.pack]!.length + piece.packOffset;
+            values.set(data[piece.pack]!.subarray(start, start + piece.count), piece.start);
+          }
+          return { name: slotStateName(this.name, e.name, slot), shape: e.shape.slice(), values };
         }),
       );
       state.push({ name: stepStateName(this.name), shape: [], values: Float32Array.of(t) });
       return state;
     } finally {
-      snapshot.dispose();
+      tf.dispose(snapshot);
     }
   }
 
   setState(state: StateTensor[]): void {
     this.assertLive();
-    const { layout } = this;
+    const { packs } = this.plan;
     const read = readOptimizerState(this.name, this.entries.map((e) => ({ name: e.name, shape: e.shape })), state);
-    const packed = new Float32Array((1 + this.slotCount) * layout.total);
-    this.entries.forEach((e, k) => read.slots[k]!.forEach((values, s) => packed.set(values, (1 + s) * layout.total + layout.offsets[e.index]!)));
-    const next = tf.keep(tf.tensor1d(packed));
-    this.slots.dispose();
+    const packed = packs.map((p) => new Float32Array((1 + this.slotCount) * p.length));
+    this.entries.forEach((e, k) =>
+      read.slots[k]!.forEach((values, s) => {
+        for (const piece of e.pieces) {
+          packed[piece.pack]!.set(values.subarray(piece.start, piece.start + piece.count), (1 + s) * packs[piece.pack]!.length + piece.packOffset);
+        }
+      }),
+    );
+    const next = packed.map((values) => tf.keep(tf.tensor1d(values)));
+    tf.dispose(this.slots);
     this.slots = next;
     this.step = read.step;
   }
@@ -379,6 +461,6 @@ class PackedOptimizer implements Optimizer {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    tf.dispose([this.slots, this.table, this.allActive]);
+    tf.dispose([...this.slots, this.table, this.ranges, this.allActive, ...(this.blockTable ? [this.blockTable] : [])]);
   }
 }
