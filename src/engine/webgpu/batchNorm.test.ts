@@ -1,10 +1,12 @@
 // The fused batch norm against tfjs-layers' own, on WebGPU (Dawn in Node): the same output, moving statistics and
-// gradients (x, gamma, beta) to float32 tolerance, for convolution and dense shapes; in 3 programs forward, 3 back.
+// gradients (x, gamma, beta) to float32 tolerance, for convolution and dense shapes; in 3 programs forward, 3 back,
+// and one more each way (the middle pass over groups of chunks) past DIRECT_CHUNKS chunks of rows.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { batchNorm } from '../layers';
 import { countDispatches, maxRelativeDifference, useDawn, withFusedKernels } from '../../test/dawn';
 import { Random } from '../random';
+import { batchNormGeometry, batchNormParallelism, DIRECT_CHUNKS } from './batchNorm';
 
 useDawn();
 
@@ -53,13 +55,16 @@ async function run(fused: boolean, x: tf.Tensor, upstream: tf.Tensor, seed: numb
 }
 
 describe('fused batch norm on WebGPU', () => {
-  // Rows not a multiple of the chunk, one channel, many channels, a dense layer's [N, C], a large offset.
+  // Rows not a multiple of the chunk, one channel, many channels, a dense layer's [N, C], a large offset; then past
+  // DIRECT_CHUNKS chunks (the middle pass), with a ragged last group and chunk, and around a large offset.
   const shapes: [number[], number][] = [
     [[6, 7, 5, 8], 0],
     [[32, 28, 28, 1], 0],
     [[4, 4, 4, 64], 0],
     [[32, 96], 0],
     [[16, 3, 3, 12], 50],
+    [[41, 23, 23, 3], 0],
+    [[20, 40, 40, 2], 50],
   ];
   for (const [shape, shift] of shapes) {
     it(`[${shape}]${shift ? ` around ${shift}` : ''}: the tfjs layer's output, moving statistics and gradients`, async () => {
@@ -79,6 +84,14 @@ describe('fused batch norm on WebGPU', () => {
       tf.dispose([x, upstream]);
     });
   }
+
+  it('has the middle pass where the shapes above say', () => {
+    expect(batchNormGeometry([6, 7, 5, 8]).perGroup).toBe(0);
+    expect(batchNormGeometry([32, 28, 28, 1]).perGroup).toBeGreaterThan(0);
+    // 41 · 23 · 23 = 21,689 rows: 339 chunks of 64 (the last of 57 rows), in 18 groups of 19 (the last of 16).
+    expect(batchNormGeometry([41, 23, 23, 3])).toEqual({ rows: 21689, channels: 3, chunks: 339, perGroup: 19, groups: 18 });
+    expect(batchNormGeometry([20, 40, 40, 2]).chunks).toBeGreaterThan(DIRECT_CHUNKS);
+  });
 
   it('runs 3 programs forward and 3 backward, and leaks nothing', async () => {
     const rng = new Random(9);
@@ -100,6 +113,40 @@ describe('fused batch norm on WebGPU', () => {
     expect(fusedPrograms, JSON.stringify([...byProgram])).toBe(6);
     // Besides them only the loss's own sum (and its gradient's fill).
     expect(count - fusedPrograms).toBeLessThanOrEqual(3);
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+  });
+
+  it('dispatches what batchNormParallelism says, with the middle pass both ways, and leaks nothing', async () => {
+    const rng = new Random(10);
+    const x = randomTensor([41, 23, 23, 3], rng);
+    await run(true, x, x, 1);
+    const before = tf.memory().numTensors;
+    const programs: { name: string; workgroups: number }[] = [];
+    const backend = tf.backend() as unknown as { runWebGPUProgram: (p: { shaderKey: string; dispatch: number[] }, ...rest: unknown[]) => unknown };
+    const runProgram = backend.runWebGPUProgram;
+    backend.runWebGPUProgram = (p, ...rest) => {
+      if (p.shaderKey.startsWith('tabclr_bn_')) programs.push({ name: p.shaderKey, workgroups: p.dispatch[0]! });
+      return runProgram.call(backend, p, ...rest);
+    };
+    try {
+      await withFusedKernels(true, async () => {
+        const layer = batchNorm('count_bn_groups');
+        layer.build(x.shape);
+        const [gamma, beta] = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+        const { value, grads } = tf.variableGrads(() => tf.sum(layer.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, [gamma!, beta!]);
+        await value.data();
+        tf.dispose([value, ...Object.values(grads)]);
+        for (const w of layer.weights) w.dispose();
+      });
+    } finally {
+      backend.runWebGPUProgram = runProgram;
+    }
+    const expected = batchNormParallelism(x.shape);
+    expect(expected).toHaveLength(8);
+    expect(programs.map((p) => p.name)).toEqual(expected.map((e) => e.program));
+    // 64 invocations to a workgroup.
+    expect(programs.map((p) => p.workgroups)).toEqual(expected.map((e) => Math.ceil(e.invocations / 64)));
     expect(tf.memory().numTensors).toBe(before);
     x.dispose();
   });

@@ -1,15 +1,26 @@
-// Batch normalisation in training mode on WebGPU as three programs forward and three backward, instead of the ~40
-// small tfjs ops (moments, the normalisation, the moving averages, and their gradients through broadcasting
-// reductions) it takes op by op. Forward: per-chunk means and squared deviations, their combination per channel
-// (Chan et al.'s parallel variance) with the moving averages, and the normalisation. Backward: per-chunk Σdy and
-// Σdy·x̂, their sums (the gradients of beta and gamma), and dx = γ/σ · (dy − mean(dy) − x̂·mean(dy·x̂)).
+// Batch normalisation in training mode on WebGPU as three or four programs forward and three or four backward,
+// instead of the ~40 small tfjs ops (moments, the normalisation, the moving averages, and their gradients through
+// broadcasting reductions) it takes op by op. Forward: per-chunk means and squared deviations, their combination per
+// channel (Chan et al.'s parallel variance) with the moving averages, and the normalisation. Backward: per-chunk Σdy
+// and Σdy·x̂, their sums (the gradients of beta and gamma), and dx = γ/σ · (dy − mean(dy) − x̂·mean(dy·x̂)).
 // The same maths as tfjs-layers' BatchNormalization (biased batch variance, moving averages
 // m ← m − (m − batch)·(1 − momentum), y = (x − mean)·γ/√(var + ε) + β), to float32 rounding.
+//
+// The per-channel stage runs one invocation per channel: over many chunks (512 views of 96 px are 74,000 chunks of 64
+// rows) that is one long dependent loop while the GPU idles, so past DIRECT_CHUNKS chunks a middle pass first combines
+// groups of about √chunks chunks, one invocation per group and channel (batchNormGeometry, batchNormParallelism).
 import * as tf from '@tensorflow/tfjs';
+import type { ProgramParallelism } from './limits';
 import { flatProgram, copyRegions, fusedBackend, runProgramInfo, splitRows, uninitialisedInfo, type ProgramUniform, type WebGPUBackendInternals } from './programs';
 
 /** Rows one invocation reduces: enough invocations for a GPU, few enough partial rows to add up. */
 const ROWS_PER_CHUNK = 64;
+
+/**
+ * Up to this many chunks the per-channel stage reads the chunks directly (a loop no longer than four chunks' worth of
+ * rows, and one dispatch fewer); beyond, it reads the groups of a middle pass.
+ */
+export const DIRECT_CHUNKS = 256;
 
 const SIZES = 'rows : i32, channels : i32, rowsPerChunk : i32, chunks : i32,';
 
@@ -33,6 +44,35 @@ const momentsPartials = (threads: number) =>
   for (var r = start; r < stop; r++) {
     let d = X[r * uniforms.channels + c] - mean;
     m2 += d * d;
+  }
+  result[2 * index] = mean;
+  result[2 * index + 1] = m2;`,
+  );
+
+// Per (group, channel): the group's chunks combined, Chan et al.'s way, into its mean and Σ(x − mean)², laid out as the
+// chunks' are, so that the per-channel stage reads groups as it would read chunks.
+const momentsCombine = (threads: number) =>
+  flatProgram(
+    'bn_moments_combine',
+    ['P'],
+    2 * threads,
+    threads,
+    `${SIZES} perGroup : i32, groups : i32,`,
+    `
+  if (index >= uniforms.groups * uniforms.channels) { return; }
+  let c = index % uniforms.channels;
+  let first = (index / uniforms.channels) * uniforms.perGroup;
+  var n = 0.0;
+  var mean = 0.0;
+  var m2 = 0.0;
+  for (var k = first; k < min(first + uniforms.perGroup, uniforms.chunks); k++) {
+    let nb = f32(min(uniforms.rowsPerChunk, uniforms.rows - k * uniforms.rowsPerChunk));
+    let at = 2 * (k * uniforms.channels + c);
+    let delta = P[at] - mean;
+    let total = n + nb;
+    mean += delta * nb / total;
+    m2 += P[at + 1] + delta * delta * n * nb / total;
+    n = total;
   }
   result[2 * index] = mean;
   result[2 * index + 1] = m2;`,
@@ -111,6 +151,29 @@ const gradPartials = (threads: number) =>
   result[2 * index + 1] = sumDyXhat;`,
   );
 
+// Per (group, channel): the group's chunks' Σdy and Σdy·x̂ added up, laid out as the chunks' are.
+const gradCombine = (threads: number) =>
+  flatProgram(
+    'bn_grad_combine',
+    ['P'],
+    2 * threads,
+    threads,
+    `${SIZES} perGroup : i32, groups : i32,`,
+    `
+  if (index >= uniforms.groups * uniforms.channels) { return; }
+  let c = index % uniforms.channels;
+  let first = (index / uniforms.channels) * uniforms.perGroup;
+  var sumDy = 0.0;
+  var sumDyXhat = 0.0;
+  for (var k = first; k < min(first + uniforms.perGroup, uniforms.chunks); k++) {
+    let at = 2 * (k * uniforms.channels + c);
+    sumDy += P[at];
+    sumDyXhat += P[at + 1];
+  }
+  result[2 * index] = sumDy;
+  result[2 * index + 1] = sumDyXhat;`,
+  );
+
 // Per channel: [Σdy (beta's gradient), Σdy·x̂ (gamma's)], each row `channels` long.
 const gradTotals = (channels: number) =>
   flatProgram(
@@ -166,19 +229,65 @@ export interface BatchNormSettings {
 export const BATCH_NORM_TRAINING = 'TabclrBatchNormTraining';
 export const BATCH_NORM_TRAINING_GRAD = 'TabclrBatchNormTrainingGrad';
 
-interface Geometry {
+/** How one batch norm's reductions are cut: chunks of rows, and (past DIRECT_CHUNKS chunks) groups of chunks. */
+export interface BatchNormGeometry {
   rows: number;
   channels: number;
   chunks: number;
-  sizes: ProgramUniform[];
+  /** Chunks per group of the middle pass; 0 when there is none. */
+  perGroup: number;
+  groups: number;
 }
 
-function geometry(x: tf.TensorInfo): Geometry {
-  const channels = x.shape[x.shape.length - 1]!;
-  const rows = x.shape.reduce((a, b) => a * b, 1) / channels;
+/** The geometry of a batch norm over the last axis of an input of this shape. */
+export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
+  const channels = shape[shape.length - 1]!;
+  const rows = shape.reduce((a, b) => a * b, 1) / channels;
   const chunks = Math.ceil(rows / ROWS_PER_CHUNK);
-  return { rows, channels, chunks, sizes: [rows, channels, ROWS_PER_CHUNK, chunks].map((v) => ({ type: 'int32' as const, data: [v] })) };
+  if (chunks <= DIRECT_CHUNKS) return { rows, channels, chunks, perGroup: 0, groups: 0 };
+  const perGroup = Math.ceil(Math.sqrt(chunks));
+  return { rows, channels, chunks, perGroup, groups: Math.ceil(chunks / perGroup) };
 }
+
+/**
+ * Invocations and the longest serial loop of each dispatch of one batch norm, forward then backward, for an input of
+ * this shape (channels last), in the order they run.
+ */
+export function batchNormParallelism(shape: readonly number[]): ProgramParallelism[] {
+  const { rows, channels, chunks, perGroup, groups } = batchNormGeometry(shape);
+  const middle = (program: string) => (perGroup > 0 ? [{ program, invocations: groups * channels, serialLoop: perGroup }] : []);
+  const perChannel = perGroup > 0 ? groups : chunks;
+  return [
+    // Two passes over its rows: the chunk's mean, then the squared deviations from it.
+    { program: 'tabclr_bn_moments_partials', invocations: chunks * channels, serialLoop: 2 * ROWS_PER_CHUNK },
+    ...middle('tabclr_bn_moments_combine'),
+    { program: 'tabclr_bn_moments_totals', invocations: channels, serialLoop: perChannel },
+    { program: 'tabclr_bn_normalize', invocations: rows * channels, serialLoop: 1 },
+    { program: 'tabclr_bn_grad_partials', invocations: chunks * channels, serialLoop: ROWS_PER_CHUNK },
+    ...middle('tabclr_bn_grad_combine'),
+    { program: 'tabclr_bn_grad_totals', invocations: channels, serialLoop: perChannel },
+    { program: 'tabclr_bn_grad_input', invocations: rows * channels, serialLoop: 1 },
+  ];
+}
+
+const int = (v: number): ProgramUniform => ({ type: 'int32', data: [v] });
+
+/** The uniforms of the programs that read chunks: rows, channels, rows per chunk, chunks. */
+const chunkSizes = (g: BatchNormGeometry) => [g.rows, g.channels, ROWS_PER_CHUNK, g.chunks].map(int);
+
+/** The per-channel stage's: the groups, when there are, stand for chunks of perGroup × 64 rows. */
+const itemSizes = (g: BatchNormGeometry) =>
+  g.perGroup > 0 ? [g.rows, g.channels, g.perGroup * ROWS_PER_CHUNK, g.groups].map(int) : chunkSizes(g);
+
+/** The middle pass's output when there is one (the chunks' partials disposed), else the partials themselves. */
+function combined(b: WebGPUBackendInternals, program: (threads: number) => ReturnType<typeof flatProgram>, partials: tf.TensorInfo, g: BatchNormGeometry): tf.TensorInfo {
+  if (g.perGroup === 0) return partials;
+  const groups = runProgramInfo(b, program(g.groups * g.channels), [partials], [...chunkSizes(g), int(g.perGroup), int(g.groups)]);
+  disposeInfo(b, partials);
+  return groups;
+}
+
+const disposeInfo = (b: WebGPUBackendInternals, info: tf.TensorInfo) => (b as unknown as { disposeData(id: object): void }).disposeData(info.dataId);
 
 const reshaped = (info: tf.TensorInfo, shape: number[]): tf.TensorInfo => ({ dataId: info.dataId, shape, dtype: info.dtype });
 
@@ -187,11 +296,12 @@ function forwardKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoM
   const b = backend as WebGPUBackendInternals;
   const { x, gamma, beta, movingMean, movingVariance } = inputs as Record<string, tf.TensorInfo>;
   const { epsilon, decay } = attrs as { epsilon: number; decay: number };
-  const g = geometry(x!);
-  const partials = runProgramInfo(b, momentsPartials(g.chunks * g.channels), [x!], g.sizes);
-  const stats = runProgramInfo(b, momentsTotals(g.channels), [partials, movingMean!, movingVariance!], [...g.sizes, { type: 'float32', data: [decay] }]);
-  (b as unknown as { disposeData(id: object): void }).disposeData(partials.dataId);
-  const y = runProgramInfo(b, normalize(g.rows * g.channels), [x!, stats, gamma!, beta!], [...g.sizes, { type: 'float32', data: [epsilon] }]);
+  const g = batchNormGeometry(x!.shape);
+  const partials = runProgramInfo(b, momentsPartials(g.chunks * g.channels), [x!], chunkSizes(g));
+  const items = combined(b, momentsCombine, partials, g);
+  const stats = runProgramInfo(b, momentsTotals(g.channels), [items, movingMean!, movingVariance!], [...itemSizes(g), { type: 'float32', data: [decay] }]);
+  disposeInfo(b, items);
+  const y = runProgramInfo(b, normalize(g.rows * g.channels), [x!, stats, gamma!, beta!], [...chunkSizes(g), { type: 'float32', data: [epsilon] }]);
   return [reshaped(y, x!.shape), stats];
 }
 
@@ -200,20 +310,20 @@ function gradKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap;
   const b = backend as WebGPUBackendInternals;
   const { x, dy, stats, gamma } = inputs as Record<string, tf.TensorInfo>;
   const { epsilon } = attrs as { epsilon: number };
-  const g = geometry(x!);
+  const g = batchNormGeometry(x!.shape);
   const eps = { type: 'float32' as const, data: [epsilon] };
-  const partials = runProgramInfo(b, gradPartials(g.chunks * g.channels), [x!, dy!, stats!], [...g.sizes, eps]);
-  const totals = runProgramInfo(b, gradTotals(g.channels), [partials], g.sizes);
-  const dx = runProgramInfo(b, gradInput(g.rows * g.channels), [x!, dy!, stats!, gamma!, totals], [...g.sizes, eps]);
+  const partials = runProgramInfo(b, gradPartials(g.chunks * g.channels), [x!, dy!, stats!], [...chunkSizes(g), eps]);
+  const items = combined(b, gradCombine, partials, g);
+  const totals = runProgramInfo(b, gradTotals(g.channels), [items], itemSizes(g));
+  disposeInfo(b, items);
+  const dx = runProgramInfo(b, gradInput(g.rows * g.channels), [x!, dy!, stats!, gamma!, totals], [...chunkSizes(g), eps]);
   const dBeta = uninitialisedInfo(b, [g.channels]);
   const dGamma = uninitialisedInfo(b, [g.channels]);
   copyRegions(b, [
     { src: totals, srcOffset: 0, dst: dBeta, dstOffset: 0, count: g.channels },
     { src: totals, srcOffset: g.channels, dst: dGamma, dstOffset: 0, count: g.channels },
   ]);
-  const dispose = (b as unknown as { disposeData(id: object): void }).disposeData.bind(b);
-  dispose(partials.dataId);
-  dispose(totals.dataId);
+  disposeInfo(b, totals);
   return [reshaped(dx, x!.shape), reshaped(dGamma, gamma!.shape), reshaped(dBeta, gamma!.shape)];
 }
 
