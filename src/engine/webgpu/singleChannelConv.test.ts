@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { countDispatches, maxRelativeDifference, useDawn, withFusedKernels } from '../../test/dawn';
 import { fusedBackend } from './programs';
 import { Random } from '../random';
-import './singleChannelConv';
+import type { ProgramParallelism } from './kernelBuilder';
+import { singleChannelParallelism, singleChannelSplit } from './singleChannelConv';
 
 useDawn();
 
@@ -65,5 +66,36 @@ describe('single-channel convolution on WebGPU', () => {
     expect([...byProgram].filter(([k]) => k.startsWith('tabclr_'))).toEqual([['tabclr_conv1ch_forward', 1]]);
     expect([...byProgram.keys()].filter((k) => !k.startsWith('tabclr_')).length).toBeGreaterThan(0);
     tf.dispose([one, three, w1, w3]);
+  });
+
+  it('adds the filter gradient in chunks of about √positions, both passes as the arithmetic says', async () => {
+    // ResNet-18's stem at 512 views of 32 px: 724 chunks of 725 positions (was 2,048 chunks of 256 added by 576
+    // invocations); the default run's first layer (32 views of 28 px): 158 chunks of 159.
+    expect(singleChannelSplit(512 * 32 * 32)).toEqual({ chunks: 724, chunkLength: 725 });
+    expect(singleChannelSplit(32 * 28 * 28)).toEqual({ chunks: 158, chunkLength: 159 });
+    expect(singleChannelSplit(1)).toEqual({ chunks: 1, chunkLength: 1 });
+    const rng = new Random(4);
+    const x = random([3, 20, 20, 1], rng) as tf.Tensor4D;
+    const w = random([3, 3, 1, 8], rng) as tf.Tensor4D;
+    const c = tf.backend_util.computeConv2DInfo(x.shape, w.shape, 1, 1, 'same');
+    const ran: ProgramParallelism[] = [];
+    await withFusedKernels(true, async () => {
+      fusedBackend();
+      const backend = tf.backend() as unknown as { runWebGPUProgram: (p: { parallelism?: ProgramParallelism }, ...rest: unknown[]) => unknown };
+      const run = backend.runWebGPUProgram;
+      backend.runWebGPUProgram = (p, ...rest) => {
+        if (p.parallelism) ran.push(p.parallelism);
+        return run.call(backend, p, ...rest);
+      };
+      try {
+        const dw = tf.grad((f: tf.Tensor) => tf.sum(tf.conv2d(x, f as tf.Tensor4D, 1, 'same')))(w);
+        await dw.data();
+        dw.dispose();
+      } finally {
+        backend.runWebGPUProgram = run;
+      }
+    });
+    expect(ran).toEqual(singleChannelParallelism(c));
+    tf.dispose([x, w]);
   });
 });

@@ -1,0 +1,208 @@
+// One way to write a kernel: what every fused WGSL program here repeats, said once. The list of integer uniforms
+// (declared in WGSL and filled in at run time in the same order from one record), the index arithmetic (a flat index
+// split into coordinates and back), the bounds checks, how many workgroups a dispatch takes, and the two numbers the
+// engine benchmark's parallelism report needs of every dispatch: how many invocations it runs and the longest serial
+// loop one of them runs. Programs built here are flat like programs.ts's FlatProgram (one invocation per work item,
+// no workgroup memory, no barriers: see that file for why) but may read inputs four floats at a time.
+import * as tf from '@tensorflow/tfjs';
+import type { ProgramParallelism } from './limits';
+import type { FlatProgram, ProgramUniform, WebGPUBackendInternals } from './programs';
+
+/** Invocations per workgroup, as FlatProgram has them. */
+export const WORKGROUP_SIZE = 64;
+
+/**
+ * WebGPU's guaranteed maxComputeWorkgroupsPerDimension. tfjs-webgpu spreads a dispatch with more workgroups than
+ * this over x and y (runWebGPUProgram's reshapeDispatch), and the shader then takes each invocation's index from its
+ * workgroup id instead of globalId.x: another index path, and invocations past the work to return early.
+ */
+export const MAX_WORKGROUPS_PER_DIMENSION = 65_535;
+
+/** Workgroups a flat dispatch of `invocations` takes (before tfjs reshapes one past the per-dimension limit). */
+export function workgroupsFor(invocations: number): number {
+  return Math.max(1, Math.ceil(invocations / WORKGROUP_SIZE));
+}
+
+/**
+ * How parallel one dispatch is (limits.ts's ProgramParallelism, which the engine benchmark reports): the invocations
+ * that do work (the dispatch rounds up to whole workgroups) and the iterations of the longest serial loop one of them
+ * runs (nested loops multiplied out; 1 for none).
+ */
+export type { ProgramParallelism };
+
+/** The shader key a kernel named `name` has (before tfjs appends its input ranks and types at run time). */
+export const shaderKeyOf = (name: string) => `tabclr_${name}`;
+
+/** Integer uniforms by name: the WGSL declaration and the run-time values come from the same list, in its order. */
+export class UniformList<Name extends string> {
+  constructor(readonly names: readonly Name[]) {}
+
+  /** 'a : i32, b : i32,' for a program's `uniforms`. */
+  get declaration(): string {
+    return this.names.map((n) => `${n} : i32,`).join(' ');
+  }
+
+  values(values: Record<Name, number>): ProgramUniform[] {
+    return this.names.map((n) => {
+      const v = values[n];
+      if (!Number.isInteger(v)) throw new Error(`uniform ${n} must be an integer, got ${v}`);
+      return { type: 'int32', data: [v] };
+    });
+  }
+}
+
+/**
+ * WGSL `let` statements splitting the flat row-major index `index` of an array of `sizes` (outermost first, WGSL
+ * expressions) into the coordinates `names`: unflatten('p', ['n', 'y', 'x'], ['B', 'H', 'W']) gives x = p % W,
+ * y = (p / W) % H, n = p / (W * H). The outermost size is not needed (an index past the array gives n past it).
+ */
+export function unflatten(index: string, names: readonly string[], sizes: readonly string[], prefix = ''): string {
+  if (names.length !== sizes.length) throw new Error('unflatten: one size per coordinate');
+  const lines: string[] = [];
+  let rest = index;
+  for (let i = names.length - 1; i >= 0; i--) {
+    const name = `${prefix}${names[i]}`;
+    if (i === 0) {
+      lines.push(`let ${name} = ${rest};`);
+    } else {
+      lines.push(`let ${name} = ${rest} % (${sizes[i]});`);
+      const next = `${prefix}${names[i]}_rest`;
+      lines.push(`let ${next} = ${rest} / (${sizes[i]});`);
+      rest = next;
+    }
+  }
+  return lines.join('\n  ');
+}
+
+/** The flat row-major index of `coords` in an array of `sizes` (outermost first): ((n * H + y) * W + x). */
+export function flatten(coords: readonly string[], sizes: readonly string[]): string {
+  if (coords.length !== sizes.length) throw new Error('flatten: one size per coordinate');
+  let expression = coords[0]!;
+  for (let i = 1; i < coords.length; i++) expression = `(${expression}) * (${sizes[i]}) + ${coords[i]}`;
+  return expression;
+}
+
+/** Whether every coordinate lies in [0, size). */
+export function inside(coords: readonly string[], sizes: readonly string[]): string {
+  return coords.map((c, i) => `${c} >= 0 && ${c} < (${sizes[i]})`).join(' && ');
+}
+
+/** The early return of invocations past the work: a dispatch is whole workgroups, and tfjs may square it. */
+export function guard(index: string, count: string): string {
+  return `if (${index} >= ${count}) { return; }`;
+}
+
+/** The JavaScript twin of the WGSL above, for tests and for working out sizes: row-major coordinates of `index`. */
+export function coordinatesOf(index: number, sizes: readonly number[]): number[] {
+  const out = new Array<number>(sizes.length);
+  let rest = index;
+  for (let i = sizes.length - 1; i > 0; i--) {
+    out[i] = rest % sizes[i]!;
+    rest = Math.floor(rest / sizes[i]!);
+  }
+  out[0] = rest;
+  return out;
+}
+
+export function indexOf(coords: readonly number[], sizes: readonly number[]): number {
+  return coords.reduce((flat, c, i) => (i === 0 ? c : flat * sizes[i]! + c), 0);
+}
+
+/** An input of a kernel: its WGSL name and whether the program reads it as vec4<f32> (its length a multiple of 4). */
+export interface KernelInput {
+  name: string;
+  vec4?: boolean;
+}
+
+export interface KernelSpec {
+  /** The program's name (tfjs's pipeline key and, as TabclrNameProgram, its label); variants need names of their own. */
+  name: string;
+  inputs: readonly KernelInput[];
+  /** Floats of the output, which tfjs declares as `result: array<f32>`. */
+  outputSize: number;
+  /** The WGSL declaration of the uniforms (UniformList.declaration). */
+  uniforms: string;
+  /** The body of `fn main(index : i32)`; starts with a guard against indexes past the work. */
+  body: string;
+  /** WGSL functions the body calls. */
+  helpers?: string;
+  /** Invocations that do work: the dispatch is this many, rounded up to whole workgroups. */
+  invocations: number;
+  /** The longest serial loop one invocation runs. */
+  serialLoop: number;
+}
+
+/** A flat program as tfjs-webgpu's runWebGPUProgram takes one (the fields it reads), with its parallelism beside. */
+export class KernelProgram {
+  readonly outputShape: number[];
+  readonly shaderKey: string;
+  readonly dispatchLayout = { x: [0] };
+  dispatch: [number, number, number];
+  readonly workgroupSize: [number, number, number] = [WORKGROUP_SIZE, 1, 1];
+  readonly variableNames: string[];
+  /** Components per input (4: read as vec4<f32>); the output stays scalar. */
+  readonly variableComponents: number[];
+  readonly outputComponent = 1;
+  readonly uniforms: string | undefined;
+  readonly size = false;
+  /** What the engine benchmark's parallelism report reads off every dispatch of a kernel built here. */
+  readonly parallelism: ProgramParallelism;
+
+  constructor(private readonly spec: KernelSpec) {
+    this.shaderKey = shaderKeyOf(spec.name);
+    this.outputShape = [spec.outputSize];
+    this.variableNames = spec.inputs.map((i) => i.name);
+    this.variableComponents = spec.inputs.map((i) => (i.vec4 ? 4 : 1));
+    this.dispatch = [workgroupsFor(spec.invocations), 1, 1];
+    this.uniforms = spec.uniforms || undefined;
+    this.parallelism = { program: this.shaderKey, invocations: spec.invocations, serialLoop: spec.serialLoop };
+  }
+
+  getUserCode(): string {
+    return `${this.spec.helpers ?? ''}\nfn main(index : i32) {\n  ${this.spec.body}\n}`;
+  }
+}
+
+const named = new Map<string, typeof KernelProgram>();
+
+/** The program as an instance of a class named after it ('conv_forward' → TabclrConvForwardProgram), as flatProgram does. */
+export function kernelProgram(spec: KernelSpec): KernelProgram {
+  let Named = named.get(spec.name);
+  if (!Named) {
+    const className = `Tabclr${spec.name.replace(/(^|_)(\w)/g, (_, __, c: string) => c.toUpperCase())}Program`;
+    Named = { [className]: class extends KernelProgram {} }[className]!;
+    named.set(spec.name, Named);
+  }
+  return new Named(spec);
+}
+
+/** Runs a kernel on flat views of its inputs; the result (a float32 [outputSize]) belongs to the caller. */
+export function runKernel(backend: WebGPUBackendInternals, program: KernelProgram, inputs: tf.TensorInfo[], uniforms: ProgramUniform[]): tf.TensorInfo {
+  const flat = inputs.map((t) => ({ dataId: t.dataId, shape: [t.shape.reduce((a, b) => a * b, 1)], dtype: t.dtype }));
+  return backend.runWebGPUProgram(program as unknown as FlatProgram, flat, 'float32', uniforms);
+}
+
+/** Frees a backend result that no tensor owns (an intermediate of a kernel function). */
+export function disposeInfo(backend: WebGPUBackendInternals, info: tf.TensorInfo): void {
+  (backend as unknown as { disposeData(id: object): void }).disposeData(info.dataId);
+}
+
+export interface KernelArgs {
+  inputs: Record<string, tf.TensorInfo | null | undefined>;
+  attrs: Record<string, unknown>;
+  backend: WebGPUBackendInternals;
+}
+
+/**
+ * Puts `mine` in front of tfjs-webgpu's kernel `name`: it runs first, and what it returns null for (a case it does not
+ * cover, or the flag off) goes to the kernel it wraps, which stays the fallback.
+ */
+export function wrapKernel(name: string, mine: (args: KernelArgs) => tf.TensorInfo | null): void {
+  const original = tf.getKernel(name, 'webgpu');
+  if (!original) return;
+  tf.unregisterKernel(name, 'webgpu');
+  tf.registerKernel({
+    ...original,
+    kernelFunc: ((args: KernelArgs) => mine(args) ?? original.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0])) as unknown as tf.KernelFunc,
+  });
+}
