@@ -6,6 +6,8 @@ import { FusedBatchNormalization } from './webgpu/batchNormLayer';
 import { FusedGlobalAveragePooling2D } from './webgpu/globalPoolLayer';
 // A grayscale encoder's first convolution runs as flat programs on WebGPU (it wraps tfjs's convolution kernels).
 import './webgpu/singleChannelConv';
+// Every other convolution runs as implicit matrix products on WebGPU (it wraps them too).
+import './webgpu/conv2dGemm';
 
 type Initializer = ReturnType<typeof tf.initializers.heNormal>;
 
