@@ -195,9 +195,9 @@ describe('convolutions as implicit matrix products on WebGPU', () => {
   // here on a small case with the device's limit as the backend reads it lowered to √(its largest dispatch): the same
   // reshaping, the same second shader. One genuinely large dispatch follows, for the cheapest program.
   const KERNELS = {
-    forward: (c: tf.backend_util.Conv2DInfo) => (c.inChannels === 1 ? [singleChannelParallelism(c)[0]!] : [forwardParallelism(c)]),
+    forward: (c: tf.backend_util.Conv2DInfo) => (c.inChannels === 1 ? [singleChannelParallelism(c, false)[0]!] : [forwardParallelism(c)]),
     'input gradient': (c: tf.backend_util.Conv2DInfo) => (c.inChannels === 1 ? [singleChannelParallelism(c, true)[1]!] : [inputGradParallelism(c)]),
-    'filter gradient': (c: tf.backend_util.Conv2DInfo) => (c.inChannels === 1 ? singleChannelParallelism(c).slice(1) : filterGradParallelism(c)),
+    'filter gradient': (c: tf.backend_util.Conv2DInfo) => (c.inChannels === 1 ? singleChannelParallelism(c, false).slice(1) : filterGradParallelism(c)),
   };
   const spread: [keyof typeof KERNELS, number[], number, number][] = [
     // [kernel, input shape, output channels, stride], covering every program and variant.

@@ -275,7 +275,10 @@ export function filterGradParallelism(c: ConvInfo): ProgramParallelism[] {
   return [partials, { program: shaderKeyOf(SUM_NAME), invocations: c.filterHeight * c.filterWidth * c.inChannels * c.outChannels, serialLoop: chunks }];
 }
 
-/** Every dispatch of one training step of a convolution these programs cover (the input gradient where one is taken). */
+/**
+ * Every dispatch of one training step of a convolution these programs cover. tfjs takes the input gradient of the
+ * first layer too (the engine's step does not stop it at the image), so it is counted unless `inputGradient` is false.
+ */
 export function convolutionParallelism(c: ConvInfo, inputGradient = true): ProgramParallelism[] {
   return [forwardParallelism(c), ...(inputGradient ? [inputGradParallelism(c)] : []), ...filterGradParallelism(c)];
 }

@@ -48,8 +48,11 @@ export function singleChannelSplit(positions: number): { chunks: number; chunkLe
   return { chunks: Math.ceil(positions / chunkLength), chunkLength };
 }
 
-/** Every dispatch of one training step of the convolution (the input gradient where one is taken). */
-export function singleChannelParallelism(c: ConvInfo, inputGradient = false): ProgramParallelism[] {
+/**
+ * Every dispatch of one training step of the convolution, in order. tfjs takes the input gradient of the first layer
+ * too (the engine's step does not stop it at the image), so it is counted unless `inputGradient` is false.
+ */
+export function singleChannelParallelism(c: ConvInfo, inputGradient = true): ProgramParallelism[] {
   const taps = c.filterHeight * c.filterWidth * c.outChannels;
   const { chunks, chunkLength } = singleChannelSplit(c.batchSize * c.outHeight * c.outWidth);
   return [
@@ -78,7 +81,7 @@ const SHAPE = `
 
 // One invocation per output element: Σ over the window of x · w.
 const forwardProgram = (c: ConvInfo) => {
-  const [p] = singleChannelParallelism(c);
+  const [p] = singleChannelParallelism(c, false);
   return kernelProgram({
     name: 'conv1ch_forward',
     inputs: [{ name: 'X' }, { name: 'W' }],
@@ -138,7 +141,7 @@ const inputGradProgram = (c: ConvInfo) => {
 
 // Per (chunk of output positions, filter element): Σ x · dy over the chunk.
 const filterGradPartials = (c: ConvInfo) => {
-  const p = singleChannelParallelism(c)[1]!;
+  const p = singleChannelParallelism(c, false)[1]!;
   return kernelProgram({
     name: 'conv1ch_filter_grad_partials',
     inputs: [{ name: 'X' }, { name: 'DY' }],
@@ -166,7 +169,7 @@ const filterGradPartials = (c: ConvInfo) => {
 
 // Per filter element: Σ over the chunks' partial sums.
 const filterGradTotals = (c: ConvInfo) => {
-  const p = singleChannelParallelism(c)[2]!;
+  const p = singleChannelParallelism(c, false)[2]!;
   return kernelProgram({
     name: 'conv1ch_filter_grad_totals',
     inputs: [{ name: 'S' }],
