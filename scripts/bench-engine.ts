@@ -8,7 +8,9 @@
 // Per configuration (scripts/lib/engine-bench.ts): images/s and the median steady step; the split by phase (augment,
 // forward + backward, gradient norm with the read of the step's numbers, update; from profiled steps, each phase
 // closed by a one-element read); kernels and GPU dispatches per step by phase; buffer copies; the JavaScript time to
-// record a step; pipelines compiled; GPU bytes a step takes; the adapter. --kernel-times adds the GPU time of every
+// record a step; pipelines compiled; GPU bytes a step takes; the adapter; and every kind of dispatch of one step with
+// its invocations and the longest serial loop one invocation runs, flagging those with fewer than 8,192 invocations
+// that each loop more than 4,096 times (JSON: parallelism_flags). --kernel-times adds the GPU time of every
 // kernel of one step (timestamp queries). --fused both measures each configuration with tfjs ops only and with the
 // engine's fused WebGPU kernels (src/engine/webgpu), one after the other in the same process. Beside it, the same model in PyTorch when a Python with torch is found
 // (scripts/lib/torch-bench.ts): on CUDA when there is one, and on the CPU.
@@ -20,7 +22,7 @@ import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { oneOf, parseCommandLineOrExit, someOf, wholeNumber } from './lib/args';
 import { startDawn, describeAdapter, type Dawn } from './lib/dawn';
 import { ENGINE_CONFIGS, benchConfig, type EngineResult } from './lib/engine-bench';
-import { engineTable, kernelTable } from './lib/engine-report';
+import { engineTable, kernelTable, parallelismReport } from './lib/engine-report';
 import { runTorchBench, type TorchResult } from './lib/torch-bench';
 
 const CONFIG_NAMES = Object.keys(ENGINE_CONFIGS) as (keyof typeof ENGINE_CONFIGS & string)[];
@@ -111,7 +113,11 @@ async function main(): Promise<void> {
   log(`Date:     ${new Date().toISOString().slice(0, 10)}`);
   log('');
   log(engineTable(results, torch));
+  const fusedRunsDiffer = new Set(results.map((r) => r.fused)).size > 1;
   for (const r of results) if (r.kernel_times) log(`\n${r.config}: GPU time by kernel (${r.kernel_times.source})\n\n${kernelTable(r)}`);
+  for (const r of results) {
+    if (r.parallelism) log(`\n${r.config}${fusedRunsDiffer ? (r.fused ? ' (fused)' : ' (tfjs ops)') : ''}: parallelism of one step's dispatches\n\n${parallelismReport(r.parallelism)}`);
+  }
   log(`\nWhole run: ${((Date.now() - started) / 1000).toFixed(0)} s.`);
   if (options.json) {
     console.log(
@@ -119,7 +125,14 @@ async function main(): Promise<void> {
         kind: 'summary',
         backend: options.backend,
         adapter,
-        configs: results.map((r) => ({ config: r.config, fused: r.fused, images_per_sec: r.images_per_sec, step_ms: r.step_ms, dispatches_per_step: r.dispatches_per_step })),
+        configs: results.map((r) => ({
+          config: r.config,
+          fused: r.fused,
+          images_per_sec: r.images_per_sec,
+          step_ms: r.step_ms,
+          dispatches_per_step: r.dispatches_per_step,
+          parallelism_flags: r.parallelism_flags.length,
+        })),
         torch: torch.map((t) => ({ config: t.config, device: t.device, images_per_sec: t.images_per_sec ?? null })),
       }),
     );

@@ -19,6 +19,8 @@ describe('benchConfig on the CPU backend', () => {
     for (const p of PHASES) expect(r.kernels_by_phase[p]).toBeGreaterThan(0);
     // No GPU, so no dispatches to count.
     expect(r.dispatches_per_step).toBeNull();
+    expect(r.parallelism).toBeNull();
+    expect(r.parallelism_flags).toEqual([]);
     expect(r.tensors_flat).toBe(true);
     expect(Number.isFinite(r.final_loss)).toBe(true);
     expect(r.phase_ms.forward_backward).toBeGreaterThan(0);

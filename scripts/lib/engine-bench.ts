@@ -9,6 +9,10 @@ import { compilePipelines, createTrainState, disposeTrainState, settled, trainSt
 import { syntheticImages } from '../../src/engine/synthetic';
 import { gatherBatch } from '../../src/engine/batches';
 import { median, round } from './stats';
+import { groupDispatches, launchedInvocations, namedUniforms, tfjsSerialLoop, tooSerial, type DispatchFields, type DispatchParallelism } from './engine-report';
+import { batchNormParallelism } from '../../src/engine/webgpu/batchNorm';
+import { optimizerParallelism } from '../../src/engine/webgpu/packing';
+import { bufferLimitBytes, type ProgramParallelism } from '../../src/engine/webgpu/limits';
 import '../../src/engine/webgpu/programs';
 
 export interface EngineConfig {
@@ -43,8 +47,29 @@ export function trainConfigFor(c: EngineConfig, optimizer: OptimizerName, seed =
   return config;
 }
 
+/** The fields of a program object the dispatch counter reads (tfjs-webgpu's, and the engine's own). */
+interface ProgramFields {
+  constructor: { name: string };
+  shaderKey?: string;
+  dispatch?: number[];
+  workgroupSize?: number[];
+  uniforms?: string;
+  isVec4?: boolean;
+  splitedDimInner?: number;
+  /** The engine's kernels built with src/engine/webgpu/kernelBuilder.ts say it themselves. */
+  parallelism?: ProgramParallelism;
+}
+
+/** One dispatch of the counted step, before its serial loop is worked out. */
+interface DispatchRecord extends DispatchFields {
+  phase: Phase;
+  /** tfjs-webgpu's class name, or the engine's shader key ('tabclr_bn_normalize'). */
+  program: string;
+  known: ProgramParallelism | null;
+}
+
 interface WebGPUBackendInternals {
-  runWebGPUProgram: (program: { constructor: { name: string }; shaderKey?: string }, ...rest: unknown[]) => unknown;
+  runWebGPUProgram: (program: ProgramFields, inputs?: { shape: number[] }[], dtype?: unknown, uniforms?: { data: number[] }[], ...rest: unknown[]) => unknown;
   pipelineCache: Record<string, unknown>;
   bufferManager: {
     acquireBuffer: (size: number, usage: number, ...rest: unknown[]) => GPUBuffer;
@@ -63,6 +88,7 @@ class Counter {
   bytesAcquired = 0;
   kernelNames = new Map<string, number>();
   programNames = new Map<string, number>();
+  dispatchList: DispatchRecord[] = [];
   private restore: (() => void)[] = [];
 
   install(webgpu: boolean): void {
@@ -80,13 +106,27 @@ class Counter {
     if (!webgpu) return;
     const backend = tf.backend() as unknown as WebGPUBackendInternals;
     const run = backend.runWebGPUProgram;
-    backend.runWebGPUProgram = (program, ...rest) => {
+    backend.runWebGPUProgram = (program, inputs, dtype, uniforms, ...rest) => {
       if (this.active && !tf.env().getBool('WEBGPU_ENGINE_COMPILE_ONLY')) {
         this.dispatches[this.phase] += 1;
         const name = program.constructor.name;
         this.programNames.set(name, (this.programNames.get(name) ?? 0) + 1);
+        // Read before the run: tfjs reshapes a dispatch past the per-dimension limit, and appends to the shader key.
+        this.dispatchList.push({
+          phase: this.phase,
+          program: program.shaderKey?.startsWith('tabclr_') ? program.shaderKey : name,
+          className: name,
+          dispatch: [...(program.dispatch ?? [1, 1, 1])],
+          workgroupSize: [...(program.workgroupSize ?? [1, 1, 1])],
+          uniformDeclaration: program.uniforms,
+          uniformData: uniforms?.map((u) => [...u.data]),
+          inputShapes: inputs?.map((i) => [...i.shape]),
+          isVec4: program.isVec4,
+          splitedDimInner: program.splitedDimInner,
+          known: program.parallelism ?? null,
+        });
       }
-      return run.call(backend, program, ...rest);
+      return run.call(backend, program, inputs, dtype, uniforms, ...rest);
     };
     this.restore.push(() => (backend.runWebGPUProgram = run));
     const manager = backend.bufferManager;
@@ -114,6 +154,7 @@ class Counter {
     this.bytesAcquired = 0;
     this.kernelNames.clear();
     this.programNames.clear();
+    this.dispatchList = [];
   }
 
   uninstall(): void {
@@ -161,6 +202,13 @@ export interface EngineResult {
   copies_per_step: number | null;
   /** JavaScript time to record a step, without the waits for the GPU (median over the steady steps). */
   record_ms: number;
+  /**
+   * The dispatches of one step with fewer than 8,192 invocations that each loop more than 4,096 times (engine-report.ts,
+   * tooSerial): what leaves a GPU idle; empty when none (and off WebGPU).
+   */
+  parallelism_flags: DispatchParallelism[];
+  /** Every kind of dispatch of one step: program, invocations, longest serial loop (null: not known), count, phases. */
+  parallelism: DispatchParallelism[] | null;
   pipelines_compiled: number | null;
   compile_ms: number;
   /** Bytes of the storage buffers a step takes from the pool (tensors made on the GPU in one step). */
@@ -258,6 +306,7 @@ export async function benchConfig(name: string, c: EngineConfig, o: EngineBenchO
     counter.active = false;
     await settled(state.params[0]!.variable);
     const bytesNew = webgpu ? backend.bufferManager.numBytesAllocated - bytesAllocatedBefore : null;
+    const parallelism = webgpu ? groupDispatches(counter.dispatchList.map((d) => resolveDispatch(d, state, o.optimizer, backend.device.limits))) : null;
 
     // Profiled steps for the split.
     const splits: { augmentMs: number; forwardBackwardMs: number; gradNormMs: number; updateMs: number }[] = [];
@@ -301,6 +350,8 @@ export async function benchConfig(name: string, c: EngineConfig, o: EngineBenchO
       dispatches_by_phase: webgpu ? counter.dispatches : null,
       copies_per_step: webgpu ? sum(counter.copies) : null,
       record_ms: round(median(records), 1),
+      parallelism_flags: parallelism ? parallelism.filter(tooSerial) : [],
+      parallelism,
       pipelines_compiled: webgpu ? Object.keys(backend.pipelineCache).length - pipelinesBefore : null,
       compile_ms: round(compileMs, 0),
       gpu_bytes_per_step: webgpu ? counter.bytesAcquired : null,
@@ -317,6 +368,37 @@ export async function benchConfig(name: string, c: EngineConfig, o: EngineBenchO
     counter.uninstall();
     disposeTrainState(state);
   }
+}
+
+/**
+ * The program, invocations and longest serial loop of one dispatch: the engine's kernels say theirs (kernelBuilder.ts);
+ * batch norm's and the optimiser's come from their own functions (batchNormParallelism, optimizerParallelism), matched
+ * by program and workgroups; tfjs-webgpu's from their class and shapes (engine-report.ts, tfjsSerialLoop); the few
+ * other flat programs of the engine from their uniforms, by name. Null where none of these knows the program.
+ */
+function resolveDispatch(d: DispatchRecord, state: TrainState, optimizer: OptimizerName, limits: GPUSupportedLimits) {
+  const out = (invocations: number, serialLoop: number | null) => ({ program: d.program, invocations, serial_loop: serialLoop, phase: d.phase });
+  if (d.known) return out(d.known.invocations, d.known.serialLoop);
+  const launched = launchedInvocations(d);
+  if (!d.program.startsWith('tabclr_')) return out(launched, tfjsSerialLoop(d));
+  const u = namedUniforms(d.uniformDeclaration, d.uniformData);
+  const workgroups = d.dispatch.reduce((a, b) => a * b, 1);
+  const match = (predicted: ProgramParallelism[]) =>
+    predicted.find((p) => p.program === d.program && Math.max(1, Math.ceil(p.invocations / d.workgroupSize[0]!)) === workgroups) ?? null;
+  let found: ProgramParallelism | null = null;
+  if (d.program.startsWith('tabclr_bn_') && u['rows'] && u['channels']) found = match(batchNormParallelism([u['rows'][0]!, u['channels'][0]!]));
+  else if (d.program.startsWith('tabclr_optim_')) {
+    found = match(optimizerParallelism(state.params.map((p) => p.variable.size), optimizer, bufferLimitBytes(limits)));
+  }
+  if (found) return out(found.invocations, found.serialLoop);
+  const one = (name: string) => u[name]?.[0] ?? null;
+  // Flat programs of the engine with no parallelism function of their own (webgpu/globalPoolLayer.ts, augment.ts).
+  const byName: Record<string, number | null> = {
+    tabclr_spatial_mean: one('positions'),
+    tabclr_spatial_mean_grad: 1,
+    tabclr_augment_row_sums: one('side'),
+  };
+  return out(launched, d.program in byName ? byName[d.program]! : null);
 }
 
 /**

@@ -1,0 +1,34 @@
+// bench:engine's parallelism report on WebGPU (Dawn in Node), one step of a small colour convnet4 with the fused
+// kernels: every convolution dispatch is the engine's own and says its parallelism; batch norm's and the optimiser's
+// loops come from their own functions; tfjs-webgpu's matrix products from their uniforms; nothing is flagged.
+// (tfjs-webgpu's own filter gradient, flagged at these sizes, is engine-report.test.ts's: its path compiles a hundred
+// pipelines more, 20 s on SwiftShader.)
+import { describe, expect, it } from 'vitest';
+import { useDawn, withFusedKernels } from '../../src/test/dawn';
+import { benchConfig } from './engine-bench';
+
+useDawn();
+
+const CONFIG = { encoder: 'convnet4', width: 1 / 8, batch: 16, imageSize: 16, channels: 3 } as const;
+const options = { steps: 1, warmup: 0, profiledSteps: 0, optimizer: 'adam', adapter: 'dawn', kernelTimes: false, log: () => {} } as const;
+
+describe('the parallelism report of bench:engine on WebGPU', () => {
+  it('knows the loops of the fused kernels’ step and flags none of its dispatches', async () => {
+    const r = await withFusedKernels(true, () => benchConfig('small', CONFIG, options));
+    const rows = r.parallelism!;
+    expect(r.parallelism_flags).toEqual([]);
+    expect(rows.reduce((a, d) => a + d.count, 0)).toBe(r.dispatches_per_step);
+    const count = (prefix: string) => rows.filter((d) => d.program.startsWith(prefix)).reduce((a, d) => a + d.count, 0);
+    // Forward, input gradient and filter gradient of the 4 layers: tfjs takes the first layer's input gradient too,
+    // though nothing trains on the image.
+    expect(count('tabclr_conv_forward')).toBe(4);
+    expect(count('tabclr_conv_input_grad')).toBe(4);
+    expect(count('tabclr_conv_filter_grad_partials')).toBe(4);
+    expect(count('Conv2D')).toBe(0);
+    for (const d of rows) if (/^tabclr_(conv|bn|optim)_/.test(d.program)) expect(d.serial_loop, d.program).not.toBeNull();
+    // The head's matrix products: loops from the inner dimension tfjs passed them.
+    const matmuls = rows.filter((d) => d.program.startsWith('MatMul'));
+    expect(matmuls.length).toBeGreaterThan(0);
+    for (const d of matmuls) expect(d.serial_loop).toBeGreaterThan(0);
+  }, 120_000);
+});
