@@ -296,25 +296,26 @@ describe('convolutions as implicit matrix products on WebGPU', () => {
 });
 
 describe('the filter gradient’s split of the batch', () => {
-  it('reaches the target number of invocations where the batch has the positions, within the chunk bounds', () => {
-    // The first layer of a colour convnet4 at 128 views of 32 px: 72 tiles over 131,072 positions.
-    expect(filterGradSplit(131_072, 72)).toEqual({ chunks: 456, chunkLength: 288 });
+  it('reaches the target number of invocations where the batch has the positions, in whole rows within the chunk bounds', () => {
+    // The first layer of a colour convnet4 at 128 views of 32 px: 72 tiles over 4,096 rows of 32 positions.
+    expect(filterGradSplit(4096, 32, 72)).toEqual({ chunks: 456, chunkRows: 9 });
     expect(456 * 72).toBeGreaterThanOrEqual(TARGET_INVOCATIONS);
     // ResNet-18's last convolution at 512 views of 32 px: 147,456 tiles already; chunks only to bound the loop.
-    expect(filterGradSplit(512 * 16, 147_456)).toEqual({ chunks: 2, chunkLength: 4096 });
+    expect(filterGradSplit(512 * 4, 4, 147_456)).toEqual({ chunks: 2, chunkRows: 1024 });
     // A tiny batch: one chunk, no second pass.
-    expect(filterGradSplit(64, 36)).toEqual({ chunks: 1, chunkLength: 64 });
-    for (const [positions, tiles] of [
-      [1, 1],
-      [100_000, 1],
-      [5_000_000, 9],
-      [777, 10_000],
+    expect(filterGradSplit(8, 8, 36)).toEqual({ chunks: 1, chunkRows: 8 });
+    for (const [rows, rowLength, tiles] of [
+      [1, 1, 1],
+      [100_000, 1, 1],
+      [5_000_000, 7, 9],
+      [777, 16, 10_000],
+      [3, 5000, 1],
     ]) {
-      const { chunks, chunkLength } = filterGradSplit(positions!, tiles!);
-      expect(chunks * chunkLength).toBeGreaterThanOrEqual(positions!);
-      expect((chunks - 1) * chunkLength).toBeLessThan(positions!);
-      expect(chunkLength).toBeLessThanOrEqual(MAX_CHUNK);
-      if (chunks > 1) expect(chunkLength).toBeGreaterThanOrEqual(MIN_CHUNK / 2);
+      const { chunks, chunkRows } = filterGradSplit(rows!, rowLength!, tiles!);
+      expect(chunks * chunkRows).toBeGreaterThanOrEqual(rows!);
+      expect((chunks - 1) * chunkRows).toBeLessThan(rows!);
+      expect(chunkRows * rowLength!).toBeLessThanOrEqual(Math.max(MAX_CHUNK, rowLength!));
+      if (chunks > 1) expect(chunkRows * rowLength!).toBeGreaterThanOrEqual(Math.min(MIN_CHUNK / 2, rowLength!));
     }
   });
 });

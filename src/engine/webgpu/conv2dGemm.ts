@@ -6,8 +6,8 @@
 //   input gradient   dx[position, ci]   = Σ over (tap, co)        dy[position the tap reaches, co] · w[tap, ci, co]
 //                    4 input positions of one row and stride phase × 4 input channels per invocation
 //   filter gradient  dw[tap, ci, co]    = Σ over output positions x[window of position at tap, ci] · dy[position, co]
-//                    4 input × 4 output channels of one tap per invocation, over one chunk of the positions;
-//                    a second pass adds the chunks' partial tiles
+//                    4 input × 4 output channels of one tap per invocation, over one chunk of the batch's output
+//                    rows; a second pass adds the chunks' partial tiles
 //
 // What they replace: tfjs-webgpu computes a filter gradient with one invocation per weight, each looping over every
 // output position of the batch (the first layer of a colour convnet4 at 128 views: 864 invocations of 131,072
@@ -68,7 +68,7 @@ const CONV = new UniformList([
   'padLeft',
   'invocations',
   'chunks',
-  'chunkLength',
+  'chunkRows',
 ] as const);
 
 /** Short names for the shape uniforms, as the formulas above write them. */
@@ -250,27 +250,30 @@ function inputGradProgram(c: ConvInfo): KernelProgram {
 const filterTiles = (c: ConvInfo) => c.filterHeight * c.filterWidth * ceilDiv(c.inChannels, LANES) * ceilDiv(c.outChannels, LANES);
 
 /**
- * How the filter gradient's reduction over the batch's output positions is split: into `chunks` of `chunkLength`
- * positions, so that the first pass has TARGET_INVOCATIONS invocations where the batch has the positions (a GPU
- * wants tens of thousands in flight), no invocation loops more than MAX_CHUNK times, and no chunk is shorter than
- * MIN_CHUNK (each chunk costs a partial tile to write and to add up).
+ * How the filter gradient's reduction over the batch's output positions is split: into `chunks` of `chunkRows` whole
+ * output rows (an image's row of `rowLength` positions), so that the first pass has TARGET_INVOCATIONS invocations
+ * where the batch has the positions (a GPU wants tens of thousands in flight), no invocation loops over more than
+ * MAX_CHUNK positions, and none over fewer than MIN_CHUNK (each chunk costs a partial tile to write and to add up).
+ * Whole rows, because along a row the tap's valid columns are one range: the loop over them needs no bounds check.
  */
-export function filterGradSplit(positions: number, tiles: number): { chunks: number; chunkLength: number } {
+export function filterGradSplit(rows: number, rowLength: number, tiles: number): { chunks: number; chunkRows: number } {
   const wanted = ceilDiv(TARGET_INVOCATIONS, tiles);
-  const length = Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, ceilDiv(positions, wanted)));
-  const chunks = ceilDiv(positions, length);
+  const fewest = Math.max(1, ceilDiv(MIN_CHUNK, rowLength));
+  const most = Math.max(1, Math.floor(MAX_CHUNK / rowLength));
+  const chunks = ceilDiv(rows, Math.min(most, Math.max(fewest, ceilDiv(rows, wanted))));
   // Even chunks: the same number of chunks, none longer than needed.
-  return { chunks, chunkLength: ceilDiv(positions, chunks) };
+  return { chunks, chunkRows: ceilDiv(rows, chunks) };
 }
+
+const splitOf = (c: ConvInfo) => filterGradSplit(c.batchSize * c.outHeight, c.outWidth, filterTiles(c));
 
 const partialsName = (c: ConvInfo) => `conv_filter_grad_partials_${c.inChannels % 4 === 0 ? 'x4' : 'x1'}_${c.outChannels % 4 === 0 ? 'dy4' : 'dy1'}`;
 const SUM_NAME = 'conv_filter_grad_sum';
 
 /** The filter gradient's dispatches on `c`: the partial tiles, then (past one chunk) their sum, one invocation a weight. */
 export function filterGradParallelism(c: ConvInfo): ProgramParallelism[] {
-  const tiles = filterTiles(c);
-  const { chunks, chunkLength } = filterGradSplit(c.batchSize * c.outHeight * c.outWidth, tiles);
-  const partials = { program: shaderKeyOf(partialsName(c)), invocations: chunks * tiles, serialLoop: chunkLength };
+  const { chunks, chunkRows } = splitOf(c);
+  const partials = { program: shaderKeyOf(partialsName(c)), invocations: chunks * filterTiles(c), serialLoop: chunkRows * c.outWidth };
   if (chunks === 1) return [partials];
   return [partials, { program: shaderKeyOf(SUM_NAME), invocations: c.filterHeight * c.filterWidth * c.inChannels * c.outChannels, serialLoop: chunks }];
 }
@@ -307,29 +310,24 @@ function filterGradPartialsProgram(c: ConvInfo, chunks: number): KernelProgram {
   let co = cob * 4;
   let ky = tap / FW;
   let kx = tap % FW;
-  let start = chunk * uniforms.chunkLength;
-  let stop = min(start + uniforms.chunkLength, N * OH * OW);
-  ${unflatten('start', ['n0', 'oy0', 'ox0'], ['N', 'OH', 'OW'])}
-  // The position's coordinates are carried from one iteration to the next rather than divided out each time.
-  var n = n0;
-  var oy = oy0;
-  var ox = ox0;
+  // The output columns whose window reaches inside the image at this tap: ox · SX − PL + kx in [0, IW).
+  let before = PL - kx;
+  let oxStart = select(0, (before + SX - 1) / SX, before > 0);
+  let last = IW - 1 + PL - kx;
+  let oxStop = select(0, min(OW, last / SX + 1), last >= 0);
+  let rowStart = chunk * uniforms.chunkRows;
+  let rowStop = min(rowStart + uniforms.chunkRows, N * OH);
   ${K.map((k) => `var acc${k} = vec4<f32>(0.0);`).join('\n  ')}
-  for (var p = start; p < stop; p++) {
-    let iy = oy * SY - PT + ky;
-    let ix = ox * SX - PL + kx;
-    let ok = ${inside(['iy', 'ix'], ['IH', 'IW'])};
-    let xv = ${load4('X', xVec4, `select(0, (${flatten(['n', 'iy', 'ix'], ['N', 'IH', 'IW'])}) * CI + ci, ok)`)} * select(0.0, 1.0, ok);
-    let g = ${load4('DY', dyVec4, 'p * CO + co')};
-    ${K.map((k) => `acc${k} += xv[${k}] * g;`).join('\n    ')}
-    ox++;
-    if (ox == OW) {
-      ox = 0;
-      oy++;
-      if (oy == OH) {
-        oy = 0;
-        n++;
-      }
+  for (var r = rowStart; r < rowStop; r++) {
+    let n = r / OH;
+    let iy = (r % OH) * SY - PT + ky;
+    if (iy < 0 || iy >= IH) { continue; }
+    let xRow = (n * IH + iy) * IW;
+    let dyRow = r * OW;
+    for (var ox = oxStart; ox < oxStop; ox++) {
+      let xv = ${load4('X', xVec4, '(xRow + ox * SX - PL + kx) * CI + ci')};
+      let g = ${load4('DY', dyVec4, '(dyRow + ox) * CO + co')};
+      ${K.map((k) => `acc${k} += xv[${k}] * g;`).join('\n      ')}
     }
   }
   let out = chunk * FH * FW * CI * CO + (tap * CI + ci) * CO + co;
@@ -354,7 +352,7 @@ function filterGradSumProgram(size: number, chunks: number): KernelProgram {
 
 // ---------------------------------------------------------------------------------------------------- kernels
 
-function uniforms(c: ConvInfo, invocations: number, chunks = 1, chunkLength = 0) {
+function uniforms(c: ConvInfo, invocations: number, chunks = 1, chunkRows = 0) {
   return CONV.values({
     batch: c.batchSize,
     inHeight: c.inHeight,
@@ -371,7 +369,7 @@ function uniforms(c: ConvInfo, invocations: number, chunks = 1, chunkLength = 0)
     padLeft: c.padInfo.left,
     invocations,
     chunks,
-    chunkLength,
+    chunkRows,
   });
 }
 
@@ -425,9 +423,9 @@ function filterGrad({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | nul
   if (!isFloat(x, dy)) return null;
   const c = convInfo(attrs, x!.shape, attrs['filterShape'] as number[]);
   if (!coveredConvolution(c)) return null;
-  const { chunks, chunkLength } = filterGradSplit(c.batchSize * c.outHeight * c.outWidth, filterTiles(c));
+  const { chunks, chunkRows } = splitOf(c);
   const partialsProgram = filterGradPartialsProgram(c, chunks);
-  const partials = runKernel(backend, partialsProgram, [x!, dy!], uniforms(c, partialsProgram.parallelism.invocations, chunks, chunkLength));
+  const partials = runKernel(backend, partialsProgram, [x!, dy!], uniforms(c, partialsProgram.parallelism.invocations, chunks, chunkRows));
   if (chunks === 1) return { dataId: partials.dataId, shape: c.filterShape, dtype: 'float32' };
   const size = c.filterHeight * c.filterWidth * c.inChannels * c.outChannels;
   const total = runKernel(backend, filterGradSumProgram(size, chunks), [partials], uniforms(c, size, chunks));
