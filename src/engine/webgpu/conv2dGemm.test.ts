@@ -295,6 +295,37 @@ describe('convolutions as implicit matrix products on WebGPU', () => {
   });
 });
 
+describe('parallelism at the batches and image sizes of real runs', () => {
+  // Too serial, as bench:engine flags it: more than 4,096 iterations in each invocation of a dispatch of fewer than 8,192.
+  const tooSerial = (p: ProgramParallelism) => p.serialLoop > 4096 && p.invocations < 8192;
+  for (const [encoder, batch, imageSize] of [
+    ['convnet4', 256, 32],
+    ['resnet18', 256, 32],
+    ['convnet4', 512, 96],
+    ['resnet18', 512, 96],
+  ] as const) {
+    it(`${encoder}, batch ${batch} of ${imageSize} px, one and three channels: no convolution dispatch too serial`, () => {
+      const programs: ProgramParallelism[] = [];
+      for (const channels of [1, 3] as Channels[]) {
+        const model = createEncoder({ encoder, width: 1, imageSize, channels }, 1);
+        model.layers
+          .filter((l) => l.getClassName() === 'Conv2D')
+          .forEach((layer, i) => {
+            const input = (layer.input as tf.SymbolicTensor).shape as number[];
+            const kernel = (layer.getWeights()[0] as tf.Tensor).shape as [number, number, number, number];
+            const stride = (layer.getConfig() as { strides: number[] }).strides[0]!;
+            const c = tf.backend_util.computeConv2DInfo([2 * batch, input[1]!, input[2]!, input[3]!], kernel, stride, 1, 'same');
+            programs.push(...(c.inChannels === 1 ? singleChannelParallelism(c) : [forwardParallelism(c), ...(i > 0 ? [inputGradParallelism(c)] : []), ...filterGradParallelism(c)]));
+          });
+        model.dispose();
+      }
+      expect(programs.filter(tooSerial)).toEqual([]);
+      // The longest loop anywhere: a chunk of rows of the filter gradient (at most 4,096 positions) or √positions.
+      expect(Math.max(...programs.map((p) => p.serialLoop))).toBeLessThanOrEqual(4096);
+    });
+  }
+});
+
 describe('the filter gradient’s split of the batch', () => {
   it('reaches the target number of invocations where the batch has the positions, in whole rows within the chunk bounds', () => {
     // The first layer of a colour convnet4 at 128 views of 32 px: 72 tiles over 4,096 rows of 32 positions.

@@ -6,7 +6,7 @@
 // no workgroup memory, no barriers: see that file for why) but may read inputs four floats at a time.
 import * as tf from '@tensorflow/tfjs';
 import type { ProgramParallelism } from './limits';
-import type { FlatProgram, ProgramUniform, WebGPUBackendInternals } from './programs';
+import { assertBufferFits, type FlatProgram, type ProgramUniform, type WebGPUBackendInternals } from './programs';
 
 /** Invocations per workgroup, as FlatProgram has them. */
 export const WORKGROUP_SIZE = 64;
@@ -176,8 +176,12 @@ export function kernelProgram(spec: KernelSpec): KernelProgram {
   return new Named(spec);
 }
 
-/** Runs a kernel on flat views of its inputs; the result (a float32 [outputSize]) belongs to the caller. */
+/**
+ * Runs a kernel on flat views of its inputs; the result (a float32 [outputSize]) belongs to the caller. An output past
+ * the device's buffer limit is refused first, as runProgramInfo refuses one (limits.ts says why).
+ */
 export function runKernel(backend: WebGPUBackendInternals, program: KernelProgram, inputs: tf.TensorInfo[], uniforms: ProgramUniform[]): tf.TensorInfo {
+  assertBufferFits(backend, program.outputShape[0]!, `the output of ${program.shaderKey}`);
   const flat = inputs.map((t) => ({ dataId: t.dataId, shape: [t.shape.reduce((a, b) => a * b, 1)], dtype: t.dtype }));
   return backend.runWebGPUProgram(program as unknown as FlatProgram, flat, 'float32', uniforms);
 }
