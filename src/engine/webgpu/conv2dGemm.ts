@@ -14,10 +14,12 @@
 // iterations, where a GPU wants tens of thousands in flight), the input gradient with one invocation per input value
 // (1 or 2 × 4 values when channels allow), and the forward pass as a tiled matrix product in workgroup memory.
 //
-// Flat, not tiled in workgroup memory: see programs.ts (SwiftShader, the software adapter the tests and CI run on,
-// runs a barrier by switching between invocations); BENCHMARKS.md ("Convolutions as implicit matrix products") has
-// the measurements behind that choice for these programs. Four channels at a time is a vec4: read as one where the
-// channel count is a multiple of four, else as four floats whose lanes past the last channel are never stored.
+// Flat, not tiled in workgroup memory, on every adapter: a forward pass with 32 × 32 tiles in workgroup memory (two
+// barriers every 16 inner steps) ran 1.1–1.3 times slower on SwiftShader, the software adapter the tests and CI run
+// on (it runs a barrier by switching between invocations: programs.ts); a GPU would likely prefer the tiled one, but
+// none was available to show it (measured while writing this; not yet in BENCHMARKS.md). Four channels at a time
+// is a vec4: read as one where the channel count is a multiple of four, else as four floats whose lanes past the
+// last channel are never stored.
 //
 // Registered like singleChannelConv.ts: it wraps tfjs-webgpu's Conv2D, FusedConv2D, Conv2DBackpropInput and
 // Conv2DBackpropFilter when the fused kernels start, and hands what it does not cover (one input channel, which
