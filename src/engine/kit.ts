@@ -5,5 +5,6 @@ import { createEncoder } from './encoders';
 import { createMlp } from './head';
 import type { EngineKit } from './methods/method';
 import { l2Normalize } from './normalize';
+import { fusedNtXent } from './webgpu/ntXent';
 
-export const engineKit: EngineKit = { tf, mlp: createMlp, encoder: createEncoder, l2Normalize };
+export const engineKit: EngineKit = { tf, mlp: createMlp, encoder: createEncoder, l2Normalize, fusedNtXent };

@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll } from 'vitest';
 import { startDawn, type Dawn } from '../../scripts/lib/dawn';
+import type { ProgramParallelism } from '../engine/webgpu/limits';
 
 export function useDawn(): { readonly dawn: Dawn } {
   const holder: { dawn: Dawn | null } = { dawn: null };
@@ -55,6 +56,47 @@ export async function countDispatches<T>(fn: () => T | Promise<T>): Promise<{ re
   try {
     const result = await fn();
     return { result, count, byProgram };
+  } finally {
+    backend.runWebGPUProgram = run;
+  }
+}
+
+/** Runs fn with the device's maxComputeWorkgroupsPerDimension, as tfjs-webgpu reads it, at `limit`. */
+export async function withWorkgroupLimit<T>(limit: number, fn: () => Promise<T>): Promise<T> {
+  const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+  const own = Object.getOwnPropertyDescriptor(device, 'limits');
+  const real = device.limits;
+  Object.defineProperty(device, 'limits', { value: { ...limitsRecord(real), maxComputeWorkgroupsPerDimension: limit }, configurable: true });
+  try {
+    return await fn();
+  } finally {
+    if (own) Object.defineProperty(device, 'limits', own);
+    else delete (device as unknown as { limits?: unknown }).limits;
+  }
+}
+
+function limitsRecord(limits: GPUSupportedLimits): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k in limits) out[k] = (limits as unknown as Record<string, number>)[k]!;
+  return out;
+}
+
+export interface Dispatched extends ProgramParallelism {
+  dispatch: number[];
+}
+
+/** The programs built here that run while fn runs, with their parallelism and the dispatch tfjs made of them. */
+export async function recordDispatches<T>(fn: () => Promise<T>): Promise<{ result: T; programs: Dispatched[] }> {
+  const backend = tf.backend() as unknown as { runWebGPUProgram: (p: { parallelism?: ProgramParallelism; dispatch: number[] }, ...rest: unknown[]) => unknown };
+  const run = backend.runWebGPUProgram;
+  const programs: Dispatched[] = [];
+  backend.runWebGPUProgram = (p, ...rest) => {
+    const out = run.call(backend, p, ...rest);
+    if (p.parallelism) programs.push({ ...p.parallelism, dispatch: [...p.dispatch] });
+    return out;
+  };
+  try {
+    return { result: await fn(), programs };
   } finally {
     backend.runWebGPUProgram = run;
   }

@@ -72,6 +72,11 @@ export interface EngineKit {
   /** The run's encoder architecture, freshly initialised (a target network's copy). */
   encoder(model: ModelConfig, seed: number): tfjs.LayersModel;
   l2Normalize<T extends tfjs.Tensor>(x: T): T;
+  /**
+   * NT-Xent and its contrastive accuracy over the 2N rows of z (view 1's first) as one fused kernel with its gradient
+   * (webgpu/ntXent.ts); null where it cannot run, and the method uses tfjs ops (simclr.ts ntXentParts).
+   */
+  fusedNtXent(z: tfjs.Tensor2D, temperature: number): { loss: tfjs.Scalar; contrastiveAcc: tfjs.Scalar } | null;
 }
 
 export interface MlpOptions {

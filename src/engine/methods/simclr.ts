@@ -111,7 +111,7 @@ export const simclr = defineMethod({
         // Both views through the encoder as one batch of 2N, so batch norm sees both (the reference's global BN).
         const h = encoder.apply(views, { training: true }) as tfjs.Tensor2D;
         const z = head.apply(h, { training: true }) as tfjs.Tensor2D;
-        const parts = ntXentParts(kit, z.slice([0, 0], [n, -1]), z.slice([n, 0], [n, -1]), temperature);
+        const parts = kit.fusedNtXent(z, temperature) ?? ntXentParts(kit, z.slice([0, 0], [n, -1]), z.slice([n, 0], [n, -1]), temperature);
         return { loss: parts.loss, projections: z, diagnostics: { contrastiveAcc: parts.contrastiveAcc } };
       },
     };

@@ -4,7 +4,7 @@
 // index path tfjs-webgpu compiles for a dispatch of more than 65,535 workgroups.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { countDispatches, useDawn, withFusedKernels } from '../../test/dawn';
+import { countDispatches, recordDispatches, useDawn, withFusedKernels, withWorkgroupLimit } from '../../test/dawn';
 import { createEncoder } from '../encoders';
 import type { Channels, EncoderName } from '../config';
 import { Random } from '../random';
@@ -350,47 +350,6 @@ describe('the filter gradient’s split of the batch', () => {
     }
   });
 });
-
-/** Runs fn with the device's maxComputeWorkgroupsPerDimension, as tfjs-webgpu reads it, at `limit`. */
-async function withWorkgroupLimit<T>(limit: number, fn: () => Promise<T>): Promise<T> {
-  const device = (tf.backend() as unknown as { device: GPUDevice }).device;
-  const own = Object.getOwnPropertyDescriptor(device, 'limits');
-  const real = device.limits;
-  Object.defineProperty(device, 'limits', { value: { ...limitsRecord(real), maxComputeWorkgroupsPerDimension: limit }, configurable: true });
-  try {
-    return await fn();
-  } finally {
-    if (own) Object.defineProperty(device, 'limits', own);
-    else delete (device as unknown as { limits?: unknown }).limits;
-  }
-}
-
-function limitsRecord(limits: GPUSupportedLimits): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const k in limits) out[k] = (limits as unknown as Record<string, number>)[k]!;
-  return out;
-}
-
-interface Dispatched extends ProgramParallelism {
-  dispatch: number[];
-}
-
-/** The programs built here that run while fn runs, with their parallelism and the dispatch tfjs made of them. */
-async function recordDispatches<T>(fn: () => Promise<T>): Promise<{ result: T; programs: Dispatched[] }> {
-  const backend = tf.backend() as unknown as { runWebGPUProgram: (p: { parallelism?: ProgramParallelism; dispatch: number[] }, ...rest: unknown[]) => unknown };
-  const run = backend.runWebGPUProgram;
-  const programs: Dispatched[] = [];
-  backend.runWebGPUProgram = (p, ...rest) => {
-    const out = run.call(backend, p, ...rest);
-    if (p.parallelism) programs.push({ ...p.parallelism, dispatch: [...p.dispatch] });
-    return out;
-  };
-  try {
-    return { result: await fn(), programs };
-  } finally {
-    backend.runWebGPUProgram = run;
-  }
-}
 
 function maxAbsoluteDifference(a: Float32Array, b: Float32Array): number {
   expect(a.length).toBe(b.length);
