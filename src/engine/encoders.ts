@@ -1,7 +1,7 @@
 // Encoders f(·): image → representation h (the pooled feature vector users keep).
 import * as tf from '@tensorflow/tfjs';
 import type { EncoderName, InitScheme, ModelConfig } from './config';
-import { convBnRelu, denseKernel, globalAveragePool, scaledWidth, torchBias } from './layers';
+import { convBnRelu, denseKernel, globalAveragePool, relu, scaledWidth, torchBias } from './layers';
 import { Random } from './random';
 
 export const ENCODER_NAMES: readonly EncoderName[] = ['convnet4', 'resnet18'];
@@ -47,7 +47,7 @@ function basicBlock(x: tf.SymbolicTensor, name: string, filters: number, strides
   // Zero-init of the last BN's gamma makes each block start as the identity (Goyal et al. 2017; SimCLR resnet.py).
   y = convBnRelu(y, `${name}_2`, filters, { relu: false, zeroGamma: true, init }, rng);
   const sum = tf.layers.add({ name: `${name}_add` }).apply([y, shortcut]) as tf.SymbolicTensor;
-  return tf.layers.reLU({ name: `${name}_relu` }).apply(sum) as tf.SymbolicTensor;
+  return relu(`${name}_relu`).apply(sum) as tf.SymbolicTensor;
 }
 
 /** ResNet-18 in its small-image form (SimCLR's CIFAR variant): a 3×3 stride-1 stem and no max-pool. */

@@ -1,7 +1,7 @@
 // Heads on the representation: MLPs (projections, predictors) and the optional entropy head.
 import * as tf from '@tensorflow/tfjs';
 import type { MlpOptions } from './methods/method';
-import { batchNorm, denseKernel, glorotUniform, torchBias } from './layers';
+import { batchNorm, denseKernel, glorotUniform, relu, torchBias } from './layers';
 import { Random } from './random';
 
 /**
@@ -32,7 +32,7 @@ export function createMlp(options: MlpOptions): tf.LayersModel {
       })
       .apply(x) as tf.SymbolicTensor;
     if (bn) x = batchNorm(`${layerPrefix}${i + 1}_bn`).apply(x) as tf.SymbolicTensor;
-    if (!last) x = tf.layers.reLU({ name: `${layerPrefix}${i + 1}_relu` }).apply(x) as tf.SymbolicTensor;
+    if (!last) x = relu(`${layerPrefix}${i + 1}_relu`).apply(x) as tf.SymbolicTensor;
   });
   return tf.model({ inputs: input, outputs: x, name });
 }

@@ -4,6 +4,7 @@ import type { InitScheme } from './config';
 import type { Random } from './random';
 import { FusedBatchNormalization } from './webgpu/batchNormLayer';
 import { FusedGlobalAveragePooling2D } from './webgpu/globalPoolLayer';
+import { FusedReLU } from './webgpu/reluLayer';
 // A grayscale encoder's first convolution runs as flat programs on WebGPU (it wraps tfjs's convolution kernels).
 import './webgpu/singleChannelConv';
 // Every other convolution runs as implicit matrix products on WebGPU (it wraps them too).
@@ -64,6 +65,11 @@ export function globalAveragePool(name: string): tf.layers.Layer {
   return new FusedGlobalAveragePooling2D({ name });
 }
 
+/** tfjs-layers' ReLU; on WebGPU one program each way (webgpu/reluLayer.ts). */
+export function relu(name: string): tf.layers.Layer {
+  return new FusedReLU({ name });
+}
+
 /** conv (no bias: batch norm follows) → batch norm → optional ReLU. */
 export function convBnRelu(
   x: tf.SymbolicTensor,
@@ -82,7 +88,7 @@ export function convBnRelu(
     kernelInitializer: convKernel(options.init ?? 'torch', rng),
   });
   let y = batchNorm(`${name}_bn`, { zeroGamma: options.zeroGamma }).apply(conv.apply(x)) as tf.SymbolicTensor;
-  if (options.relu ?? true) y = tf.layers.reLU({ name: `${name}_relu` }).apply(y) as tf.SymbolicTensor;
+  if (options.relu ?? true) y = relu(`${name}_relu`).apply(y) as tf.SymbolicTensor;
   return y;
 }
 

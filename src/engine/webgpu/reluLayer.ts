@@ -1,0 +1,94 @@
+// tfjs-layers' ReLU with one program each way on WebGPU: y = max(x, 0) forward, dx = dy where y > 0 backward, instead
+// of tfjs's Relu forward and its gradient as three ops (Step, Cast, Multiply; two dispatches). Everywhere else (CPU,
+// WebGL, the flag off, a maxValue) exactly the tfjs layer; same class name and config, so saved models do not change.
+import * as tf from '@tensorflow/tfjs';
+import { UniformList, guard, kernelProgram, runKernel, type KernelArgs, type ProgramParallelism } from './kernelBuilder';
+import { fusedBackend } from './programs';
+
+export const RELU = 'TabclrRelu';
+export const RELU_GRAD = 'TabclrReluGrad';
+
+const SIZES = new UniformList(['size'] as const);
+
+const forwardProgram = (size: number) =>
+  kernelProgram({
+    name: 'relu',
+    inputs: [{ name: 'X' }],
+    outputSize: size,
+    uniforms: SIZES.declaration,
+    invocations: size,
+    serialLoop: 1,
+    body: `${guard('index', 'uniforms.size')}
+  let x = X[index];
+  // tfjs-webgpu's own formula: a NaN stays NaN where the compiler keeps NaNs (max(x, 0) may give 0).
+  result[index] = select(x, 0.0, x < 0.0);`,
+  });
+
+// The gradient through the output, as tfjs's Relu_grad takes it through the input: y > 0 exactly where x > 0.
+const gradProgram = (size: number) =>
+  kernelProgram({
+    name: 'relu_grad',
+    inputs: [{ name: 'Y' }, { name: 'DY' }],
+    outputSize: size,
+    uniforms: SIZES.declaration,
+    invocations: size,
+    serialLoop: 1,
+    body: `${guard('index', 'uniforms.size')}
+  let y = Y[index];
+  // As tfjs's Step does, a NaN passes through where the compiler keeps NaNs.
+  result[index] = select(select(0.0, DY[index], y > 0.0), y, y != y);`,
+  });
+
+/** The two dispatches of one ReLU of `size` values, forward then backward. */
+export function reluParallelism(size: number): ProgramParallelism[] {
+  return [forwardProgram(size).parallelism, gradProgram(size).parallelism];
+}
+
+const sized = (info: tf.TensorInfo, shape: number[]): tf.TensorInfo => ({ dataId: info.dataId, shape, dtype: 'float32' });
+
+if (!tf.getKernel(RELU, 'webgpu')) {
+  tf.registerKernel({
+    kernelName: RELU,
+    backendName: 'webgpu',
+    kernelFunc: (({ inputs, backend }: KernelArgs) => {
+      const x = inputs['x']!;
+      const size = x.shape.reduce((a, b) => a * b, 1);
+      return sized(runKernel(backend, forwardProgram(size), [x], SIZES.values({ size })), x.shape);
+    }) as unknown as tf.KernelFunc,
+  });
+  tf.registerKernel({
+    kernelName: RELU_GRAD,
+    backendName: 'webgpu',
+    kernelFunc: (({ inputs, backend }: KernelArgs) => {
+      const { y, dy } = inputs as Record<string, tf.TensorInfo>;
+      const size = y!.shape.reduce((a, b) => a * b, 1);
+      return sized(runKernel(backend, gradProgram(size), [y!, dy!], SIZES.values({ size })), y!.shape);
+    }) as unknown as tf.KernelFunc,
+  });
+  tf.registerGradient({
+    kernelName: RELU,
+    outputsToSave: [true],
+    gradFunc: (dy, saved) => {
+      const [y] = saved as [tf.Tensor];
+      return { x: () => tf.engine().runKernel(RELU_GRAD, { y, dy: dy as tf.Tensor }, {}) as tf.Tensor };
+    },
+  });
+}
+
+type ReLULayer = ReturnType<typeof tf.layers.reLU>;
+type ReLUArgs = NonNullable<Parameters<typeof tf.layers.reLU>[0]>;
+type Kwargs = Parameters<ReLULayer['call']>[1];
+
+const ReLUBase = tf.layers.reLU({}).constructor as new (args?: ReLUArgs) => ReLULayer;
+
+export class FusedReLU extends ReLUBase {
+  static className = 'ReLU';
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
+    const input = Array.isArray(inputs) ? inputs[0]! : inputs;
+    const maxValue = (this as unknown as { maxValue?: number | null }).maxValue;
+    if (maxValue == null && input.dtype === 'float32' && fusedBackend()) return tf.engine().runKernel(RELU, { x: input }, {}) as tf.Tensor;
+    return super.call(inputs, kwargs);
+  }
+}
+tf.serialization.registerClass(FusedReLU as unknown as tf.serialization.SerializableConstructor<FusedReLU>);
