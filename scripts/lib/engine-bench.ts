@@ -2,6 +2,7 @@
 // backend that is set: where a step's time goes, and how many kernels and GPU dispatches it takes, by phase.
 // Pure of browsers and of the command line, so that `npm run pack:gpu` bundles it into one file with Node and Dawn.
 import * as tf from '@tensorflow/tfjs';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { defaultTrainConfig, type Channels, type EncoderName, type OptimizerName, type TrainConfig } from '../../src/engine/config';
 import { stepFlops } from '../../src/engine/flops';
 import { Random } from '../../src/engine/random';
@@ -200,8 +201,15 @@ export interface EngineResult {
   dispatches_by_phase: ByPhase | null;
   /** Buffer-to-buffer copies (uploads, read-backs, packing): commands, but no shader runs. */
   copies_per_step: number | null;
-  /** JavaScript time to record a step, without the waits for the GPU (median over the steady steps). */
+  /**
+   * JavaScript time to record a step, without the waits for the GPU and without the garbage collector's pauses that
+   * fell inside it (median over the steady steps). In Node the wait for the GPU polls Dawn from the event loop, which
+   * makes tens of megabytes of garbage a step (a browser waits in its GPU process); collecting it lands in whatever
+   * JavaScript runs next, usually the recording of the update, where it is no cost of recording.
+   */
   record_ms: number;
+  /** The garbage collector's pauses inside the recording windows, per steady step (mean): what record_ms leaves out. */
+  record_gc_ms: number;
   /**
    * The dispatches of one step with fewer than 8,192 invocations that each loop more than 4,096 times (engine-report.ts,
    * tooSerial): what leaves a GPU idle; empty when none (and off WebGPU).
@@ -280,17 +288,31 @@ export async function benchConfig(name: string, c: EngineConfig, o: EngineBenchO
 
     // Steady steps, back to back as the worker runs them; the phase marks give the recording time.
     const starts: number[] = [];
-    const records: number[] = [];
+    const windows: [number, number][][] = [];
+    const pauses: { start: number; end: number }[] = [];
+    const observer = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) pauses.push({ start: e.startTime, end: e.startTime + e.duration });
+    });
+    observer.observe({ entryTypes: ['gc'] });
     let loss = NaN;
     for (let i = 0; i < o.steps; i++) {
       const marks = new Map<StepPhase, number>();
       starts.push(performance.now());
       const m = await step({ onPhase: (p) => marks.set(p, performance.now()) });
       loss = m.loss;
-      records.push(marks.get('wait')! - marks.get('augment')! + (marks.get('end')! - marks.get('update')!));
+      windows.push([
+        [marks.get('augment')!, marks.get('wait')!],
+        [marks.get('update')!, marks.get('end')!],
+      ]);
     }
     await settled(state.params[0]!.variable);
     starts.push(performance.now());
+    // The observer reports pauses after they end: let it deliver the last ones.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    observer.disconnect();
+    const overlap = (a: number, b: number) => pauses.reduce((sum, p) => sum + Math.max(0, Math.min(b, p.end) - Math.max(a, p.start)), 0);
+    const gcInRecords = windows.map((w) => w.reduce((sum, [a, b]) => sum + overlap(a, b), 0));
+    const records = windows.map((w, i) => w.reduce((sum, [a, b]) => sum + (b - a), 0) - gcInRecords[i]!);
     const stepMs = starts.slice(1).map((t, i) => t - starts[i]!);
     o.log(`${name}: steady steps (ms): ${stepMs.map((v) => v.toFixed(0)).join(', ')}`);
 
@@ -350,6 +372,7 @@ export async function benchConfig(name: string, c: EngineConfig, o: EngineBenchO
       dispatches_by_phase: webgpu ? counter.dispatches : null,
       copies_per_step: webgpu ? sum(counter.copies) : null,
       record_ms: round(median(records), 1),
+      record_gc_ms: round(gcInRecords.reduce((a, b) => a + b, 0) / Math.max(1, gcInRecords.length), 1),
       parallelism_flags: parallelism ? parallelism.filter(tooSerial) : [],
       parallelism,
       pipelines_compiled: webgpu ? Object.keys(backend.pipelineCache).length - pipelinesBefore : null,
