@@ -10,6 +10,7 @@ import { normalisedStd } from './normalize';
 import { createOptimizer, learningRateAt, type Optimizer, type PreparedUpdate, type TrainableParam } from './optim';
 import { Random } from './random';
 import { withOnePixelDraws, withoutTexturePooling } from './webgl/onePixelDraws';
+import { stackScalars } from './webgpu/programs';
 
 export interface StepMetrics {
   /** The step just taken, counting from 1. */
@@ -195,7 +196,7 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
     update = state.optimizer.prepare(computed.grads);
     // One read-back for every number: the objective, the method's loss, the spread, the entropy, the gradient norm,
     // then the method's diagnostics in its order.
-    const packed = tf.stack([
+    const packed = stackScalars([
       value,
       diagnostics.methodLoss,
       diagnostics.embeddingStd,

@@ -1,5 +1,6 @@
 // The fused batch norm against tfjs-layers' own, on WebGPU (Dawn in Node): the same output, moving statistics and
-// gradients (x, gamma, beta) to float32 tolerance, for convolution and dense shapes; in 3 programs forward, 3 back,
+// gradients (x, gamma, beta) to float32 tolerance, for convolution and dense shapes; in 3 programs forward, 3 back (2 each
+// way for a layer of at most DIRECT_ROWS rows),
 // and one more each way (the middle pass over groups of chunks) past DIRECT_CHUNKS chunks of rows.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
@@ -89,8 +90,35 @@ describe('fused batch norm on WebGPU', () => {
     expect(batchNormGeometry([6, 7, 5, 8]).perGroup).toBe(0);
     expect(batchNormGeometry([32, 28, 28, 1]).perGroup).toBeGreaterThan(0);
     // 41 · 23 · 23 = 21,689 rows: 339 chunks of 64 (the last of 57 rows), in 18 groups of 19 (the last of 16).
-    expect(batchNormGeometry([41, 23, 23, 3])).toEqual({ rows: 21689, channels: 3, chunks: 339, perGroup: 19, groups: 18 });
+    expect(batchNormGeometry([41, 23, 23, 3])).toEqual({ rows: 21689, channels: 3, direct: false, chunks: 339, perGroup: 19, groups: 18 });
+    // A head's batch and a late convolution of a small batch: one invocation per channel over every row.
+    expect(batchNormGeometry([32, 96]).direct).toBe(true);
+    expect(batchNormGeometry([16, 3, 3, 12]).direct).toBe(true);
+    expect(batchNormGeometry([8, 6, 6, 16]).direct).toBe(false);
     expect(batchNormGeometry([20, 40, 40, 2]).chunks).toBeGreaterThan(DIRECT_CHUNKS);
+  });
+
+  it('runs 2 programs each way for a small layer, and leaks nothing', async () => {
+    const rng = new Random(8);
+    const x = randomTensor([32, 96], rng);
+    await run(true, x, x, 1);
+    const before = tf.memory().numTensors;
+    const { byProgram } = await withFusedKernels(true, () =>
+      countDispatches(async () => {
+        const layer = batchNorm('count_bn_direct');
+        layer.build(x.shape);
+        const [gamma, beta] = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+        const { value, grads } = tf.variableGrads(() => tf.sum(layer.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, [gamma!, beta!]);
+        await value.data();
+        tf.dispose([value, ...Object.values(grads)]);
+        for (const w of layer.weights) w.dispose();
+      }),
+    );
+    const fused = [...byProgram].filter(([name]) => name.startsWith('tabclr_bn_'));
+    expect(fused.map(([name]) => name)).toEqual(batchNormParallelism(x.shape).map((p) => p.program));
+    expect(fused.map(([name]) => name)).toEqual(['tabclr_bn_moments_direct', 'tabclr_bn_normalize', 'tabclr_bn_grad_direct', 'tabclr_bn_grad_input']);
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
   });
 
   it('runs 3 programs forward and 3 backward, and leaks nothing', async () => {

@@ -9,8 +9,11 @@
 // The per-channel stage runs one invocation per channel: over many chunks (512 views of 96 px are 74,000 chunks of 64
 // rows) that is one long dependent loop while the GPU idles, so past DIRECT_CHUNKS chunks a middle pass first combines
 // groups of about √chunks chunks, one invocation per group and channel (batchNormGeometry, batchNormParallelism).
+// A small layer (at most DIRECT_ROWS rows: a head's batch, a late convolution of a small batch) has too few rows for
+// chunks to be worth a dispatch: one invocation per channel reads them all, and each way takes one dispatch fewer.
 import * as tf from '@tensorflow/tfjs';
 import type { ProgramParallelism } from './limits';
+import { kernelProgram, runKernel, type KernelProgram } from './kernelBuilder';
 import { flatProgram, copyRegions, fusedBackend, runProgramInfo, splitRows, uninitialisedInfo, type ProgramUniform, type WebGPUBackendInternals } from './programs';
 
 /** Rows one invocation reduces: enough invocations for a GPU, few enough partial rows to add up. */
@@ -21,6 +24,9 @@ const ROWS_PER_CHUNK = 64;
  * dispatch fewer, which small layers on a GPU feel most); beyond, it reads the groups of a middle pass.
  */
 export const DIRECT_CHUNKS = 256;
+
+/** Up to this many rows one invocation per channel reduces them all (two programs each way, not three). */
+export const DIRECT_ROWS = 256;
 
 const SIZES = 'rows : i32, channels : i32, rowsPerChunk : i32, chunks : i32,';
 
@@ -108,6 +114,60 @@ const momentsTotals = (channels: number) =>
   result[2 * uniforms.channels + index] = mm - (mm - mean) * uniforms.decay;
   result[3 * uniforms.channels + index] = mv - (mv - variance) * uniforms.decay;`,
   );
+
+// A small layer's statistics, one invocation per channel over every row: what the partials and totals programs
+// compute together, [mean, variance, new moving mean, new moving variance] each `channels` long.
+const momentsDirect = (rows: number, channels: number): KernelProgram =>
+  kernelProgram({
+    name: 'bn_moments_direct',
+    inputs: [{ name: 'X' }, { name: 'MM' }, { name: 'MV' }],
+    outputSize: 4 * channels,
+    uniforms: `${SIZES} decay : f32,`,
+    invocations: channels,
+    serialLoop: 2 * rows,
+    body: `if (index >= uniforms.channels) { return; }
+  // Summed about the first row, so that a large offset (activations around 50) costs no precision in the sum.
+  let shift = X[index];
+  var sum = 0.0;
+  for (var r = 0; r < uniforms.rows; r++) { sum += X[r * uniforms.channels + index] - shift; }
+  let mean = shift + sum / f32(uniforms.rows);
+  var m2 = 0.0;
+  for (var r = 0; r < uniforms.rows; r++) {
+    let d = X[r * uniforms.channels + index] - mean;
+    m2 += d * d;
+  }
+  let variance = m2 / f32(uniforms.rows);
+  let mm = MM[index];
+  let mv = MV[index];
+  result[index] = mean;
+  result[uniforms.channels + index] = variance;
+  result[2 * uniforms.channels + index] = mm - (mm - mean) * uniforms.decay;
+  result[3 * uniforms.channels + index] = mv - (mv - variance) * uniforms.decay;`,
+  });
+
+// A small layer's [Σdy | Σdy·x̂], one invocation per channel over every row.
+const gradDirect = (rows: number, channels: number): KernelProgram =>
+  kernelProgram({
+    name: 'bn_grad_direct',
+    inputs: [{ name: 'X' }, { name: 'DY' }, { name: 'S' }],
+    outputSize: 2 * channels,
+    uniforms: `${SIZES} epsilon : f32,`,
+    invocations: channels,
+    serialLoop: rows,
+    body: `if (index >= uniforms.channels) { return; }
+  let mean = S[index];
+  let inv = inverseSqrt(S[uniforms.channels + index] + uniforms.epsilon);
+  var sumDy = 0.0;
+  var sumDyXhat = 0.0;
+  for (var r = 0; r < uniforms.rows; r++) {
+    let at = r * uniforms.channels + index;
+    let dy = DY[at];
+    sumDy += dy;
+    sumDyXhat += dy * (X[at] - mean) * inv;
+  }
+  result[index] = sumDy;
+  result[uniforms.channels + index] = sumDyXhat;`,
+  });
 
 // tfjs's BatchNormProgram's formula, so that the two paths round alike.
 const normalize = (size: number) =>
@@ -233,6 +293,8 @@ export const BATCH_NORM_TRAINING_GRAD = 'TabclrBatchNormTrainingGrad';
 export interface BatchNormGeometry {
   rows: number;
   channels: number;
+  /** At most DIRECT_ROWS rows: one invocation per channel over all of them, no chunks. */
+  direct: boolean;
   chunks: number;
   /** Chunks per group of the middle pass; 0 when there is none. */
   perGroup: number;
@@ -244,9 +306,10 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
   const channels = shape[shape.length - 1]!;
   const rows = shape.reduce((a, b) => a * b, 1) / channels;
   const chunks = Math.ceil(rows / ROWS_PER_CHUNK);
-  if (chunks <= DIRECT_CHUNKS) return { rows, channels, chunks, perGroup: 0, groups: 0 };
+  const direct = rows <= DIRECT_ROWS;
+  if (chunks <= DIRECT_CHUNKS) return { rows, channels, direct, chunks, perGroup: 0, groups: 0 };
   const perGroup = Math.ceil(Math.sqrt(chunks));
-  return { rows, channels, chunks, perGroup, groups: Math.ceil(chunks / perGroup) };
+  return { rows, channels, direct, chunks, perGroup, groups: Math.ceil(chunks / perGroup) };
 }
 
 /**
@@ -254,7 +317,15 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
  * this shape (channels last), in the order they run.
  */
 export function batchNormParallelism(shape: readonly number[]): ProgramParallelism[] {
-  const { rows, channels, chunks, perGroup, groups } = batchNormGeometry(shape);
+  const { rows, channels, direct, chunks, perGroup, groups } = batchNormGeometry(shape);
+  if (direct) {
+    return [
+      momentsDirect(rows, channels).parallelism,
+      { program: 'tabclr_bn_normalize', invocations: rows * channels, serialLoop: 1 },
+      gradDirect(rows, channels).parallelism,
+      { program: 'tabclr_bn_grad_input', invocations: rows * channels, serialLoop: 1 },
+    ];
+  }
   const middle = (program: string) => (perGroup > 0 ? [{ program, invocations: groups * channels, serialLoop: perGroup }] : []);
   const perChannel = perGroup > 0 ? groups : chunks;
   return [
@@ -297,10 +368,16 @@ function forwardKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoM
   const { x, gamma, beta, movingMean, movingVariance } = inputs as Record<string, tf.TensorInfo>;
   const { epsilon, decay } = attrs as { epsilon: number; decay: number };
   const g = batchNormGeometry(x!.shape);
-  const partials = runProgramInfo(b, momentsPartials(g.chunks * g.channels), [x!], chunkSizes(g));
-  const items = combined(b, momentsCombine, partials, g);
-  const stats = runProgramInfo(b, momentsTotals(g.channels), [items, movingMean!, movingVariance!], [...itemSizes(g), { type: 'float32', data: [decay] }]);
-  disposeInfo(b, items);
+  const decayUniform: ProgramUniform = { type: 'float32', data: [decay] };
+  let stats: tf.TensorInfo;
+  if (g.direct) {
+    stats = runKernel(b, momentsDirect(g.rows, g.channels), [x!, movingMean!, movingVariance!], [...chunkSizes(g), decayUniform]);
+  } else {
+    const partials = runProgramInfo(b, momentsPartials(g.chunks * g.channels), [x!], chunkSizes(g));
+    const items = combined(b, momentsCombine, partials, g);
+    stats = runProgramInfo(b, momentsTotals(g.channels), [items, movingMean!, movingVariance!], [...itemSizes(g), decayUniform]);
+    disposeInfo(b, items);
+  }
   const y = runProgramInfo(b, normalize(g.rows * g.channels), [x!, stats, gamma!, beta!], [...chunkSizes(g), { type: 'float32', data: [epsilon] }]);
   return [reshaped(y, x!.shape), stats];
 }
@@ -312,10 +389,15 @@ function gradKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap;
   const { epsilon } = attrs as { epsilon: number };
   const g = batchNormGeometry(x!.shape);
   const eps = { type: 'float32' as const, data: [epsilon] };
-  const partials = runProgramInfo(b, gradPartials(g.chunks * g.channels), [x!, dy!, stats!], [...chunkSizes(g), eps]);
-  const items = combined(b, gradCombine, partials, g);
-  const totals = runProgramInfo(b, gradTotals(g.channels), [items], itemSizes(g));
-  disposeInfo(b, items);
+  let totals: tf.TensorInfo;
+  if (g.direct) {
+    totals = runKernel(b, gradDirect(g.rows, g.channels), [x!, dy!, stats!], [...chunkSizes(g), eps]);
+  } else {
+    const partials = runProgramInfo(b, gradPartials(g.chunks * g.channels), [x!, dy!, stats!], [...chunkSizes(g), eps]);
+    const items = combined(b, gradCombine, partials, g);
+    totals = runProgramInfo(b, gradTotals(g.channels), [items], itemSizes(g));
+    disposeInfo(b, items);
+  }
   const dx = runProgramInfo(b, gradInput(g.rows * g.channels), [x!, dy!, stats!, gamma!, totals], [...chunkSizes(g), eps]);
   const dBeta = uninitialisedInfo(b, [g.channels]);
   const dGamma = uninitialisedInfo(b, [g.channels]);

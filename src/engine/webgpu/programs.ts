@@ -195,3 +195,18 @@ export function splitRows(backend: WebGPUBackendInternals, packed: tf.Tensor, wi
   );
   return out;
 }
+
+/**
+ * Scalars as one [n] tensor, to read back at once: buffer copies on the fused kernels' WebGPU (commands, no
+ * dispatch, where tf.stack is a reshape per scalar and a concatenation program), tf.stack elsewhere.
+ */
+export function stackScalars(scalars: tf.Tensor[]): tf.Tensor1D {
+  const backend = fusedBackend();
+  if (!backend || scalars.some((s) => s.size !== 1 || s.dtype !== 'float32')) return tf.stack(scalars) as tf.Tensor1D;
+  const out = uninitialised(backend, [scalars.length]) as tf.Tensor1D;
+  copyRegions(
+    backend,
+    scalars.map((s, i) => ({ src: s, srcOffset: 0, dst: out, dstOffset: i, count: 1 })),
+  );
+  return out;
+}
