@@ -8,8 +8,9 @@ test('the worker runs tfjs on WebGPU, computes a known result, and the status ba
   await expect(status).toContainText('WebGPU');
   await expect(status).toContainText('in a Web Worker');
   await expect(status).toContainText('GPU check passed');
-  // SwiftShader is a software adapter, and the page says so.
+  // SwiftShader is a software adapter, and the page says so, and why WebGPU and not WebGL there.
   await expect(status).toContainText('software adapter');
+  await expect(status).toContainText('WebGPU chosen over WebGL: on a software adapter its steps measured 1.4–1.7× as fast');
 
   // tfjs lives in the worker: its engine exists there, on the webgpu backend, and not on the page.
   expect(workers.some((u) => u.includes('trainer.worker'))).toBe(true);

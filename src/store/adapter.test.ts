@@ -3,7 +3,7 @@ import type { BackendReport, DatasetSummary } from '../worker/protocol';
 import { slowAdapterAdvice } from './adapter';
 import { suggestedSettings } from './defaults';
 
-const swiftshader: BackendReport = { backend: 'webgpu', vendor: 'google', architecture: 'swiftshader', device: '', isFallbackAdapter: true, scope: 'w', fallbackReason: null, maxBufferBytes: 2 ** 28 };
+const swiftshader: BackendReport = { backend: 'webgpu', vendor: 'google', architecture: 'swiftshader', device: '', isFallbackAdapter: true, scope: 'w', fallbackReason: null, choice: 'chosen over WebGL', maxBufferBytes: 2 ** 28 };
 const sample: DatasetSummary = { name: 's', count: 300, imageSize: 28, channels: 1, classNames: [], labelled: false };
 
 describe('slowAdapterAdvice', () => {

@@ -4,7 +4,7 @@ import type { BackendReport, DatasetSummary } from '../worker/protocol';
 import { suggestedSettings } from './defaults';
 
 const sample: DatasetSummary = { name: 's', count: 300, imageSize: 28, channels: 1, classNames: [], labelled: false };
-const gpu: BackendReport = { backend: 'webgpu', vendor: 'v', architecture: 'a', device: '', isFallbackAdapter: false, scope: 'w', fallbackReason: null, maxBufferBytes: 2 ** 30 };
+const gpu: BackendReport = { backend: 'webgpu', vendor: 'v', architecture: 'a', device: '', isFallbackAdapter: false, scope: 'w', fallbackReason: null, choice: null, maxBufferBytes: 2 ** 30 };
 
 describe('suggestedSettings', () => {
   it('fits the images: their size and channels, grayscale jitter without saturation or hue', () => {

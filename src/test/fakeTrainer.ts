@@ -20,7 +20,7 @@ export function connectTrainer(deliver: (messages: FromWorker[]) => void, onCras
   return { send: (m: ToWorker) => connection.sent.push(m), terminate: () => (connection.terminated = true) };
 }
 
-export const fakeBackend: BackendReport = { backend: 'webgpu', vendor: 'v', architecture: 'a', device: '', isFallbackAdapter: true, scope: 'w', fallbackReason: null, maxBufferBytes: 2 ** 27 };
+export const fakeBackend: BackendReport = { backend: 'webgpu', vendor: 'v', architecture: 'a', device: '', isFallbackAdapter: true, scope: 'w', fallbackReason: null, choice: null, maxBufferBytes: 2 ** 27 };
 
 /** The worker's first message: its backend is up and computes the known result. */
 export const readyMessage: FromWorker = { type: 'ready', backend: fakeBackend, check: { expression: '1', expected: [1], actual: [1], ok: true } };

@@ -19,6 +19,11 @@ export function StatusBar() {
     <footer className="status-bar" role="status" aria-label="GPU status">
       <span>{text}</span>
       {backend?.fallbackReason && <span className="status-note">WebGPU not used: {backend.fallbackReason}</span>}
+      {backend?.choice && (
+        <span className="status-note">
+          {BACKEND_LABEL[backend.backend]} {backend.choice}
+        </span>
+      )}
       {knownResult && (
         <span className={knownResult.ok ? 'status-ok' : 'status-bad'}>
           {knownResult.ok ? 'GPU check passed' : `GPU check FAILED: ${knownResult.expression} gave ${knownResult.actual.join(', ')}`}

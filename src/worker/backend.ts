@@ -5,6 +5,15 @@ import type { BackendPreference, BackendReport, KnownResultCheck } from './proto
 
 const SOFTWARE_RENDERERS = /swiftshader|llvmpipe|lavapipe|software|basic render/i;
 
+/**
+ * On a software adapter WebGPU stays, decided from the adapter rather than measured at every start (which would
+ * compile a step's programs on both backends first: 4 s and 10 s on SwiftShader for the default run). With the
+ * engine's own WebGPU kernels, SwiftShader runs a WebGPU step 1.4–1.7× as fast as a WebGL one and compiles it in
+ * half the time (BENCHMARKS.md, "Which backend on a software adapter"); tfjs's WebGL backend was the faster one there
+ * before them. `?backend=webgl` still forces WebGL.
+ */
+export const SOFTWARE_ADAPTER_CHOICE = 'chosen over WebGL: on a software adapter its steps measured 1.4–1.7× as fast';
+
 async function tryWebGPU(): Promise<BackendReport | string> {
   if (!('gpu' in navigator) || !navigator.gpu) return 'this browser has no WebGPU (navigator.gpu is missing)';
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
@@ -17,14 +26,16 @@ async function tryWebGPU(): Promise<BackendReport | string> {
   // isFallbackAdapter moved from the adapter to its info in newer WebGPU; read both.
   const legacy = (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter;
   const infoFlag = (info as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter;
+  const isFallbackAdapter = Boolean(infoFlag ?? legacy) || SOFTWARE_RENDERERS.test(`${info.description} ${info.architecture}`);
   return {
     backend: 'webgpu',
     vendor: info.vendor || 'unknown vendor',
     architecture: info.architecture || 'unknown architecture',
     device: info.device || info.description || '',
-    isFallbackAdapter: Boolean(infoFlag ?? legacy) || SOFTWARE_RENDERERS.test(`${info.description} ${info.architecture}`),
+    isFallbackAdapter,
     scope: self.constructor.name,
     fallbackReason: null,
+    choice: isFallbackAdapter ? SOFTWARE_ADAPTER_CHOICE : null,
     maxBufferBytes: Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize),
   };
 }
@@ -57,6 +68,7 @@ async function tryWebGL(fallbackReason: string | null): Promise<BackendReport | 
     isFallbackAdapter: SOFTWARE_RENDERERS.test(renderer),
     scope: self.constructor.name,
     fallbackReason,
+    choice: null,
     maxBufferBytes,
   };
 }

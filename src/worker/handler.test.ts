@@ -23,6 +23,7 @@ const cpuBackend: BackendReport = {
   isFallbackAdapter: true,
   scope: 'node',
   fallbackReason: null,
+  choice: null,
   maxBufferBytes: 128 * 2 ** 20,
 };
 

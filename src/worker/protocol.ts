@@ -24,6 +24,11 @@ export interface BackendReport {
   scope: string;
   /** Why WebGPU was not used when the backend is WebGL. */
   fallbackReason: string | null;
+  /**
+   * Why this backend and not the other, when both could have run and the choice was not obvious (a software adapter);
+   * null otherwise. Shown in the status bar after the backend's name.
+   */
+  choice: string | null;
   /** The most bytes one tensor may take on this device (buffer binding or texture limit); null when unknown. */
   maxBufferBytes: number | null;
 }
