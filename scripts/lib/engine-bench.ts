@@ -2,6 +2,7 @@
 // backend that is set: where a step's time goes, and how many kernels and GPU dispatches it takes, by phase.
 // Pure of browsers and of the command line, so that `npm run pack:gpu` bundles it into one file with Node and Dawn.
 import * as tf from '@tensorflow/tfjs';
+import { readFileSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { defaultTrainConfig, type Channels, type EncoderName, type OptimizerName, type TrainConfig } from '../../src/engine/config';
 import { stepFlops } from '../../src/engine/flops';
@@ -10,10 +11,8 @@ import { compilePipelines, createTrainState, disposeTrainState, settled, trainSt
 import { syntheticImages } from '../../src/engine/synthetic';
 import { gatherBatch } from '../../src/engine/batches';
 import { median, round } from './stats';
-import { groupDispatches, launchedInvocations, namedUniforms, tfjsSerialLoop, tooSerial, type DispatchFields, type DispatchParallelism } from './engine-report';
-import { batchNormParallelism } from '../../src/engine/webgpu/batchNorm';
-import { optimizerParallelism } from '../../src/engine/webgpu/packing';
-import { bufferLimitBytes, type ProgramParallelism } from '../../src/engine/webgpu/limits';
+import { groupDispatches, launchedInvocations, tfjsSerialLoop, tooSerial, type DispatchFields, type DispatchParallelism } from './engine-report';
+import type { ProgramParallelism } from '../../src/engine/webgpu/limits';
 import '../../src/engine/webgpu/programs';
 
 export interface EngineConfig {
@@ -211,6 +210,12 @@ export interface EngineResult {
   /** The garbage collector's pauses inside the recording windows, per steady step (mean): what record_ms leaves out. */
   record_gc_ms: number;
   /**
+   * CPU time of the JavaScript thread in the recording windows, GC pauses left out (median; Linux's per-thread
+   * schedstat, null elsewhere): record_ms without the time other processes and the software adapter's own threads
+   * took the cores from it, which on a loaded machine is most of the difference.
+   */
+  record_cpu_ms: number | null;
+  /**
    * The dispatches of one step with fewer than 8,192 invocations that each loop more than 4,096 times (engine-report.ts,
    * tooSerial): what leaves a GPU idle; empty when none (and off WebGPU).
    */
@@ -249,6 +254,15 @@ const top = (m: Map<string, number>, n = 12) =>
     .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
     .slice(0, n)
     .map(([name, count]) => ({ name, count }));
+
+/** CPU time this thread has run, in ms (Linux: /proc/thread-self/schedstat, nanoseconds); null where unknown. */
+function threadCpuMs(): number | null {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return null;
+  }
+}
 
 /** One configuration on the current tfjs backend. */
 export async function benchConfig(name: string, c: EngineConfig, o: EngineBenchOptions): Promise<EngineResult> {
@@ -294,16 +308,25 @@ export async function benchConfig(name: string, c: EngineConfig, o: EngineBenchO
       for (const e of list.getEntries()) pauses.push({ start: e.startTime, end: e.startTime + e.duration });
     });
     observer.observe({ entryTypes: ['gc'] });
+    const cpuInRecords: number[] = [];
     let loss = NaN;
     for (let i = 0; i < o.steps; i++) {
       const marks = new Map<StepPhase, number>();
+      const cpu = new Map<StepPhase, number | null>();
       starts.push(performance.now());
-      const m = await step({ onPhase: (p) => marks.set(p, performance.now()) });
+      const m = await step({
+        onPhase: (p) => {
+          cpu.set(p, threadCpuMs());
+          marks.set(p, performance.now());
+        },
+      });
       loss = m.loss;
       windows.push([
         [marks.get('augment')!, marks.get('wait')!],
         [marks.get('update')!, marks.get('end')!],
       ]);
+      const spent = (a: StepPhase, b: StepPhase) => (cpu.get(a) == null || cpu.get(b) == null ? NaN : cpu.get(b)! - cpu.get(a)!);
+      cpuInRecords.push(spent('augment', 'wait') + spent('update', 'end'));
     }
     await settled(state.params[0]!.variable);
     starts.push(performance.now());
@@ -328,7 +351,7 @@ export async function benchConfig(name: string, c: EngineConfig, o: EngineBenchO
     counter.active = false;
     await settled(state.params[0]!.variable);
     const bytesNew = webgpu ? backend.bufferManager.numBytesAllocated - bytesAllocatedBefore : null;
-    const parallelism = webgpu ? groupDispatches(counter.dispatchList.map((d) => resolveDispatch(d, state, o.optimizer, backend.device.limits))) : null;
+    const parallelism = webgpu ? groupDispatches(counter.dispatchList.map((d) => resolveDispatch(d))) : null;
 
     // Profiled steps for the split.
     const splits: { augmentMs: number; forwardBackwardMs: number; gradNormMs: number; updateMs: number }[] = [];
@@ -373,6 +396,7 @@ export async function benchConfig(name: string, c: EngineConfig, o: EngineBenchO
       copies_per_step: webgpu ? sum(counter.copies) : null,
       record_ms: round(median(records), 1),
       record_gc_ms: round(gcInRecords.reduce((a, b) => a + b, 0) / Math.max(1, gcInRecords.length), 1),
+      record_cpu_ms: cpuInRecords.every(Number.isFinite) && cpuInRecords.length > 0 ? round(median(cpuInRecords.map((c, i) => Math.max(0, c - gcInRecords[i]!))), 1) : null,
       parallelism_flags: parallelism ? parallelism.filter(tooSerial) : [],
       parallelism,
       pipelines_compiled: webgpu ? Object.keys(backend.pipelineCache).length - pipelinesBefore : null,
@@ -394,34 +418,13 @@ export async function benchConfig(name: string, c: EngineConfig, o: EngineBenchO
 }
 
 /**
- * The program, invocations and longest serial loop of one dispatch: the engine's kernels say theirs (kernelBuilder.ts);
- * batch norm's and the optimiser's come from their own functions (batchNormParallelism, optimizerParallelism), matched
- * by program and workgroups; tfjs-webgpu's from their class and shapes (engine-report.ts, tfjsSerialLoop); the few
- * other flat programs of the engine from their uniforms, by name. Null where none of these knows the program.
+ * The program, invocations and longest serial loop of one dispatch: every program of the engine says its own
+ * (kernelBuilder.ts); tfjs-webgpu's come from their class and shapes (engine-report.ts, tfjsSerialLoop).
  */
-function resolveDispatch(d: DispatchRecord, state: TrainState, optimizer: OptimizerName, limits: GPUSupportedLimits) {
+function resolveDispatch(d: DispatchRecord) {
   const out = (invocations: number, serialLoop: number | null) => ({ program: d.program, invocations, serial_loop: serialLoop, phase: d.phase });
   if (d.known) return out(d.known.invocations, d.known.serialLoop);
-  const launched = launchedInvocations(d);
-  if (!d.program.startsWith('tabclr_')) return out(launched, tfjsSerialLoop(d));
-  const u = namedUniforms(d.uniformDeclaration, d.uniformData);
-  const workgroups = d.dispatch.reduce((a, b) => a * b, 1);
-  const match = (predicted: ProgramParallelism[]) =>
-    predicted.find((p) => p.program === d.program && Math.max(1, Math.ceil(p.invocations / d.workgroupSize[0]!)) === workgroups) ?? null;
-  let found: ProgramParallelism | null = null;
-  if (d.program.startsWith('tabclr_bn_') && u['rows'] && u['channels']) found = match(batchNormParallelism([u['rows'][0]!, u['channels'][0]!]));
-  else if (d.program.startsWith('tabclr_optim_')) {
-    found = match(optimizerParallelism(state.params.map((p) => p.variable.size), optimizer, bufferLimitBytes(limits)));
-  }
-  if (found) return out(found.invocations, found.serialLoop);
-  const one = (name: string) => u[name]?.[0] ?? null;
-  // Flat programs of the engine with no parallelism function of their own (webgpu/globalPoolLayer.ts, augment.ts).
-  const byName: Record<string, number | null> = {
-    tabclr_spatial_mean: one('positions'),
-    tabclr_spatial_mean_grad: 1,
-    tabclr_augment_row_sums: one('side'),
-  };
-  return out(launched, d.program in byName ? byName[d.program]! : null);
+  return out(launchedInvocations(d), d.program.startsWith('tabclr_') ? null : tfjsSerialLoop(d));
 }
 
 /**

@@ -5,7 +5,8 @@
 // 15 programs per view for grayscale images and 40 for colour ones.
 import * as tf from '@tensorflow/tfjs';
 import { gaussianKernel, hueMatrix, type JitterOp, type ViewParams } from '../augment';
-import { flatProgram, fusedBackend, runProgram } from './programs';
+import { kernelProgram, runKernelOnTensors } from './kernelBuilder';
+import { fusedBackend } from './programs';
 
 const OP_CODES: Record<JitterOp, number> = { brightness: 0, contrast: 1, saturation: 2, hue: 3 };
 
@@ -23,6 +24,9 @@ const FIELDS = {
   blur: 29, // 1: the view blurs (an image with sigma 0 has the delta kernel)
   taps: 30, // blur taps, `kernelSize` of them
 } as const;
+
+/** The most jitter steps one image takes (FIELDS.steps): brightness, contrast, saturation, hue. */
+const JITTER_OPS = 4;
 
 export function tableStride(kernelSize: number): number {
   return FIELDS.taps + kernelSize;
@@ -133,14 +137,15 @@ fn cropped(v : i32, y : i32, x : i32) -> vec3<f32> {
 `;
 
 // Per view-image and row: Σ over the row of the grayscale just before the contrast step (0 without one).
-const rowSumsProgram = (rows: number) =>
-  flatProgram(
-    'augment_row_sums',
-    ['X', 'TB'],
-    rows,
-    rows,
-    UNIFORMS,
-    `
+const rowSumsProgram = (rows: number, side: number) =>
+  kernelProgram({
+    name: 'augment_row_sums',
+    inputs: [{ name: 'X' }, { name: 'TB' }],
+    outputSize: rows,
+    uniforms: UNIFORMS,
+    invocations: rows,
+    serialLoop: JITTER_OPS * side,
+    body: `
   if (index >= uniforms.views * uniforms.side) { return; }
   let v = index / uniforms.side;
   let y = index % uniforms.side;
@@ -156,18 +161,19 @@ const rowSumsProgram = (rows: number) =>
     sum += grayOf(p);
   }
   result[index] = sum;`,
-    COMMON,
-  );
+    helpers: COMMON,
+  });
 
 // Per output pixel, every channel: crop, jitter, grayscale.
-const pixelsProgram = (pixels: number, channels: number) =>
-  flatProgram(
-    'augment_pixels',
-    ['X', 'TB', 'RS'],
-    pixels * channels,
-    pixels,
-    UNIFORMS,
-    `
+const pixelsProgram = (pixels: number, channels: number, side: number) =>
+  kernelProgram({
+    name: 'augment_pixels',
+    inputs: [{ name: 'X' }, { name: 'TB' }, { name: 'RS' }],
+    outputSize: pixels * channels,
+    uniforms: UNIFORMS,
+    invocations: pixels,
+    serialLoop: JITTER_OPS * side,
+    body: `
   if (index >= uniforms.views * uniforms.side * uniforms.side) { return; }
   let v = index / (uniforms.side * uniforms.side);
   let y = (index / uniforms.side) % uniforms.side;
@@ -186,18 +192,19 @@ const pixelsProgram = (pixels: number, channels: number) =>
   }
   if (param(v, ${FIELDS.gray}) > 0.0) { p = vec3<f32>(grayOf(p)); }
   for (var c = 0; c < uniforms.channels; c++) { result[index * uniforms.channels + c] = p[c]; }`,
-    COMMON,
-  );
+    helpers: COMMON,
+  });
 
 // One axis of the separable blur, reflect-padded; a view that does not blur passes through.
-const blurProgram = (size: number, axis: 'y' | 'x') =>
-  flatProgram(
-    `augment_blur_${axis}`,
-    ['T', 'TB'],
-    size,
-    size,
-    UNIFORMS,
-    `
+const blurProgram = (size: number, axis: 'y' | 'x', taps: number) =>
+  kernelProgram({
+    name: `augment_blur_${axis}`,
+    inputs: [{ name: 'T' }, { name: 'TB' }],
+    outputSize: size,
+    uniforms: UNIFORMS,
+    invocations: size,
+    serialLoop: taps,
+    body: `
   if (index >= uniforms.views * uniforms.side * uniforms.side * uniforms.channels) { return; }
   let c = index % uniforms.channels;
   let pixel = index / uniforms.channels;
@@ -218,7 +225,7 @@ const blurProgram = (size: number, axis: 'y' | 'x') =>
     sum += TB[v * uniforms.stride + ${FIELDS.taps} + t] * T[src];
   }
   result[index] = sum;`,
-  );
+  });
 
 /**
  * Both views of `images` (float32 in [0, 1], or integers 0–255; [N, S, S, C]) as one [2N, S, S, C] tensor, view 1's
@@ -238,11 +245,11 @@ export function fusedAugmentViews(images: tf.Tensor4D, views: [ViewParams, ViewP
     const all = [...uniforms, { type: 'float32' as const, data: [divisor] }];
     const contrast = views.some((v) => v.jitter?.ops.includes('contrast'));
     // Without a contrast step the row sums are never read: the table stands in for them.
-    const rowSums = contrast ? runProgram(backend, rowSumsProgram(count * side), [images, table], all) : table;
-    let out: tf.Tensor = runProgram(backend, pixelsProgram(count * side * side, channels), [images, table, rowSums], all);
+    const rowSums = contrast ? runKernelOnTensors(backend, rowSumsProgram(count * side, side), [images, table], all) : table;
+    let out: tf.Tensor = runKernelOnTensors(backend, pixelsProgram(count * side * side, channels, side), [images, table, rowSums], all);
     if (kernelSize > 0) {
-      out = runProgram(backend, blurProgram(out.size, 'y'), [out, table], all);
-      out = runProgram(backend, blurProgram(out.size, 'x'), [out, table], all);
+      out = runKernelOnTensors(backend, blurProgram(out.size, 'y', kernelSize), [out, table], all);
+      out = runKernelOnTensors(backend, blurProgram(out.size, 'x', kernelSize), [out, table], all);
     }
     return tf.reshape(out, [count, side, side, channels]) as tf.Tensor4D;
   });

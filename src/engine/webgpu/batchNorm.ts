@@ -13,8 +13,8 @@
 // chunks to be worth a dispatch: one invocation per channel reads them all, and each way takes one dispatch fewer.
 import * as tf from '@tensorflow/tfjs';
 import type { ProgramParallelism } from './limits';
-import { kernelProgram, runKernel, type KernelProgram } from './kernelBuilder';
-import { flatProgram, copyRegions, fusedBackend, runProgramInfo, splitRows, uninitialisedInfo, type ProgramUniform, type WebGPUBackendInternals } from './programs';
+import { disposeInfo, kernelProgram, runKernel, type KernelProgram } from './kernelBuilder';
+import { copyRegions, fusedBackend, splitRows, uninitialisedInfo, type ProgramUniform, type WebGPUBackendInternals } from './programs';
 
 /** Rows one invocation reduces: enough invocations for a GPU, few enough partial rows to add up. */
 const ROWS_PER_CHUNK = 64;
@@ -32,13 +32,14 @@ const SIZES = 'rows : i32, channels : i32, rowsPerChunk : i32, chunks : i32,';
 
 // Per (chunk, channel): the chunk's mean and Σ(x − chunk mean)², two passes over its rows.
 const momentsPartials = (threads: number) =>
-  flatProgram(
-    'bn_moments_partials',
-    ['X'],
-    2 * threads,
-    threads,
-    SIZES,
-    `
+  kernelProgram({
+    name: 'bn_moments_partials',
+    inputs: [{ name: 'X' }],
+    outputSize: 2 * threads,
+    uniforms: SIZES,
+    invocations: threads,
+    serialLoop: 2 * ROWS_PER_CHUNK,
+    body: `
   if (index >= uniforms.chunks * uniforms.channels) { return; }
   let c = index % uniforms.channels;
   let start = (index / uniforms.channels) * uniforms.rowsPerChunk;
@@ -53,18 +54,19 @@ const momentsPartials = (threads: number) =>
   }
   result[2 * index] = mean;
   result[2 * index + 1] = m2;`,
-  );
+  });
 
 // Per (group, channel): the group's chunks combined, Chan et al.'s way, into its mean and Σ(x − mean)², laid out as the
 // chunks' are, so that the per-channel stage reads groups as it would read chunks.
-const momentsCombine = (threads: number) =>
-  flatProgram(
-    'bn_moments_combine',
-    ['P'],
-    2 * threads,
-    threads,
-    `${SIZES} perGroup : i32, groups : i32,`,
-    `
+const momentsCombine = (threads: number, perGroup: number) =>
+  kernelProgram({
+    name: 'bn_moments_combine',
+    inputs: [{ name: 'P' }],
+    outputSize: 2 * threads,
+    uniforms: `${SIZES} perGroup : i32, groups : i32,`,
+    invocations: threads,
+    serialLoop: perGroup,
+    body: `
   if (index >= uniforms.groups * uniforms.channels) { return; }
   let c = index % uniforms.channels;
   let first = (index / uniforms.channels) * uniforms.perGroup;
@@ -82,17 +84,18 @@ const momentsCombine = (threads: number) =>
   }
   result[2 * index] = mean;
   result[2 * index + 1] = m2;`,
-  );
+  });
 
 // Per channel: [mean, variance, new moving mean, new moving variance], each row `channels` long.
-const momentsTotals = (channels: number) =>
-  flatProgram(
-    'bn_moments_totals',
-    ['P', 'MM', 'MV'],
-    4 * channels,
-    channels,
-    `${SIZES} decay : f32,`,
-    `
+const momentsTotals = (channels: number, items: number) =>
+  kernelProgram({
+    name: 'bn_moments_totals',
+    inputs: [{ name: 'P' }, { name: 'MM' }, { name: 'MV' }],
+    outputSize: 4 * channels,
+    uniforms: `${SIZES} decay : f32,`,
+    invocations: channels,
+    serialLoop: items,
+    body: `
   if (index >= uniforms.channels) { return; }
   var n = 0.0;
   var mean = 0.0;
@@ -113,7 +116,7 @@ const momentsTotals = (channels: number) =>
   result[uniforms.channels + index] = variance;
   result[2 * uniforms.channels + index] = mm - (mm - mean) * uniforms.decay;
   result[3 * uniforms.channels + index] = mv - (mv - variance) * uniforms.decay;`,
-  );
+  });
 
 // A small layer's statistics, one invocation per channel over every row: what the partials and totals programs
 // compute together, [mean, variance, new moving mean, new moving variance] each `channels` long.
@@ -171,28 +174,30 @@ const gradDirect = (rows: number, channels: number): KernelProgram =>
 
 // tfjs's BatchNormProgram's formula, so that the two paths round alike.
 const normalize = (size: number) =>
-  flatProgram(
-    'bn_normalize',
-    ['X', 'S', 'Gamma', 'Beta'],
-    size,
-    size,
-    `${SIZES} epsilon : f32,`,
-    `
+  kernelProgram({
+    name: 'bn_normalize',
+    inputs: [{ name: 'X' }, { name: 'S' }, { name: 'Gamma' }, { name: 'Beta' }],
+    outputSize: size,
+    uniforms: `${SIZES} epsilon : f32,`,
+    invocations: size,
+    serialLoop: 1,
+    body: `
   if (index >= uniforms.rows * uniforms.channels) { return; }
   let c = index % uniforms.channels;
   let inv = Gamma[c] * inverseSqrt(S[uniforms.channels + c] + uniforms.epsilon);
   result[index] = dot(vec3<f32>(X[index], -S[c], Beta[c]), vec3<f32>(inv, inv, 1.0));`,
-  );
+  });
 
 // Per (chunk, channel): Σdy and Σdy·x̂.
 const gradPartials = (threads: number) =>
-  flatProgram(
-    'bn_grad_partials',
-    ['X', 'DY', 'S'],
-    2 * threads,
-    threads,
-    `${SIZES} epsilon : f32,`,
-    `
+  kernelProgram({
+    name: 'bn_grad_partials',
+    inputs: [{ name: 'X' }, { name: 'DY' }, { name: 'S' }],
+    outputSize: 2 * threads,
+    uniforms: `${SIZES} epsilon : f32,`,
+    invocations: threads,
+    serialLoop: ROWS_PER_CHUNK,
+    body: `
   if (index >= uniforms.chunks * uniforms.channels) { return; }
   let c = index % uniforms.channels;
   let start = (index / uniforms.channels) * uniforms.rowsPerChunk;
@@ -209,17 +214,18 @@ const gradPartials = (threads: number) =>
   }
   result[2 * index] = sumDy;
   result[2 * index + 1] = sumDyXhat;`,
-  );
+  });
 
 // Per (group, channel): the group's chunks' Σdy and Σdy·x̂ added up, laid out as the chunks' are.
-const gradCombine = (threads: number) =>
-  flatProgram(
-    'bn_grad_combine',
-    ['P'],
-    2 * threads,
-    threads,
-    `${SIZES} perGroup : i32, groups : i32,`,
-    `
+const gradCombine = (threads: number, perGroup: number) =>
+  kernelProgram({
+    name: 'bn_grad_combine',
+    inputs: [{ name: 'P' }],
+    outputSize: 2 * threads,
+    uniforms: `${SIZES} perGroup : i32, groups : i32,`,
+    invocations: threads,
+    serialLoop: perGroup,
+    body: `
   if (index >= uniforms.groups * uniforms.channels) { return; }
   let c = index % uniforms.channels;
   let first = (index / uniforms.channels) * uniforms.perGroup;
@@ -232,17 +238,18 @@ const gradCombine = (threads: number) =>
   }
   result[2 * index] = sumDy;
   result[2 * index + 1] = sumDyXhat;`,
-  );
+  });
 
 // Per channel: [Σdy (beta's gradient), Σdy·x̂ (gamma's)], each row `channels` long.
-const gradTotals = (channels: number) =>
-  flatProgram(
-    'bn_grad_totals',
-    ['P'],
-    2 * channels,
-    channels,
-    SIZES,
-    `
+const gradTotals = (channels: number, items: number) =>
+  kernelProgram({
+    name: 'bn_grad_totals',
+    inputs: [{ name: 'P' }],
+    outputSize: 2 * channels,
+    uniforms: SIZES,
+    invocations: channels,
+    serialLoop: items,
+    body: `
   if (index >= uniforms.channels) { return; }
   var sumDy = 0.0;
   var sumDyXhat = 0.0;
@@ -253,23 +260,24 @@ const gradTotals = (channels: number) =>
   }
   result[index] = sumDy;
   result[uniforms.channels + index] = sumDyXhat;`,
-  );
+  });
 
 const gradInput = (size: number) =>
-  flatProgram(
-    'bn_grad_input',
-    ['X', 'DY', 'S', 'Gamma', 'T'],
-    size,
-    size,
-    `${SIZES} epsilon : f32,`,
-    `
+  kernelProgram({
+    name: 'bn_grad_input',
+    inputs: [{ name: 'X' }, { name: 'DY' }, { name: 'S' }, { name: 'Gamma' }, { name: 'T' }],
+    outputSize: size,
+    uniforms: `${SIZES} epsilon : f32,`,
+    invocations: size,
+    serialLoop: 1,
+    body: `
   if (index >= uniforms.rows * uniforms.channels) { return; }
   let c = index % uniforms.channels;
   let inv = inverseSqrt(S[uniforms.channels + c] + uniforms.epsilon);
   let xhat = (X[index] - S[c]) * inv;
   let m = f32(uniforms.rows);
   result[index] = Gamma[c] * inv / m * (m * DY[index] - T[c] - xhat * T[uniforms.channels + c]);`,
-  );
+  });
 
 /** What the layer keeps between steps: tfjs-layers' LayerVariable (read, write). */
 export interface MovingStatistic {
@@ -317,27 +325,24 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
  * this shape (channels last), in the order they run.
  */
 export function batchNormParallelism(shape: readonly number[]): ProgramParallelism[] {
-  const { rows, channels, direct, chunks, perGroup, groups } = batchNormGeometry(shape);
-  if (direct) {
-    return [
-      momentsDirect(rows, channels).parallelism,
-      { program: 'tabclr_bn_normalize', invocations: rows * channels, serialLoop: 1 },
-      gradDirect(rows, channels).parallelism,
-      { program: 'tabclr_bn_grad_input', invocations: rows * channels, serialLoop: 1 },
-    ];
-  }
-  const middle = (program: string) => (perGroup > 0 ? [{ program, invocations: groups * channels, serialLoop: perGroup }] : []);
-  const perChannel = perGroup > 0 ? groups : chunks;
+  return batchNormPrograms(batchNormGeometry(shape)).map((p) => p.parallelism);
+}
+
+/** The programs of one batch norm of this geometry, forward then backward, in the order they run. */
+function batchNormPrograms(g: BatchNormGeometry): KernelProgram[] {
+  const { rows, channels, chunks, perGroup, groups } = g;
+  if (g.direct) return [momentsDirect(rows, channels), normalize(rows * channels), gradDirect(rows, channels), gradInput(rows * channels)];
+  const items = perGroup > 0 ? groups : chunks;
+  const middle = (program: (threads: number, perGroup: number) => KernelProgram) => (perGroup > 0 ? [program(groups * channels, perGroup)] : []);
   return [
-    // Two passes over its rows: the chunk's mean, then the squared deviations from it.
-    { program: 'tabclr_bn_moments_partials', invocations: chunks * channels, serialLoop: 2 * ROWS_PER_CHUNK },
-    ...middle('tabclr_bn_moments_combine'),
-    { program: 'tabclr_bn_moments_totals', invocations: channels, serialLoop: perChannel },
-    { program: 'tabclr_bn_normalize', invocations: rows * channels, serialLoop: 1 },
-    { program: 'tabclr_bn_grad_partials', invocations: chunks * channels, serialLoop: ROWS_PER_CHUNK },
-    ...middle('tabclr_bn_grad_combine'),
-    { program: 'tabclr_bn_grad_totals', invocations: channels, serialLoop: perChannel },
-    { program: 'tabclr_bn_grad_input', invocations: rows * channels, serialLoop: 1 },
+    momentsPartials(chunks * channels),
+    ...middle(momentsCombine),
+    momentsTotals(channels, items),
+    normalize(rows * channels),
+    gradPartials(chunks * channels),
+    ...middle(gradCombine),
+    gradTotals(channels, items),
+    gradInput(rows * channels),
   ];
 }
 
@@ -351,14 +356,13 @@ const itemSizes = (g: BatchNormGeometry) =>
   g.perGroup > 0 ? [g.rows, g.channels, g.perGroup * ROWS_PER_CHUNK, g.groups].map(int) : chunkSizes(g);
 
 /** The middle pass's output when there is one (the chunks' partials disposed), else the partials themselves. */
-function combined(b: WebGPUBackendInternals, program: (threads: number) => ReturnType<typeof flatProgram>, partials: tf.TensorInfo, g: BatchNormGeometry): tf.TensorInfo {
+function combined(b: WebGPUBackendInternals, program: (threads: number, perGroup: number) => KernelProgram, partials: tf.TensorInfo, g: BatchNormGeometry): tf.TensorInfo {
   if (g.perGroup === 0) return partials;
-  const groups = runProgramInfo(b, program(g.groups * g.channels), [partials], [...chunkSizes(g), int(g.perGroup), int(g.groups)]);
+  const groups = runKernel(b, program(g.groups * g.channels, g.perGroup), [partials], [...chunkSizes(g), int(g.perGroup), int(g.groups)]);
   disposeInfo(b, partials);
   return groups;
 }
 
-const disposeInfo = (b: WebGPUBackendInternals, info: tf.TensorInfo) => (b as unknown as { disposeData(id: object): void }).disposeData(info.dataId);
 
 const reshaped = (info: tf.TensorInfo, shape: number[]): tf.TensorInfo => ({ dataId: info.dataId, shape, dtype: info.dtype });
 
@@ -373,12 +377,12 @@ function forwardKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoM
   if (g.direct) {
     stats = runKernel(b, momentsDirect(g.rows, g.channels), [x!, movingMean!, movingVariance!], [...chunkSizes(g), decayUniform]);
   } else {
-    const partials = runProgramInfo(b, momentsPartials(g.chunks * g.channels), [x!], chunkSizes(g));
+    const partials = runKernel(b, momentsPartials(g.chunks * g.channels), [x!], chunkSizes(g));
     const items = combined(b, momentsCombine, partials, g);
-    stats = runProgramInfo(b, momentsTotals(g.channels), [items, movingMean!, movingVariance!], [...itemSizes(g), decayUniform]);
+    stats = runKernel(b, momentsTotals(g.channels, g.perGroup > 0 ? g.groups : g.chunks), [items, movingMean!, movingVariance!], [...itemSizes(g), decayUniform]);
     disposeInfo(b, items);
   }
-  const y = runProgramInfo(b, normalize(g.rows * g.channels), [x!, stats, gamma!, beta!], [...chunkSizes(g), { type: 'float32', data: [epsilon] }]);
+  const y = runKernel(b, normalize(g.rows * g.channels), [x!, stats, gamma!, beta!], [...chunkSizes(g), { type: 'float32', data: [epsilon] }]);
   return [reshaped(y, x!.shape), stats];
 }
 
@@ -393,12 +397,12 @@ function gradKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap;
   if (g.direct) {
     totals = runKernel(b, gradDirect(g.rows, g.channels), [x!, dy!, stats!], [...chunkSizes(g), eps]);
   } else {
-    const partials = runProgramInfo(b, gradPartials(g.chunks * g.channels), [x!, dy!, stats!], [...chunkSizes(g), eps]);
+    const partials = runKernel(b, gradPartials(g.chunks * g.channels), [x!, dy!, stats!], [...chunkSizes(g), eps]);
     const items = combined(b, gradCombine, partials, g);
-    totals = runProgramInfo(b, gradTotals(g.channels), [items], itemSizes(g));
+    totals = runKernel(b, gradTotals(g.channels, g.perGroup > 0 ? g.groups : g.chunks), [items], itemSizes(g));
     disposeInfo(b, items);
   }
-  const dx = runProgramInfo(b, gradInput(g.rows * g.channels), [x!, dy!, stats!, gamma!, totals], [...chunkSizes(g), eps]);
+  const dx = runKernel(b, gradInput(g.rows * g.channels), [x!, dy!, stats!, gamma!, totals], [...chunkSizes(g), eps]);
   const dBeta = uninitialisedInfo(b, [g.channels]);
   const dGamma = uninitialisedInfo(b, [g.channels]);
   copyRegions(b, [

@@ -3,59 +3,61 @@
 // reduction forward, a broadcasting multiply and divide backward. Everywhere else (CPU, WebGL, the flag off) exactly
 // the tfjs layer; same class name and config, so saved models do not change.
 import * as tf from '@tensorflow/tfjs';
-import { flatProgram, fusedBackend, runProgramInfo, type WebGPUBackendInternals } from './programs';
+import { guard, kernelProgram, runKernel, UniformList, type KernelArgs } from './kernelBuilder';
+import { fusedBackend } from './programs';
 
 export const SPATIAL_MEAN = 'TabclrSpatialMean';
 export const SPATIAL_MEAN_GRAD = 'TabclrSpatialMeanGrad';
 
-const SIZES = 'images : i32, positions : i32, channels : i32,';
+const SIZES = new UniformList(['images', 'positions', 'channels'] as const);
 
-const meanProgram = (outputs: number) =>
-  flatProgram(
-    'spatial_mean',
-    ['X'],
-    outputs,
-    outputs,
-    SIZES,
-    `
-  if (index >= uniforms.images * uniforms.channels) { return; }
+// Per (image, channel): the mean over the image's positions.
+const meanProgram = (images: number, positions: number, channels: number) =>
+  kernelProgram({
+    name: 'spatial_mean',
+    inputs: [{ name: 'X' }],
+    outputSize: images * channels,
+    uniforms: SIZES.declaration,
+    invocations: images * channels,
+    serialLoop: positions,
+    body: `${guard('index', 'uniforms.images * uniforms.channels')}
   let c = index % uniforms.channels;
   let n = index / uniforms.channels;
   var sum = 0.0;
   let base = n * uniforms.positions * uniforms.channels + c;
   for (var p = 0; p < uniforms.positions; p++) { sum += X[base + p * uniforms.channels]; }
   result[index] = sum / f32(uniforms.positions);`,
-  );
+  });
 
+// Per input value: its image and channel's dy, spread evenly over the positions.
 const gradProgram = (size: number) =>
-  flatProgram(
-    'spatial_mean_grad',
-    ['DY'],
-    size,
-    size,
-    SIZES,
-    `
-  if (index >= uniforms.images * uniforms.positions * uniforms.channels) { return; }
+  kernelProgram({
+    name: 'spatial_mean_grad',
+    inputs: [{ name: 'DY' }],
+    outputSize: size,
+    uniforms: SIZES.declaration,
+    invocations: size,
+    serialLoop: 1,
+    body: `${guard('index', 'uniforms.images * uniforms.positions * uniforms.channels')}
   let c = index % uniforms.channels;
   let n = index / (uniforms.positions * uniforms.channels);
   result[index] = DY[n * uniforms.channels + c] / f32(uniforms.positions);`,
-  );
+  });
 
 function sizes(shape: number[]) {
-  const [n, h, w, c] = shape as [number, number, number, number];
-  return [n, h * w, c].map((v) => ({ type: 'int32' as const, data: [v] }));
+  const [images, h, w, channels] = shape as [number, number, number, number];
+  return { images, positions: h * w, channels };
 }
-
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown };
 
 if (!tf.getKernel(SPATIAL_MEAN, 'webgpu')) {
   tf.registerKernel({
     kernelName: SPATIAL_MEAN,
     backendName: 'webgpu',
     kernelFunc: (({ inputs, backend }: KernelArgs) => {
-      const x = inputs['x'] as tf.TensorInfo;
-      const out = runProgramInfo(backend as WebGPUBackendInternals, meanProgram(x.shape[0]! * x.shape[3]!), [x], sizes(x.shape));
-      return { dataId: out.dataId, shape: [x.shape[0]!, x.shape[3]!], dtype: 'float32' };
+      const x = inputs['x']!;
+      const s = sizes(x.shape);
+      const out = runKernel(backend, meanProgram(s.images, s.positions, s.channels), [x], SIZES.values(s));
+      return { dataId: out.dataId, shape: [s.images, s.channels], dtype: 'float32' };
     }) as unknown as tf.KernelFunc,
   });
   tf.registerKernel({
@@ -64,7 +66,7 @@ if (!tf.getKernel(SPATIAL_MEAN, 'webgpu')) {
     kernelFunc: (({ inputs, attrs, backend }: KernelArgs) => {
       const shape = (attrs as { shape: number[] }).shape;
       const size = shape.reduce((a, b) => a * b, 1);
-      const out = runProgramInfo(backend as WebGPUBackendInternals, gradProgram(size), [inputs['dy'] as tf.TensorInfo], sizes(shape));
+      const out = runKernel(backend, gradProgram(size), [inputs['dy']!], SIZES.values(sizes(shape)));
       return { dataId: out.dataId, shape, dtype: 'float32' };
     }) as unknown as tf.KernelFunc,
   });

@@ -1,14 +1,21 @@
-// One way to write a kernel: what every fused WGSL program here repeats, said once. The list of integer uniforms
-// (declared in WGSL and filled in at run time in the same order from one record), the index arithmetic (a flat index
-// split into coordinates and back), the bounds checks, how many workgroups a dispatch takes, and the two numbers the
-// engine benchmark's parallelism report needs of every dispatch: how many invocations it runs and the longest serial
-// loop one of them runs. Programs built here are flat like programs.ts's FlatProgram (one invocation per work item,
-// no workgroup memory, no barriers: see that file for why) but may read inputs four floats at a time.
+// One way to write a kernel: every fused WGSL program of the engine is built here. What they would each repeat is
+// said once: the list of integer uniforms (declared in WGSL and filled in at run time in the same order from one
+// record), the index arithmetic (a flat index split into coordinates and back), the bounds checks, how many
+// workgroups a dispatch takes, and the two numbers the engine benchmark's parallelism report needs of every dispatch:
+// how many invocations it runs and the longest serial loop one of them runs. A kernel file holds its arithmetic and
+// its test; it runs through the tfjs WebGPU backend (backend.runWebGPUProgram, the way tfjs's own programs run), so
+// that its output is an ordinary tensor.
+//
+// Programs are flat (one invocation per work item, no workgroup memory, no barriers) and may read inputs four floats
+// at a time. SwiftShader, the software adapter the tests and CI run on, runs a workgroup barrier by switching
+// between invocations, which made tfjs's shared-memory programs 20× slower there than flat ones; a GPU runs flat
+// programs well too (conv2dGemm.ts has the figures for a tiled variant). Sizes go in uniforms, not in the code, so
+// that layers of different sizes share one pipeline.
 import * as tf from '@tensorflow/tfjs';
 import type { ProgramParallelism } from './limits';
-import { assertBufferFits, type FlatProgram, type ProgramUniform, type WebGPUBackendInternals } from './programs';
+import { assertBufferFits, wrap, type ProgramUniform, type WebGPUBackendInternals } from './programs';
 
-/** Invocations per workgroup, as FlatProgram has them. */
+/** Invocations per workgroup. */
 export const WORKGROUP_SIZE = 64;
 
 /**
@@ -165,7 +172,7 @@ export class KernelProgram {
 
 const named = new Map<string, typeof KernelProgram>();
 
-/** The program as an instance of a class named after it ('conv_forward' → TabclrConvForwardProgram), as flatProgram does. */
+/** The program as an instance of a class named after it ('conv_forward' → TabclrConvForwardProgram): tfjs labels pipelines and profiles programs by their class name. */
 export function kernelProgram(spec: KernelSpec): KernelProgram {
   let Named = named.get(spec.name);
   if (!Named) {
@@ -178,12 +185,17 @@ export function kernelProgram(spec: KernelSpec): KernelProgram {
 
 /**
  * Runs a kernel on flat views of its inputs; the result (a float32 [outputSize]) belongs to the caller. An output past
- * the device's buffer limit is refused first, as runProgramInfo refuses one (limits.ts says why).
+ * the device's buffer limit is refused first (limits.ts says why).
  */
-export function runKernel(backend: WebGPUBackendInternals, program: KernelProgram, inputs: tf.TensorInfo[], uniforms: ProgramUniform[]): tf.TensorInfo {
+export function runKernel(backend: WebGPUBackendInternals, program: KernelProgram, inputs: tf.TensorInfo[], uniforms: ProgramUniform[] = []): tf.TensorInfo {
   assertBufferFits(backend, program.outputShape[0]!, `the output of ${program.shaderKey}`);
   const flat = inputs.map((t) => ({ dataId: t.dataId, shape: [t.shape.reduce((a, b) => a * b, 1)], dtype: t.dtype }));
-  return backend.runWebGPUProgram(program as unknown as FlatProgram, flat, 'float32', uniforms);
+  return backend.runWebGPUProgram(program, flat, 'float32', uniforms);
+}
+
+/** runKernel on tensors, for code outside a kernel function: the result is a float32 [outputSize] tensor of the current scope. */
+export function runKernelOnTensors(backend: WebGPUBackendInternals, program: KernelProgram, inputs: tf.Tensor[], uniforms: ProgramUniform[] = []): tf.Tensor1D {
+  return wrap(runKernel(backend, program, inputs, uniforms)) as tf.Tensor1D;
 }
 
 /** Frees a backend result that no tensor owns (an intermediate of a kernel function). */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { assertWithinLimit, BufferLimitError, bufferLimitBytes, DEFAULT_BUFFER_LIMITS } from './limits';
-import { flatProgram, runProgramInfo, uninitialisedInfo, type WebGPUBackendInternals } from './programs';
+import { kernelProgram, runKernel } from './kernelBuilder';
+import { uninitialisedInfo, type WebGPUBackendInternals } from './programs';
 
 describe('buffer limits', () => {
   it('a storage buffer must be bindable whole and exist: the smaller of the two limits', () => {
@@ -37,9 +38,9 @@ describe('the fused programs under a device’s limits', () => {
 
   it('refuse an output or a buffer past the limit before asking the backend for it', () => {
     const { fake, asked } = backend(1024);
-    const program = (floats: number) => flatProgram('limits_test', [], floats, floats, '', '');
-    expect(() => runProgramInfo(fake, program(256), [])).not.toThrow();
-    expect(() => runProgramInfo(fake, program(257), [])).toThrow('the output of tabclr_limits_test needs 1028 bytes in one GPU buffer, but this device allows 1024');
+    const program = (floats: number) => kernelProgram({ name: 'limits_test', inputs: [], outputSize: floats, uniforms: '', invocations: floats, serialLoop: 1, body: '' });
+    expect(() => runKernel(fake, program(256), [])).not.toThrow();
+    expect(() => runKernel(fake, program(257), [])).toThrow('the output of tabclr_limits_test needs 1028 bytes in one GPU buffer, but this device allows 1024');
     expect(() => uninitialisedInfo(fake, [16, 16])).not.toThrow();
     expect(() => uninitialisedInfo(fake, [16, 17])).toThrow(BufferLimitError);
     expect(asked).toEqual(['run', 'make']);

@@ -29,7 +29,8 @@ import {
 } from '../optim';
 import { bufferLimitBytes } from './limits';
 import { CHUNK, optimizerPlan, type OptimizerPlan, type Piece } from './packing';
-import { flatProgram, copyRegions, fusedBackend, runProgram, uninitialised, type WebGPUBackendInternals } from './programs';
+import { kernelProgram, runKernelOnTensors } from './kernelBuilder';
+import { copyRegions, fusedBackend, uninitialised, type WebGPUBackendInternals } from './programs';
 
 export { CHUNK, packedLayout, type PackedLayout } from './packing';
 
@@ -56,13 +57,14 @@ export function simulateFastMathNorm(on: boolean): boolean {
 // none, so a float test (g != g, or a non-finite Σg²) may be compiled away, a bit test may not. Chunks are numbered
 // over the whole packed array: this pack's first is firstChunk.
 const partialsProgram = (chunks: number) =>
-  flatProgram(
-    fastMathSimulated ? 'optim_partials_fast_math' : 'optim_partials',
-    ['P', 'G', 'T'],
-    4 * chunks,
-    chunks,
-    'chunks : i32, params : i32, firstChunk : i32, wd : f32,',
-    `
+  kernelProgram({
+    name: fastMathSimulated ? 'optim_partials_fast_math' : 'optim_partials',
+    inputs: [{ name: 'P' }, { name: 'G' }, { name: 'T' }],
+    outputSize: 4 * chunks,
+    uniforms: 'chunks : i32, params : i32, firstChunk : i32, wd : f32,',
+    invocations: chunks,
+    serialLoop: CHUNK,
+    body: `
   if (index >= uniforms.chunks) { return; }
   let chunk = uniforms.firstChunk + index;
   let k = T[4 * uniforms.params + chunk];
@@ -90,17 +92,18 @@ const partialsProgram = (chunks: number) =>
   result[4 * index + 1] = pp;
   result[4 * index + 2] = dd;
   result[4 * index + 3] = nonFinite;`,
-  );
+  });
 
 // Per block of about √chunks chunks of one parameter: the four sums of its chunks (packing.ts reductionPlan).
-const blocksProgram = (blocks: number) =>
-  flatProgram(
-    'optim_blocks',
-    ['S', 'B'],
-    4 * blocks,
-    blocks,
-    'blocks : i32,',
-    `
+const blocksProgram = (blocks: number, blockChunks: number) =>
+  kernelProgram({
+    name: 'optim_blocks',
+    inputs: [{ name: 'S' }, { name: 'B' }],
+    outputSize: 4 * blocks,
+    uniforms: 'blocks : i32,',
+    invocations: blocks,
+    serialLoop: blockChunks,
+    body: `
   if (index >= uniforms.blocks) { return; }
   let first = B[2 * index];
   var sums = vec4<f32>(0.0);
@@ -111,20 +114,21 @@ const blocksProgram = (blocks: number) =>
   result[4 * index + 1] = sums.y;
   result[4 * index + 2] = sums.z;
   result[4 * index + 3] = sums.w;`,
-  );
+  });
 
 // Per parameter: the sums of its items (blocks, or chunks when there are few); then one more row over every item:
 // [Σg², the global gradient norm, Σd², the count of non-finite gradients]. The norm is NaN when the count is not 0,
 // so that the step, which skips an update whose norm is not finite, takes its verdict from the count; the NaN comes
 // from a uniform, which no compiler can assume away.
-const totalsProgram = (params: number) =>
-  flatProgram(
-    'optim_totals',
-    ['S', 'R'],
-    4 * (params + 1),
-    params + 1,
-    'params : i32, nan : f32,',
-    `
+const totalsProgram = (params: number, longestRange: number) =>
+  kernelProgram({
+    name: 'optim_totals',
+    inputs: [{ name: 'S' }, { name: 'R' }],
+    outputSize: 4 * (params + 1),
+    uniforms: 'params : i32, nan : f32,',
+    invocations: params + 1,
+    serialLoop: longestRange,
+    body: `
   if (index > uniforms.params) { return; }
   let first = R[2 * index];
   var sums = vec4<f32>(0.0);
@@ -136,7 +140,7 @@ const totalsProgram = (params: number) =>
   result[4 * index + 1] = select(sums.y, norm, index == uniforms.params);
   result[4 * index + 2] = sums.z;
   result[4 * index + 3] = sums.w;`,
-  );
+  });
 
 /** The update of one element by rule: p, g, the slots s0 (and s1) in; p1, n0 (and n1) out. */
 function ruleCode(name: OptimizerName): { uniforms: string; code: string } {
@@ -186,13 +190,14 @@ function ruleCode(name: OptimizerName): { uniforms: string; code: string } {
 // numbered within the pack; the pack starts at element `base` of the whole packed array, where the table counts.
 const updateProgram = (name: OptimizerName, total: number, slots: number) => {
   const rule = ruleCode(name);
-  return flatProgram(
-    `optim_update_${name}`,
-    ['P', 'G', 'Z', 'T', 'A', 'N'],
-    (1 + slots) * total,
-    total,
-    `total : i32, params : i32, base : i32, ${rule.uniforms}`,
-    `
+  return kernelProgram({
+    name: `optim_update_${name}`,
+    inputs: [{ name: 'P' }, { name: 'G' }, { name: 'Z' }, { name: 'T' }, { name: 'A' }, { name: 'N' }],
+    outputSize: (1 + slots) * total,
+    uniforms: `total : i32, params : i32, base : i32, ${rule.uniforms}`,
+    invocations: total,
+    serialLoop: 1,
+    body: `
   if (index >= uniforms.total) { return; }
   // Layout 'auto' binds only what the code uses, and tfjs binds every input: N is used by LARS alone.
   _ = N[0];
@@ -214,7 +219,7 @@ const updateProgram = (name: OptimizerName, total: number, slots: number) => {
   result[index] = p1;
   result[uniforms.total + index] = n0;
   ${slots > 1 ? 'result[2 * uniforms.total + index] = n1;' : ''}`,
-  );
+  });
 };
 
 interface Entry {
@@ -323,7 +328,7 @@ class PackedOptimizer implements Optimizer {
     }
     const params = this.entries.length;
     const partials = packs.map((p, i) =>
-      runProgram(backend, partialsProgram(p.length / CHUNK), [P[i]!, G[i]!, this.table], [
+      runKernelOnTensors(backend, partialsProgram(p.length / CHUNK), [P[i]!, G[i]!, this.table], [
         { type: 'int32', data: [p.length / CHUNK] },
         { type: 'int32', data: [params] },
         { type: 'int32', data: [p.offset / CHUNK] },
@@ -341,12 +346,12 @@ class PackedOptimizer implements Optimizer {
       tf.dispose(partials);
     }
     if (this.blockTable) {
-      const blocks = runProgram(backend, blocksProgram(reduction.blocks), [sums, this.blockTable], [{ type: 'int32', data: [reduction.blocks] }]);
+      const blocks = runKernelOnTensors(backend, blocksProgram(reduction.blocks, reduction.blockChunks), [sums, this.blockTable], [{ type: 'int32', data: [reduction.blocks] }]);
       sums.dispose();
       sums = blocks;
     }
     const totals = tf.keep(
-      runProgram(backend, totalsProgram(params), [sums, this.ranges], [
+      runKernelOnTensors(backend, totalsProgram(params, reduction.longestRange), [sums, this.ranges], [
         { type: 'int32', data: [params] },
         { type: 'float32', data: [NaN] },
       ]),
@@ -384,7 +389,7 @@ class PackedOptimizer implements Optimizer {
       this.name === 'adam' ? [lr, 1 - ADAM_BETA1 ** t, 1 - ADAM_BETA2 ** t, config.weightDecay] : [lr, config.momentum, config.weightDecay];
     const next = packs.map((p, i) =>
       tf.keep(
-        runProgram(backend, updateProgram(this.name, p.length, this.slotCount), [P[i]!, G[i]!, this.slots[i]!, this.table, active, totals], [
+        runKernelOnTensors(backend, updateProgram(this.name, p.length, this.slotCount), [P[i]!, G[i]!, this.slots[i]!, this.table, active, totals], [
           { type: 'int32', data: [p.length] },
           { type: 'int32', data: [this.entries.length] },
           { type: 'int32', data: [p.offset] },

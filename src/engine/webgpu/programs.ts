@@ -1,11 +1,6 @@
-// Custom WGSL programs run through the tfjs WebGPU backend (backend.runWebGPUProgram, the way its own *_webgpu.js
-// programs run), and buffer-to-buffer copies recorded in its command encoder: what the fused paths of the engine
-// (optimiser, gradient norm, batch norm, augmentation) are built from. The backend's own programs are written for
-// one op each; these fuse many ops into one dispatch, which is what a small-batch step on a GPU is bound by.
-//
-// Every program here is flat (one invocation per work item, no workgroup memory and no barriers): SwiftShader, the
-// software adapter the tests and CI run on, runs a workgroup barrier by switching between invocations, which made
-// the backend's shared-memory programs 20× slower there than flat ones; a GPU runs flat programs well too.
+// What the engine's fused WebGPU kernels share besides how a kernel is written (kernelBuilder.ts): the switch that
+// turns them on, the tfjs WebGPU backend's internals they run through, buffer-to-buffer copies recorded in its
+// command encoder, tensors whose buffers copies fill, and the check of a buffer against the device's limits.
 //
 // Only for tfjs-backend-webgpu 4.22 (pinned in package.json): it reaches into the backend's command encoder and
 // tensor map, which are not public API.
@@ -21,7 +16,8 @@ if (!(FUSED_KERNELS_FLAG in (tf.env() as unknown as { flagRegistry: Record<strin
 /** The part of tfjs-backend-webgpu's WebGPUBackend these programs use. */
 export interface WebGPUBackendInternals {
   device: GPUDevice;
-  runWebGPUProgram(program: FlatProgram, inputs: tf.TensorInfo[], outputDtype: tf.DataType, uniforms?: ProgramUniform[], output?: tf.TensorInfo): tf.TensorInfo;
+  /** `program` is one of kernelBuilder.ts's (or tfjs's own): the fields tfjs-webgpu reads of a program. */
+  runWebGPUProgram(program: object, inputs: tf.TensorInfo[], outputDtype: tf.DataType, uniforms?: ProgramUniform[], output?: tf.TensorInfo): tf.TensorInfo;
   makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array | Int32Array): tf.TensorInfo;
   uploadToGPU(dataId: object): void;
   tensorMap: { get(dataId: object): { resource: GPUBuffer | GPUTexture | null } };
@@ -52,83 +48,9 @@ export function fusedBackend(): WebGPUBackendInternals | null {
   return tf.backend() as unknown as WebGPUBackendInternals;
 }
 
-const WORKGROUP = 64;
-
-/**
- * A program with one invocation per work item (`threads` of them), whatever the output's size. Its WGSL body is
- * `fn main(index : i32)`; tfjs declares the output `result`, each input by its variable name, and the uniforms
- * (`uniforms.<name>`, declared in `uniforms` as 'name : i32, other : f32,'), passed at run time in that order.
- * Sizes go in uniforms, not in the code, so that layers of different sizes share one pipeline.
- */
-export class FlatProgram {
-  readonly outputShape: number[];
-  readonly shaderKey: string;
-  readonly dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  readonly workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
-  readonly variableNames: string[];
-  readonly uniforms: string | undefined;
-  readonly size = false;
-
-  constructor(
-    name: string,
-    variableNames: string[],
-    outputSize: number,
-    threads: number,
-    uniforms: string,
-    private readonly body: string,
-    /** WGSL functions main() calls. */
-    private readonly helpers = '',
-  ) {
-    this.shaderKey = `tabclr_${name}`;
-    this.variableNames = variableNames;
-    this.outputShape = [outputSize];
-    this.dispatchLayout = { x: [0] };
-    this.dispatch = [Math.max(1, Math.ceil(threads / WORKGROUP)), 1, 1];
-    this.uniforms = uniforms || undefined;
-  }
-
-  getUserCode(): string {
-    return `${this.helpers}\nfn main(index : i32) {\n${this.body}\n}`;
-  }
-}
-
-const named = new Map<string, typeof FlatProgram>();
-
-/**
- * The program as an instance of a class named after it ('bn_normalize' → TabclrBnNormalizeProgram): tfjs labels
- * pipelines and profiles programs by their class name.
- */
-export function flatProgram(...args: ConstructorParameters<typeof FlatProgram>): FlatProgram {
-  const [name] = args;
-  let Named = named.get(name);
-  if (!Named) {
-    const className = `Tabclr${name.replace(/(^|_)(\w)/g, (_, __, c: string) => c.toUpperCase())}Program`;
-    Named = { [className]: class extends FlatProgram {} }[className]!;
-    named.set(name, Named);
-  }
-  return new Named(...args);
-}
-
 /** A tensor wrapping a backend result; the current tidy scope owns it. */
-function wrap(info: tf.TensorInfo): tf.Tensor {
+export function wrap(info: tf.TensorInfo): tf.Tensor {
   return (tf.engine() as unknown as { makeTensorFromTensorInfo(i: tf.TensorInfo): tf.Tensor }).makeTensorFromTensorInfo(info);
-}
-
-/** Flat 1-D views of the inputs (free: reshape shares the data), so that pipelines do not depend on ranks. */
-function flat(t: tf.TensorInfo): tf.TensorInfo {
-  return { dataId: t.dataId, shape: [t.shape.reduce((a, b) => a * b, 1)], dtype: t.dtype };
-}
-
-/** Runs `program` on `inputs` (flattened), returning a new float32 tensor of the program's output size. */
-export function runProgram(backend: WebGPUBackendInternals, program: FlatProgram, inputs: tf.Tensor[], uniforms: ProgramUniform[] = []): tf.Tensor1D {
-  return wrap(runProgramInfo(backend, program, inputs, uniforms)) as tf.Tensor1D;
-}
-
-/** runProgram for kernel functions, which work on TensorInfos (the engine wraps what a kernel returns). */
-export function runProgramInfo(backend: WebGPUBackendInternals, program: FlatProgram, inputs: tf.TensorInfo[], uniforms: ProgramUniform[] = []): tf.TensorInfo {
-  assertBufferFits(backend, program.outputShape.reduce((a, b) => a * b, 1), `the output of ${program.shaderKey}`);
-  return backend.runWebGPUProgram(program, inputs.map(flat), 'float32', uniforms);
 }
 
 /**
