@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll } from 'vitest';
 import { startDawn, type Dawn } from '../../scripts/lib/dawn';
+import { workgroupsFor } from '../engine/webgpu/kernelBuilder';
 import type { ProgramParallelism } from '../engine/webgpu/limits';
 
 export function useDawn(): { readonly dawn: Dawn } {
@@ -97,6 +98,43 @@ export async function recordDispatches<T>(fn: () => Promise<T>): Promise<{ resul
   };
   try {
     return { result: await fn(), programs };
+  } finally {
+    backend.runWebGPUProgram = run;
+  }
+}
+
+/**
+ * Runs fn with each program built with the kernel builder dispatched under a device limit lowered to √(its
+ * workgroups) when it has more than two (so tfjs-webgpu spreads it over x and y); returns which programs were spread.
+ */
+export async function withLimitPerProgram<T>(fn: () => Promise<T>): Promise<{ result: T; spread: string[] }> {
+  const backend = tf.backend() as unknown as {
+    device: GPUDevice;
+    runWebGPUProgram: (p: { parallelism?: ProgramParallelism; dispatch: number[] }, ...rest: unknown[]) => unknown;
+  };
+  const { device } = backend;
+  const own = Object.getOwnPropertyDescriptor(device, 'limits');
+  const real = device.limits;
+  const run = backend.runWebGPUProgram;
+  const spread: string[] = [];
+  backend.runWebGPUProgram = (p, ...rest) => {
+    const workgroups = p.parallelism ? workgroupsFor(p.parallelism.invocations) : 1;
+    if (workgroups <= 2) return run.call(backend, p, ...rest);
+    const limit = Math.ceil(Math.sqrt(workgroups));
+    const limits: Record<string, number> = {};
+    for (const k in real) limits[k] = (real as unknown as Record<string, number>)[k]!;
+    Object.defineProperty(device, 'limits', { value: { ...limits, maxComputeWorkgroupsPerDimension: limit }, configurable: true });
+    try {
+      const out = run.call(backend, p, ...rest);
+      if (p.dispatch[1]! > 1) spread.push(p.parallelism!.program);
+      return out;
+    } finally {
+      if (own) Object.defineProperty(device, 'limits', own);
+      else delete (device as unknown as { limits?: unknown }).limits;
+    }
+  };
+  try {
+    return { result: await fn(), spread };
   } finally {
     backend.runWebGPUProgram = run;
   }

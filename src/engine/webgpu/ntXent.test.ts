@@ -4,11 +4,10 @@
 // dispatch past the device's workgroup limit; and no tensor left behind.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { countDispatches, maxRelativeDifference, useDawn, withFusedKernels } from '../../test/dawn';
+import { countDispatches, maxRelativeDifference, useDawn, withFusedKernels, withLimitPerProgram } from '../../test/dawn';
 import { engineKit } from '../kit';
 import { ntXentParts } from '../methods/simclr';
 import { Random } from '../random';
-import { workgroupsFor, type ProgramParallelism } from './kernelBuilder';
 import { MAX_ROWS, fusedNtXent, ntXentParallelism } from './ntXent';
 
 useDawn();
@@ -132,40 +131,3 @@ describe('fused NT-Xent on WebGPU', () => {
     tf.dispose([z, odd, many]);
   });
 });
-
-/**
- * Runs fn with each program built with the kernel builder dispatched under a device limit lowered to √(its
- * workgroups) when it has more than two (so tfjs-webgpu spreads it over x and y); returns which programs were spread.
- */
-async function withLimitPerProgram<T>(fn: () => Promise<T>): Promise<{ result: T; spread: string[] }> {
-  const backend = tf.backend() as unknown as {
-    device: GPUDevice;
-    runWebGPUProgram: (p: { parallelism?: ProgramParallelism; dispatch: number[] }, ...rest: unknown[]) => unknown;
-  };
-  const { device } = backend;
-  const own = Object.getOwnPropertyDescriptor(device, 'limits');
-  const real = device.limits;
-  const run = backend.runWebGPUProgram;
-  const spread: string[] = [];
-  backend.runWebGPUProgram = (p, ...rest) => {
-    const workgroups = p.parallelism ? workgroupsFor(p.parallelism.invocations) : 1;
-    if (workgroups <= 2) return run.call(backend, p, ...rest);
-    const limit = Math.ceil(Math.sqrt(workgroups));
-    const limits: Record<string, number> = {};
-    for (const k in real) limits[k] = (real as unknown as Record<string, number>)[k]!;
-    Object.defineProperty(device, 'limits', { value: { ...limits, maxComputeWorkgroupsPerDimension: limit }, configurable: true });
-    try {
-      const out = run.call(backend, p, ...rest);
-      if (p.dispatch[1]! > 1) spread.push(p.parallelism!.program);
-      return out;
-    } finally {
-      if (own) Object.defineProperty(device, 'limits', own);
-      else delete (device as unknown as { limits?: unknown }).limits;
-    }
-  };
-  try {
-    return { result: await fn(), spread };
-  } finally {
-    backend.runWebGPUProgram = run;
-  }
-}
