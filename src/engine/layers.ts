@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { InitScheme } from './config';
 import type { Random } from './random';
 import { FusedBatchNormalization } from './webgpu/batchNormLayer';
+import { EngineConv2D } from './webgpu/convLayer';
 import { FusedGlobalAveragePooling2D } from './webgpu/globalPoolLayer';
 import { FusedReLU } from './webgpu/reluLayer';
 // A grayscale encoder's first convolution runs as flat programs on WebGPU (it wraps tfjs's convolution kernels).
@@ -78,7 +79,7 @@ export function convBnRelu(
   options: { kernelSize?: number; strides?: number; relu?: boolean; zeroGamma?: boolean; init?: InitScheme },
   rng: Random,
 ): tf.SymbolicTensor {
-  const conv = tf.layers.conv2d({
+  const conv = new EngineConv2D({
     name: `${name}_conv`,
     filters,
     kernelSize: options.kernelSize ?? 3,

@@ -281,8 +281,8 @@ export function filterGradParallelism(c: ConvInfo): ProgramParallelism[] {
 }
 
 /**
- * Every dispatch of one training step of a convolution these programs cover. tfjs takes the input gradient of the
- * first layer too (the engine's step does not stop it at the image), so it is counted unless `inputGradient` is false.
+ * Every dispatch of one training step of a convolution these programs cover; `inputGradient` false for a network's
+ * first layer, whose input gradient a step does not compute (convLayer.ts).
  */
 export function convolutionParallelism(c: ConvInfo, inputGradient = true): ProgramParallelism[] {
   return [forwardParallelism(c), ...(inputGradient ? [inputGradParallelism(c)] : []), ...filterGradParallelism(c)];
