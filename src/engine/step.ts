@@ -120,8 +120,8 @@ interface ObjectiveParts {
  * The differentiable part: the method's objective on both views as one batch of 2N (view 1's images first), and the
  * extensions every method shares (the entropy term).
  */
-function objective(model: Network, views: tf.Tensor4D, config: TrainConfig): ObjectiveParts {
-  const { loss, projections, diagnostics } = model.method.objective({ encoder: model.encoder, views });
+function objective(model: Network, views: tf.Tensor4D, config: TrainConfig, step: number): ObjectiveParts {
+  const { loss, projections, diagnostics } = model.method.objective({ encoder: model.encoder, views, step });
   const embeddingStd = normalisedStd(projections);
   let entropy: tf.Scalar | null = null;
   let total = loss;
@@ -142,7 +142,7 @@ function kept(parts: Omit<ObjectiveParts, 'objective'>): tf.Tensor[] {
 function lossAndGrads(state: TrainState, views: tf.Tensor4D) {
   let diagnostics: Omit<ObjectiveParts, 'objective'> | null = null;
   const { value, grads } = tf.variableGrads(() => {
-    const { objective: total, ...rest } = objective(state.model, views, state.config);
+    const { objective: total, ...rest } = objective(state.model, views, state.config, state.step + 1);
     diagnostics = rest;
     for (const t of kept(rest)) tf.keep(t);
     return total;
