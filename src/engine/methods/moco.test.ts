@@ -2,7 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runProblems } from '../../worker/validation';
-import { fromPytorchLayout, pytorchName, toPytorchLayout } from '../../export/safetensors';
+import { modelBundle } from '../../export/bundle';
+import { zipFiles } from '../../export/download';
+import { readModelZip } from '../../export/modelZip';
+import { fromPytorchLayout, pytorchName, readSafetensorsHeader, toPytorchLayout } from '../../export/safetensors';
+import { TORCH_MODULE_SOURCE } from '../../export/torchModule';
 import { defaultTrainConfig, type TrainConfig } from '../config';
 import { engineKit } from '../kit';
 import { allWeights } from '../model';
@@ -165,6 +169,27 @@ describe('MoCo key network and queue', () => {
     tf.dispose([images, v1, v2]);
     disposeTrainState(state);
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('MoCo in the weights download', () => {
+  it('holds the query encoder and head, never the key network or the queue, and reads back as a model zip', async () => {
+    const c = config();
+    const state = createTrainState(c);
+    const images = tf.tensor4d(syntheticImages(4, 8, 1, 5), [4, 8, 8, 1], 'int32');
+    await trainStep(state, images);
+    const files = await modelBundle(state.model, { config: c, step: 1, metrics: null, includeHead: true, version: '0.1.0', torchModule: TORCH_MODULE_SOURCE });
+    const names = files.map((f) => f.name);
+    expect(names.some((n) => /key|queue/.test(n))).toBe(false);
+    const tensors = Object.keys(readSafetensorsHeader(files.find((f) => f.name === 'weights.safetensors')!.bytes).tensors);
+    expect(tensors).toContain('encoder.block1_conv.weight');
+    expect(tensors).toContain('projection_head.head1_dense.bias');
+    expect(tensors.filter((n) => /key|queue/.test(n))).toEqual([]);
+    const loaded = readModelZip(zipFiles(files), 'moco.zip');
+    expect(loaded.config.method).toEqual(c.method);
+    expect(loaded.head!.map((w) => w.name)).toEqual(['head1_dense/kernel', 'head1_dense/bias', 'head2_dense/kernel', 'head2_dense/bias']);
+    images.dispose();
+    disposeTrainState(state);
   });
 });
 
