@@ -297,7 +297,10 @@ export async function compilePipelines(state: TrainState): Promise<boolean> {
   // Both views: 2N images.
   const shape: [number, number, number, number] = [2 * batchSize, model.imageSize, model.imageSize, model.channels];
   await withFrozenStatistics(state.model, async () => {
-    const view = tf.zeros(shape) as tf.Tensor4D;
+    // Made on the device (a fill program), not uploaded from the CPU: in compile-only mode tfjs's WebGL backend keeps an
+    // upload's values on the CPU, a slice of the views (MoCo's per-view batch-norm groups) then inherits all of them,
+    // and uploading that slice fails ("offset is out of bounds").
+    const view = tf.fill(shape, 0, 'float32') as tf.Tensor4D;
     tf.env().set(flag, true);
     if (cpuForward !== null) tf.env().set('WEBGL_CPU_FORWARD', false);
     try {

@@ -212,11 +212,14 @@ export const moco = defineMethod({
     // Both views' normalised keys of the step whose update comes next: enqueued after it (the keys of a step that is
     // skipped are dropped by the next objective).
     let pending: tfjs.Tensor2D | null = null;
-    const grouped = (net: (x: tfjs.Tensor4D) => tfjs.Tensor2D, x: tfjs.Tensor4D): tfjs.Tensor2D => {
-      const sizes = groupSizes(x.shape[0], bnGroups);
-      if (sizes.length === 1) return net(x);
-      return tf.concat(tf.split(x, sizes, 0).map((part) => net(part as tfjs.Tensor4D)), 0);
+    // Each view's batch-norm groups are cut in one split straight from the tensor they come from (the two views' batch,
+    // or a view's shuffled copy), not as slices of slices (see compilePipelines in step.ts for the WebGL pitfall).
+    const groupsOf = (x: tfjs.Tensor4D, views: number): tfjs.Tensor4D[] => {
+      const sizes = groupSizes(x.shape[0] / views, bnGroups);
+      const all = Array.from({ length: views }, () => sizes).flat();
+      return all.length === 1 ? [x] : (tf.split(x, all, 0) as tfjs.Tensor4D[]);
     };
+    const through = (net: (x: tfjs.Tensor4D) => tfjs.Tensor2D, parts: tfjs.Tensor4D[]) => (parts.length === 1 ? net(parts[0]!) : tf.concat(parts.map(net), 0));
     const query = (x: tfjs.Tensor4D) => queryHead.apply(encoder.apply(x, { training: true }), { training: true }) as tfjs.Tensor2D;
     const key = (x: tfjs.Tensor4D) => keyHead.apply(keyEncoder.apply(x, { training: true }), { training: true }) as tfjs.Tensor2D;
     return {
@@ -226,20 +229,23 @@ export const moco = defineMethod({
       objective({ encoder: online, views, step }) {
         if (online !== encoder) throw new Error('MoCo was built for another encoder');
         const n = views.shape[0] / 2;
-        const [v1, v2] = [views.slice([0, 0, 0, 0], [n, -1, -1, -1]), views.slice([n, 0, 0, 0], [n, -1, -1, -1])];
-        const q1 = grouped(query, v1);
-        const q2 = grouped(query, v2);
+        // The queries: each view on its own, in its batch-norm groups (view 1's groups, then view 2's).
+        const parts = groupsOf(views, 2);
+        const half = parts.length / 2;
+        const q1 = through(query, parts.slice(0, half));
+        const q2 = through(query, parts.slice(half));
         // The keys: each view's batch shuffled, through the key network in groups, unshuffled (the key network's variables
         // are not among those the step differentiates).
         const [perm1, perm2] = keyShuffles(seed, step, n);
-        const shuffledKeys = (v: tfjs.Tensor4D, perm: number[]) => {
+        const shuffledKeys = (offset: number, perm: number[]) => {
           const inverse = new Array<number>(n);
           perm.forEach((p, i) => (inverse[p] = i));
-          const k = grouped(key, tf.gather(v, tf.tensor1d(perm, 'int32')) as unknown as tfjs.Tensor4D);
+          const shuffled = tf.gather(views, tf.tensor1d(perm.map((p) => p + offset), 'int32')) as unknown as tfjs.Tensor4D;
+          const k = through(key, groupsOf(shuffled, 1));
           return kit.l2Normalize(tf.gather(k, tf.tensor1d(inverse, 'int32')) as tfjs.Tensor2D);
         };
-        const k1 = shuffledKeys(v1, perm1);
-        const k2 = shuffledKeys(v2, perm2);
+        const k1 = shuffledKeys(0, perm1);
+        const k2 = shuffledKeys(n, perm2);
         const queue = keys.read() as tfjs.Tensor2D;
         const a = infoNce(kit, q1, k2, queue, temperature);
         const b = infoNce(kit, q2, k1, queue, temperature);
