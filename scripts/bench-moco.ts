@@ -11,7 +11,8 @@
 // train split's h, scored on the test split) of the trained encoder; the untrained encoder's and raw pixels' once per
 // set and seed. The table gives each method's mean over seeds with a 95 % t interval, and MoCo − SimCLR paired by seed
 // (same seed: same initial encoder, same batches) with its own interval. --record keeps finished runs as JSON lines
-// and skips them on a rerun, so that a long comparison can run in pieces.
+// and skips them on a rerun, so that a long comparison can run in pieces; --table-only prints the table of what the
+// record holds and trains nothing.
 import * as tf from '@tensorflow/tfjs';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -33,6 +34,8 @@ interface Options {
   queue: number;
   width: number;
   record: string | null;
+  /** Only print the table of the runs already recorded. */
+  tableOnly: boolean;
   json: boolean;
 }
 
@@ -41,7 +44,7 @@ function parse(argv: string[]): Options {
   const list = (flag: string, fallback: string) => (get(flag) ?? fallback).split(',');
   const sets = get('--sets');
   if (!sets) {
-    console.error('usage: npx tsx scripts/bench-moco.ts --sets NAME=PREFIX[,…] [--methods simclr,moco] [--batches 16,32] [--seeds 0,1,2] [--steps 100] [--queue 1024] [--width 0.25] [--record FILE.jsonl] [--json]');
+    console.error('usage: npx tsx scripts/bench-moco.ts --sets NAME=PREFIX[,…] [--methods simclr,moco] [--batches 16,32] [--seeds 0,1,2] [--steps 100] [--queue 1024] [--width 0.25] [--record FILE.jsonl] [--table-only] [--json]');
     process.exit(2);
   }
   return {
@@ -53,6 +56,7 @@ function parse(argv: string[]): Options {
     queue: Number(get('--queue') ?? 1024),
     width: Number(get('--width') ?? 0.25),
     record: get('--record') ?? null,
+    tableOnly: argv.includes('--table-only'),
     json: argv.includes('--json'),
   };
 }
@@ -196,7 +200,7 @@ async function main(): Promise<void> {
   const has = (set: string, method: string, batch: number, seed: number) =>
     records.some((r) => r.set === set && r.method === method && r.seed === seed && (method === 'untrained' || method === 'pixels' || (r.batch === batch && r.steps === options.steps)));
   console.error(`machine: ${cpus().length} cores (${cpus()[0]?.model}), load average ${loadavg()[0]!.toFixed(2)}; tfjs ${tf.version.tfjs} on ${tf.getBackend()}`);
-  for (const { name, prefix } of options.sets) {
+  for (const { name, prefix } of options.tableOnly ? [] : options.sets) {
     const data = readPixelSplit(prefix);
     for (const seed of options.seeds) {
       if (!has(name, 'untrained', 0, seed)) for (const r of await baselines(data, name, seed, options)) keep(r);
