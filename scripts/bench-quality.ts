@@ -27,7 +27,7 @@ import * as tf from '@tensorflow/tfjs';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { decodePng } from '../e2e/fixtures';
 import type { TrainConfig } from '../src/engine/config';
-import { describeMethod, methodOf, type MethodName } from '../src/engine/methods';
+import { describeMethod, methodOf, methodSettings, type MethodName } from '../src/engine/methods';
 import { resolve } from 'node:path';
 import {
   BACKENDS,
@@ -298,7 +298,7 @@ harness.run(main);
 /** "Final NT-Xent 2.54 (no learning: ln 63 = 4.14)": the last step's loss against its method's reference level. */
 function finalLossNote(config: TrainConfig, loss: number): string {
   const method = methodOf(config.method);
-  const levels = method.levels({ batchSize: config.batchSize, projectionDim: config.model.projectionDim });
+  const levels = method.levels({ batchSize: config.batchSize, projectionDim: config.model.projectionDim, settings: methodSettings(config.method) });
   const level = levels.noLearning ? `no learning: ${levels.noLearning.label}` : `collapse: ${levels.collapsed.label}`;
   return `Final ${method.lossLabel} ${loss.toFixed(4)} (${level}).`;
 }

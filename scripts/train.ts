@@ -18,7 +18,7 @@ import { BACKENDS, ENCODERS, RUN_OPTIONS, RUN_USAGE, configureRun, describeBacke
 import { pathText, zipPath } from './lib/args';
 import { createBench, parseArgs, requireDist, round, type RunStart } from './lib/bench';
 import { folderOrExit } from './lib/folder';
-import { stepLine, stepRecord, summariseSteps } from './lib/runs';
+import { diagnosticsText, stepLine, stepRecord, summariseSteps } from './lib/runs';
 
 const PORT = 4176;
 const USAGE = `usage: npm run train -- --data DIR ${RUN_USAGE} [--out FILE.zip] [--json]`;
@@ -151,7 +151,8 @@ async function main({ command, started }: RunStart): Promise<void> {
     kind: 'summary',
     steps: summary.steps,
     final_loss: summary.final_loss,
-    final_contrastive_acc: summary.final_contrastive_acc,
+    // The method's diagnostics at the last step (SimCLR: final_contrastive_acc; MoCo: final_positive_acc, final_queue_age).
+    ...Object.fromEntries(Object.entries(summary).filter(([key]) => key.startsWith('final_') && !['final_loss', 'final_method_loss', 'final_embedding_std'].includes(key))),
     final_embedding_std: summary.final_embedding_std,
     images_per_sec: summary.images_per_sec,
     step_ms_median: summary.step_ms_median,
@@ -186,7 +187,7 @@ async function main({ command, started }: RunStart): Promise<void> {
   const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)}%`);
   say(
     [
-      `done: ${summary.steps} steps in ${record.seconds} s; final loss ${summary.final_loss.toFixed(4)}, contrastive accuracy ${pct(summary.final_contrastive_acc)}`,
+      `done: ${summary.steps} steps in ${record.seconds} s; final loss ${summary.final_loss.toFixed(4)}${diagnosticsText(reports.at(-1)!.diagnostics)}`,
       `throughput ${summary.images_per_sec} images/s (median step ${(summary.step_ms_median / 1000).toFixed(2)} s; first step ${(summary.first_step_ms / 1000).toFixed(2)} s after ` +
         `${info ? (info.compileMs / 1000).toFixed(1) : '?'} s of compilation)`,
       ...(knn ? [`kNN accuracy on held-out images ${pct(knn.knnAccuracy)} (untrained encoder ${pct(record.knn_acc_random_init)}, raw pixels ${pct(record.knn_acc_raw_pixels)})`] : []),

@@ -69,6 +69,10 @@ def check_recipe(training):
     if "method" not in training and "temperature" in training:
         training["method"] = {"name": "simclr", "temperature": training.pop("temperature")}
     method = training.get("method")
+    if isinstance(method, dict) and method.get("name") == "moco":
+        # A download holds the query encoder and head only: MoCo's key network and queue live in the tab's checkpoints.
+        raise RecipeError("it was trained with 'moco': a download holds neither its key network nor its queue of keys, "
+                          "so no script can continue it as the same run; this script trains SimCLR only (continue it in the tab)")
     if isinstance(method, dict) and method.get("name") != "simclr":
         raise RecipeError(f"it was trained with {method.get('name')!r}; this script trains SimCLR only (continue it in the tab)")
     for section, known in (

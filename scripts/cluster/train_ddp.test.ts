@@ -90,6 +90,7 @@ beforeAll(async () => {
   await writeZip(at('solarize.zip'), config, true, (info) => Object.assign(info.training.augment, { solarizeProb: 0.2 }));
   await writeZip(at('entropy.zip'), config, true, (info) => Object.assign(info.training.model, { entropyWeight: 0.5 }));
   await writeZip(at('byol.zip'), { ...config, method: defaultMethodConfig('byol') }, true);
+  await writeZip(at('moco.zip'), { ...config, method: defaultMethodConfig('moco') }, true);
   // Written before tabclr had several methods: a top-level temperature and no method.
   await writeZip(at('legacy.zip'), config, true, (info) => {
     delete (info.training as Partial<TrainConfig>).method;
@@ -112,6 +113,7 @@ beforeAll(async () => {
     run('unknown augmentation', 'solarize.zip'),
     run('entropy regulariser', 'entropy.zip'),
     run('another method', 'byol.zip'),
+    run('MoCo', 'moco.zip'),
     run('warm-up too long', 'model.zip', ['--warmup-steps', '2']),
     run('batch of one', 'model.zip', ['--batch', '1']),
     run('too few images', 'model.zip', [], 'two'),
@@ -150,6 +152,7 @@ describe('scripts/cluster/train_ddp.py in one process', () => {
     ['unknown augmentation', /cannot be continued: config\.json's training\.augment has solarizeProb: this script follows the recipe of its own tabclr version/],
     ['entropy regulariser', /cannot be continued: the recipe uses the entropy regulariser/],
     ['another method', /cannot be continued: it was trained with 'byol'; this script trains SimCLR only \(continue it in the tab\)/],
+    ['MoCo', /cannot be continued: it was trained with 'moco': a download holds neither its key network nor its queue of keys, so no script can continue it as the same run; this script trains SimCLR only \(continue it in the tab\)/],
     ['warm-up too long', /warms up for 2 steps, not shorter than --steps 2: pass --warmup-steps below 2/],
     ['batch of one', /the global batch \(1\) must be at least 2/],
     ['too few images', /has 2 images, fewer than the batch of 8/],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { stepReport } from '../../src/test/stepReport';
 import type { StepReport } from '../../src/worker/protocol';
-import { achievedRate, stepLine, stepRecord, summariseSteps } from './runs';
+import { achievedRate, diagnosticsText, stepLine, stepRecord, summariseSteps } from './runs';
 
 /** Step n of a 5-step run whose loss falls by 0.1 a step, taking stepMs at batch 16, 70 % of it forward + backward. */
 function step(n: number, stepMs: number, extra: Partial<StepReport> = {}): StepReport {
@@ -65,6 +65,11 @@ describe('step output', () => {
     expect(stepLine({ ...r, finite: false })).toContain('update skipped');
     expect(stepRecord(r)).toMatchObject({ kind: 'step', step: 3, total_steps: 5, images_per_sec: 6.4, step_ms: 2500, tensors: 78, gpu_bytes: 1000, timings_ms: { augment: 250 } });
     expect(JSON.parse(JSON.stringify(stepRecord({ ...r, timings: null }))).timings_ms).toBeNull();
+  });
+
+  it("names each method's own diagnostics (MoCo's positive accuracy and queue age), not SimCLR's", () => {
+    expect(diagnosticsText({ positiveAcc: 0.188, queueAge: 2 })).toBe('  positive accuracy 18.8%  queue age (steps) 2.0000');
+    expect(stepLine(step(2, 1000, { diagnostics: { positiveAcc: 0.5, queueAge: 2 } }))).toContain('loss 3.8000  positive accuracy 50.0%  queue age (steps) 2.0000');
   });
 });
 

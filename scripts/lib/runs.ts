@@ -49,10 +49,15 @@ function diagnosticText(key: string, value: number): string {
   return `${(spec?.label ?? key).toLowerCase()} ${spec?.format === 'fraction' ? pct(value) : value.toFixed(4)}`;
 }
 
+/** Every diagnostic of a step, as step lines show them: `  contrastive accuracy 21.9%` (MoCo: positive accuracy, queue age). */
+export function diagnosticsText(diagnostics: Record<string, number>): string {
+  return Object.entries(diagnostics).map(([key, value]) => `  ${diagnosticText(key, value)}`).join('');
+}
+
 /** `step   12/50  loss 3.4121  contrastive accuracy 21.9%  12.3 images/s  2.61 s/step` */
 export function stepLine(r: StepReport): string {
   const width = String(r.totalSteps).length;
-  const diagnostics = Object.entries(r.diagnostics).map(([key, value]) => `  ${diagnosticText(key, value)}`).join('');
+  const diagnostics = diagnosticsText(r.diagnostics);
   return (
     `step ${String(r.step).padStart(width)}/${r.totalSteps}  loss ${r.loss.toFixed(4)}${diagnostics}  ` +
     `${r.imagesPerSec.toFixed(1)} images/s  ${(r.stepMs / 1000).toFixed(2)} s/step${r.finite ? '' : '  (loss not finite: update skipped)'}`

@@ -7,6 +7,9 @@
   strokes  drawn here: ten kinds of hand-drawn figure (circle, triangle, square, cross, plus, zigzag, spiral, star,
            arrow, wave), each a polyline with hand-like wobble, random size, position, rotation, stroke width and
            brightness on a dark ground at 28 x 28. Seeded: the same files every time. 200 train / 100 test a class.
+  colour   the strokes' ten figures in colour (issue #26): each drawn in a random colour on a random colour ground
+           with a second, faint random figure as clutter, at 28 x 28 RGB; the class is the figure, never the colour,
+           so colour is a nuisance the augmentations must teach the encoder to ignore. Seeded; 200 train / 100 test.
 
   /usr/bin/python3 scripts/parity/make_sets.py --set digits|strokes --out DIR   (writes DIR/train/<class>/*.png, DIR/test/...)
 """
@@ -100,12 +103,48 @@ def strokes(out, n_train=200, n_test=100, side=28, seed=13):
             write(out, "train" if i < n_train else "test", cls, i, arr)
 
 
+def colour(out, n_train=200, n_test=100, side=28, seed=26):
+    rng = np.random.default_rng(seed)
+    scale_up = 4
+
+    def draw_figure(draw, kind, colour_, size_range, width_range):
+        size = rng.uniform(*size_range) * side / 2
+        angle = rng.uniform(-0.5, 0.5)
+        aspect = rng.uniform(0.8, 1.25)
+        cx, cy = side / 2 + rng.uniform(-3, 3), side / 2 + rng.uniform(-3, 3)
+        width = int(rng.integers(*width_range) * scale_up / 2)
+        rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+        for part in figure(kind, rng):
+            p = densify(np.asarray(part, dtype=float))
+            p = p + rng.normal(0, 0.04, p.shape).cumsum(0) * 0.5
+            p = (p * [aspect, 1 / aspect]) @ rot.T * size + [cx, cy]
+            draw.line([tuple(v) for v in p * scale_up], fill=colour_, width=width, joint="curve")
+
+    for cls in STROKE_KINDS:
+        for i in range(n_train + n_test):
+            ground = tuple(int(v) for v in rng.integers(0, 256, 3))
+            # The figure's colour at least 120 away from the ground's (sum of channel differences), so it stays visible.
+            while True:
+                ink = tuple(int(v) for v in rng.integers(0, 256, 3))
+                if sum(abs(a - b) for a, b in zip(ink, ground)) >= 120:
+                    break
+            big = Image.new("RGB", (side * scale_up, side * scale_up), ground)
+            draw = ImageDraw.Draw(big)
+            clutter = tuple(int(g + (k - g) * 0.3) for g, k in zip(ground, rng.integers(0, 256, 3)))
+            draw_figure(draw, STROKE_KINDS[int(rng.integers(0, 10))], clutter, (0.3, 0.9), (1, 3))
+            draw_figure(draw, cls, ink, (0.45, 0.8), (2, 5))
+            arr = np.asarray(big.resize((side, side), Image.BILINEAR))
+            d = os.path.join(out, "train" if i < n_train else "test", cls)
+            os.makedirs(d, exist_ok=True)
+            Image.fromarray(arr, mode="RGB").save(os.path.join(d, f"{i:05d}.png"))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--set", choices=["digits", "strokes"], required=True)
+    ap.add_argument("--set", choices=["digits", "strokes", "colour"], required=True)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
-    (digits if a.set == "digits" else strokes)(a.out)
+    {"digits": digits, "strokes": strokes, "colour": colour}[a.set](a.out)
     counts = {s: sum(len(f) for _, _, f in os.walk(os.path.join(a.out, s))) for s in ("train", "test")}
     print(f"wrote {counts['train']} train and {counts['test']} test images to {a.out}")
 

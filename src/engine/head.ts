@@ -11,7 +11,7 @@ import { Random } from './random';
  * layer with center: false (it reads the missing beta in training mode), so ours keeps a beta, which starts at 0.
  */
 export function createMlp(options: MlpOptions): tf.LayersModel {
-  const { name, layerPrefix, inputDim, hidden, outputDim, outputBatchNorm, seed, init = 'torch' } = options;
+  const { name, layerPrefix, inputDim, hidden, outputDim, outputBatchNorm, hiddenBatchNorm = true, seed, init = 'torch' } = options;
   if (!(outputDim >= 1)) throw new Error(`${name}: output dimension must be ≥ 1, got ${outputDim}`);
   const rng = new Random(seed);
   const input = tf.input({ shape: [inputDim], name: `${layerPrefix}_input` });
@@ -19,7 +19,7 @@ export function createMlp(options: MlpOptions): tf.LayersModel {
   const widths = [...hidden, outputDim];
   widths.forEach((units, i) => {
     const last = i === widths.length - 1;
-    const bn = !last || outputBatchNorm;
+    const bn = last ? outputBatchNorm : hiddenBatchNorm;
     const fanIn = i === 0 ? inputDim : widths[i - 1]!;
     x = tf.layers
       .dense({

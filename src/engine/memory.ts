@@ -60,11 +60,11 @@ export function representationWidth(model: Pick<ModelConfig, 'encoder' | 'width'
 }
 
 /** An MLP head's weights as head.ts builds it: dense kernels, then batch norm (hidden layers, and an output one) or a bias. */
-function mlpWeightShapes(inputDim: number, hidden: number[], outputDim: number, outputBatchNorm: boolean): number[][] {
+function mlpWeightShapes(inputDim: number, hidden: number[], outputDim: number, outputBatchNorm: boolean, hiddenBatchNorm = true): number[][] {
   const widths = [...hidden, outputDim];
   return widths.flatMap((units, i) => {
     const kernel = [i === 0 ? inputDim : widths[i - 1]!, units];
-    return i < hidden.length || outputBatchNorm ? [kernel, [units], [units]] : [kernel, [units]];
+    return (i < hidden.length ? hiddenBatchNorm : outputBatchNorm) ? [kernel, [units], [units]] : [kernel, [units]];
   });
 }
 
@@ -86,6 +86,12 @@ export function trainedWeightShapes(config: Pick<TrainConfig, 'model' | 'method'
     case 'byol':
       heads = [...mlpWeightShapes(h, Array<number>(model.headLayers - 1).fill(4 * d), d, false), ...mlpWeightShapes(d, [4 * d], d, false)];
       break;
+    case 'moco': {
+      // MoCo v2's head: dense with a bias → ReLU → dense with a bias. (Its queue, K × d, is not trained.)
+      const hidden = model.headHidden === 'atLeastProjection' ? Math.max(h, d) : h;
+      heads = mlpWeightShapes(h, Array<number>(model.headLayers - 1).fill(hidden), d, false, false);
+      break;
+    }
     default: {
       const unknown: never = method;
       throw new Error(`no weight shapes for method ${JSON.stringify(unknown)}`);

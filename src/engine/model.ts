@@ -6,7 +6,7 @@ import { createEncoder, representationDim } from './encoders';
 import { createEntropyHead } from './head';
 import { engineKit } from './kit';
 import { methodOf, methodSettings } from './methods';
-import type { MethodNetwork } from './methods/method';
+import type { MethodBuffer, MethodNetwork } from './methods/method';
 import type { TrainableParam } from './optim';
 
 export interface Network {
@@ -43,10 +43,12 @@ export function trainableParams(network: Network): TrainableParam[] {
  * Every weight, trainable or not (batch-norm moving statistics included), by its stable name. A follower's weights
  * are prefixed with its name ('target_encoder/block1_conv/kernel'): it repeats the layer names of what it follows.
  */
-export function allWeights(network: Network): { name: string; weight: tf.LayerVariable }[] {
+export function allWeights(network: Network): { name: string; weight: tf.LayerVariable | MethodBuffer }[] {
   const trained = trainedParts(network).flatMap((m) => m.weights.map((w) => ({ name: w.originalName, weight: w })));
   const followers = Object.entries(network.method.followers).flatMap(([part, m]) => m.weights.map((w) => ({ name: `${part}/${w.originalName}`, weight: w })));
-  return [...trained, ...followers];
+  // A method's buffers (MoCo's queue) travel with the weights into checkpoints; downloads take named parts only.
+  const buffers = Object.entries(network.method.buffers ?? {}).map(([name, weight]) => ({ name, weight }));
+  return [...trained, ...followers, ...buffers];
 }
 
 /** Trainable and non-trainable parameters of the trained parts (a follower is a copy, not counted). */
@@ -56,4 +58,5 @@ export function countParams(network: Network): number {
 
 export function disposeNetwork(network: Network): void {
   for (const m of [...trainedParts(network), ...Object.values(network.method.followers)]) m.dispose();
+  network.method.dispose?.();
 }

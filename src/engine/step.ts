@@ -121,8 +121,8 @@ interface ObjectiveParts {
  * The differentiable part: the method's objective on both views as one batch of 2N (view 1's images first), and the
  * extensions every method shares (the entropy term).
  */
-function objective(model: Network, views: tf.Tensor4D, config: TrainConfig): ObjectiveParts {
-  const { loss, projections, diagnostics } = model.method.objective({ encoder: model.encoder, views });
+function objective(model: Network, views: tf.Tensor4D, config: TrainConfig, step: number): ObjectiveParts {
+  const { loss, projections, diagnostics } = model.method.objective({ encoder: model.encoder, views, step });
   const embeddingStd = normalisedStd(projections);
   let entropy: tf.Scalar | null = null;
   let total = loss;
@@ -143,7 +143,7 @@ function kept(parts: Omit<ObjectiveParts, 'objective'>): tf.Tensor[] {
 function lossAndGrads(state: TrainState, views: tf.Tensor4D) {
   let diagnostics: Omit<ObjectiveParts, 'objective'> | null = null;
   const { value, grads } = tf.variableGrads(() => {
-    const { objective: total, ...rest } = objective(state.model, views, state.config);
+    const { objective: total, ...rest } = objective(state.model, views, state.config, state.step + 1);
     diagnostics = rest;
     for (const t of kept(rest)) tf.keep(t);
     return total;
@@ -298,7 +298,10 @@ export async function compilePipelines(state: TrainState): Promise<boolean> {
   // Both views: 2N images.
   const shape: [number, number, number, number] = [2 * batchSize, model.imageSize, model.imageSize, model.channels];
   await withFrozenStatistics(state.model, async () => {
-    const view = tf.zeros(shape) as tf.Tensor4D;
+    // Made on the device (a fill program), not uploaded from the CPU: in compile-only mode tfjs's WebGL backend keeps an
+    // upload's values on the CPU, a slice of the views (MoCo's per-view batch-norm groups) then inherits all of them,
+    // and uploading that slice fails ("offset is out of bounds").
+    const view = tf.fill(shape, 0, 'float32') as tf.Tensor4D;
     tf.env().set(flag, true);
     if (cpuForward !== null) tf.env().set('WEBGL_CPU_FORWARD', false);
     try {

@@ -23,6 +23,12 @@ describe('suggestedSettings', () => {
     expect(suggestedSettings({ ...sample, count: 2 }, gpu).config.batchSize).toBe(2);
   });
 
+  it('chooses SimCLR at small batches as at large ones (BENCHMARKS.md: MoCo v2 was nowhere ahead at batch 16 or 32)', () => {
+    expect(suggestedSettings(sample, { ...gpu, isFallbackAdapter: true }).config).toMatchObject({ batchSize: 16, method: { name: 'simclr' } });
+    expect(suggestedSettings({ ...sample, count: 50 }, gpu).config).toMatchObject({ batchSize: 32, method: { name: 'simclr' } });
+    expect(suggestedSettings(sample, gpu).config.method.name).toBe('simclr');
+  });
+
   it('keeps steps short on a software adapter', () => {
     const { config, steps } = suggestedSettings(sample, { ...gpu, isFallbackAdapter: true });
     expect(config.batchSize).toBe(16);

@@ -13,6 +13,8 @@ export interface RunSettings {
  * adapter (100× slower than a GPU), a small model and batch so that steps take seconds rather than minutes.
  */
 export function suggestedSettings(dataset: DatasetSummary, backend: BackendReport | null): RunSettings {
+  // SimCLR at every batch, the small ones a tab affords included: MoCo v2 was measured against it at batches 16 and 32
+  // (equal steps, three seeds, four sets) and was nowhere ahead (BENCHMARKS.md, "MoCo v2 against SimCLR").
   const config = defaultTrainConfig(dataset.imageSize, dataset.channels);
   const slow = backend?.isFallbackAdapter ?? false;
   const largestPowerOfTwo = 2 ** Math.floor(Math.log2(Math.max(2, dataset.count)));

@@ -203,4 +203,19 @@ describe('assessHealth by the run\'s method', () => {
     expect(assessHealth(run(200, flat).columns(), context).map((w) => w.kind)).toEqual(['stuck']);
     expect(assessHealth(run(200, flat).columns(), { ...context, method: 'byol' })).toEqual([]);
   });
+
+  it("MoCo: judged against ln(K + 1) for the run's queue size, not the batch's level, with MoCo's own advice", () => {
+    const moco: HealthContext = { ...context, method: 'moco', settings: { temperature: 0.2, queueSize: 1023, keyMomentum: 0.99, bnGroups: 2 } };
+    const atQueueLevel: Curve = { loss: () => Math.log(1024), std: () => healthyStd };
+    const warnings = assessHealth(run(200, atQueueLevel).columns(), moco);
+    expect(warnings.map((w) => w.kind)).toEqual(['stuck']);
+    expect(warnings[0]!.cause).toContain('(ln 1024 = 6.93)');
+    expect(warnings[0]!.fix).toContain('a lower key momentum');
+    // SimCLR's level at this batch (ln 127) is far below ln 1024: a MoCo loss there is learning.
+    expect(assessHealth(run(200, { loss: () => level, std: () => healthyStd }).columns(), moco)).toEqual([]);
+    const collapsing: Curve = { loss: () => Math.log(1024), std: (s) => (s < 30 ? healthyStd : 0.001) };
+    const collapse = assessHealth(run(60, collapsing).columns(), moco);
+    expect(collapse.map((w) => w.kind)).toEqual(['collapsed']);
+    expect(collapse[0]!.fix).toContain('shuffled batch norm');
+  });
 });

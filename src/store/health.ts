@@ -20,6 +20,8 @@ export interface HealthContext {
   warmupSteps: number;
   /** The configured (peak) learning rate. */
   learningRate: number;
+  /** The method's settings (MoCo's levels depend on its queue size); its defaults when left out. */
+  settings?: Record<string, number>;
 }
 
 /** The columns assessHealth reads; MetricsHistory.columns() has them all. */
@@ -130,7 +132,7 @@ function diverged(columns: HealthColumns, context: HealthContext): HealthWarning
 
 function levelsOf(context: HealthContext) {
   const method = methodOf({ name: context.method });
-  return { method, levels: method.levels({ batchSize: context.batchSize, projectionDim: context.projectionDim }) };
+  return { method, levels: method.levels({ batchSize: context.batchSize, projectionDim: context.projectionDim, ...(context.settings && { settings: context.settings }) }) };
 }
 
 function collapsed(columns: HealthColumns, context: HealthContext): HealthWarning | null {

@@ -25,11 +25,13 @@ function heldOutProgress(history: MetricsHistory): HeldOutProgress | null {
  * nothing while the run looks healthy. A warning's text is taken when it first appears and kept while the same
  * problems persist, so a screen reader announces each problem once instead of on every step.
  */
-export function HealthPanel({ method, batchSize, projectionDim, warmupSteps, learningRate }: HealthPanelProps) {
+export function HealthPanel({ method, batchSize, projectionDim, warmupSteps, learningRate, settings }: HealthPanelProps) {
   const [warnings, setWarnings] = useState<HealthWarning[]>([]);
+  // The settings by value: a new object with the same numbers must not restart the check.
+  const settingsKey = settings ? JSON.stringify(settings) : '';
 
   useEffect(() => {
-    const context: HealthContext = { method, batchSize, projectionDim, warmupSteps, learningRate };
+    const context: HealthContext = { method, batchSize, projectionDim, warmupSteps, learningRate, ...(settingsKey && { settings: JSON.parse(settingsKey) as Record<string, number> }) };
     let first = true;
     const check = () => {
       const next = assessHealth(metricsHistory.columns(), context, heldOutProgress(metricsHistory));
@@ -40,7 +42,7 @@ export function HealthPanel({ method, batchSize, projectionDim, warmupSteps, lea
     };
     check();
     return subscribePerFrame(metricsHistory, check);
-  }, [method, batchSize, projectionDim, warmupSteps, learningRate]);
+  }, [method, batchSize, projectionDim, warmupSteps, learningRate, settingsKey]);
 
   if (warnings.length === 0) return null;
   return (

@@ -1,3 +1,4 @@
+import { methodSettings } from '../engine/methods';
 import { useStore } from '../store/store';
 import { EmbeddingPanel } from './EmbeddingMap';
 import { HealthPanel } from './HealthPanel';
@@ -21,13 +22,14 @@ export function LivePanel() {
           projectionDim={config.model.projectionDim}
           warmupSteps={config.optim.warmupSteps}
           learningRate={config.optim.learningRate}
+          settings={methodSettings(config.method)}
         />
       )}
       <div className="watch-grid">
         <div className="watch-curves">
           <LastStep />
           {config ? (
-            <TrainingCurves view="watch" method={config.method.name} batchSize={config.batchSize} projectionDim={config.model.projectionDim} evaluated={evaluated} />
+            <TrainingCurves view="watch" method={config.method.name} batchSize={config.batchSize} projectionDim={config.model.projectionDim} methodSettings={methodSettings(config.method)} evaluated={evaluated} />
           ) : (
             <p className="hint">Load images to set up a run: its curves appear here.</p>
           )}
@@ -37,7 +39,7 @@ export function LivePanel() {
       {config && (
         <section className="panel more-curves" aria-labelledby="more-curves-title">
           <h2 id="more-curves-title">More curves</h2>
-          <TrainingCurves view="more" method={config.method.name} batchSize={config.batchSize} projectionDim={config.model.projectionDim} evaluated={evaluated} />
+          <TrainingCurves view="more" method={config.method.name} batchSize={config.batchSize} projectionDim={config.model.projectionDim} methodSettings={methodSettings(config.method)} evaluated={evaluated} />
         </section>
       )}
     </>

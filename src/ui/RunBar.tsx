@@ -4,7 +4,7 @@ import { useEffect, useRef } from 'react';
 import { etaSeconds, metricsHistory, subscribePerFrame } from '../store/metricsHistory';
 import { useStore } from '../store/store';
 import { fixed, formatDuration, percent } from './format';
-import { methodOf } from '../engine/methods';
+import { methodOf, methodSettings } from '../engine/methods';
 
 const STATE_TEXT = {
   idle: 'Ready to train',
@@ -105,7 +105,7 @@ export function LastStep() {
   const settings = useStore((s) => s.settings);
   if (!latest || !settings) return null;
   const method = methodOf(settings.config.method);
-  const levels = method.levels({ batchSize: settings.config.batchSize, projectionDim: settings.config.model.projectionDim });
+  const levels = method.levels({ batchSize: settings.config.batchSize, projectionDim: settings.config.model.projectionDim, settings: methodSettings(settings.config.method) });
   // The level the loss is read against: SimCLR's no-learning ln(2N − 1), or where a non-contrastive loss collapses.
   const lossLevel = levels.noLearning ? `no learning: ${levels.noLearning.label}` : `collapse: ${levels.collapsed.label}`;
   return (

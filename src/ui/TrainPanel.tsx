@@ -1,5 +1,5 @@
 import { useId } from 'react';
-import { defaultMethodConfig, METHOD_NAMES, METHODS, methodOf, type MethodConfig, type MethodName } from '../engine/methods';
+import { defaultMethodConfig, fitMethodToData, METHOD_NAMES, METHODS, methodOf, type MethodConfig, type MethodName } from '../engine/methods';
 import { PRESETS, type PresetName, type RunSettings } from '../store/defaults';
 import { useStore } from '../store/store';
 import { Thumbnail } from './Thumbnail';
@@ -48,13 +48,20 @@ function MethodFields({ method, disabled }: { method: MethodConfig; disabled: bo
   const update = useStore((s) => s.updateSettings);
   const methodId = useId();
   const spec = methodOf(method);
+  const datasetSize = useStore((s) => s.dataset?.count ?? null);
   const setMethod = (next: MethodConfig) => update((s) => ({ ...s, config: { ...s.config, method: next } }));
+  // A chosen method starts from its defaults within what the folder allows (MoCo's queue no longer than the folder).
+  const chooseMethod = (name: MethodName) =>
+    update((s) => {
+      const defaults = defaultMethodConfig(name);
+      return { ...s, config: { ...s.config, method: datasetSize === null ? defaults : fitMethodToData(defaults, { datasetSize, batchSize: s.config.batchSize }) } };
+    });
   const values = method as unknown as Record<string, number>;
   return (
     <>
       <div className="field">
         <label htmlFor={methodId}>Method</label>
-        <select id={methodId} value={method.name} title={spec.summary} onChange={(e) => setMethod(defaultMethodConfig(e.target.value as MethodName))}>
+        <select id={methodId} value={method.name} title={spec.summary} onChange={(e) => chooseMethod(e.target.value as MethodName)}>
           {METHOD_NAMES.map((name) => (
             <option key={name} value={name}>
               {METHODS[name].label}

@@ -16,6 +16,8 @@ export interface TrainingCurvesProps {
   method: MethodName;
   batchSize: number;
   projectionDim: number;
+  /** The method's settings (MoCo's levels depend on its queue size); its defaults when left out. */
+  methodSettings?: Record<string, number>;
   /**
    * 'watch': the charts a person watches a run by (the loss, and held-out accuracy when the images have labels, else
    * the method's first diagnostic), drawn beside the map; 'more': the others.
@@ -388,8 +390,8 @@ function referencesText(references: ReferenceLine[]): string {
   return `${references.length ? `; dashed: ${references.map((r) => r.label).join(', ')}` : ''}.`;
 }
 
-function lossSpec(method: Method, batchSize: number, projectionDim: number): ChartSpec {
-  const references = method.levels({ batchSize, projectionDim }).loss;
+function lossSpec(method: Method, batchSize: number, projectionDim: number, settings?: Record<string, number>): ChartSpec {
+  const references = method.levels({ batchSize, projectionDim, ...(settings && { settings }) }).loss;
   const bounds = method.lossBounds;
   return {
     series: [
@@ -412,8 +414,8 @@ function lossSpec(method: Method, batchSize: number, projectionDim: number): Cha
 }
 
 /** One of the method's diagnostics (SimCLR's contrastive accuracy), with its reference lines. */
-function diagnosticSpec(diagnostic: DiagnosticSpec, batchSize: number, projectionDim: number): ChartSpec {
-  const references = diagnostic.references({ batchSize, projectionDim });
+function diagnosticSpec(diagnostic: DiagnosticSpec, batchSize: number, projectionDim: number, settings?: Record<string, number>): ChartSpec {
+  const references = diagnostic.references({ batchSize, projectionDim, ...(settings && { settings }) });
   const fraction = diagnostic.format === 'fraction';
   const format = (v: number) => (fraction ? pct(v) : fmt(v, 4));
   return {
@@ -598,8 +600,9 @@ function evaluationFigures(history: MetricsHistory) {
  * The rest: the other diagnostics, embedding spread, learning rate, gradient norm, throughput. Reads `metricsHistory`;
  * push reports there.
  */
-export function TrainingCurves({ method: methodName, batchSize, projectionDim, view, evaluated }: TrainingCurvesProps) {
+export function TrainingCurves({ method: methodName, batchSize, projectionDim, methodSettings, view, evaluated }: TrainingCurvesProps) {
   const method = methodOf({ name: methodName });
+  const settingsKey = methodSettings ? JSON.stringify(methodSettings) : '';
   const [hasKnn, setHasKnn] = useState(() => metricsHistory.knnColumns().length > 0);
   useEffect(() => {
     const update = () => setHasKnn(metricsHistory.knnColumns().length > 0);
@@ -617,8 +620,8 @@ export function TrainingCurves({ method: methodName, batchSize, projectionDim, v
       key={diagnostic.key}
       title={diagnostic.label}
       note={diagnostic.description}
-      spec={diagnosticSpec(diagnostic, batchSize, projectionDim)}
-      rebuildKey={`${methodName}-${diagnostic.key}-${batchSize}-${projectionDim}`}
+      spec={diagnosticSpec(diagnostic, batchSize, projectionDim, methodSettings)}
+      rebuildKey={`${methodName}-${diagnostic.key}-${batchSize}-${projectionDim}-${settingsKey}`}
       {...(height !== undefined && { height })}
     />
   );
@@ -629,8 +632,8 @@ export function TrainingCurves({ method: methodName, batchSize, projectionDim, v
         <Chart
           title={`Loss (${method.lossLabel})`}
           note={`Thin: each step; thick: smoothed. ${method.lossDescription}`}
-          spec={lossSpec(method, batchSize, projectionDim)}
-          rebuildKey={`loss-${methodName}-${batchSize}-${projectionDim}`}
+          spec={lossSpec(method, batchSize, projectionDim, methodSettings)}
+          rebuildKey={`loss-${methodName}-${batchSize}-${projectionDim}-${settingsKey}`}
           height={WATCH_PLOT_HEIGHT}
         />
         {withEvaluation ? (

@@ -2,6 +2,7 @@
 // disabled) and the worker (which refuses a start request with them all). No tfjs here.
 import { validateTrainConfig, type ConfigProblem, type TrainConfig } from '../engine/config';
 import { bufferLimitProblem } from '../engine/memory';
+import { methodDataProblems } from '../engine/methods';
 import { MAX_PROBE_IMAGES, type DatasetSummary, type MonitorSettings } from './protocol';
 
 /** The longest run and checkpoint interval: far beyond any run in a tab, small enough to be a number a person typed on purpose. */
@@ -66,6 +67,7 @@ export function runProblems(request: RunRequest, context: RunContext): ConfigPro
   const { dataset, loadedModel } = context;
   if (dataset) {
     add('batchSize', config.batchSize > dataset.count ? `the data set has only ${dataset.count} images` : null);
+    for (const { key, message } of methodDataProblems(config.method, { datasetSize: dataset.count, batchSize: config.batchSize })) add(`method.${key}`, message);
     const fits = config.model.imageSize === dataset.imageSize && config.model.channels === dataset.channels;
     add(
       'model.imageSize',

@@ -1,12 +1,14 @@
 // The registry of self-supervised methods: one line per method. Everything else (config, page, worker, checkpoints,
 // downloads, scripts) finds a method here by its name.
-import type { Method, SettingsOf } from './method';
+import type { DataContext, Method, SettingsOf } from './method';
 import { byol } from './byol';
+import { moco } from './moco';
 import { simclr } from './simclr';
 
 export const METHODS = {
   simclr,
   byol,
+  moco,
 } as const;
 
 export type MethodName = keyof typeof METHODS;
@@ -44,4 +46,21 @@ export function describeMethod(config: MethodConfig): string {
   const method = methodOf(config);
   const settings = Object.entries(methodSettings(config)).map(([key, value]) => `${method.settings[key]?.label.toLowerCase() ?? key} ${value}`);
   return settings.length ? `${method.label} (${settings.join(', ')})` : method.label;
+}
+
+/** Each setting of the config above what this folder allows, with why (MoCo's queue longer than the folder). */
+export function methodDataProblems(config: MethodConfig, context: DataContext): { key: string; message: string }[] {
+  const limits = methodOf(config).dataLimits?.(context) ?? {};
+  const settings = methodSettings(config);
+  return Object.entries(limits).flatMap(([key, limit]) =>
+    limit && settings[key]! > limit.max ? [{ key, message: `must be at most ${limit.max.toLocaleString('en')}: ${limit.why}` }] : [],
+  );
+}
+
+/** The config with every setting brought within what this folder allows (the page's defaults for a chosen method). */
+export function fitMethodToData<C extends MethodConfig>(config: C, context: DataContext): C {
+  const limits = methodOf(config).dataLimits?.(context) ?? {};
+  const fitted: Record<string, number | string> = { ...config };
+  for (const [key, limit] of Object.entries(limits)) if (limit && (fitted[key] as number) > limit.max) fitted[key] = Math.max(methodOf(config).settings[key]!.min, limit.max);
+  return fitted as C;
 }

@@ -29,6 +29,8 @@ export interface ReferenceLine {
 export interface LevelContext {
   batchSize: number;
   projectionDim: number;
+  /** The method's settings (MoCo's levels depend on its queue's length); its defaults when not given. */
+  settings?: Record<string, number>;
 }
 
 export interface MethodLevels {
@@ -89,6 +91,8 @@ export interface MlpOptions {
   outputDim: number;
   /** Batch norm on the output layer (SimCLR's and SimSiam's projections), or a plain dense layer with a bias. */
   outputBatchNorm: boolean;
+  /** Batch norm after each hidden dense layer (the default), or a dense layer with a bias and no batch norm (MoCo v2's head). */
+  hiddenBatchNorm?: boolean;
   seed: number;
   /** How its kernels (and biases) start: the run's model.init; PyTorch's defaults when not given. */
   init?: ModelConfig['init'];
@@ -111,6 +115,8 @@ export interface BuildContext {
 export interface ObjectiveInput {
   encoder: tfjs.LayersModel;
   views: tfjs.Tensor4D;
+  /** The step being taken, counting from 1 (the run's step + 1): seeds a method's own per-step draws (MoCo's key shuffle). */
+  step: number;
 }
 
 export interface ObjectiveOutput {
@@ -120,6 +126,17 @@ export interface ObjectiveOutput {
   projections: tfjs.Tensor2D;
   /** One scalar per entry of the method's `diagnostics`. */
   diagnostics: Record<string, tfjs.Scalar>;
+}
+
+/**
+ * State a method keeps besides its networks (MoCo's queue of keys): read and written like a weight, so checkpoints save
+ * and restore it with the run, but never trained and never in a download.
+ */
+export interface MethodBuffer {
+  readonly shape: number[];
+  readonly trainable: false;
+  read(): tfjs.Tensor;
+  write(value: tfjs.Tensor): void;
 }
 
 /** A method built for one run: its parts and its objective. */
@@ -132,6 +149,23 @@ export interface MethodNetwork {
   objective(input: ObjectiveInput): ObjectiveOutput;
   /** After each applied update (e.g. a target network's moving average); `step` counts from 1. */
   afterUpdate?(step: number, totalSteps: number): void;
+  /** State besides the networks, by name ('queue/keys'): checkpointed, never downloaded. */
+  buffers?: Record<string, MethodBuffer>;
+  /** Frees what the method holds besides its Layers models (buffers, tensors kept between objective and update). */
+  dispose?(): void;
+}
+
+/** What a method's data-dependent limits depend on. */
+export interface DataContext {
+  /** Images in the folder. */
+  datasetSize: number;
+  batchSize: number;
+}
+
+/** The most a setting may be for this data, and why (validation refuses more; the page's defaults stay within it). */
+export interface DataLimit {
+  max: number;
+  why: string;
 }
 
 /** A method's settings as numbers, from its settings' specs. */
@@ -154,6 +188,8 @@ export interface Method<Name extends string = string, Specs extends Record<strin
   diagnostics: DiagnosticSpec[];
   levels(context: LevelContext): MethodLevels;
   advice: MethodAdvice;
+  /** Limits on settings that depend on the folder (MoCo's queue may not outgrow it). */
+  dataLimits?(context: DataContext): Partial<Record<keyof Specs & string, DataLimit>>;
   build(kit: EngineKit, settings: SettingsOf<Specs>, context: BuildContext): MethodNetwork;
 }
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultTrainConfig, upgradeConfig, validateTrainConfig, type TrainConfig } from '../config';
 import { createTrainState, disposeTrainState, trainStep } from '../step';
 import { syntheticImages } from '../synthetic';
-import { defaultMethodConfig, METHOD_NAMES, methodOf, METHODS } from '.';
+import { defaultMethodConfig, METHOD_NAMES, methodOf, METHODS, methodSettings } from '.';
 
 const folder = fileURLToPath(new URL('.', import.meta.url));
 
@@ -50,10 +50,13 @@ describe.each(METHOD_NAMES)('method %s', (name) => {
   });
 
   it('gives finite levels and diagnostics the charts can draw', () => {
-    const levels = method.levels({ batchSize: 16, projectionDim: 64 });
-    expect(Number.isFinite(levels.collapsed.loss) && levels.collapsed.tolerance > 0).toBe(true);
-    for (const line of levels.loss) expect(Number.isFinite(line.value)).toBe(true);
-    for (const d of method.diagnostics) for (const line of d.references({ batchSize: 16, projectionDim: 64 })) expect(Number.isFinite(line.value)).toBe(true);
+    // Without settings (the defaults) and with the method's own (MoCo's levels follow its queue size).
+    for (const context of [{ batchSize: 16, projectionDim: 64 }, { batchSize: 16, projectionDim: 64, settings: methodSettings(defaultMethodConfig(name)) }]) {
+      const levels = method.levels(context);
+      expect(Number.isFinite(levels.collapsed.loss) && levels.collapsed.tolerance > 0).toBe(true);
+      for (const line of levels.loss) expect(Number.isFinite(line.value)).toBe(true);
+      for (const d of method.diagnostics) for (const line of d.references(context)) expect(Number.isFinite(line.value)).toBe(true);
+    }
   });
 
   it('trains three steps: a finite loss, every diagnostic reported, no tensor left behind', async () => {
