@@ -1,5 +1,6 @@
 import { useStore } from '../store/store';
 import { EmbeddingPanel } from './EmbeddingMap';
+import { ExplorePanel } from './ExplorePanel';
 import { HealthPanel } from './HealthPanel';
 import { LastStep } from './RunBar';
 import { TrainingCurves } from './TrainingCurves';
@@ -34,6 +35,7 @@ export function LivePanel() {
         </div>
         <EmbeddingPanel />
       </div>
+      <ExplorePanel />
       {config && (
         <section className="panel more-curves" aria-labelledby="more-curves-title">
           <h2 id="more-curves-title">More curves</h2>

@@ -3,6 +3,7 @@
 // map. Near-duplicate groups come from the neighbour lists at whatever threshold the person sets (duplicates.ts).
 import { pca2d } from '../pca';
 import { groupSizes, kMeans, typicalMembers } from './kmeans';
+import { MAX_GROUPS } from './limits';
 import { outlierScores } from './outliers';
 import { suggestK, type KSuggestion } from './silhouette';
 import { cosineTopK, type Neighbours } from './topk';
@@ -39,9 +40,6 @@ export const SUGGEST_RANGE = [2, 15] as const;
 export const OUTLIER_K = 5;
 /** Typical images kept per group. */
 export const TYPICAL_PER_GROUP = 6;
-
-/** What the person can ask for: at most this many groups. */
-export const MAX_GROUPS = 50;
 
 export async function analyseRepresentation(vectors: Float32Array, count: number, dim: number, options: AnalysisOptions): Promise<Analysis> {
   const { signal, onProgress } = options;
