@@ -30,6 +30,8 @@ describe('duplicate groups', () => {
     expect(duplicateGroups(neighbours, 6, Math.fround(0.95))).toEqual([[0, 1], [2, 3, 4]]);
     expect(duplicateGroups(neighbours, 6, 0.6)).toEqual([[0, 1, 2, 3, 4]]);
     expect(duplicateGroups(neighbours, 6, 0.999)).toEqual([]);
+    // The closest groups come first.
+    expect(duplicateGroups(lists([[[1, 0.96]], [[0, 0.96]], [[3, 0.99]], [[2, 0.99]]]), 4, 0.9)).toEqual([[2, 3], [0, 1]]);
     expect(Array.from(duplicateGroupOf(duplicateGroups(neighbours, 6, Math.fround(0.95)), 6))).toEqual([0, 0, 1, 1, 1, -1]);
     expect(keepOnePerGroup(duplicateGroups(neighbours, 6, Math.fround(0.95)))).toEqual([0, 2]);
   });

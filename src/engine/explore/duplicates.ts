@@ -34,26 +34,35 @@ export class UnionFind {
 
 /**
  * Groups of two or more images whose cosine similarity to another member is at least `threshold` (pairs among each
- * image's k nearest neighbours), each group's members in index order, the groups ordered by their first member.
+ * image's k nearest neighbours), each group's members in index order; the closest groups first (by their most
+ * similar pair), then by first member.
  */
 export function duplicateGroups(neighbours: Neighbours, count: number, threshold: number): number[][] {
   const sets = new UnionFind(count);
   const { k, indices, similarities } = neighbours;
+  const strongest = new Float64Array(count).fill(-Infinity);
   for (let i = 0; i < count; i++) {
     for (let j = 0; j < k; j++) {
+      const similarity = similarities[i * k + j]!;
       // Lists are most similar first: the rest are further still.
-      if (!(similarities[i * k + j]! >= threshold)) break;
+      if (!(similarity >= threshold)) break;
       sets.union(i, indices[i * k + j]!);
+      strongest[i] = Math.max(strongest[i]!, similarity);
     }
   }
-  const byRoot = new Map<number, number[]>();
+  const byRoot = new Map<number, { members: number[]; strongest: number }>();
   for (let i = 0; i < count; i++) {
     const root = sets.find(i);
-    const members = byRoot.get(root);
-    if (members) members.push(i);
-    else byRoot.set(root, [i]);
+    const group = byRoot.get(root);
+    if (group) {
+      group.members.push(i);
+      group.strongest = Math.max(group.strongest, strongest[i]!);
+    } else byRoot.set(root, { members: [i], strongest: strongest[i]! });
   }
-  return [...byRoot.values()].filter((m) => m.length > 1).sort((a, b) => a[0]! - b[0]!);
+  return [...byRoot.values()]
+    .filter((g) => g.members.length > 1)
+    .sort((a, b) => b.strongest - a.strongest || a.members[0]! - b.members[0]!)
+    .map((g) => g.members);
 }
 
 /** Per image, the index of its duplicate group in `groups`, or −1 when it is in none. */
