@@ -7,6 +7,7 @@ import { embedImages, pooledPixelVectors } from '../engine/embed';
 import { createEncoder } from '../engine/encoders';
 import { adjustedRandIndex, purity } from '../engine/explore/agreement';
 import { analyseRepresentation, type AnalysisStage } from '../engine/explore/analyse';
+import { centredUnitRows, meanRow } from '../engine/explore/centre';
 import { kMeans } from '../engine/explore/kmeans';
 import { cosineTopK } from '../engine/explore/topk';
 import type { DatasetPayload, ExploreAgreement, ExploreProgress, ExploreRequest, ExploreResult, Representation } from './protocol';
@@ -93,7 +94,9 @@ export interface KeptRepresentation {
   representation: Representation;
   runId: string;
   step: number;
+  /** The rows searched: centred on `mean` and unit length. */
   vectors: Float32Array;
+  mean: Float32Array;
   dim: number;
   encoder: tf.LayersModel | null;
 }
@@ -115,7 +118,10 @@ export async function explore(work: ExploreWork, request: ExploreRequest, now: (
   try {
     const { vectors, dim } = await representationOf(work, request.representation, encoder);
     const embeddedMs = now() - started;
-    const analysis = await analyseRepresentation(vectors, dataset.count, dim, {
+    // Neighbours, groups and the map see the rows centred on the folder's mean (centre.ts says why); the table keeps h.
+    const mean = meanRow(vectors, dim);
+    const centred = centredUnitRows(vectors, dim, mean);
+    const analysis = await analyseRepresentation(centred, dataset.count, dim, {
       k: request.k,
       neighbours: request.neighbours,
       seed,
@@ -134,7 +140,7 @@ export async function explore(work: ExploreWork, request: ExploreRequest, now: (
           const { vectors: v, dim: d } = await representationOf(work, other, otherEncoder);
           signal.throwIfAborted();
           work.progress({ stage: 'agreement', representation: other, done: 0, total: 1 });
-          agreement[other] = score(kMeans(v, d, analysis.k, seed).assignments);
+          agreement[other] = score(kMeans(centredUnitRows(v, d, meanRow(v, d)), d, analysis.k, seed).assignments);
         } finally {
           otherEncoder?.dispose();
         }
@@ -146,7 +152,7 @@ export async function explore(work: ExploreWork, request: ExploreRequest, now: (
       step,
       count: dataset.count,
       dim,
-      vectors: vectors.slice(),
+      vectors,
       neighbours: analysis.neighbours,
       outlierScores: analysis.outlierScores,
       k: analysis.k,
@@ -164,7 +170,7 @@ export async function explore(work: ExploreWork, request: ExploreRequest, now: (
       channels: dataset.channels,
       timings: { embeddingMs: embeddedMs, totalMs: now() - started },
     };
-    return { result, kept: { representation: request.representation, runId: run.id, step, vectors, dim, encoder } };
+    return { result, kept: { representation: request.representation, runId: run.id, step, vectors: centred, mean, dim, encoder } };
   } catch (e) {
     encoder?.dispose();
     throw e;
@@ -179,7 +185,7 @@ export async function searchByImage(dataset: DatasetPayload, kept: KeptRepresent
   const { imageSize, channels } = dataset;
   const bytes = imageSize * imageSize * channels;
   if (pixels.length !== bytes) throw new RangeError(`the image has ${pixels.length} bytes, the set's have ${bytes}`);
-  const query = kept.encoder ? await embedImages(kept.encoder, pixels, [0], imageSize, channels, 1) : pooledPixelVectors(pixels, [0], imageSize, channels, RAW_SIDE).vectors;
-  const found = await cosineTopK(kept.vectors, query, kept.dim, k, false);
+  const h = kept.encoder ? await embedImages(kept.encoder, pixels, [0], imageSize, channels, 1) : pooledPixelVectors(pixels, [0], imageSize, channels, RAW_SIDE).vectors;
+  const found = await cosineTopK(kept.vectors, centredUnitRows(h, kept.dim, kept.mean), kept.dim, k, false);
   return Array.from(found.indices, (index, j) => ({ index, similarity: found.similarities[j]! }));
 }

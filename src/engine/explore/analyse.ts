@@ -1,9 +1,9 @@
 // The whole folder's representation turned into answers: each image's nearest neighbours (on the device, in tiles),
 // outlier scores, k-means groups (k given or suggested by silhouette) with their sizes and typical members, and a 2-D
 // map. Near-duplicate groups come from the neighbour lists at whatever threshold the person sets (duplicates.ts).
-import { pca2d } from '../pca';
 import { groupSizes, kMeans, typicalMembers } from './kmeans';
 import { MAX_GROUPS } from './limits';
+import { pcaMap } from './map';
 import { outlierScores } from './outliers';
 import { suggestK, type KSuggestion } from './silhouette';
 import { cosineTopK, type Neighbours } from './topk';
@@ -57,7 +57,7 @@ export async function analyseRepresentation(vectors: Float32Array, count: number
   onProgress?.('groups', 1, 1);
   signal?.throwIfAborted();
   onProgress?.('map', 0, 1);
-  const coords = await pca2d(vectors, count, dim);
+  const coords = pcaMap(vectors, count, dim);
   onProgress?.('map', 1, 1);
   return {
     neighbours,
