@@ -68,7 +68,7 @@ export function pcaMap(x: Float32Array, n: number, d: number): Float32Array {
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += x[i * d + j]!;
   for (let j = 0; j < d; j++) mean[j] = mean[j]! / n;
   const rng = new Random(0x9ca2d);
-  let v = Float64Array.from({ length: 2 * d }, () => rng.uniform(-1, 1));
+  let v: Float64Array = Float64Array.from({ length: 2 * d }, () => rng.uniform(-1, 1));
   orthonormalise(v, d);
   for (let iteration = 0; iteration < MAX_ITERATIONS; iteration++) {
     const next = back(x, n, d, mean, project(x, n, d, mean, v));
