@@ -329,3 +329,33 @@ test('a labelled folder sorts into group folders: every original file once, byte
     expect(sha(sorted.get(`${folderName}/${name}`)!)).toBe(originals.find((o) => o.path.endsWith(`/${name}`))!.hash);
   }
 });
+
+test('exploring during a run uses the latest weights, can be cancelled, and is screenshotted at 1280 × 800', async ({ page }) => {
+  test.setTimeout(300_000);
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.goto('/');
+  await expect(page.getByRole('region', { name: 'Images' })).toContainText('300 images');
+  await page.getByLabel('Width multiplier', { exact: true }).fill('0.125');
+  await page.getByLabel('Batch size', { exact: true }).fill('8');
+  await page.getByLabel('Steps', { exact: true }).fill('400');
+  await page.getByRole('button', { name: 'Start' }).click();
+  await expect(page.locator('.run-state')).toContainText('Training', { timeout: 120_000 });
+  await expect(page.locator('.run-state')).toContainText(/step [1-9]/, { timeout: 120_000 });
+  const panel = page.getByRole('region', { name: 'Explore' });
+  // Cancelled half-way: the panel says nothing was explored and offers the button again.
+  await panel.getByRole('radio', { name: 'Untrained encoder' }).check();
+  await panel.getByRole('button', { name: 'Explore all images' }).click();
+  await panel.getByRole('button', { name: 'Cancel exploring' }).click();
+  await expect(panel.getByRole('button', { name: 'Explore all images' })).toBeEnabled();
+  await expect(panel.getByText(/^Explored/)).toHaveCount(0);
+  await explore(page, 'Trained encoder');
+  await expect(panel.getByText(/^Explored 300 images under the trained encoder at step \d+/)).toBeVisible();
+  // Still training: the exploration ran beside the steps.
+  await expect(page.locator('.run-state')).toContainText('Training');
+  await panel.getByRole('button', { name: 'Select group 1' }).click();
+  await expect(panel.getByText(/^\d+ images? selected$/)).toBeVisible();
+  // The map, the selection and the start of the lists in view, the run bar above them.
+  await panel.getByText(/^Explored 300 images/).evaluate((e) => e.scrollIntoView({ block: 'start' }));
+  await page.screenshot({ path: 'test-results/explore-training-1280x800.png' });
+  await page.getByRole('button', { name: 'Stop' }).click();
+});
