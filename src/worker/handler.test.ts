@@ -632,6 +632,24 @@ describe('TrainerHandler model zips', () => {
     return { zip: zipFiles(exported.files), vectors: new TextDecoder().decode(vectors) };
   }
 
+  it('a loaded zip explores the images with its encoder: the representation the trained run gave', async () => {
+    const trainedRun = await ready();
+    await trainedRun.handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(2), steps: 2, monitor });
+    await trainedRun.handler.idle();
+    await trainedRun.handler.handle({ type: 'explore', request: { representation: 'trained', k: 2, neighbours: 3 } });
+    const before = trainedRun.of('explore-result').at(-1)!.result;
+    await trainedRun.handler.handle({ type: 'export-model', includeHead: false });
+    const zip = zipFiles(trainedRun.of('export').at(-1)!.files);
+    const { handler, of } = await ready();
+    await handler.handle({ type: 'load-model', bytes: zip, fileName: 'model.zip', monitor });
+    await handler.handle({ type: 'explore', request: { representation: 'trained', k: 2, neighbours: 3 } });
+    const after = of('explore-result').at(-1)!.result;
+    expect(after.step).toBe(2);
+    expect(after.dim).toBe(before.dim);
+    for (let i = 0; i < after.vectors.length; i++) expect(after.vectors[i]).toBeCloseTo(before.vectors[i]!, 5);
+    expect(Array.from(after.neighbours.indices)).toEqual(Array.from(before.neighbours.indices));
+  });
+
   it('a loaded zip maps the images, and the next run starts from its weights', async () => {
     const { zip, vectors } = await downloadedZip();
     const { handler, of } = await ready();
