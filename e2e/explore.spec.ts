@@ -279,6 +279,13 @@ print(json.dumps({"shape": list(e.shape), "dtype": str(e.dtype), "same": bool(np
   const selected = readFileSync(await (await selectionDownload).path(), 'utf8').trimEnd().split('\n').sort();
   expect(selected).toEqual(expected);
 
+  // The Projector zip carries the same table beside its own files.
+  const projectorDownload = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Download embeddings (.zip)' }).click();
+  const projector = await unzipDownload(await projectorDownload);
+  for (const name of ['vectors.tsv', 'metadata.tsv', 'embeddings.csv', 'embeddings.npy', 'paths.txt', 'selection.txt']) expect(projector.has(name), name).toBe(true);
+  expect(Buffer.from(projector.get('embeddings.npy')!).equals(Buffer.from(table.get('embeddings.npy')!))).toBe(true);
+
   // Keep one per group: the planted copies leave the selection when it is everything.
   await panel.getByRole('button', { name: 'Clear selection' }).click();
   await panel.getByRole('button', { name: 'Keep one per group' }).click();
@@ -352,6 +359,18 @@ test('exploring during a run uses the latest weights, can be cancelled, and is s
   await expect(panel.getByText(/^Explored 300 images under the trained encoder at step \d+/)).toBeVisible();
   // Still training: the exploration ran beside the steps.
   await expect(page.locator('.run-state')).toContainText('Training');
+  // The keyboard's box: the cross to the top left corner, Space, to the bottom right, Space: every image.
+  const map = panel.getByRole('img', { name: /^Map of all/ });
+  await panel.getByRole('radio', { name: 'Box' }).check();
+  await map.focus();
+  for (let i = 0; i < 6; i++) await page.keyboard.press('Shift+ArrowLeft');
+  for (let i = 0; i < 6; i++) await page.keyboard.press('Shift+ArrowUp');
+  await page.keyboard.press('Space');
+  for (let i = 0; i < 11; i++) await page.keyboard.press('Shift+ArrowRight');
+  for (let i = 0; i < 11; i++) await page.keyboard.press('Shift+ArrowDown');
+  await page.keyboard.press('Space');
+  await expect(panel.getByText('300 images selected')).toBeVisible();
+  await panel.getByRole('button', { name: 'Clear selection' }).click();
   await panel.getByRole('button', { name: 'Select group 1' }).click();
   await expect(panel.getByText(/^\d+ images? selected$/)).toBeVisible();
   // The map, the selection and the start of the lists in view, the run bar above them.
