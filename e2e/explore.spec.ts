@@ -204,6 +204,21 @@ test('planted near-duplicates and outliers are found with the trained and the un
   await expect(panel.getByText(`Explored ${count} images under the trained encoder at step 2`)).toBeVisible();
   await checkFound(page, count);
 
+  // Search by an image from outside the set: scene-10 shrunk to 40 px and saved as a JPEG, chosen in the file field.
+  const outside = await page.evaluate(async (base64) => {
+    const bitmap = await createImageBitmap(new Blob([Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))]));
+    const canvas = new OffscreenCanvas(40, 40);
+    canvas.getContext('2d')!.drawImage(bitmap, 0, 0, 40, 40);
+    const bytes = new Uint8Array(await (await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.6 })).arrayBuffer());
+    let binary = '';
+    for (const b of bytes) binary += String.fromCharCode(b);
+    return btoa(binary);
+  }, files['scene-10.png']!.toString('base64'));
+  await panel.getByLabel('Image to search for').setInputFiles({ name: 'query.jpg', mimeType: 'image/jpeg', buffer: Buffer.from(outside, 'base64') });
+  const found = panel.getByRole('list', { name: 'Images nearest to query.jpg' }).locator('figure');
+  await expect(found).toHaveCount(12);
+  await expect(found.first()).toHaveAttribute('title', /scene-10\.png$/);
+
   // The table, read by NumPy and pandas.
   const tableDownload = page.waitForEvent('download');
   await panel.getByRole('button', { name: 'Download table (.zip)' }).click();

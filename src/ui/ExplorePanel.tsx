@@ -189,7 +189,7 @@ function Search({ result }: { result: ExploreResult }) {
         <input
           type="file"
           accept="image/*"
-          aria-label="Search by image"
+          aria-label="Image to search for"
           onChange={(e) => {
             const file = e.target.files?.[0];
             if (file) void searchByImage(file, file.name);
