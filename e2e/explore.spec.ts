@@ -203,6 +203,9 @@ test('planted near-duplicates and outliers are found with the trained and the un
   const panel = await explore(page, 'Trained encoder');
   await expect(panel.getByText(`Explored ${count} images under the trained encoder at step 2`)).toBeVisible();
   await checkFound(page, count);
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await panel.getByRole('heading', { name: 'Near-duplicates' }).evaluate((e) => e.scrollIntoView({ block: 'start' }));
+  await page.screenshot({ path: 'test-results/explore-duplicates-1280x800.png' });
 
   // Search by an image from outside the set: scene-10 shrunk to 40 px and saved as a JPEG, chosen in the file field.
   const outside = await page.evaluate(async (base64) => {
