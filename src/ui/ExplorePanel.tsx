@@ -44,10 +44,14 @@ function Duplicates({ result }: { result: ExploreResult }) {
   const { setDuplicateThreshold, select } = useStore.getState();
   const groups = useMemo(() => duplicateGroups(result.neighbours, result.count, threshold), [result, threshold]);
   const counts = useMemo(() => groupCountsAcrossThresholds(result.neighbours, result.count, COUNTED), [result]);
+  // The selection (every image when there is none) less all but one of each group's members in it.
   const keepOne = () => {
-    const extra = new Set(groups.flatMap((g) => g.slice(1)));
     const base = selection.length ? selection : Array.from({ length: result.count }, (_, i) => i);
-    select(base.filter((i) => !extra.has(i)).concat(keepOnePerGroup(groups)), 'replace');
+    const inBase = new Set(base);
+    const present = groups.map((g) => g.filter((i) => inBase.has(i))).filter((g) => g.length > 0);
+    const kept = new Set(keepOnePerGroup(present));
+    const extra = new Set(present.flat().filter((i) => !kept.has(i)));
+    select(base.filter((i) => !extra.has(i)), 'replace');
   };
   return (
     <section aria-labelledby="duplicates-title" className="explore-section">
