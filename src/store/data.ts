@@ -64,11 +64,13 @@ export const createDataSlice: StateCreator<Store, [], [], DataSlice> = (set, get
 
   loadSampleSet() {
     set({ datasetLoading: true, importState: null });
+    get().keepOriginals([]);
     get().send({ type: 'load-sample', url: SAMPLE_SET_URL });
   },
 
   importFiles(files) {
     const name = describeSelection(files);
+    get().keepOriginals(files);
     set({ importState: { status: 'running', name, counts: { ...noCounts, found: files.length }, elapsedMs: 0, skipped: [], cacheProblem: null }, cacheCleared: false });
     get().send({ type: 'import', files, imageSize: get().importSize, name });
   },
@@ -86,6 +88,7 @@ export const createDataSlice: StateCreator<Store, [], [], DataSlice> = (set, get
     get().inputTaken('images');
     // The worker retires the previous run with its images: its map, curves and downloads go too.
     get().resetMonitor();
+    get().resetExplore();
     if (dataset) get().adoptDefaults(dataset);
     else get().clearSettings();
   },

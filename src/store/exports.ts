@@ -1,6 +1,7 @@
 // Taking the work away: the trained weights and the embeddings, as zip files the browser saves.
 import type { StateCreator } from 'zustand';
 import { saveFile, zipFiles } from '../export/download';
+import { exploreTableFiles } from '../export/table';
 import type { FromWorker } from '../worker/protocol';
 import type { LifecycleOf } from './lifecycle';
 import type { Store } from './store';
@@ -51,7 +52,10 @@ export const createExportsSlice: StateCreator<Store, [], [], ExportsSlice> = (se
       set({ exporting: { kind: message.kind, done: message.done, total: message.total } });
       return;
     }
-    saveFile(zipFiles(message.files), message.fileName);
+    // The Explore panel's table goes beside the Projector files when it covers these images.
+    const explored = get().explored;
+    const table = message.kind === 'embeddings' && explored && explored.count === get().dataset?.count ? exploreTableFiles(explored, get().duplicateThreshold, get().selection) : [];
+    saveFile(zipFiles([...message.files, ...table]), message.fileName);
     set({ exporting: null, lastDownload: message.fileName });
   },
 });

@@ -208,6 +208,12 @@ export const createSessionSlice: StateCreator<Store, [], [], SessionSlice> = (se
         case 'cache-cleared':
           get().receiveImport(message);
           break;
+        case 'explore-progress':
+        case 'explore-result':
+        case 'explore-cancelled':
+        case 'explore-search-result':
+          get().receiveExplore(message);
+          break;
         case 'self-test-progress':
         case 'self-test-result':
           get().receiveSelfTest(message);

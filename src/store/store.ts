@@ -2,6 +2,7 @@
 import { create, type StateCreator } from 'zustand';
 import type { ToWorker } from '../worker/protocol';
 import { createDataSlice, dataLifecycle, type DataSlice } from './data';
+import { createExploreSlice, exploreLifecycle, type ExploreSlice } from './explore';
 import { createExportsSlice, exportsLifecycle, type ExportsSlice } from './exports';
 import type { LifecycleOf } from './lifecycle';
 import { createMonitorSlice, monitorLifecycle, type MonitorSlice } from './monitor';
@@ -20,7 +21,7 @@ export interface StoreLifecycle {
   settleFailedRequest(request: ToWorker['type']): void;
 }
 
-export type Store = SessionSlice & SelfTestSlice & DataSlice & PendingSlice & TrainingSlice & MonitorSlice & ExportsSlice & RunsSlice & StorageSlice & StoreLifecycle;
+export type Store = SessionSlice & SelfTestSlice & DataSlice & PendingSlice & TrainingSlice & MonitorSlice & ExportsSlice & ExploreSlice & RunsSlice & StorageSlice & StoreLifecycle;
 
 const SLICES = {
   session: createSessionSlice,
@@ -30,6 +31,7 @@ const SLICES = {
   training: createTrainingSlice,
   monitor: createMonitorSlice,
   exports: createExportsSlice,
+  explore: createExploreSlice,
   runs: createRunsSlice,
   storage: createStorageSlice,
 } satisfies Record<string, StateCreator<Store, [], [], object>>;
@@ -43,6 +45,7 @@ const LIFECYCLES: Record<keyof typeof SLICES, LifecycleOf> = {
   training: trainingLifecycle,
   monitor: monitorLifecycle,
   exports: exportsLifecycle,
+  explore: exploreLifecycle,
   runs: runsLifecycle,
   storage: storageLifecycle,
 };
@@ -57,6 +60,7 @@ export const useStore = create<Store>()((set, get, api) => {
     ...SLICES.training(set, get, api),
     ...SLICES.monitor(set, get, api),
     ...SLICES.exports(set, get, api),
+    ...SLICES.explore(set, get, api),
     ...SLICES.runs(set, get, api),
     ...SLICES.storage(set, get, api),
     forgetTrainer: () => lifecycles.forEach((l) => l.onTrainerRestart()),

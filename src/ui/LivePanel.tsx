@@ -1,6 +1,7 @@
 import { methodSettings } from '../engine/methods';
 import { useStore } from '../store/store';
 import { EmbeddingPanel } from './EmbeddingMap';
+import { ExplorePanel } from './ExplorePanel';
 import { HealthPanel } from './HealthPanel';
 import { LastStep } from './RunBar';
 import { TrainingCurves } from './TrainingCurves';
@@ -36,6 +37,7 @@ export function LivePanel() {
         </div>
         <EmbeddingPanel />
       </div>
+      <ExplorePanel />
       {config && (
         <section className="panel more-curves" aria-labelledby="more-curves-title">
           <h2 id="more-curves-title">More curves</h2>

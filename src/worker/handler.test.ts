@@ -633,6 +633,24 @@ describe('TrainerHandler model zips', () => {
     return { zip: zipFiles(exported.files), vectors: new TextDecoder().decode(vectors) };
   }
 
+  it('a loaded zip explores the images with its encoder: the representation the trained run gave', async () => {
+    const trainedRun = await ready();
+    await trainedRun.handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(2), steps: 2, monitor });
+    await trainedRun.handler.idle();
+    await trainedRun.handler.handle({ type: 'explore', request: { representation: 'trained', k: 2, neighbours: 3 } });
+    const before = trainedRun.of('explore-result').at(-1)!.result;
+    await trainedRun.handler.handle({ type: 'export-model', includeHead: false });
+    const zip = zipFiles(trainedRun.of('export').at(-1)!.files);
+    const { handler, of } = await ready();
+    await handler.handle({ type: 'load-model', bytes: zip, fileName: 'model.zip', monitor });
+    await handler.handle({ type: 'explore', request: { representation: 'trained', k: 2, neighbours: 3 } });
+    const after = of('explore-result').at(-1)!.result;
+    expect(after.step).toBe(2);
+    expect(after.dim).toBe(before.dim);
+    for (let i = 0; i < after.vectors.length; i++) expect(after.vectors[i]).toBeCloseTo(before.vectors[i]!, 5);
+    expect(Array.from(after.neighbours.indices)).toEqual(Array.from(before.neighbours.indices));
+  });
+
   it('a loaded zip maps the images, and the next run starts from its weights', async () => {
     const { zip, vectors } = await downloadedZip();
     const { handler, of } = await ready();
@@ -834,5 +852,87 @@ describe('TrainerHandler faults', () => {
     expect(failed[0]!.message).toBe('browser storage is full; training goes on in memory');
     expect(of('metrics').map((m) => m.report.step)).toEqual([1, 2, 3]);
     expect(of('state').at(-1)!.state).toBe('stopped');
+  });
+});
+
+describe('TrainerHandler: Explore', () => {
+  const labelled = () => ({ ...dataset(), labels: Int32Array.from({ length: 12 }, (_, i) => i % 3), classNames: ['a', 'b', 'c'] });
+
+  async function trained() {
+    const t = setup();
+    await t.handler.handle({ type: 'init', backend: 'auto' });
+    await t.handler.handle({ type: 'set-dataset', dataset: labelled() });
+    return t;
+  }
+
+  it('refuses before a run, then explores every image under each representation, leaving no tensor behind', async () => {
+    const { handler, of } = await trained();
+    await handler.handle({ type: 'explore', request: { representation: 'trained', k: 3, neighbours: 4 } });
+    expect(of('error').at(-1)).toMatchObject({ code: 'no-run', request: 'explore' });
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(2), steps: 2, monitor });
+    await handler.idle();
+    const before = tf.memory().numTensors;
+    for (const representation of ['trained', 'untrained', 'pixels'] as const) {
+      await handler.handle({ type: 'explore', request: { representation, k: 3, neighbours: 4 } });
+      const { result } = of('explore-result').at(-1)!;
+      expect(result.representation).toBe(representation);
+      expect(result.count).toBe(12);
+      expect(result.vectors).toHaveLength(12 * result.dim);
+      expect(result.neighbours.k).toBe(4);
+      expect(result.neighbours.indices).toHaveLength(48);
+      expect(result.outlierScores).toHaveLength(12);
+      expect(result.groups).toHaveLength(12);
+      expect(result.sizes.reduce((a, b) => a + b)).toBe(12);
+      expect(result.coords).toHaveLength(24);
+      expect(result.names).toEqual(dataset().names);
+      expect(result.thumbnails).toHaveLength(12 * size * size * 3);
+      // With labels: the same k-means under all three representations, scored against them.
+      for (const r of ['trained', 'untrained', 'pixels'] as const) expect(result.agreement![r]!.purity).toBeGreaterThan(0);
+      if (representation === 'pixels') expect(result.dim).toBe(Math.min(size, 32) ** 2 * 3);
+      // The frozen encoder a search needs is the one tensor set kept beyond the run's.
+      if (representation === 'pixels') expect(tf.memory().numTensors).toBe(before);
+    }
+    const progress = of('explore-progress').map((m) => m.progress.stage);
+    expect(progress).toContain('embedding');
+    expect(progress).toContain('neighbours');
+    // A suggested k, from the silhouette over a range.
+    await handler.handle({ type: 'explore', request: { representation: 'pixels', k: null, neighbours: 3 } });
+    const suggested = of('explore-result').at(-1)!.result;
+    expect(suggested.suggestion!.scores.length).toBeGreaterThan(0);
+    expect(suggested.k).toBe(suggested.suggestion!.k);
+    // New images retire the run and what was kept for searches.
+    await handler.handle({ type: 'set-dataset', dataset: labelled() });
+    await handler.handle({ type: 'explore-search', pixels: new Uint8Array(size * size * 3), k: 3 });
+    expect(of('error').at(-1)).toMatchObject({ request: 'explore-search' });
+  });
+
+  it('finds an image of the set first when searched with its own pixels, with the trained encoder as it was explored', async () => {
+    const { handler, of } = await trained();
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(2), steps: 2, monitor });
+    await handler.idle();
+    await handler.handle({ type: 'explore', request: { representation: 'trained', k: 2, neighbours: 3 } });
+    const bytes = size * size * 3;
+    const pixels = labelled().pixels.slice(5 * bytes, 6 * bytes);
+    await handler.handle({ type: 'explore-search', pixels, k: 4 });
+    const answer = of('explore-search-result').at(-1)!;
+    expect(answer.neighbours).toHaveLength(4);
+    expect(answer.neighbours[0]!.index).toBe(5);
+    expect(answer.neighbours[0]!.similarity).toBeCloseTo(1, 4);
+    expect(answer.representation).toBe('trained');
+    await handler.handle({ type: 'explore-search', pixels: new Uint8Array(7), k: 4 });
+    expect(of('error').at(-1)).toMatchObject({ code: 'bad-config', request: 'explore-search' });
+  });
+
+  it('cancels between batches and says so, leaving no tensor behind', async () => {
+    const { handler, of } = await trained();
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(2), steps: 2, monitor });
+    await handler.idle();
+    const before = tf.memory().numTensors;
+    const exploring = handler.handle({ type: 'explore', request: { representation: 'untrained', k: 2, neighbours: 3 } });
+    await handler.handle({ type: 'cancel-explore' });
+    await exploring;
+    expect(of('explore-cancelled')).toHaveLength(1);
+    expect(of('explore-result')).toHaveLength(0);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -17,7 +17,8 @@ import type { HandlerEnvironment } from './environment';
 import { TrainerError } from './errors';
 import { openLoadedModel, readModel, startingWeights } from './modelLoading';
 import { refusal } from './phase';
-import type { DatasetPayload, FromWorker, KnownResultCheck, MonitorSettings, Post, ToWorker } from './protocol';
+import type { DatasetPayload, ExploreRequest, FromWorker, KnownResultCheck, MonitorSettings, Post, ToWorker } from './protocol';
+import { disposeKept, explore, searchByImage, type KeptRepresentation } from './explore';
 import { deviceLost } from './recovery';
 import { buildRun, type Run } from './run';
 import { summaryOf } from './runArchive';
@@ -29,6 +30,9 @@ export { memoryReport } from './runLoop';
 export class TrainerHandler {
   private readonly ctx: TrainerContext;
   private importing: AbortController | null = null;
+  private exploring: AbortController | null = null;
+  /** The last explored representation, for searches by image; it goes with its run and its images. */
+  private kept: KeptRepresentation | null = null;
 
   constructor(post: Post, env: HandlerEnvironment) {
     this.ctx = new TrainerContext(post, env);
@@ -88,6 +92,12 @@ export class TrainerHandler {
           return await this.besideTraining(() => this.previewAugment(message.augment, message.count, message.seed));
         case 'measure-matmul':
           return await this.measureMatmul(message.size, message.repeats);
+        case 'explore':
+          return await this.explore(message.request);
+        case 'cancel-explore':
+          return this.exploring?.abort(new Error('the exploration was cancelled'));
+        case 'explore-search':
+          return await this.besideTraining(() => this.search(message.pixels, message.k));
         default: {
           const never: never = message;
           throw new TrainerError('internal', `unknown message ${JSON.stringify(never)}`);
@@ -171,6 +181,8 @@ export class TrainerHandler {
     // A finished run's probe indices refer to the old images: it goes with them.
     await this.ctx.retireRun();
     this.ctx.dataset = dataset;
+    disposeKept(this.kept);
+    this.kept = null;
     const { name, count, imageSize, channels, classNames, labels } = dataset;
     this.send({ type: 'dataset', dataset: { name, count, imageSize, channels, classNames, labelled: labels !== null } });
     if (this.ctx.loadedModel) await openLoadedModel(this.ctx, this.ctx.loadedModel, this.ctx.loadedMonitor);
@@ -380,6 +392,71 @@ export class TrainerHandler {
     const step = run.state.step;
     const neighbours = await run.monitor.neighbours(run.state.model.encoder, step, position, k);
     this.send({ type: 'neighbours', position, step, neighbours });
+  }
+
+  // ---- Explore: the whole folder -----------------------------------------------------------------------------
+
+  private async explore(request: ExploreRequest): Promise<void> {
+    const run = this.requireRun('explore the images with its encoder');
+    const dataset = this.ctx.dataset;
+    if (!dataset) throw new TrainerError('no-dataset', 'load some images to explore');
+    if (!['trained', 'untrained', 'pixels'].includes(request.representation)) throw new TrainerError('bad-config', `unknown representation "${String(request.representation)}"`);
+    if (!(Number.isInteger(request.neighbours) && request.neighbours >= 1 && request.neighbours <= 100)) {
+      throw new TrainerError('bad-config', `neighbours per image must be 1–100, got ${request.neighbours}`);
+    }
+    if (this.exploring) throw new TrainerError('busy', 'an exploration is under way: wait for it or cancel it');
+    const controller = new AbortController();
+    this.exploring = controller;
+    let lastProgress = -Infinity;
+    try {
+      await this.besideTraining(async () => {
+        try {
+          const { result, kept } = await explore(
+            {
+              run,
+              dataset,
+              signal: controller.signal,
+              progress: (progress) => {
+                const now = this.ctx.env.now();
+                // At most ten progress messages a second.
+                if (now - lastProgress < 100 && progress.done < progress.total) return;
+                lastProgress = now;
+                this.send({ type: 'explore-progress', progress });
+              },
+            },
+            request,
+            () => this.ctx.env.now(),
+          );
+          disposeKept(this.kept);
+          this.kept = kept;
+          this.send({ type: 'explore-result', result }, [result.vectors, result.thumbnails, result.coords, result.groups, result.outlierScores, result.neighbours.indices, result.neighbours.similarities].map((a) => a.buffer as ArrayBuffer));
+        } catch (e) {
+          if (controller.signal.aborted) return this.send({ type: 'explore-cancelled' });
+          if (e instanceof RangeError) throw new TrainerError('bad-config', e.message);
+          throw e;
+        }
+      });
+    } finally {
+      this.exploring = null;
+    }
+  }
+
+  private async search(pixels: Uint8Array, k: number): Promise<void> {
+    const run = this.requireRun('search with its encoder');
+    const kept = this.kept;
+    const dataset = this.ctx.dataset;
+    if (!kept || kept.runId !== run.id || !dataset || kept.vectors.length !== dataset.count * kept.dim) {
+      throw new TrainerError('no-run', 'explore the images first: a search compares with their representation');
+    }
+    if (!(Number.isInteger(k) && k >= 1)) throw new TrainerError('bad-config', `number of images to find must be ≥ 1, got ${k}`);
+    let neighbours;
+    try {
+      neighbours = await searchByImage(dataset, kept, pixels, k);
+    } catch (e) {
+      if (e instanceof RangeError) throw new TrainerError('bad-config', e.message);
+      throw e;
+    }
+    this.send({ type: 'explore-search-result', representation: kept.representation, step: kept.step, neighbours });
   }
 
   // ---- Checks of the device ---------------------------------------------------------------------------------

@@ -57,6 +57,9 @@ export const REQUESTS: Record<ToWorker['type'], RequestRule> = {
   'umap-snapshot': { phases: BESIDE, doing: 'mapping with UMAP' },
   neighbours: { phases: BESIDE, doing: 'finding neighbours' },
   'measure-matmul': { phases: ['ready'], doing: 'measuring the matmul rate' },
+  explore: { phases: BESIDE, doing: 'exploring the images' },
+  'cancel-explore': { phases: ANY, doing: 'cancelling the exploration' },
+  'explore-search': { phases: BESIDE, doing: 'searching by image' },
 };
 
 /** What is in the way in each phase, as the start of a refusal. */

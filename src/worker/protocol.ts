@@ -5,6 +5,8 @@ import type { ImportCounts, ImportFile, SkippedFile } from '../data/importer';
 import type { ExportFile } from '../export/bundle';
 import type { DatasetSource, RunHistory, RunSummary } from '../export/checkpoints';
 import type { AugmentConfig, TrainConfig } from '../engine/config';
+import type { KSuggestion } from '../engine/explore/silhouette';
+import type { Neighbours } from '../engine/explore/topk';
 import type { AgreementCheck, TrainingCheck } from '../engine/selftest';
 import type { StepMetrics } from '../engine/step';
 
@@ -166,6 +168,61 @@ export interface RunInfo {
   compileMs: number;
 }
 
+/** What the Explore panel looks at: the run's encoder as it is now, the same encoder as it started, or raw pixels. */
+export type Representation = 'trained' | 'untrained' | 'pixels';
+
+export interface ExploreRequest {
+  representation: Representation;
+  /** k-means groups; null: suggested by silhouette. */
+  k: number | null;
+  /** Nearest neighbours kept per image. */
+  neighbours: number;
+}
+
+export interface ExploreProgress {
+  stage: 'embedding' | 'neighbours' | 'groups' | 'map' | 'agreement';
+  representation: Representation;
+  done: number;
+  total: number;
+}
+
+/** How well k-means groups (the same k) match the labels under each representation; null where not measured. */
+export interface ExploreAgreement {
+  k: number;
+  trained: { ari: number; purity: number } | null;
+  untrained: { ari: number; purity: number } | null;
+  pixels: { ari: number; purity: number } | null;
+}
+
+/** The whole folder explored under one representation. Per-image arrays are in data-set order. */
+export interface ExploreResult {
+  representation: Representation;
+  /** The run's step the encoder was at. */
+  step: number;
+  count: number;
+  dim: number;
+  /** count × dim, L2-normalised rows. */
+  vectors: Float32Array;
+  neighbours: Neighbours;
+  outlierScores: Float32Array;
+  k: number;
+  groups: Int32Array;
+  sizes: number[];
+  typical: number[][];
+  suggestion: KSuggestion | null;
+  /** 2-D PCA, x and y interleaved. */
+  coords: Float32Array;
+  agreement: ExploreAgreement | null;
+  names: string[];
+  labels: Int32Array | null;
+  classNames: string[];
+  /** uint8 NHWC thumbnails of every image, `thumbnailSide` a side. */
+  thumbnails: Uint8Array;
+  thumbnailSide: number;
+  channels: 1 | 3;
+  timings: { embeddingMs: number; totalMs: number };
+}
+
 export type ErrorCode =
   | 'no-backend' // neither WebGPU nor WebGL could be started
   | 'bad-config' // a setting out of range; message says which
@@ -218,7 +275,12 @@ export type ToWorker =
   /** The k probe images nearest to probe image `position` under the current encoder. */
   | { type: 'neighbours'; position: number; k: number }
   /** The best matmul rate of the backend (square matrices of `size`), a yardstick for a step's achieved FLOP/s. */
-  | { type: 'measure-matmul'; size: number; repeats: number };
+  | { type: 'measure-matmul'; size: number; repeats: number }
+  /** The whole folder under one representation: neighbours, outliers, groups, a map (src/worker/explore.ts). */
+  | { type: 'explore'; request: ExploreRequest }
+  | { type: 'cancel-explore' }
+  /** An image from outside the set, decoded and resized as the set was: its k nearest images under the last explored representation. */
+  | { type: 'explore-search'; pixels: Uint8Array; k: number };
 
 export type FromWorker =
   | { type: 'ready'; backend: BackendReport; check: KnownResultCheck }
@@ -257,6 +319,11 @@ export type FromWorker =
   /** Files for the page to zip and save as `fileName`. */
   | { type: 'export'; kind: 'model' | 'embeddings'; fileName: string; files: ExportFile[] }
   | { type: 'neighbours'; position: number; step: number; neighbours: { position: number; similarity: number }[] }
+  | { type: 'explore-progress'; progress: ExploreProgress }
+  | { type: 'explore-result'; result: ExploreResult }
+  | { type: 'explore-cancelled' }
+  /** Under the representation last explored, with the encoder as it was at `step` then. */
+  | { type: 'explore-search-result'; representation: Representation; step: number; neighbours: { index: number; similarity: number }[] }
   | { type: 'self-test-progress'; stage: 'training' | 'agreement'; step: number; total: number }
   | { type: 'self-test-result'; training: TrainingCheck; agreement: AgreementCheck }
   /**

@@ -1,0 +1,28 @@
+// Representations centred on the folder's mean before any cosine: an encoder's features (an untrained one's most of
+// all: every ReLU output is positive) share a large common direction that makes every pair look alike (cosine ≥ 0.95
+// for unrelated images). Taking the mean out leaves what tells images apart, so a near-duplicate threshold means the
+// same under every representation.
+
+/** The mean row of n × dim rows. */
+export function meanRow(vectors: Float32Array, dim: number): Float32Array {
+  const n = vectors.length / dim;
+  const sum = new Float64Array(dim);
+  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) sum[j] += vectors[i * dim + j]!;
+  return Float32Array.from(sum, (s) => (n > 0 ? s / n : 0));
+}
+
+/** Rows minus `mean`, each scaled to unit length (a row equal to the mean stays zero). A new array. */
+export function centredUnitRows(vectors: Float32Array, dim: number, mean: Float32Array): Float32Array {
+  const out = new Float32Array(vectors.length);
+  for (let i = 0; i < vectors.length / dim; i++) {
+    let sum = 0;
+    for (let j = 0; j < dim; j++) {
+      const v = vectors[i * dim + j]! - mean[j]!;
+      out[i * dim + j] = v;
+      sum += v * v;
+    }
+    const scale = sum > 0 ? 1 / Math.sqrt(sum) : 0;
+    for (let j = 0; j < dim; j++) out[i * dim + j] = out[i * dim + j]! * scale;
+  }
+  return out;
+}
