@@ -30,6 +30,39 @@ export const DIRECT_ROWS = 256;
 
 const SIZES = 'rows : i32, channels : i32, rowsPerChunk : i32, chunks : i32,';
 
+// The sums a chunk of rows and a whole small layer both take, so that the chunked and the direct programs agree.
+// Over rows [start, stop) of channel c: the mean and Σ(x − mean)², summed about the first row so that a large offset
+// (activations around 50) costs no precision in the sum.
+const ROW_MOMENTS = `
+fn rowMoments(c : i32, start : i32, stop : i32) -> vec2<f32> {
+  let shift = X[start * uniforms.channels + c];
+  var sum = 0.0;
+  for (var r = start; r < stop; r++) { sum += X[r * uniforms.channels + c] - shift; }
+  let mean = shift + sum / f32(stop - start);
+  var m2 = 0.0;
+  for (var r = start; r < stop; r++) {
+    let d = X[r * uniforms.channels + c] - mean;
+    m2 += d * d;
+  }
+  return vec2<f32>(mean, m2);
+}`;
+
+// Over rows [start, stop) of channel c: Σdy and Σdy·x̂, x̂ from the batch's statistics S.
+const ROW_GRAD_SUMS = `
+fn rowGradSums(c : i32, start : i32, stop : i32) -> vec2<f32> {
+  let mean = S[c];
+  let inv = inverseSqrt(S[uniforms.channels + c] + uniforms.epsilon);
+  var sumDy = 0.0;
+  var sumDyXhat = 0.0;
+  for (var r = start; r < stop; r++) {
+    let at = r * uniforms.channels + c;
+    let dy = DY[at];
+    sumDy += dy;
+    sumDyXhat += dy * (X[at] - mean) * inv;
+  }
+  return vec2<f32>(sumDy, sumDyXhat);
+}`;
+
 // Per (chunk, channel): the chunk's mean and Σ(x − chunk mean)², two passes over its rows.
 const momentsPartials = (threads: number) =>
   kernelProgram({
@@ -43,17 +76,10 @@ const momentsPartials = (threads: number) =>
   if (index >= uniforms.chunks * uniforms.channels) { return; }
   let c = index % uniforms.channels;
   let start = (index / uniforms.channels) * uniforms.rowsPerChunk;
-  let stop = min(start + uniforms.rowsPerChunk, uniforms.rows);
-  var sum = 0.0;
-  for (var r = start; r < stop; r++) { sum += X[r * uniforms.channels + c]; }
-  let mean = sum / f32(stop - start);
-  var m2 = 0.0;
-  for (var r = start; r < stop; r++) {
-    let d = X[r * uniforms.channels + c] - mean;
-    m2 += d * d;
-  }
-  result[2 * index] = mean;
-  result[2 * index + 1] = m2;`,
+  let moments = rowMoments(c, start, min(start + uniforms.rowsPerChunk, uniforms.rows));
+  result[2 * index] = moments.x;
+  result[2 * index + 1] = moments.y;`,
+    helpers: ROW_MOMENTS,
   });
 
 // Per (group, channel): the group's chunks combined, Chan et al.'s way, into its mean and Σ(x − mean)², laid out as the
@@ -129,23 +155,16 @@ const momentsDirect = (rows: number, channels: number): KernelProgram =>
     invocations: channels,
     serialLoop: 2 * rows,
     body: `if (index >= uniforms.channels) { return; }
-  // Summed about the first row, so that a large offset (activations around 50) costs no precision in the sum.
-  let shift = X[index];
-  var sum = 0.0;
-  for (var r = 0; r < uniforms.rows; r++) { sum += X[r * uniforms.channels + index] - shift; }
-  let mean = shift + sum / f32(uniforms.rows);
-  var m2 = 0.0;
-  for (var r = 0; r < uniforms.rows; r++) {
-    let d = X[r * uniforms.channels + index] - mean;
-    m2 += d * d;
-  }
-  let variance = m2 / f32(uniforms.rows);
+  let moments = rowMoments(index, 0, uniforms.rows);
+  let mean = moments.x;
+  let variance = moments.y / f32(uniforms.rows);
   let mm = MM[index];
   let mv = MV[index];
   result[index] = mean;
   result[uniforms.channels + index] = variance;
   result[2 * uniforms.channels + index] = mm - (mm - mean) * uniforms.decay;
   result[3 * uniforms.channels + index] = mv - (mv - variance) * uniforms.decay;`,
+    helpers: ROW_MOMENTS,
   });
 
 // A small layer's [Σdy | Σdy·x̂], one invocation per channel over every row.
@@ -158,18 +177,10 @@ const gradDirect = (rows: number, channels: number): KernelProgram =>
     invocations: channels,
     serialLoop: rows,
     body: `if (index >= uniforms.channels) { return; }
-  let mean = S[index];
-  let inv = inverseSqrt(S[uniforms.channels + index] + uniforms.epsilon);
-  var sumDy = 0.0;
-  var sumDyXhat = 0.0;
-  for (var r = 0; r < uniforms.rows; r++) {
-    let at = r * uniforms.channels + index;
-    let dy = DY[at];
-    sumDy += dy;
-    sumDyXhat += dy * (X[at] - mean) * inv;
-  }
-  result[index] = sumDy;
-  result[uniforms.channels + index] = sumDyXhat;`,
+  let sums = rowGradSums(index, 0, uniforms.rows);
+  result[index] = sums.x;
+  result[uniforms.channels + index] = sums.y;`,
+    helpers: ROW_GRAD_SUMS,
   });
 
 // tfjs's BatchNormProgram's formula, so that the two paths round alike.
@@ -201,19 +212,10 @@ const gradPartials = (threads: number) =>
   if (index >= uniforms.chunks * uniforms.channels) { return; }
   let c = index % uniforms.channels;
   let start = (index / uniforms.channels) * uniforms.rowsPerChunk;
-  let stop = min(start + uniforms.rowsPerChunk, uniforms.rows);
-  let mean = S[c];
-  let inv = inverseSqrt(S[uniforms.channels + c] + uniforms.epsilon);
-  var sumDy = 0.0;
-  var sumDyXhat = 0.0;
-  for (var r = start; r < stop; r++) {
-    let at = r * uniforms.channels + c;
-    let dy = DY[at];
-    sumDy += dy;
-    sumDyXhat += dy * (X[at] - mean) * inv;
-  }
-  result[2 * index] = sumDy;
-  result[2 * index + 1] = sumDyXhat;`,
+  let sums = rowGradSums(c, start, min(start + uniforms.rowsPerChunk, uniforms.rows));
+  result[2 * index] = sums.x;
+  result[2 * index + 1] = sums.y;`,
+    helpers: ROW_GRAD_SUMS,
   });
 
 // Per (group, channel): the group's chunks' Σdy and Σdy·x̂ added up, laid out as the chunks' are.
