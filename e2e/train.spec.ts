@@ -53,9 +53,9 @@ test('first open trains on the sample images: start, pause, resume, stop', async
 test('presets fill the settings, and the augmentation preview shows pairs of views of the sample images', async ({ page }) => {
   await openWithSample(page);
   await page.getByRole('button', { name: 'Best quality' }).click();
-  await expect(page.getByLabel('Encoder')).toHaveValue('resnet18');
+  await expect(page.getByLabel('Encoder', { exact: true })).toHaveValue('resnet18');
   await page.getByRole('button', { name: 'Quick look' }).click();
-  await expect(page.getByLabel('Encoder')).toHaveValue('convnet4');
+  await expect(page.getByLabel('Encoder', { exact: true })).toHaveValue('convnet4');
   await page.getByText('Augmentation and monitoring').click();
   await page.getByRole('button', { name: 'Preview augmented pairs' }).click();
   const pairs = page.getByRole('group', { name: 'Augmented pairs' });
