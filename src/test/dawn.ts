@@ -86,7 +86,7 @@ export interface Dispatched extends ProgramParallelism {
   dispatch: number[];
 }
 
-/** The programs built here that run while fn runs, with their parallelism and the dispatch tfjs made of them. */
+/** The engine's programs (kernelBuilder.ts) that run while fn runs, with their parallelism and the dispatch tfjs made of them. */
 export async function recordDispatches<T>(fn: () => Promise<T>): Promise<{ result: T; programs: Dispatched[] }> {
   const backend = tf.backend() as unknown as { runWebGPUProgram: (p: { parallelism?: ProgramParallelism; dispatch: number[] }, ...rest: unknown[]) => unknown };
   const run = backend.runWebGPUProgram;
