@@ -45,6 +45,23 @@ describe('largest buffer of a step', () => {
     expect(checkBufferLimit(model, check.largestBatch, 128 * 2 ** 20).fits).toBe(true);
     expect(checkBufferLimit(model, check.largestBatch + 1, 128 * 2 ** 20).fits).toBe(false);
   });
+
+  it("counts MoCo's placement of the 2N new keys in its queue (2N × K), and says so", () => {
+    const model = { ...defaultTrainConfig(32, 3).model, encoder: 'convnet4' as const, width: 0.25 };
+    const limit = 128 * 2 ** 20;
+    const method = { ...defaultMethodConfig('moco'), queueSize: 65_536 };
+    // Batch 256: 512 × 65,536 floats are exactly 128 MiB; batch 257 is one row too many, which the activations
+    // alone (a few MiB at this size) would let through.
+    expect(checkBufferLimit(model, 256, limit, { method }).fits).toBe(true);
+    const check = checkBufferLimit(model, 257, limit, { method });
+    expect(check).toMatchObject({ fits: false, neededBytes: 4 * 514 * 65_536, neededByMethod: true, largestBatch: 256, largestImageSize: 0 });
+    expect(checkBufferLimit(model, 257, limit).fits).toBe(true);
+    expect(bufferLimitProblem({ model, batchSize: 257, method }, limit)).toBe(
+      'batch 257 with a queue of 65,536 keys needs 129 MB in one GPU buffer (the 2N new keys placed in the queue), but this GPU allows 128 MB: the largest batch that fits is 256, or a smaller queue',
+    );
+    // SimCLR at the same batch has no such buffer.
+    expect(checkBufferLimit(model, 257, limit, { method: defaultMethodConfig('simclr') }).fits).toBe(true);
+  });
 });
 
 describe('buffers that do not grow with the batch', () => {

@@ -136,10 +136,21 @@ export function largestFixedBuffer(
   return fixed;
 }
 
+/**
+ * The largest buffer of a step that grows with the batch and the method's own settings: MoCo's placement of the 2N new
+ * keys in its queue, 2N × K (its logits against the queue, N × (K + 1), are smaller); 0 for the others (SimCLR's
+ * 2N × 2N similarities are counted with the activations, largestBufferBytes).
+ */
+export function methodBatchBytes(method: TrainConfig['method'] | undefined, batchSize: number): number {
+  return method?.name === 'moco' ? 4 * 2 * batchSize * method.queueSize : 0;
+}
+
 export interface LimitCheck {
   fits: boolean;
-  /** The largest buffer that grows with the batch: activations, or the similarity matrix. */
+  /** The largest buffer that grows with the batch: activations, the similarity matrix, or the method's (MoCo's queue). */
   neededBytes: number;
+  /** True when that buffer is the method's (methodBatchBytes): a smaller queue fits too. */
+  neededByMethod: boolean;
   /** The largest buffer that does not. */
   fixed: FixedBuffer;
   /** The largest batch that fits at this image size (0 if not even 2 does, or the fixed buffers do not fit). */
@@ -159,13 +170,17 @@ export function checkBufferLimit(
   rest: Partial<Pick<TrainConfig, 'method' | 'optim'>> = {},
 ): LimitCheck {
   const fixed = largestFixedBuffer(model, maxBufferBytes, rest);
-  const neededBytes = largestBufferBytes(model, batchSize);
-  if (fixed.bytes > maxBufferBytes) return { fits: false, neededBytes, fixed, largestBatch: 0, largestImageSize: 0 };
-  let largestBatch = Math.floor(maxBufferBytes / largestBufferBytes(model, 1));
-  while (largestBatch >= 2 && largestBufferBytes(model, largestBatch) > maxBufferBytes) largestBatch -= 1;
+  const batchBytes = (m: typeof model, batch: number) => Math.max(largestBufferBytes(m, batch), methodBatchBytes(rest.method, batch));
+  const neededBytes = batchBytes(model, batchSize);
+  const neededByMethod = methodBatchBytes(rest.method, batchSize) > largestBufferBytes(model, batchSize);
+  if (fixed.bytes > maxBufferBytes) return { fits: false, neededBytes, neededByMethod, fixed, largestBatch: 0, largestImageSize: 0 };
+  let largestBatch = Math.floor(maxBufferBytes / batchBytes(model, 1));
+  while (largestBatch >= 2 && batchBytes(model, largestBatch) > maxBufferBytes) largestBatch -= 1;
   let largestImageSize = model.imageSize;
-  while (largestImageSize > 1 && largestBufferBytes({ ...model, imageSize: largestImageSize }, batchSize) > maxBufferBytes) largestImageSize -= 1;
-  return { fits: neededBytes <= maxBufferBytes, neededBytes, fixed, largestBatch: largestBatch >= 2 ? largestBatch : 0, largestImageSize };
+  while (largestImageSize > 1 && batchBytes({ ...model, imageSize: largestImageSize }, batchSize) > maxBufferBytes) largestImageSize -= 1;
+  // The method's buffer does not shrink with the images: no image size fits when it alone is too large.
+  if (methodBatchBytes(rest.method, batchSize) > maxBufferBytes) largestImageSize = 0;
+  return { fits: neededBytes <= maxBufferBytes, neededBytes, neededByMethod, fixed, largestBatch: largestBatch >= 2 ? largestBatch : 0, largestImageSize };
 }
 
 const megabytes = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
@@ -189,6 +204,12 @@ export function bufferLimitProblem(
     );
   }
   const largest = check.largestBatch >= 2 ? `the largest batch that fits is ${check.largestBatch}` : 'not even a batch of 2 fits';
+  if (check.neededByMethod && config.method?.name === 'moco') {
+    return (
+      `batch ${batchSize} with a queue of ${config.method.queueSize.toLocaleString('en')} keys needs ${megabytes(check.neededBytes)} in one GPU buffer ` +
+      `(the 2N new keys placed in the queue), but this GPU allows ${megabytes(maxBufferBytes)}: ${largest}, or a smaller queue`
+    );
+  }
   return (
     `batch ${batchSize} at ${model.imageSize} px needs ${megabytes(check.neededBytes)} in one GPU buffer (the first layer's output for both views), ` +
     `but this GPU allows ${megabytes(maxBufferBytes)}: ${largest}, or images of at most ${check.largestImageSize} px at batch ${batchSize}`
