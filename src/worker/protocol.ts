@@ -5,8 +5,7 @@ import type { ImportCounts, ImportFile, SkippedFile } from '../data/importer';
 import type { ExportFile } from '../export/bundle';
 import type { DatasetSource, RunHistory, RunSummary } from '../export/checkpoints';
 import type { AugmentConfig, TrainConfig } from '../engine/config';
-import type { KSuggestion } from '../engine/explore/silhouette';
-import type { Neighbours } from '../engine/explore/topk';
+import type { Analysis } from '../engine/explore/analyse';
 import type { AgreementCheck, TrainingCheck } from '../engine/selftest';
 import type { StepMetrics } from '../engine/step';
 
@@ -194,8 +193,11 @@ export interface ExploreAgreement {
   pixels: { ari: number; purity: number } | null;
 }
 
-/** The whole folder explored under one representation. Per-image arrays are in data-set order. */
-export interface ExploreResult {
+/**
+ * The whole folder explored under one representation: the analysis (neighbours, outliers, groups, map) with what the
+ * page shows it with. Per-image arrays are in data-set order.
+ */
+export interface ExploreResult extends Analysis {
   representation: Representation;
   /** The run's step the encoder was at. */
   step: number;
@@ -203,15 +205,6 @@ export interface ExploreResult {
   dim: number;
   /** count × dim, L2-normalised rows. */
   vectors: Float32Array;
-  neighbours: Neighbours;
-  outlierScores: Float32Array;
-  k: number;
-  groups: Int32Array;
-  sizes: number[];
-  typical: number[][];
-  suggestion: KSuggestion | null;
-  /** 2-D PCA, x and y interleaved. */
-  coords: Float32Array;
   agreement: ExploreAgreement | null;
   names: string[];
   labels: Int32Array | null;

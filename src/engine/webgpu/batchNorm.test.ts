@@ -55,6 +55,17 @@ async function run(fused: boolean, x: tf.Tensor, upstream: tf.Tensor, seed: numb
   });
 }
 
+/** One training-mode forward and backward of a fresh layer on x, gamma and beta trained; leaves nothing behind. */
+async function trainOnce(name: string, x: tf.Tensor): Promise<void> {
+  const layer = batchNorm(name);
+  layer.build(x.shape);
+  const [gamma, beta] = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+  const { value, grads } = tf.variableGrads(() => tf.sum(layer.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, [gamma!, beta!]);
+  await value.data();
+  tf.dispose([value, ...Object.values(grads)]);
+  for (const w of layer.weights) w.dispose();
+}
+
 describe('fused batch norm on WebGPU', () => {
   // Rows not a multiple of the chunk, one channel, many channels, a dense layer's [N, C], a large offset; then past
   // DIRECT_CHUNKS chunks (the middle pass), with a ragged last group and chunk, and around a large offset.
@@ -104,15 +115,7 @@ describe('fused batch norm on WebGPU', () => {
     await run(true, x, x, 1);
     const before = tf.memory().numTensors;
     const { byProgram } = await withFusedKernels(true, () =>
-      countDispatches(async () => {
-        const layer = batchNorm('count_bn_direct');
-        layer.build(x.shape);
-        const [gamma, beta] = layer.trainableWeights.map((w) => w.read() as tf.Variable);
-        const { value, grads } = tf.variableGrads(() => tf.sum(layer.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, [gamma!, beta!]);
-        await value.data();
-        tf.dispose([value, ...Object.values(grads)]);
-        for (const w of layer.weights) w.dispose();
-      }),
+      countDispatches(() => trainOnce('count_bn_direct', x)),
     );
     const fused = [...byProgram].filter(([name]) => name.startsWith('tabclr_bn_'));
     expect(fused.map(([name]) => name)).toEqual(batchNormParallelism(x.shape).map((p) => p.program));
@@ -127,15 +130,7 @@ describe('fused batch norm on WebGPU', () => {
     await run(true, x, x, 1);
     const before = tf.memory().numTensors;
     const { count, byProgram } = await withFusedKernels(true, () =>
-      countDispatches(async () => {
-        const layer = batchNorm('count_bn');
-        layer.build(x.shape);
-        const [gamma, beta] = layer.trainableWeights.map((w) => w.read() as tf.Variable);
-        const { value, grads } = tf.variableGrads(() => tf.sum(layer.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, [gamma!, beta!]);
-        await value.data();
-        tf.dispose([value, ...Object.values(grads)]);
-        for (const w of layer.weights) w.dispose();
-      }),
+      countDispatches(() => trainOnce('count_bn', x)),
     );
     const fusedPrograms = [...byProgram].filter(([name]) => name.startsWith('tabclr_bn_')).reduce((a, [, n]) => a + n, 0);
     expect(fusedPrograms, JSON.stringify([...byProgram])).toBe(6);

@@ -63,6 +63,35 @@ fn rowGradSums(c : i32, start : i32, stop : i32) -> vec2<f32> {
   return vec2<f32>(sumDy, sumDyXhat);
 }`;
 
+// Chunks [first, last) of channel c's partials P, [mean, Σ(x − mean)²] per chunk, combined Chan et al.'s way.
+const COMBINE_MOMENTS = `
+fn combineMoments(c : i32, first : i32, last : i32) -> vec2<f32> {
+  var n = 0.0;
+  var mean = 0.0;
+  var m2 = 0.0;
+  for (var k = first; k < last; k++) {
+    let nb = f32(min(uniforms.rowsPerChunk, uniforms.rows - k * uniforms.rowsPerChunk));
+    let at = 2 * (k * uniforms.channels + c);
+    let delta = P[at] - mean;
+    let total = n + nb;
+    mean += delta * nb / total;
+    m2 += P[at + 1] + delta * delta * n * nb / total;
+    n = total;
+  }
+  return vec2<f32>(mean, m2);
+}`;
+
+// Chunks [first, last) of channel c's partials P, [Σdy, Σdy·x̂] per chunk, added up.
+const ADD_GRAD_SUMS = `
+fn addGradSums(c : i32, first : i32, last : i32) -> vec2<f32> {
+  var sums = vec2<f32>(0.0);
+  for (var k = first; k < last; k++) {
+    let at = 2 * (k * uniforms.channels + c);
+    sums += vec2<f32>(P[at], P[at + 1]);
+  }
+  return sums;
+}`;
+
 // Per (chunk, channel): the chunk's mean and Σ(x − chunk mean)², two passes over its rows.
 const momentsPartials = (threads: number) =>
   kernelProgram({
@@ -96,20 +125,10 @@ const momentsCombine = (threads: number, perGroup: number) =>
   if (index >= uniforms.groups * uniforms.channels) { return; }
   let c = index % uniforms.channels;
   let first = (index / uniforms.channels) * uniforms.perGroup;
-  var n = 0.0;
-  var mean = 0.0;
-  var m2 = 0.0;
-  for (var k = first; k < min(first + uniforms.perGroup, uniforms.chunks); k++) {
-    let nb = f32(min(uniforms.rowsPerChunk, uniforms.rows - k * uniforms.rowsPerChunk));
-    let at = 2 * (k * uniforms.channels + c);
-    let delta = P[at] - mean;
-    let total = n + nb;
-    mean += delta * nb / total;
-    m2 += P[at + 1] + delta * delta * n * nb / total;
-    n = total;
-  }
-  result[2 * index] = mean;
-  result[2 * index + 1] = m2;`,
+  let moments = combineMoments(c, first, min(first + uniforms.perGroup, uniforms.chunks));
+  result[2 * index] = moments.x;
+  result[2 * index + 1] = moments.y;`,
+    helpers: COMBINE_MOMENTS,
   });
 
 // Per channel: [mean, variance, new moving mean, new moving variance], each row `channels` long.
@@ -123,25 +142,16 @@ const momentsTotals = (channels: number, items: number) =>
     serialLoop: items,
     body: `
   if (index >= uniforms.channels) { return; }
-  var n = 0.0;
-  var mean = 0.0;
-  var m2 = 0.0;
-  for (var k = 0; k < uniforms.chunks; k++) {
-    let nb = f32(min(uniforms.rowsPerChunk, uniforms.rows - k * uniforms.rowsPerChunk));
-    let at = 2 * (k * uniforms.channels + index);
-    let delta = P[at] - mean;
-    let total = n + nb;
-    mean += delta * nb / total;
-    m2 += P[at + 1] + delta * delta * n * nb / total;
-    n = total;
-  }
-  let variance = m2 / f32(uniforms.rows);
+  let moments = combineMoments(index, 0, uniforms.chunks);
+  let mean = moments.x;
+  let variance = moments.y / f32(uniforms.rows);
   let mm = MM[index];
   let mv = MV[index];
   result[index] = mean;
   result[uniforms.channels + index] = variance;
   result[2 * uniforms.channels + index] = mm - (mm - mean) * uniforms.decay;
   result[3 * uniforms.channels + index] = mv - (mv - variance) * uniforms.decay;`,
+    helpers: COMBINE_MOMENTS,
   });
 
 // A small layer's statistics, one invocation per channel over every row: what the partials and totals programs
@@ -231,15 +241,10 @@ const gradCombine = (threads: number, perGroup: number) =>
   if (index >= uniforms.groups * uniforms.channels) { return; }
   let c = index % uniforms.channels;
   let first = (index / uniforms.channels) * uniforms.perGroup;
-  var sumDy = 0.0;
-  var sumDyXhat = 0.0;
-  for (var k = first; k < min(first + uniforms.perGroup, uniforms.chunks); k++) {
-    let at = 2 * (k * uniforms.channels + c);
-    sumDy += P[at];
-    sumDyXhat += P[at + 1];
-  }
-  result[2 * index] = sumDy;
-  result[2 * index + 1] = sumDyXhat;`,
+  let sums = addGradSums(c, first, min(first + uniforms.perGroup, uniforms.chunks));
+  result[2 * index] = sums.x;
+  result[2 * index + 1] = sums.y;`,
+    helpers: ADD_GRAD_SUMS,
   });
 
 // Per channel: [Σdy (beta's gradient), Σdy·x̂ (gamma's)], each row `channels` long.
@@ -253,15 +258,10 @@ const gradTotals = (channels: number, items: number) =>
     serialLoop: items,
     body: `
   if (index >= uniforms.channels) { return; }
-  var sumDy = 0.0;
-  var sumDyXhat = 0.0;
-  for (var k = 0; k < uniforms.chunks; k++) {
-    let at = 2 * (k * uniforms.channels + index);
-    sumDy += P[at];
-    sumDyXhat += P[at + 1];
-  }
-  result[index] = sumDy;
-  result[uniforms.channels + index] = sumDyXhat;`,
+  let sums = addGradSums(index, 0, uniforms.chunks);
+  result[index] = sums.x;
+  result[uniforms.channels + index] = sums.y;`,
+    helpers: ADD_GRAD_SUMS,
   });
 
 const gradInput = (size: number) =>
