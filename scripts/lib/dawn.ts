@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { useSubmissionFor } from '../../src/engine/webgpu/submission';
 
 /** SwiftShader's Vulkan driver as Debian's chromium package installs it. */
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -68,18 +69,28 @@ interface DawnModule {
  * Throws with the reason when there is no adapter.
  */
 export async function startDawn(dawnOptions: string[] = []): Promise<Dawn> {
-  const icd = chooseIcd();
-  if (icd && !process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES) process.env.VK_ICD_FILENAMES = icd;
+  let icd = chooseIcd();
+  const named = Boolean(process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES);
+  if (icd && !named) process.env.VK_ICD_FILENAMES = icd;
   // A bundled copy (npm run pack:gpu) finds dawn.node through TABCLR_DAWN_NODE; the repository through the package.
   const dawnPath = process.env.TABCLR_DAWN_NODE;
   const dawn = (dawnPath ? require(dawnPath) : await import('webgpu')) as DawnModule;
   Object.assign(globalThis, dawn.globals);
-  const gpu = dawn.create(dawnOptions);
+  let gpu = dawn.create(dawnOptions);
+  let probe = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  // The system's drivers may all be ones Dawn refuses (Debian 12's lavapipe lacks dynamic indexing of uniform arrays,
+  // and mesa-vulkan-drivers comes with many packages' recommends): then SwiftShader, when chromium is there. The
+  // Vulkan loader reads VK_ICD_FILENAMES at each instance's creation, so a second create() sees it.
+  if (!probe && icd === null && !named && existsSync(SWIFTSHADER_ICD)) {
+    icd = SWIFTSHADER_ICD;
+    process.env.VK_ICD_FILENAMES = icd;
+    gpu = dawn.create(dawnOptions);
+    probe = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  }
+  if (!probe) throw new Error(`Dawn found no WebGPU adapter (Vulkan driver: ${icd ?? 'the loader’s default search'})`);
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true, writable: true });
   else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
-  const probe = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!probe) throw new Error(`Dawn found no WebGPU adapter (Vulkan driver: ${icd ?? 'the loader’s default search'})`);
   await import('@tensorflow/tfjs-backend-webgpu');
   if (!(await tf.setBackend('webgpu'))) throw new Error('the tfjs WebGPU backend failed to start on Dawn');
   await tf.ready();
@@ -96,6 +107,7 @@ export async function startDawn(dawnOptions: string[] = []): Promise<Dawn> {
     maxStorageBuffersPerShaderStage: device.limits.maxStorageBuffersPerShaderStage,
     timestampQuery: device.features.has('timestamp-query'),
   };
+  useSubmissionFor(adapter.software ? 'software' : 'hardware');
   return {
     adapter,
     async stop() {
