@@ -2,6 +2,7 @@
 // backend that is set: where a step's time goes, and how many kernels and GPU dispatches it takes, by phase.
 // Pure of browsers and of the command line, so that `npm run pack:gpu` bundles it into one file with Node and Dawn.
 import * as tf from '@tensorflow/tfjs';
+import { submitBatch } from '../../src/engine/webgpu/submission';
 import { readFileSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { defaultTrainConfig, type Channels, type EncoderName, type OptimizerName, type TrainConfig } from '../../src/engine/config';
@@ -85,6 +86,9 @@ class Counter {
   kernels = zeroByPhase();
   dispatches = zeroByPhase();
   copies = zeroByPhase();
+  /** Queue submissions while `countSubmits` is on: a step and the read that ends it. */
+  countSubmits = false;
+  submits = 0;
   bytesAcquired = 0;
   kernelNames = new Map<string, number>();
   programNames = new Map<string, number>();
@@ -145,12 +149,20 @@ class Counter {
       return (copy as (...a: unknown[]) => void).apply(this, args);
     } as GPUCommandEncoder['copyBufferToBuffer'];
     this.restore.push(() => (encoder.copyBufferToBuffer = copy));
+    const queue = (globalThis as unknown as { GPUQueue: { prototype: GPUQueue } }).GPUQueue.prototype;
+    const submit = queue.submit;
+    queue.submit = function (this: GPUQueue, ...args: unknown[]) {
+      if (counter.countSubmits) counter.submits += 1;
+      return (submit as (...a: unknown[]) => void).apply(this, args);
+    } as GPUQueue['submit'];
+    this.restore.push(() => (queue.submit = submit));
   }
 
   reset(): void {
     this.kernels = zeroByPhase();
     this.dispatches = zeroByPhase();
     this.copies = zeroByPhase();
+    this.submits = 0;
     this.bytesAcquired = 0;
     this.kernelNames.clear();
     this.programNames.clear();
@@ -200,6 +212,10 @@ export interface EngineResult {
   dispatches_by_phase: ByPhase | null;
   /** Buffer-to-buffer copies (uploads, read-backs, packing): commands, but no shader runs. */
   copies_per_step: number | null;
+  /** Dispatches between queue submissions (tfjs's WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE; src/engine/webgpu/submission.ts). */
+  submit_batch: number | null;
+  /** Queue submissions in one steady step. */
+  submits_per_step: number | null;
   /**
    * JavaScript time to record a step, without the waits for the GPU and without the garbage collector's pauses that
    * fell inside it (median over the steady steps). In Node the wait for the GPU polls Dawn from the event loop, which
@@ -343,6 +359,7 @@ export async function benchConfig(name: string, c: EngineConfig, o: EngineBenchO
     const bytesAllocatedBefore = webgpu ? backend.bufferManager.numBytesAllocated : 0;
     counter.reset();
     counter.active = true;
+    counter.countSubmits = true;
     await step({
       onPhase: (p) => {
         if ((PHASES as readonly string[]).includes(p)) counter.phase = p as Phase;
@@ -350,6 +367,7 @@ export async function benchConfig(name: string, c: EngineConfig, o: EngineBenchO
     });
     counter.active = false;
     await settled(state.params[0]!.variable);
+    counter.countSubmits = false;
     const bytesNew = webgpu ? backend.bufferManager.numBytesAllocated - bytesAllocatedBefore : null;
     const parallelism = webgpu ? groupDispatches(counter.dispatchList.map((d) => resolveDispatch(d))) : null;
 
@@ -394,6 +412,8 @@ export async function benchConfig(name: string, c: EngineConfig, o: EngineBenchO
       dispatches_per_step: webgpu ? sum(counter.dispatches) : null,
       dispatches_by_phase: webgpu ? counter.dispatches : null,
       copies_per_step: webgpu ? sum(counter.copies) : null,
+      submit_batch: webgpu ? submitBatch() : null,
+      submits_per_step: webgpu ? counter.submits : null,
       record_ms: round(median(records), 1),
       record_gc_ms: round(gcInRecords.reduce((a, b) => a + b, 0) / Math.max(1, gcInRecords.length), 1),
       record_cpu_ms: cpuInRecords.every(Number.isFinite) && cpuInRecords.length > 0 ? round(median(cpuInRecords.map((c, i) => Math.max(0, c - gcInRecords[i]!))), 1) : null,

@@ -37,6 +37,7 @@ export function engineTable(results: EngineResult[], torch: TorchResult[] = []):
     row('GPU dispatches per step', (r) => num(r.dispatches_per_step)),
     row('  by phase (aug / f+b / norm / update)', (r) => phases(r.dispatches_by_phase)),
     row('Buffer copies per step', (r) => num(r.copies_per_step)),
+    row('Queue submissions per step (batch)', (r) => (r.submits_per_step === null ? '—' : `${r.submits_per_step} (${r.submit_batch})`)),
     row('JS record time per step (ms)', (r) => num(r.record_ms, 1)),
     row('  GC pauses left out of it, per step (ms)', (r) => num(r.record_gc_ms, 1)),
     row('  its CPU time on the JS thread (ms)', (r) => num(r.record_cpu_ms, 1)),

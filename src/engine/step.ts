@@ -47,7 +47,8 @@ export interface StepTimings {
 
 /**
  * Where a step is, for whoever watches it (the engine benchmark counts kernels and dispatches by phase): each phase
- * is announced as it starts to be recorded, 'wait' when the step first waits for the GPU, 'end' when it returns.
+ * is announced as it starts to be recorded, 'wait' when the step first waits for the GPU (its read has handed the
+ * commands recorded so far to the queue), 'end' when it returns.
  */
 export type StepPhase = 'augment' | 'forwardBackward' | 'gradNorm' | 'wait' | 'update' | 'end';
 
@@ -205,8 +206,10 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
       ...diagnosticKeys.map((key) => diagnostics.diagnostics[key]!),
     ]);
     scratch.push(packed);
+    // The read hands the step's commands to the queue before it waits (submission.ts): recording ends after it.
+    const read = packed.data();
     phase('wait');
-    values = await packed.data();
+    values = await read;
     if (profile) marks.push(performance.now());
     finite = Number.isFinite(values[0]!) && Number.isFinite(values[4]!);
     exploding = finite && options.maxGradNorm !== undefined && values[4]! > options.maxGradNorm;
