@@ -188,7 +188,7 @@ export function kernelProgram(spec: KernelSpec): KernelProgram {
  * the device's buffer limit is refused first (limits.ts says why).
  */
 export function runKernel(backend: WebGPUBackendInternals, program: KernelProgram, inputs: tf.TensorInfo[], uniforms: ProgramUniform[] = []): tf.TensorInfo {
-  assertBufferFits(backend, program.outputShape[0]!, `the output of ${program.shaderKey}`);
+  assertBufferFits(backend, program.outputShape[0]!, () => `the output of ${program.shaderKey}`);
   const flat = inputs.map((t) => ({ dataId: t.dataId, shape: [t.shape.reduce((a, b) => a * b, 1)], dtype: t.dtype }));
   return backend.runWebGPUProgram(program, flat, 'float32', uniforms);
 }

@@ -57,8 +57,22 @@ export function wrap(info: tf.TensorInfo): tf.Tensor {
  * Throws, before the buffer is made, when `floats` float32 values are more than one buffer of this device holds: past
  * a limit WebGPU raises a validation error instead, which drops the whole command buffer (limits.ts).
  */
-export function assertBufferFits(backend: WebGPUBackendInternals, floats: number, name: string): void {
-  assertWithinLimit([{ name, bytes: 4 * floats }], bufferLimitBytes(backend.device.limits));
+export function assertBufferFits(backend: WebGPUBackendInternals, floats: number, name: () => string): void {
+  const limit = deviceLimitBytes(backend.device);
+  // The name is built only for the error: this check runs before every dispatch.
+  if (4 * floats > limit) assertWithinLimit([{ name: name(), bytes: 4 * floats }], limit);
+}
+
+const limitsByDevice = new WeakMap<GPUDevice, number>();
+
+/** bufferLimitBytes of a device, read once: a device's limits never change, and reading them crosses into Dawn. */
+function deviceLimitBytes(device: GPUDevice): number {
+  let limit = limitsByDevice.get(device);
+  if (limit === undefined) {
+    limit = bufferLimitBytes(device.limits);
+    limitsByDevice.set(device, limit);
+  }
+  return limit;
 }
 
 /** A float32 tensor on the GPU whose contents are whatever its pooled buffer held: to be written entirely by copies. */
@@ -67,7 +81,7 @@ export function uninitialised(backend: WebGPUBackendInternals, shape: number[]):
 }
 
 export function uninitialisedInfo(backend: WebGPUBackendInternals, shape: number[]): tf.TensorInfo {
-  assertBufferFits(backend, shape.reduce((a, b) => a * b, 1), `a [${shape}] buffer`);
+  assertBufferFits(backend, shape.reduce((a, b) => a * b, 1), () => `a [${shape}] buffer`);
   const info = backend.makeTensorInfo(shape, 'float32');
   backend.uploadToGPU(info.dataId);
   return info;
