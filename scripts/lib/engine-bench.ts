@@ -3,7 +3,7 @@
 // Pure of browsers and of the command line, so that `npm run pack:gpu` bundles it into one file with Node and Dawn.
 import * as tf from '@tensorflow/tfjs';
 import { submitBatch } from '../../src/engine/webgpu/submission';
-import { readFileSync } from 'node:fs';
+import { openSync, readSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { defaultTrainConfig, type Channels, type EncoderName, type OptimizerName, type TrainConfig } from '../../src/engine/config';
 import { stepFlops } from '../../src/engine/flops';
@@ -272,10 +272,21 @@ const top = (m: Map<string, number>, n = 12) =>
     .map(([name, count]) => ({ name, count }));
 
 /** CPU time this thread has run, in ms (Linux: /proc/thread-self/schedstat, nanoseconds); null where unknown. */
+let schedstat: number | null | undefined;
+const schedstatBytes = Buffer.alloc(128);
+
+/**
+ * CPU time of the calling thread so far (Linux's /proc/thread-self/schedstat, kept open: the marks fall inside the
+ * windows they measure), or null where there is none.
+ */
 function threadCpuMs(): number | null {
   try {
-    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
+    if (schedstat === undefined) schedstat = openSync('/proc/thread-self/schedstat', 'r');
+    if (schedstat === null) return null;
+    const n = readSync(schedstat, schedstatBytes, 0, schedstatBytes.length, 0);
+    return Number(schedstatBytes.toString('latin1', 0, n).split(' ')[0]) / 1e6;
   } catch {
+    schedstat = null;
     return null;
   }
 }
