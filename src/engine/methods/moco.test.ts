@@ -1,18 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runProblems } from '../../worker/validation';
 import { modelBundle } from '../../export/bundle';
 import { zipFiles } from '../../export/download';
 import { readModelZip } from '../../export/modelZip';
-import { fromPytorchLayout, pytorchName, readSafetensorsHeader, toPytorchLayout } from '../../export/safetensors';
+import { readSafetensorsHeader } from '../../export/safetensors';
 import { TORCH_MODULE_SOURCE } from '../../export/torchModule';
 import { defaultTrainConfig, type TrainConfig } from '../config';
 import { engineKit } from '../kit';
 import { allWeights } from '../model';
 import { restoreTrainState, saveTrainState } from '../savedState';
-import { createTrainState, disposeTrainState, probeGradients, trainStep, type TrainState } from '../step';
+import { createTrainState, disposeTrainState, probeGradients, trainStep, withFrozenStatistics, type TrainState } from '../step';
 import { syntheticImages } from '../synthetic';
+import {
+  decode, expectClose, expectGradientsClose, fixtureViews, readParityFixture, stateFromFixture, weightsInPytorchLayout, type Encoded,
+} from '../../test/parityFixture';
 import { targetMomentum } from './byol';
 import { defaultMethodConfig, fitMethodToData, methodDataProblems, methodOf } from '.';
 import { DEFAULT_QUEUE_SIZE, groupSizes, infoNce, keyShuffles, mocoNoLearningLoss } from './moco';
@@ -210,104 +212,40 @@ describe('MoCo queue and the folder', () => {
 // ---- Step-level parity with PyTorch (src/engine/fixtures/moco-step-parity.json: scripts/parity/moco-case.ts, then
 // scripts/parity/moco_parity.py). No PyTorch at test time.
 
-interface Encoded {
-  shape: number[];
-  b64: string;
-}
-
-interface Fixture {
-  config: TrainConfig;
-  views: Encoded;
-  initial: Record<string, Encoded>;
-  reference: {
-    q: Encoded;
-    loss: number;
-    grads: Record<string, Encoded>;
-    afterOne: Record<string, Encoded>;
-    losses: number[];
-    positiveAcc: number[];
-    queueAge: number[];
-    final: Record<string, Encoded>;
-  };
-}
-
-const fixture = JSON.parse(readFileSync(new URL('../fixtures/moco-step-parity.json', import.meta.url), 'utf8')) as Fixture;
-
-function decode(e: Encoded): Float32Array {
-  const bytes = Buffer.from(e.b64, 'base64');
-  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-}
-
-/** float32 agreement: |a − b| ≤ 1e-6 + rtol · max|b| over the tensor. */
-function expectClose(name: string, actual: ArrayLike<number>, expected: ArrayLike<number>, rtol = 1e-4): void {
-  expect(actual.length, name).toBe(expected.length);
-  let scale = 0;
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++) {
-    scale = Math.max(scale, Math.abs(expected[i]!));
-    worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!));
-  }
-  expect(worst, `${name}: max |tabclr − PyTorch| ${worst} against max |PyTorch| ${scale}`).toBeLessThanOrEqual(1e-6 + rtol * scale);
-}
-
-/** A train state from the fixture's config with its initial query network, key network and queue. */
-function stateFromFixture(): TrainState {
-  const state = createTrainState(fixture.config);
-  for (const { name, weight } of allWeights(state.model)) {
-    const stored = fixture.initial[pytorchName(name)];
-    if (!stored) throw new Error(`the fixture has no ${pytorchName(name)}`);
-    const shape = weight.shape.map(Number);
-    weight.write(tf.tensor(fromPytorchLayout(decode(stored), name, shape), shape));
-  }
-  return state;
-}
-
-async function inPytorchLayout(state: TrainState): Promise<Map<string, Float32Array>> {
-  const out = new Map<string, Float32Array>();
-  for (const { name, weight } of allWeights(state.model)) {
-    const converted = toPytorchLayout({ name, shape: weight.shape.map(Number), values: Float32Array.from(await weight.read().data()) });
-    out.set(converted.name, converted.values);
-  }
-  return out;
-}
-
-function fixtureViews(): [tf.Tensor4D, tf.Tensor4D] {
-  const [n2, s, , c] = fixture.views.shape as [number, number, number, number];
-  const all = tf.tensor4d(decode(fixture.views), [n2, s, s, c]);
-  const views = tf.split(all, 2, 0) as [tf.Tensor4D, tf.Tensor4D];
-  all.dispose();
-  return views;
-}
+const fixture = readParityFixture<{
+  q: Encoded;
+  loss: number;
+  grads: Record<string, Encoded>;
+  afterOne: Record<string, Encoded>;
+  losses: number[];
+  positiveAcc: number[];
+  queueAge: number[];
+  final: Record<string, Encoded>;
+}>(new URL('../fixtures/moco-step-parity.json', import.meta.url));
 
 describe('one MoCo v2 step against PyTorch (same weights, queue, views and key shuffles)', () => {
   it('computes the same queries, loss over the fixed queue, and gradient of every parameter', async () => {
-    const state = stateFromFixture();
-    const [view1, view2] = fixtureViews();
-    const frozen = allWeights(state.model).filter(({ weight }) => !weight.trainable);
-    const saved = frozen.map(({ weight }) => weight.read().clone());
-    const both = tf.concat([view1, view2], 0);
-    const out = state.model.method.objective({ encoder: state.model.encoder, views: both, step: 1 });
-    expectClose('queries q (training mode, 2 batch-norm groups)', await out.projections.data(), decode(fixture.reference.q));
-    tf.dispose([both, out.loss, out.projections, ...Object.values(out.diagnostics)]);
-    frozen.forEach(({ weight }, i) => weight.write(saved[i]!));
-    tf.dispose(saved);
+    const state = stateFromFixture(fixture);
+    const [view1, view2] = fixtureViews(fixture);
+    await withFrozenStatistics(state.model, async () => {
+      const both = tf.concat([view1, view2], 0);
+      const out = state.model.method.objective({ encoder: state.model.encoder, views: both, step: 1 });
+      expectClose('queries q (training mode, 2 batch-norm groups)', await out.projections.data(), decode(fixture.reference.q));
+      tf.dispose([both, out.loss, out.projections, ...Object.values(out.diagnostics)]);
+    });
 
     const { loss, grads } = await probeGradients(state, view1, view2);
     expect(Math.abs(loss - fixture.reference.loss)).toBeLessThan(1e-5);
-    expect(state.params.map((p) => pytorchName(p.name)).sort()).toEqual(Object.keys(fixture.reference.grads).sort());
-    for (const p of state.params) {
-      const g = toPytorchLayout({ name: p.name, shape: p.variable.shape.map(Number), values: grads.get(p.name)! });
-      expectClose(`gradient of ${g.name}`, g.values, decode(fixture.reference.grads[g.name]!));
-    }
+    expectGradientsClose(state, grads, fixture.reference.grads);
     tf.dispose([view1, view2]);
     disposeTrainState(state);
   });
 
   it('ends the step with the same query network, key network (momentum update) and queue (the keys enqueued), and follows PyTorch for 6 steps', async () => {
-    const state = stateFromFixture();
-    const [view1, view2] = fixtureViews();
+    const state = stateFromFixture(fixture);
+    const [view1, view2] = fixtureViews(fixture);
     const first = await trainStep(state, view1, { views: [view1, view2] });
-    const after = await inPytorchLayout(state);
+    const after = await weightsInPytorchLayout(state);
     expect([...after.keys()].sort()).toEqual(Object.keys(fixture.reference.afterOne).sort());
     for (const [name, v] of after) expectClose(`${name} after one step`, v, decode(fixture.reference.afterOne[name]!));
     const metrics = [first];
@@ -316,7 +254,7 @@ describe('one MoCo v2 step against PyTorch (same weights, queue, views and key s
     fixture.reference.losses.forEach((expected, i) => expect(Math.abs(metrics[i]!.methodLoss - expected), `loss at step ${i + 1}`).toBeLessThan(1e-5));
     expect(metrics.map((m) => m.diagnostics.positiveAcc)).toEqual(fixture.reference.positiveAcc);
     expect(metrics.map((m) => m.diagnostics.queueAge)).toEqual(fixture.reference.queueAge);
-    const final = await inPytorchLayout(state);
+    const final = await weightsInPytorchLayout(state);
     for (const name of ['queue.keys', 'queue.written_at', 'queue.pointer']) expectClose(`${name} after 6 steps`, final.get(name)!, decode(fixture.reference.final[name]!), 1e-3);
     tf.dispose([view1, view2]);
     disposeTrainState(state);
