@@ -44,8 +44,15 @@ export interface MethodLevels {
   /**
    * The loss of an encoder that tells nothing apart: a smoothed loss that never gets clearly below it means nothing is
    * being learnt. null when the method has no such level (a non-contrastive loss falls whether or not it learns).
+   * `meaning` says what a loss there means, for the health panel ('the encoder cannot yet tell …').
    */
-  noLearning: { loss: number; label: string } | null;
+  noLearning: { loss: number; label: string; meaning: string } | null;
+  /**
+   * What the levels depend on, as words that follow "the level": 'at batch 64' (SimCLR's ln(2N − 1) counts the
+   * batch's views), 'with a queue of 4,096 keys' (MoCo's ln(K + 1) counts the queue's, whatever the batch); '' when
+   * they depend on nothing (BYOL's 0).
+   */
+  condition: string;
 }
 
 /** A number the objective reports besides the loss, charted under its label. */

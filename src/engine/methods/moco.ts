@@ -166,7 +166,9 @@ export const moco = defineMethod({
     return {
       loss: [{ value: level, label: `no learning (${label})` }],
       collapsed: { loss: level, tolerance: 0.02 * level, label },
-      noLearning: { loss: level, label },
+      noLearning: { loss: level, label, meaning: 'the encoder cannot yet tell a view’s own key from the queue’s' },
+      // The batch does not enter: each query is judged against its key and the queue's K keys.
+      condition: `with a queue of ${k.toLocaleString('en')} keys`,
     };
   },
   advice: {
