@@ -175,6 +175,24 @@ export interface DataLimit {
   why: string;
 }
 
+/**
+ * The batch a setting needs (MoCo's shuffled batch-norm groups, two images each): validation refuses a smaller one
+ * beside the setting's field, with `why` (what goes wrong, what to change), rather than let the method quietly do less.
+ */
+export interface BatchNeed {
+  /** The setting that needs it. */
+  key: string;
+  smallestBatch: number;
+  /** Why, for a batch of `batchSize`: what would go wrong, and what to change. */
+  why(batchSize: number): string;
+}
+
+/** A setting that trains but gives up something the method relies on: said beside its field, never refused. */
+export interface SettingCaution {
+  key: string;
+  message: string;
+}
+
 /** A method's settings as numbers, from its settings' specs. */
 export type SettingsOf<Specs> = { [K in keyof Specs]: number };
 
@@ -197,6 +215,10 @@ export interface Method<Name extends string = string, Specs extends Record<strin
   advice: MethodAdvice;
   /** Limits on settings that depend on the folder (MoCo's queue may not outgrow it). */
   dataLimits?(context: DataContext): Partial<Record<keyof Specs & string, DataLimit>>;
+  /** What the settings need of the batch, when more than any method's 2 (MoCo: 2 images in each shuffled batch-norm group). */
+  batchNeed?(settings: SettingsOf<Specs>): BatchNeed | null;
+  /** Settings that train but defeat part of the method (MoCo with its shuffled batch norm off). */
+  cautions?(settings: SettingsOf<Specs>): SettingCaution[];
   build(kit: EngineKit, settings: SettingsOf<Specs>, context: BuildContext): MethodNetwork;
 }
 

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { runProblems } from '../../worker/validation';
+import { halvedBatch } from '../../worker/recovery';
+import { batchChangeProblems, runCautions, runProblems } from '../../worker/validation';
 import { modelBundle } from '../../export/bundle';
 import { zipFiles } from '../../export/download';
 import { readModelZip } from '../../export/modelZip';
@@ -16,7 +17,7 @@ import {
   decode, expectClose, expectGradientsClose, fixtureViews, readParityFixture, stateFromFixture, weightsInPytorchLayout, type Encoded,
 } from '../../test/parityFixture';
 import { targetMomentum } from './byol';
-import { defaultMethodConfig, fitMethodToData, methodDataProblems, methodOf } from '.';
+import { defaultMethodConfig, fitMethodToData, methodDataProblems, methodOf, smallestBatch } from '.';
 import { DEFAULT_QUEUE_SIZE, groupSizes, infoNce, keyShuffles, mocoNoLearningLoss } from './moco';
 
 function config(method: Partial<Extract<TrainConfig['method'], { name: 'moco' }>> = {}): TrainConfig {
@@ -192,6 +193,56 @@ describe('MoCo in the weights download', () => {
     expect(loaded.head!.map((w) => w.name)).toEqual(['head1_dense/kernel', 'head1_dense/bias', 'head2_dense/kernel', 'head2_dense/bias']);
     images.dispose();
     disposeTrainState(state);
+  });
+});
+
+describe('MoCo shuffled batch norm and the batch', () => {
+  const request = (c: TrainConfig) => ({ config: c, steps: 10, monitor: { snapshotEvery: 10, probeCount: 64, profileSteps: false }, checkpointEvery: 0 });
+  const problemsOf = (c: TrainConfig) => runProblems(request(c), { dataset: { count: 300, imageSize: 8, channels: 1 }, maxBufferBytes: null });
+  const at = (batchSize: number, bnGroups: number): TrainConfig => ({ ...config({ bnGroups }), batchSize, optim: { ...config().optim, totalSteps: 10 } });
+
+  it('refuses a batch too small for the groups asked for, beside the groups, naming the shortcut and what to change', () => {
+    const [tooSmall, ...rest] = problemsOf(at(3, 2));
+    expect(rest).toEqual([]);
+    expect(tooSmall!.field).toBe('method.bnGroups');
+    expect(tooSmall!.message).toBe(
+      'method.bnGroups: 2 shuffled batch-norm groups need a batch of at least 4 (2 images a group), and the batch is 3: no two groups can be formed, so a query and ' +
+        'its positive key are normalised with statistics of the same images, and the encoder can find its key from those batch statistics instead of from what ' +
+        'the image shows, learning little (positive accuracy nears 100 % while kNN stays flat). Raise the batch size to 4.',
+    );
+    // Fewer groups than asked, but still two or more: no shortcut, and two ways out.
+    expect(problemsOf(at(5, 4)).map((p) => p.message)).toEqual([
+      'method.bnGroups: 4 shuffled batch-norm groups need a batch of at least 8 (2 images a group), and the batch is 5: it makes at most 2 groups. Raise the batch size to 8, or use at most 2 groups.',
+    ]);
+    expect(problemsOf(at(4, 2))).toEqual([]);
+    expect(problemsOf(at(8, 4))).toEqual([]);
+    // Going on at a smaller batch after running out of memory is checked the same way.
+    expect(batchChangeProblems(at(3, 2), { count: 300 }, null).map((p) => p.field)).toEqual(['method.bnGroups']);
+    expect(smallestBatch(at(16, 4).method)).toBe(8);
+    expect(smallestBatch(defaultMethodConfig('simclr'))).toBe(2);
+  });
+
+  it('trains with the shuffle off (1 group) but says beside the field what that gives up and what to change', () => {
+    expect(problemsOf(at(3, 1))).toEqual([]);
+    expect(runCautions(at(3, 1))).toEqual([
+      {
+        field: 'method.bnGroups',
+        message:
+          '1 group turns the shuffled batch norm off: a query and its positive key are normalised with statistics of the same images, and the encoder can find ' +
+          'its key from those batch statistics instead of from what the image shows, learning little (positive accuracy nears 100 % while kNN stays flat). Use 2 or ' +
+          'more groups (a batch of at least 4).',
+      },
+    ]);
+    expect(runCautions(at(16, 2))).toEqual([]);
+    expect(runCautions({ ...at(16, 2), method: defaultMethodConfig('simclr') })).toEqual([]);
+  });
+
+  it('offers no batch after running out of memory that the groups could not use', () => {
+    expect(halvedBatch(at(6, 2))).toBe(4);
+    expect(halvedBatch(at(16, 2))).toBe(8);
+    expect(halvedBatch(at(4, 2))).toBeNull();
+    expect(halvedBatch(at(4, 1))).toBe(2);
+    expect(halvedBatch({ batchSize: 3, method: defaultMethodConfig('simclr') })).toBe(2);
   });
 });
 
