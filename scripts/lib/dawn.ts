@@ -48,6 +48,7 @@ const require = createRequire(import.meta.url);
 /**
  * The Vulkan driver to use: what the environment already names (VK_ICD_FILENAMES or VK_DRIVER_FILES), else none
  * (the loader's own search) when the system has a driver manifest, else SwiftShader from chromium when it is there.
+ * startDawn falls back to SwiftShader too when the loader's search finds no driver Dawn can use.
  */
 export function chooseIcd(env: NodeJS.ProcessEnv = process.env, systemDriver = hasSystemDriver(), swiftshader = existsSync(SWIFTSHADER_ICD)): string | null {
   const named = env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES;
@@ -68,17 +69,26 @@ interface DawnModule {
  * Throws with the reason when there is no adapter.
  */
 export async function startDawn(dawnOptions: string[] = []): Promise<Dawn> {
-  const icd = chooseIcd();
-  if (icd && !process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES) process.env.VK_ICD_FILENAMES = icd;
+  const named = Boolean(process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES);
+  let icd = chooseIcd();
+  if (icd && !named) process.env.VK_ICD_FILENAMES = icd;
   // A bundled copy (npm run pack:gpu) finds dawn.node through TABCLR_DAWN_NODE; the repository through the package.
   const dawnPath = process.env.TABCLR_DAWN_NODE;
   const dawn = (dawnPath ? require(dawnPath) : await import('webgpu')) as DawnModule;
   Object.assign(globalThis, dawn.globals);
-  const gpu = dawn.create(dawnOptions);
+  let gpu = dawn.create(dawnOptions);
+  let probe = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  // A machine may carry driver manifests and no driver Dawn can use (Debian's mesa-vulkan-drivers installs lavapipe's,
+  // which lacks a feature Dawn requires, and Intel's and AMD's without their GPUs): SwiftShader then, as with none.
+  if (!probe && icd === null && !named && existsSync(SWIFTSHADER_ICD)) {
+    icd = SWIFTSHADER_ICD;
+    process.env.VK_ICD_FILENAMES = icd;
+    gpu = dawn.create(dawnOptions);
+    probe = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  }
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true, writable: true });
   else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
-  const probe = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!probe) throw new Error(`Dawn found no WebGPU adapter (Vulkan driver: ${icd ?? 'the loader’s default search'})`);
   await import('@tensorflow/tfjs-backend-webgpu');
   if (!(await tf.setBackend('webgpu'))) throw new Error('the tfjs WebGPU backend failed to start on Dawn');
