@@ -11,11 +11,9 @@ import { defaultTrainConfig, type TrainConfig } from '../config';
 import { engineKit } from '../kit';
 import { allWeights } from '../model';
 import { restoreTrainState, saveTrainState } from '../savedState';
-import { createTrainState, disposeTrainState, probeGradients, trainStep, withFrozenStatistics, type TrainState } from '../step';
+import { createTrainState, disposeTrainState, probeGradients, trainStep, type TrainState } from '../step';
 import { syntheticImages } from '../synthetic';
-import {
-  decode, expectClose, expectGradientsClose, fixtureViews, readParityFixture, stateFromFixture, weightsInPytorchLayout, type Encoded,
-} from '../../test/parityFixture';
+import { mocoStepAgainstPytorch } from '../../test/mocoParity';
 import { targetMomentum } from './byol';
 import { defaultMethodConfig, fitMethodToData, methodDataProblems, methodOf, smallestBatch } from '.';
 import { DEFAULT_QUEUE_SIZE, groupSizes, infoNce, keyShuffles, mocoNoLearningLoss } from './moco';
@@ -260,54 +258,5 @@ describe('MoCo queue and the folder', () => {
   });
 });
 
-// ---- Step-level parity with PyTorch (src/engine/fixtures/moco-step-parity.json: scripts/parity/moco-case.ts, then
-// scripts/parity/moco_parity.py). No PyTorch at test time.
-
-const fixture = readParityFixture<{
-  q: Encoded;
-  loss: number;
-  grads: Record<string, Encoded>;
-  afterOne: Record<string, Encoded>;
-  losses: number[];
-  positiveAcc: number[];
-  queueAge: number[];
-  final: Record<string, Encoded>;
-}>(new URL('../fixtures/moco-step-parity.json', import.meta.url));
-
-describe('one MoCo v2 step against PyTorch (same weights, queue, views and key shuffles)', () => {
-  it('computes the same queries, loss over the fixed queue, and gradient of every parameter', async () => {
-    const state = stateFromFixture(fixture);
-    const [view1, view2] = fixtureViews(fixture);
-    await withFrozenStatistics(state.model, async () => {
-      const both = tf.concat([view1, view2], 0);
-      const out = state.model.method.objective({ encoder: state.model.encoder, views: both, step: 1 });
-      expectClose('queries q (training mode, 2 batch-norm groups)', await out.projections.data(), decode(fixture.reference.q));
-      tf.dispose([both, out.loss, out.projections, ...Object.values(out.diagnostics)]);
-    });
-
-    const { loss, grads } = await probeGradients(state, view1, view2);
-    expect(Math.abs(loss - fixture.reference.loss)).toBeLessThan(1e-5);
-    expectGradientsClose(state, grads, fixture.reference.grads);
-    tf.dispose([view1, view2]);
-    disposeTrainState(state);
-  });
-
-  it('ends the step with the same query network, key network (momentum update) and queue (the keys enqueued), and follows PyTorch for 6 steps', async () => {
-    const state = stateFromFixture(fixture);
-    const [view1, view2] = fixtureViews(fixture);
-    const first = await trainStep(state, view1, { views: [view1, view2] });
-    const after = await weightsInPytorchLayout(state);
-    expect([...after.keys()].sort()).toEqual(Object.keys(fixture.reference.afterOne).sort());
-    for (const [name, v] of after) expectClose(`${name} after one step`, v, decode(fixture.reference.afterOne[name]!));
-    const metrics = [first];
-    for (let step = 1; step < fixture.reference.losses.length; step++) metrics.push(await trainStep(state, view1, { views: [view1, view2] }));
-    // Measured when the fixture was made: at most 4.8e-7 apart over the 6 steps, the queue wrapping twice.
-    fixture.reference.losses.forEach((expected, i) => expect(Math.abs(metrics[i]!.methodLoss - expected), `loss at step ${i + 1}`).toBeLessThan(1e-5));
-    expect(metrics.map((m) => m.diagnostics.positiveAcc)).toEqual(fixture.reference.positiveAcc);
-    expect(metrics.map((m) => m.diagnostics.queueAge)).toEqual(fixture.reference.queueAge);
-    const final = await weightsInPytorchLayout(state);
-    for (const name of ['queue.keys', 'queue.written_at', 'queue.pointer']) expectClose(`${name} after 6 steps`, final.get(name)!, decode(fixture.reference.final[name]!), 1e-3);
-    tf.dispose([view1, view2]);
-    disposeTrainState(state);
-  });
-});
+// Step-level parity with PyTorch on the CPU backend (src/test/mocoParity.ts; webgpu/moco.test.ts runs the same on WebGPU).
+mocoStepAgainstPytorch('the CPU');
