@@ -1,19 +1,17 @@
-// What the tests that pin a step to PyTorch share (src/engine/parity.test.ts for SimCLR, methods/moco.test.ts for MoCo
+// What the tests that pin a step to PyTorch share (src/engine/parity.test.ts for SimCLR, src/test/mocoParity.ts for MoCo
 // v2): reading a fixture that scripts/parity/parity_case.py wrote (the config, the views, the initial weights, and
 // PyTorch's results, tensors as little-endian float32 in base64 with PyTorch names and layouts), a train state with its
-// weights, the views as tensors, and the float32 comparison. No PyTorch at test time.
+// weights, the views as tensors, and the float32 comparison as vitest expectations (parityTensors.ts has what runs
+// outside vitest too). No PyTorch at test time.
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
-import { fromPytorchLayout, pytorchName, toPytorchLayout } from '../export/safetensors';
 import type { TrainConfig } from '../engine/config';
-import { allWeights } from '../engine/model';
 import { createTrainState, type TrainState } from '../engine/step';
+import { pytorchName, toPytorchLayout } from '../export/safetensors';
+import { decode, tensorError, withinTolerance, writeWeights, type Encoded } from './parityTensors';
 
-export interface Encoded {
-  shape: number[];
-  b64: string;
-}
+export { decode, weightsInPytorchLayout, type Encoded } from './parityTensors';
 
 /** A fixture's common part; `reference` is each method's own. */
 export interface ParityFixture<Reference> {
@@ -27,32 +25,16 @@ export function readParityFixture<Reference>(url: URL): ParityFixture<Reference>
   return JSON.parse(readFileSync(url, 'utf8')) as ParityFixture<Reference>;
 }
 
-export function decode(e: Encoded): Float32Array {
-  const bytes = Buffer.from(e.b64, 'base64');
-  // A copy: Buffer's bytes need not be 4-byte aligned.
-  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-}
-
 /** float32 agreement: |a − b| ≤ 1e-6 + rtol · max|b| over the tensor (the scale of a tensor, not of each element). */
 export function expectClose(name: string, actual: ArrayLike<number>, expected: ArrayLike<number>, rtol = 1e-4): void {
   expect(actual.length, name).toBe(expected.length);
-  let scale = 0;
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++) {
-    scale = Math.max(scale, Math.abs(expected[i]!));
-    worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!));
-  }
-  expect(worst, `${name}: max |tabclr − PyTorch| ${worst} against max |PyTorch| ${scale}`).toBeLessThanOrEqual(1e-6 + rtol * scale);
+  const error = tensorError(actual, expected);
+  expect(withinTolerance(error, rtol), `${name}: max |tabclr − PyTorch| ${error.worst} against max |PyTorch| ${error.scale}`).toBe(true);
 }
 
 /** Writes the fixture's initial weights (statistics, followers and buffers included) into the state. */
 export function writeInitial(state: TrainState, fixture: ParityFixture<unknown>): void {
-  for (const { name, weight } of allWeights(state.model)) {
-    const stored = fixture.initial[pytorchName(name)];
-    if (!stored) throw new Error(`the fixture has no ${pytorchName(name)}`);
-    const shape = weight.shape.map(Number);
-    weight.write(tf.tensor(fromPytorchLayout(decode(stored), name, shape), shape));
-  }
+  writeWeights(state, (name) => (fixture.initial[name] ? decode(fixture.initial[name]) : undefined));
 }
 
 /** A train state from the fixture's config with the fixture's initial weights. */
@@ -60,16 +42,6 @@ export function stateFromFixture(fixture: ParityFixture<unknown>): TrainState {
   const state = createTrainState(fixture.config);
   writeInitial(state, fixture);
   return state;
-}
-
-/** Every weight of the state by PyTorch name, in PyTorch layout. */
-export async function weightsInPytorchLayout(state: TrainState): Promise<Map<string, Float32Array>> {
-  const out = new Map<string, Float32Array>();
-  for (const { name, weight } of allWeights(state.model)) {
-    const converted = toPytorchLayout({ name, shape: weight.shape.map(Number), values: Float32Array.from(await weight.read().data()) });
-    out.set(converted.name, converted.values);
-  }
-  return out;
 }
 
 /** The fixture's two views, [N, S, S, C] each. */
