@@ -5,28 +5,13 @@
 // run (e2e/webgl/stepCase.ts): the step and its compile-only and one-pixel passes, without the app's start-up around it.
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
-import { decode, tensorError, withinTolerance, type Encoded } from '../src/test/parityTensors';
+import { decode, tensorError, withinTolerance, type Encoded, type MocoReference, type ParityFixture } from '../src/test/parityTensors';
 import { expect, test } from './fixtures';
 import type { StepCaseInput, StepCaseResult } from './webgl/stepCase';
 
-interface MocoFixture {
-  config: StepCaseInput['config'];
-  views: Encoded;
-  initial: Record<string, Encoded>;
-  reference: {
-    loss: number;
-    grads: Record<string, Encoded>;
-    afterOne: Record<string, Encoded>;
-    losses: number[];
-    positiveAcc: number[];
-    queueAge: number[];
-    final: Record<string, Encoded>;
-  };
-}
+const fixture = JSON.parse(readFileSync(new URL('../src/engine/fixtures/moco-step-parity.json', import.meta.url), 'utf8')) as ParityFixture<MocoReference>;
 
-const fixture = JSON.parse(readFileSync(new URL('../src/engine/fixtures/moco-step-parity.json', import.meta.url), 'utf8')) as MocoFixture;
-
-/** Each tensor within |a − b| ≤ 1e-6 + RTOL · max|b|: the CPU's and WebGPU's tolerance (float32 on WebGL: see below). */
+/** Each tensor within |a − b| ≤ 1e-6 + RTOL · max|b|: the CPU's and WebGPU's tolerance, which WebGL meets as well. */
 const RTOL = 1e-4;
 
 function expectClose(what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, rtol = RTOL): void {

@@ -5,18 +5,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { disposeTrainState, probeGradients, trainStep, withFrozenStatistics } from '../engine/step';
-import { decode, expectClose, expectGradientsClose, fixtureViews, readParityFixture, stateFromFixture, weightsInPytorchLayout, type Encoded } from './parityFixture';
+import { decode, expectClose, expectGradientsClose, fixtureViews, readParityFixture, stateFromFixture, weightsInPytorchLayout } from './parityFixture';
+import type { MocoReference } from './parityTensors';
 
-const fixture = readParityFixture<{
-  q: Encoded;
-  loss: number;
-  grads: Record<string, Encoded>;
-  afterOne: Record<string, Encoded>;
-  losses: number[];
-  positiveAcc: number[];
-  queueAge: number[];
-  final: Record<string, Encoded>;
-}>(new URL('../engine/fixtures/moco-step-parity.json', import.meta.url));
+const fixture = readParityFixture<MocoReference>(new URL('../engine/fixtures/moco-step-parity.json', import.meta.url));
 
 export interface ParityTolerance {
   /** Each tensor: |a − b| ≤ 1e-6 + rtol · max|b|. */

@@ -6,20 +6,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
-import type { TrainConfig } from '../engine/config';
 import { createTrainState, type TrainState } from '../engine/step';
 import { pytorchName, toPytorchLayout } from '../export/safetensors';
-import { decode, tensorError, withinTolerance, writeWeights, type Encoded } from './parityTensors';
+import { decode, tensorError, withinTolerance, writeWeights, type Encoded, type ParityFixture } from './parityTensors';
 
-export { decode, weightsInPytorchLayout, type Encoded } from './parityTensors';
-
-/** A fixture's common part; `reference` is each method's own. */
-export interface ParityFixture<Reference> {
-  config: TrainConfig;
-  views: Encoded;
-  initial: Record<string, Encoded>;
-  reference: Reference;
-}
+export { decode, weightsInPytorchLayout, type Encoded, type ParityFixture } from './parityTensors';
 
 export function readParityFixture<Reference>(url: URL): ParityFixture<Reference> {
   return JSON.parse(readFileSync(url, 'utf8')) as ParityFixture<Reference>;

@@ -2,6 +2,7 @@
 // bundle it into, e2e/webgl/mocoStep.ts): tensors as the fixtures hold them, a train state's weights written and read
 // by PyTorch name and layout, and the float32 measure of agreement. No vitest, no Node modules.
 import * as tf from '@tensorflow/tfjs';
+import type { TrainConfig } from '../engine/config';
 import { allWeights } from '../engine/model';
 import type { TrainState } from '../engine/step';
 import { fromPytorchLayout, pytorchName, toPytorchLayout } from '../export/safetensors';
@@ -10,6 +11,27 @@ import { fromPytorchLayout, pytorchName, toPytorchLayout } from '../export/safet
 export interface Encoded {
   shape: number[];
   b64: string;
+}
+
+/** A fixture's common part; `reference` is each method's own. */
+export interface ParityFixture<Reference> {
+  config: TrainConfig;
+  views: Encoded;
+  initial: Record<string, Encoded>;
+  reference: Reference;
+}
+
+/** What PyTorch computed for MoCo v2's fixture (scripts/parity/moco_parity.py), on whichever backend it is checked. */
+export interface MocoReference {
+  q: Encoded;
+  loss: number;
+  grads: Record<string, Encoded>;
+  afterOne: Record<string, Encoded>;
+  losses: number[];
+  positiveAcc: number[];
+  queueAge: number[];
+  /** The queue after the steps: keys, written_at, pointer. */
+  final: Record<string, Encoded>;
 }
 
 /** An Encoded tensor's values (Node's Buffer: the tests that read fixtures run there). */
