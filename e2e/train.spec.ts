@@ -62,17 +62,33 @@ test('presets fill the settings, and the augmentation preview shows pairs of vie
   await expect(pairs.locator('canvas')).toHaveCount(12);
 });
 
-test('absurd settings are refused next to the field, and Start stays disabled', async ({ page }) => {
+test('absurd settings are refused next to the field, and Start stays disabled; a setting that gives up part of the method is said there and Start stays enabled', async ({ page }) => {
   await openWithSample(page);
   const batch = page.getByLabel('Batch size', { exact: true });
+  const start = page.getByRole('button', { name: 'Start' });
   await batch.fill('1');
   await expect(batch).toHaveAttribute('aria-invalid', 'true');
   await expect(page.getByText('must be a whole number from 2 to 8192, got 1')).toBeVisible();
-  await expect(page.getByRole('button', { name: 'Start' })).toBeDisabled();
+  await expect(start).toBeDisabled();
   await batch.fill('500');
   await expect(page.getByText('the data set has only 300 images')).toBeVisible();
   await batch.fill('16');
-  await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
+  await expect(start).toBeEnabled();
+
+  // MoCo's shuffled batch norm: a batch too small for its groups is refused beside them; 1 group (off) is a caution.
+  await page.getByLabel('Method', { exact: true }).selectOption('moco');
+  const groups = page.getByLabel('Shuffled BN groups', { exact: true });
+  await batch.fill('3');
+  await expect(groups).toHaveAttribute('aria-invalid', 'true');
+  await expect(groups).toHaveAccessibleDescription(/^2 shuffled batch-norm groups need a batch of at least 4 .*no two groups can be formed.* Raise the batch size to 4\.$/);
+  await expect(start).toBeDisabled();
+  await groups.fill('1');
+  await expect(groups).not.toHaveAttribute('aria-invalid');
+  await expect(groups).toHaveAccessibleDescription(/^1 group turns the shuffled batch norm off: .*find its key from those batch statistics.* Use 2 or more groups/);
+  await expect(start).toBeEnabled();
+  await batch.fill('16');
+  await groups.fill('2');
+  await expect(groups).not.toHaveAccessibleDescription(/./);
 });
 
 test('BYOL trains on the same page: its own setting, curves and collapse level, and a download that says which method made it', async ({ page }) => {

@@ -12,37 +12,22 @@ the enqueue and dequeue, and the loss over the case's steps.
 
 The reference's order within a step (momentum update, key forward, loss, backward, update, enqueue) is the same
 computation as tabclr's (key forward, loss, backward, update, momentum update, enqueue): the momentum update of step t
-uses the query weights after update t - 1 either way, and at step 1 it is a no-op on a copy. Exit code 1 when anything
-is outside float32 tolerance.
+uses the query weights after update t - 1 either way, and at step 1 it is a no-op on a copy. What every check shares
+(reading the case, comparing, the fixture) is in parity_case.py. Exit code 1 when anything is outside float32
+tolerance.
 """
-import argparse
-import base64
 import copy
-import json
 import math
 import os
 import sys
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import parity_case as pc  # noqa: E402
 import tabclr_model as tm  # noqa: E402
-
-RTOL, ATOL = 1e-4, 1e-6
-# Several steps on the same views compound rounding: compared looser.
-LOSS_RTOL_STEPS = 1e-3
-
-
-def decode(entry):
-    return torch.from_numpy(np.frombuffer(base64.b64decode(entry["b64"]), dtype="<f4").copy()).view(*entry["shape"])
-
-
-def encode(t):
-    a = np.ascontiguousarray(t.detach().numpy().astype("<f4"))
-    return {"shape": list(a.shape), "b64": base64.b64encode(a.tobytes()).decode()}
 
 
 class MocoHead(nn.Module):
@@ -89,32 +74,25 @@ def prefixed(weights, prefix):
 
 
 def run(case_dir):
-    with open(os.path.join(case_dir, "case.json")) as f:
-        case = json.load(f)
+    case, weights, views = pc.load_case(case_dir)
     config = case["config"]
     method = config["method"]
     tau, groups, base_m = method["temperature"], method["bnGroups"], method["keyMomentum"]
-    torch.set_default_dtype(torch.float32)
-    weights = tm.read_safetensors(os.path.join(case_dir, "initial.safetensors"))
-    encoder = tm._tfjs_batch_norms(tm.tabclr_torch.build_encoder(config["model"]))
+    encoder = tm.build_encoder(config)
     h = encoder.representation_dim
     d = config["model"]["projectionDim"]
     hidden = max(h, d) if config["model"]["headHidden"] == "atLeastProjection" else h
     head = MocoHead([h] + [hidden] * (config["model"]["headLayers"] - 1) + [d])
     key_encoder, key_head = copy.deepcopy(encoder), copy.deepcopy(head)
     own = {k: v for k, v in weights.items() if not k.startswith(("key_encoder.", "key_projection_head.", "queue."))}
-    encoder.load_state_dict({k: v for k, v in own.items() if k in encoder.state_dict()}, strict=True)
-    head.load_state_dict({k: v for k, v in own.items() if k in head.state_dict()}, strict=True)
-    key_encoder.load_state_dict(prefixed(weights, "key_encoder."), strict=True)
-    key_head.load_state_dict(prefixed(weights, "key_projection_head."), strict=True)
-    if set(own) != set(encoder.state_dict()) | set(head.state_dict()):
-        raise SystemExit(f"weights and model differ in names: {sorted(set(own) ^ (set(encoder.state_dict()) | set(head.state_dict())))}")
+    pc.load_exactly([encoder, head], own)
+    pc.load_exactly([key_encoder], prefixed(weights, "key_encoder."))
+    pc.load_exactly([key_head], prefixed(weights, "key_projection_head."))
     queue = weights["queue.keys"].clone()
     written = weights["queue.written_at"].clone()
     pointer = int(weights["queue.pointer"].item())
     K = queue.shape[0]
 
-    views = decode(case["views"]).permute(0, 3, 1, 2).contiguous()
     n = views.shape[0] // 2
     v1, v2 = views[:n], views[n:]
     query = lambda x: head(encoder(x))  # noqa: E731
@@ -182,61 +160,34 @@ def snapshot(encoder, head, key_encoder, key_head, queue, written, pointer):
     return s
 
 
-def compare(name, ours, ref, rtol=RTOL):
-    ours, ref = ours.double(), ref.double()
-    scale = ref.abs().max().item() if ref.numel() else 0.0
-    err = (ours - ref).abs().max().item() if ref.numel() else 0.0
-    return {"tensor": name, "max_abs_err": err, "max_abs": scale, "rel": err / scale if scale else err, "ok": err <= ATOL + rtol * scale}
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--case", required=True)
-    ap.add_argument("--fixture")
-    ap.add_argument("--json", action="store_true")
-    a = ap.parse_args()
-    case, weights, ref = run(a.case)
+def rows(case, ref, case_dir):
     t = case["tabclr"]
-    rows = [compare("queries q of step 1", decode({"shape": t["queries"]["shape"], "b64": t["queries"]["q"]}), ref["q"]),
-            compare("loss over the initial queue", torch.tensor([t["loss"]]), torch.tensor([ref["loss"]]))]
-    for k, g in ref["grads"].items():
-        rows.append(compare(f"grad {k}", decode(t["grads"][k]), g))
-    for k, v in ref["afterOne"].items():
-        rows.append(compare(f"after 1 step {k}", decode(t["afterOne"][k]), v))
+    table = [pc.compare("queries q of step 1", pc.decode({"shape": t["queries"]["shape"], "b64": t["queries"]["q"]}), ref["q"]),
+             pc.compare("loss over the initial queue", torch.tensor([t["loss"]]), torch.tensor([ref["loss"]]))]
+    pc.compare_all(table, "grad", t["grads"], ref["grads"])
+    pc.compare_all(table, "after 1 step", t["afterOne"], ref["afterOne"])
     steps = len(ref["losses"])
-    rows.append(compare(f"losses over {steps} steps", torch.tensor(t["losses"]), torch.tensor(ref["losses"]), LOSS_RTOL_STEPS))
-    rows.append(compare(f"positive accuracy over {steps} steps", torch.tensor(t["positiveAcc"]), torch.tensor(ref["positiveAcc"])))
-    rows.append(compare(f"queue age over {steps} steps", torch.tensor(t["queueAge"]), torch.tensor(ref["queueAge"])))
-    for k in ("queue.keys", "queue.written_at", "queue.pointer"):
-        rows.append(compare(f"after {steps} steps {k}", decode(t["final"][k]), ref["final"][k], LOSS_RTOL_STEPS))
-    ok = all(r["ok"] for r in rows)
-    if a.json:
-        print(json.dumps({"ok": ok, "rows": rows, "loss": ref["loss"], "losses": ref["losses"]}))
-    else:
-        for r in rows:
-            print(f"{'ok ' if r['ok'] else 'BAD'} {r['tensor']:<60} max|err| {r['max_abs_err']:.3e}  max|ref| {r['max_abs']:.3e}  rel {r['rel']:.2e}")
-        print(f"loss: tabclr {t['loss']:.7f}, PyTorch {ref['loss']:.7f}; after {steps} steps: tabclr {t['losses'][-1]:.6f}, PyTorch {ref['losses'][-1]:.6f}")
-    if a.fixture:
-        fixture = {
-            "about": "MoCo v2 step-level parity fixture: tabclr's case (scripts/parity/moco-case.ts) and what PyTorch computes from it "
-                     "(scripts/parity/moco_parity.py). Tensors are little-endian float32, base64, PyTorch layouts.",
-            "torch": torch.__version__,
-            "config": case["config"],
-            "views": case["views"],
-            "initial": {k: encode(v) for k, v in weights.items()},
-            "reference": {
-                "q": encode(ref["q"]), "loss": ref["loss"],
-                "grads": {k: encode(v) for k, v in ref["grads"].items()},
-                "afterOne": {k: encode(v) for k, v in ref["afterOne"].items()},
-                "losses": ref["losses"], "positiveAcc": ref["positiveAcc"], "queueAge": ref["queueAge"],
-                "final": {k: encode(ref["final"][k]) for k in ("queue.keys", "queue.written_at", "queue.pointer")},
-            },
-        }
-        with open(a.fixture, "w") as f:
-            json.dump(fixture, f)
-        print(f"wrote {a.fixture}", file=sys.stderr)
-    return 0 if ok else 1
+    table.append(pc.compare(f"losses over {steps} steps", torch.tensor(t["losses"]), torch.tensor(ref["losses"]), pc.STEPS_RTOL))
+    table.append(pc.compare(f"positive accuracy over {steps} steps", torch.tensor(t["positiveAcc"]), torch.tensor(ref["positiveAcc"])))
+    table.append(pc.compare(f"queue age over {steps} steps", torch.tensor(t["queueAge"]), torch.tensor(ref["queueAge"])))
+    pc.compare_all(table, f"after {steps} steps", t["final"], {k: ref["final"][k] for k in QUEUE}, pc.STEPS_RTOL)
+    return table
+
+
+QUEUE = ("queue.keys", "queue.written_at", "queue.pointer")
+
+
+def reference_of(ref):
+    return {
+        "q": pc.encode(ref["q"]), "loss": ref["loss"],
+        "grads": {k: pc.encode(v) for k, v in ref["grads"].items()},
+        "afterOne": {k: pc.encode(v) for k, v in ref["afterOne"].items()},
+        "losses": ref["losses"], "positiveAcc": ref["positiveAcc"], "queueAge": ref["queueAge"],
+        "final": {k: pc.encode(ref["final"][k]) for k in QUEUE},
+    }
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(pc.main(__doc__, run, rows, reference_of,
+                     "MoCo v2 step-level parity fixture: tabclr's case (scripts/parity/moco-case.ts) and what PyTorch computes from it "
+                     "(scripts/parity/moco_parity.py)."))

@@ -77,13 +77,20 @@ def _tfjs_batch_norms(module):
     return module
 
 
-def build(config):
-    """tabclr's encoder and projection head for a TrainConfig (config.json's "training"), state_dict keys as in
-    tabclr's safetensors without the part prefix (block1_conv.weight, head1_bn.running_var, ...)."""
+def build_encoder(config):
+    """tabclr's encoder for a TrainConfig (config.json's "training") with tfjs's batch norm, state_dict keys as in
+    tabclr's safetensors (block1_conv.weight, ...)."""
     encoder = tabclr_torch.build_encoder(config["model"])
-    head = tabclr_torch.build_projection_head(config["model"], encoder.representation_dim)
     encoder.out_dim = encoder.representation_dim
-    return _tfjs_batch_norms(encoder), _tfjs_batch_norms(head)
+    return _tfjs_batch_norms(encoder)
+
+
+def build(config):
+    """tabclr's encoder and SimCLR's projection head for a TrainConfig, state_dict keys as in tabclr's safetensors
+    without the part prefix (block1_conv.weight, head1_bn.running_var, ...)."""
+    encoder = build_encoder(config)
+    head = tabclr_torch.build_projection_head(config["model"], encoder.representation_dim)
+    return encoder, _tfjs_batch_norms(head)
 
 
 def same_pads(n, k, s):

@@ -264,8 +264,11 @@ export async function probeGradients(state: TrainState, view1: tf.Tensor4D, view
   });
 }
 
-/** Runs fn and puts every non-trainable weight (batch-norm moving mean/variance) back as it was. */
-async function withFrozenStatistics<T>(model: Network, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs fn and puts every non-trainable weight (batch-norm moving mean/variance, a method's buffers) back as it was: a
+ * forward pass in training mode moves the statistics.
+ */
+export async function withFrozenStatistics<T>(model: Network, fn: () => Promise<T>): Promise<T> {
   const frozen = allWeights(model).filter(({ weight }) => !weight.trainable);
   const saved = frozen.map(({ weight }) => weight.read().clone());
   try {

@@ -134,7 +134,7 @@ describe('assessHealth', () => {
     expect(warnings.map((w) => w.kind)).toEqual(['stuck']);
     const [w] = warnings;
     expect(w!.title).toBe('Nothing is being learnt yet');
-    expect(w!.cause).toMatch(/After 50 steps the loss is still 4\.8\d, the no-learning level for batch 64 \(ln 127 = 4\.84\)/);
+    expect(w!.cause).toMatch(/After 50 steps the loss is still 4\.8\d, the no-learning level at batch 64 \(ln 127 = 4\.84\)/);
     expect(w!.fix).toContain('3e-3');
     // A long warm-up pushes the check back.
     expect(assessHealth(run(150, curve).columns(), { ...context, warmupSteps: 100 })).toEqual([]);
@@ -192,7 +192,8 @@ describe('assessHealth by the run\'s method', () => {
     const collapsing: Curve = { loss: (s) => Math.max(0, 2 - s / 10), std: (s) => (s < 30 ? 0.08 : 0.001) };
     const warnings = assessHealth(run(60, collapsing).columns(), byol);
     expect(warnings.map((w) => w.kind)).toEqual(['collapsed']);
-    expect(warnings[0]!.cause).toContain("BYOL's level for a collapse at batch 64 (0)");
+    // BYOL's 0 does not depend on the batch, so the message names none.
+    expect(warnings[0]!.cause).toContain("BYOL's level for a collapse (0), and the embedding spread");
     expect(warnings[0]!.fix).toContain('target momentum');
     const learning: Curve = { loss: (s) => Math.max(0.01, 2 - s / 10), std: () => 0.08 };
     expect(assessHealth(run(60, learning).columns(), byol)).toEqual([]);
@@ -217,5 +218,16 @@ describe('assessHealth by the run\'s method', () => {
     const collapse = assessHealth(run(60, collapsing).columns(), moco);
     expect(collapse.map((w) => w.kind)).toEqual(['collapsed']);
     expect(collapse[0]!.fix).toContain('shuffled batch norm');
+  });
+
+  it('MoCo: the messages name the queue its level counts, never the batch (ln(K + 1) does not depend on it)', () => {
+    const moco: HealthContext = { ...context, method: 'moco', batchSize: 16, settings: { temperature: 0.2, queueSize: 4096, keyMomentum: 0.99, bnGroups: 2 } };
+    const [stuckWarning] = assessHealth(run(200, { loss: () => Math.log(4097), std: () => healthyStd }).columns(), moco);
+    expect(stuckWarning!.cause).toMatch(
+      /^After 200 steps the loss is still 8\.32, the no-learning level with a queue of 4,096 keys \(ln 4097 = 8\.32\), although the embeddings are spread out .*: the encoder cannot yet tell a view’s own key from the queue’s\. /,
+    );
+    const [collapseWarning] = assessHealth(run(60, { loss: () => Math.log(4097), std: (s) => (s < 30 ? healthyStd : 0.001) }).columns(), moco);
+    expect(collapseWarning!.cause).toMatch(/^The loss has stayed at 8\.32, MoCo v2's level for a collapse with a queue of 4,096 keys \(ln 4097 = 8\.32\), and the embedding spread/);
+    for (const w of [stuckWarning!, collapseWarning!]) expect(w.cause).not.toContain('batch');
   });
 });

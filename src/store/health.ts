@@ -130,6 +130,9 @@ function diverged(columns: HealthColumns, context: HealthContext): HealthWarning
   };
 }
 
+/** A method's level condition after a word: ' at batch 64', ' with a queue of 4,096 keys', or nothing. */
+const spaced = (condition: string) => (condition ? ` ${condition}` : '');
+
 function levelsOf(context: HealthContext) {
   const method = methodOf({ name: context.method });
   return { method, levels: method.levels({ batchSize: context.batchSize, projectionDim: context.projectionDim, ...(context.settings && { settings: context.settings }) }) };
@@ -152,7 +155,7 @@ function collapsed(columns: HealthColumns, context: HealthContext): HealthWarnin
     kind: 'collapsed',
     title: 'The embeddings have collapsed',
     cause:
-      `The loss has stayed at ${num(recent)}, ${method.label}'s level for a collapse at batch ${context.batchSize} (${label}), ` +
+      `The loss has stayed at ${num(recent)}, ${method.label}'s level for a collapse${spaced(levels.condition)} (${label}), ` +
       `and the embedding spread is ${stdText(std)}, far below the healthy ${stdText(healthy)} (1/√${context.projectionDim}): ` +
       'every image is mapped to nearly the same point, so the encoder tells nothing apart.',
     fix: `Restart with a lower learning rate (try ${lrText(context.learningRate / 10)}) and ${method.advice.collapsed}.`,
@@ -182,8 +185,8 @@ function stuck(columns: HealthColumns, context: HealthContext, heldOut?: HeldOut
     kind: 'stuck',
     title: 'Nothing is being learnt yet',
     cause:
-      `After ${lastStep} steps the loss is still ${num(smoothed)}, the no-learning level for batch ${context.batchSize} (${label}), ` +
-      `although the embeddings are spread out (std ${stdText(std)}, healthy ≈ ${stdText(healthy)}): the encoder cannot yet tell the two views of an image from the others. ` +
+      `After ${lastStep} steps the loss is still ${num(smoothed)}, the no-learning level${spaced(levels.condition)} (${label}), ` +
+      `although the embeddings are spread out (std ${stdText(std)}, healthy ≈ ${stdText(healthy)}): ${levels.noLearning.meaning}. ` +
       `Either the learning rate (${num(context.learningRate)}) is too low, or the task is badly posed: augmentations so strong the views share little, ` +
       'or images so alike (near-duplicates, blank frames) that there is nothing to tell apart.',
     fix: `Try a higher learning rate (${lrText(context.learningRate * 3)}, three times as high), ${method.advice.stuck}.`,

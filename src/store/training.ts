@@ -2,7 +2,7 @@
 import type { StateCreator } from 'zustand';
 import type { ConfigProblem } from '../engine/config';
 import type { DatasetSummary, RecordedStep } from '../worker/protocol';
-import { runProblems } from '../worker/validation';
+import { runCautions, runProblems } from '../worker/validation';
 import { applyPreset, suggestedSettings, type PresetName, type RunSettings } from './defaults';
 import type { LifecycleOf } from './lifecycle';
 import type { Store } from './store';
@@ -28,6 +28,8 @@ export interface TrainingSlice {
    * loaded model), by field, from the check the worker makes too; Start is disabled while there are any.
    */
   settingProblems: ConfigProblem[];
+  /** What the settings give up of the method (MoCo with its shuffled batch norm off), by field: said, never blocking. */
+  settingCautions: ConfigProblem[];
   /** Checks the run's settings again: after any change to them, the images, the device or the loaded model. */
   checkSettings(): void;
   latest: RecordedStep | null;
@@ -53,6 +55,7 @@ export const trainingLifecycle: LifecycleOf = (set) => ({
 export const createTrainingSlice: StateCreator<Store, [], [], TrainingSlice> = (set, get) => ({
   settings: null,
   settingProblems: [],
+  settingCautions: [],
   latest: null,
   augmentPreview: null,
 
@@ -83,7 +86,7 @@ export const createTrainingSlice: StateCreator<Store, [], [], TrainingSlice> = (
   },
 
   clearSettings() {
-    set({ settings: null, settingProblems: [] });
+    set({ settings: null, settingProblems: [], settingCautions: [] });
   },
 
   updateSettings(change) {
@@ -99,9 +102,12 @@ export const createTrainingSlice: StateCreator<Store, [], [], TrainingSlice> = (
 
   checkSettings() {
     const { settings, monitorSettings, checkpointEvery, dataset, backend, loadedModel } = get();
-    if (!settings) return set({ settingProblems: [] });
+    if (!settings) return set({ settingProblems: [], settingCautions: [] });
     const request = { config: settings.config, steps: settings.steps, monitor: monitorSettings, checkpointEvery };
-    set({ settingProblems: runProblems(request, { dataset, maxBufferBytes: backend?.maxBufferBytes ?? null, loadedModel }) });
+    set({
+      settingProblems: runProblems(request, { dataset, maxBufferBytes: backend?.maxBufferBytes ?? null, loadedModel }),
+      settingCautions: runCautions(settings.config),
+    });
   },
 
   startTraining() {

@@ -16,11 +16,13 @@ interface NumberFieldProps {
   onChange(value: number): void;
 }
 
-/** A labelled number input that shows its validation problem next to it. */
+/** A labelled number input that shows its validation problem next to it, or else what the value gives up (a caution). */
 function NumberField({ label, field, problem: given, value, step = 'any', disabled, onChange }: NumberFieldProps) {
   const id = useId();
   const found = useStore((s) => s.settingProblems.find((p) => p.field === field)?.message.replace(/^[\w.]+: /, ''));
+  const caution = useStore((s) => s.settingCautions.find((p) => p.field === field)?.message);
   const problem = given === undefined ? found : given;
+  const note = problem ? { text: problem, className: 'field-problem' } : caution ? { text: caution, className: 'field-caution' } : null;
   return (
     <div className="field">
       <label htmlFor={id}>{label}</label>
@@ -31,12 +33,12 @@ function NumberField({ label, field, problem: given, value, step = 'any', disabl
         value={Number.isFinite(value) ? value : ''}
         disabled={disabled}
         aria-invalid={problem ? true : undefined}
-        aria-describedby={problem ? `${id}-problem` : undefined}
+        aria-describedby={note ? `${id}-note` : undefined}
         onChange={(e) => onChange(e.target.value === '' ? NaN : Number(e.target.value))}
       />
-      {problem && (
-        <span id={`${id}-problem`} className="field-problem">
-          {problem}
+      {note && (
+        <span id={`${id}-note`} className={note.className}>
+          {note.text}
         </span>
       )}
     </div>

@@ -1,7 +1,9 @@
 // Fault recovery: a run that meets a non-finite loss, exploding gradients or a GPU error goes back to its last good
 // state and pauses, saying what happened and what Resume will do; a lost device is reported for the page to replace
 // the trainer.
+import type { TrainConfig } from '../engine/config';
 import { recentGradNorm } from '../engine/divergence';
+import { smallestBatch } from '../engine/methods';
 import { restoreTrainState } from '../engine/savedState';
 import type { StepMetrics } from '../engine/step';
 import type { TrainerContext } from './context';
@@ -63,6 +65,15 @@ export async function recoverFromDivergence(ctx: TrainerContext, run: Run, bad: 
 }
 
 /**
+ * The batch offered after running out of memory: half the run's, never below what the method's settings need (MoCo: 2
+ * images in each shuffled batch-norm group, which a resume at a smaller batch is refused for); null when none is smaller.
+ */
+export function halvedBatch(config: Pick<TrainConfig, 'batchSize' | 'method'>): number | null {
+  const smallest = smallestBatch(config.method);
+  return config.batchSize > smallest ? Math.max(smallest, Math.floor(config.batchSize / 2)) : null;
+}
+
+/**
  * The GPU reported an error during the step: the step is undone (the run goes back to its last good state) and the
  * run pauses. Out of memory offers half the batch (Resume with it: the page's "Continue with batch N"); any other error
  * is a bug to report, and Resume tries again.
@@ -73,7 +84,7 @@ export async function recoverFromGpuError(ctx: TrainerContext, run: Run, error: 
   const restoredStep = rewind(ctx, run);
   const batch = run.state.config.batchSize;
   const outOfMemory = error.kind === 'out-of-memory';
-  const suggestedBatch = outOfMemory && batch > 2 ? Math.max(2, Math.floor(batch / 2)) : null;
+  const suggestedBatch = outOfMemory ? halvedBatch(run.state.config) : null;
   const back = `The run went back to step ${restoredStep}, its last good state.`;
   const message = outOfMemory
     ? `The GPU ran out of memory at step ${badStep} with a batch of ${batch} (${error.message}). ${back} ` +

@@ -2,7 +2,7 @@
 // disabled) and the worker (which refuses a start request with them all). No tfjs here.
 import { validateTrainConfig, type ConfigProblem, type TrainConfig } from '../engine/config';
 import { bufferLimitProblem } from '../engine/memory';
-import { methodDataProblems } from '../engine/methods';
+import { methodBatchProblems, methodCautions, methodDataProblems } from '../engine/methods';
 import { MAX_PROBE_IMAGES, type DatasetSummary, type MonitorSettings } from './protocol';
 
 /** The longest run and checkpoint interval: far beyond any run in a tab, small enough to be a number a person typed on purpose. */
@@ -64,6 +64,7 @@ export function runProblems(request: RunRequest, context: RunContext): ConfigPro
   add('monitor.probeCount', probeCountProblem(monitor.probeCount));
   add('checkpointEvery', checkpointEveryProblem(checkpointEvery));
   add('batchSize', bufferLimitProblem(config, context.maxBufferBytes));
+  for (const { key, message } of methodBatchProblems(config.method, config.batchSize)) add(`method.${key}`, message);
   const { dataset, loadedModel } = context;
   if (dataset) {
     add('batchSize', config.batchSize > dataset.count ? `the data set has only ${dataset.count} images` : null);
@@ -89,5 +90,14 @@ export function batchChangeProblems(config: TrainConfig, dataset: Pick<DatasetSu
   if (config.batchSize > dataset.count) problems.push({ field: 'batchSize', message: `batchSize: the data set has only ${dataset.count} images` });
   const tooLarge = bufferLimitProblem(config, maxBufferBytes);
   if (tooLarge) problems.push({ field: 'batchSize', message: `batchSize: ${tooLarge}` });
+  for (const { key, message } of methodBatchProblems(config.method, config.batchSize)) problems.push({ field: `method.${key}`, message: `method.${key}: ${message}` });
   return problems;
+}
+
+/**
+ * Settings that train but give up part of what the method relies on (MoCo with its shuffled batch norm off), by field:
+ * the page says them beside the field and still lets the run start.
+ */
+export function runCautions(config: TrainConfig): ConfigProblem[] {
+  return methodCautions(config.method).map(({ key, message }) => ({ field: `method.${key}`, message }));
 }

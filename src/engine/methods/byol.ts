@@ -50,6 +50,7 @@ export const byol = defineMethod({
     loss: [{ value: 0, label: 'every prediction exact (0)' }],
     collapsed: { loss: 0, tolerance: 0.02, label: '0' },
     noLearning: null,
+    condition: '',
   }),
   advice: {
     collapsed: 'a higher target momentum (0.99–0.996), so that the target moves more slowly than the network chasing it',

@@ -1,6 +1,6 @@
 // The registry of self-supervised methods: one line per method. Everything else (config, page, worker, checkpoints,
 // downloads, scripts) finds a method here by its name.
-import type { DataContext, Method, SettingsOf } from './method';
+import type { DataContext, Method, SettingCaution, SettingsOf } from './method';
 import { byol } from './byol';
 import { moco } from './moco';
 import { simclr } from './simclr';
@@ -63,4 +63,20 @@ export function fitMethodToData<C extends MethodConfig>(config: C, context: Data
   const fitted: Record<string, number | string> = { ...config };
   for (const [key, limit] of Object.entries(limits)) if (limit && (fitted[key] as number) > limit.max) fitted[key] = Math.max(methodOf(config).settings[key]!.min, limit.max);
   return fitted as C;
+}
+
+/** The smallest batch the method's settings work with: 2 (a positive and a negative), or more where a setting needs it (MoCo's groups). */
+export function smallestBatch(config: MethodConfig): number {
+  return Math.max(2, methodOf(config).batchNeed?.(methodSettings(config))?.smallestBatch ?? 2);
+}
+
+/** The setting that needs a larger batch than `batchSize`, with why and what to change; none when the batch suffices. */
+export function methodBatchProblems(config: MethodConfig, batchSize: number): { key: string; message: string }[] {
+  const need = methodOf(config).batchNeed?.(methodSettings(config));
+  return need && batchSize < need.smallestBatch ? [{ key: need.key, message: need.why(batchSize) }] : [];
+}
+
+/** What the settings give up of the method, for the page to say beside their fields (never a reason to refuse). */
+export function methodCautions(config: MethodConfig): SettingCaution[] {
+  return methodOf(config).cautions?.(methodSettings(config)) ?? [];
 }

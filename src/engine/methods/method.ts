@@ -44,8 +44,15 @@ export interface MethodLevels {
   /**
    * The loss of an encoder that tells nothing apart: a smoothed loss that never gets clearly below it means nothing is
    * being learnt. null when the method has no such level (a non-contrastive loss falls whether or not it learns).
+   * `meaning` says what a loss there means, for the health panel ('the encoder cannot yet tell …').
    */
-  noLearning: { loss: number; label: string } | null;
+  noLearning: { loss: number; label: string; meaning: string } | null;
+  /**
+   * What the levels depend on, as words that follow "the level": 'at batch 64' (SimCLR's ln(2N − 1) counts the
+   * batch's views), 'with a queue of 4,096 keys' (MoCo's ln(K + 1) counts the queue's, whatever the batch); '' when
+   * they depend on nothing (BYOL's 0).
+   */
+  condition: string;
 }
 
 /** A number the objective reports besides the loss, charted under its label. */
@@ -168,6 +175,24 @@ export interface DataLimit {
   why: string;
 }
 
+/**
+ * The batch a setting needs (MoCo's shuffled batch-norm groups, two images each): validation refuses a smaller one
+ * beside the setting's field, with `why` (what goes wrong, what to change), rather than let the method quietly do less.
+ */
+export interface BatchNeed {
+  /** The setting that needs it. */
+  key: string;
+  smallestBatch: number;
+  /** Why, for a batch of `batchSize`: what would go wrong, and what to change. */
+  why(batchSize: number): string;
+}
+
+/** A setting that trains but gives up something the method relies on: said beside its field, never refused. */
+export interface SettingCaution {
+  key: string;
+  message: string;
+}
+
 /** A method's settings as numbers, from its settings' specs. */
 export type SettingsOf<Specs> = { [K in keyof Specs]: number };
 
@@ -190,6 +215,10 @@ export interface Method<Name extends string = string, Specs extends Record<strin
   advice: MethodAdvice;
   /** Limits on settings that depend on the folder (MoCo's queue may not outgrow it). */
   dataLimits?(context: DataContext): Partial<Record<keyof Specs & string, DataLimit>>;
+  /** What the settings need of the batch, when more than any method's 2 (MoCo: 2 images in each shuffled batch-norm group). */
+  batchNeed?(settings: SettingsOf<Specs>): BatchNeed | null;
+  /** Settings that train but defeat part of the method (MoCo with its shuffled batch norm off). */
+  cautions?(settings: SettingsOf<Specs>): SettingCaution[];
   build(kit: EngineKit, settings: SettingsOf<Specs>, context: BuildContext): MethodNetwork;
 }
 

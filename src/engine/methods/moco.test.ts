@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { runProblems } from '../../worker/validation';
+import { halvedBatch } from '../../worker/recovery';
+import { batchChangeProblems, runCautions, runProblems } from '../../worker/validation';
 import { modelBundle } from '../../export/bundle';
 import { zipFiles } from '../../export/download';
 import { readModelZip } from '../../export/modelZip';
-import { fromPytorchLayout, pytorchName, readSafetensorsHeader, toPytorchLayout } from '../../export/safetensors';
+import { readSafetensorsHeader } from '../../export/safetensors';
 import { TORCH_MODULE_SOURCE } from '../../export/torchModule';
 import { defaultTrainConfig, type TrainConfig } from '../config';
 import { engineKit } from '../kit';
@@ -13,8 +13,9 @@ import { allWeights } from '../model';
 import { restoreTrainState, saveTrainState } from '../savedState';
 import { createTrainState, disposeTrainState, probeGradients, trainStep, type TrainState } from '../step';
 import { syntheticImages } from '../synthetic';
+import { mocoStepAgainstPytorch } from '../../test/mocoParity';
 import { targetMomentum } from './byol';
-import { defaultMethodConfig, fitMethodToData, methodDataProblems, methodOf } from '.';
+import { defaultMethodConfig, fitMethodToData, methodDataProblems, methodOf, smallestBatch } from '.';
 import { DEFAULT_QUEUE_SIZE, groupSizes, infoNce, keyShuffles, mocoNoLearningLoss } from './moco';
 
 function config(method: Partial<Extract<TrainConfig['method'], { name: 'moco' }>> = {}): TrainConfig {
@@ -193,6 +194,56 @@ describe('MoCo in the weights download', () => {
   });
 });
 
+describe('MoCo shuffled batch norm and the batch', () => {
+  const request = (c: TrainConfig) => ({ config: c, steps: 10, monitor: { snapshotEvery: 10, probeCount: 64, profileSteps: false }, checkpointEvery: 0 });
+  const problemsOf = (c: TrainConfig) => runProblems(request(c), { dataset: { count: 300, imageSize: 8, channels: 1 }, maxBufferBytes: null });
+  const at = (batchSize: number, bnGroups: number): TrainConfig => ({ ...config({ bnGroups }), batchSize, optim: { ...config().optim, totalSteps: 10 } });
+
+  it('refuses a batch too small for the groups asked for, beside the groups, naming the shortcut and what to change', () => {
+    const [tooSmall, ...rest] = problemsOf(at(3, 2));
+    expect(rest).toEqual([]);
+    expect(tooSmall!.field).toBe('method.bnGroups');
+    expect(tooSmall!.message).toBe(
+      'method.bnGroups: 2 shuffled batch-norm groups need a batch of at least 4 (2 images a group), and the batch is 3: no two groups can be formed, so a query and ' +
+        'its positive key are normalised with statistics of the same images, and the encoder can find its key from those batch statistics instead of from what ' +
+        'the image shows, learning little (positive accuracy nears 100 % while kNN stays flat). Raise the batch size to 4.',
+    );
+    // Fewer groups than asked, but still two or more: no shortcut, and two ways out.
+    expect(problemsOf(at(5, 4)).map((p) => p.message)).toEqual([
+      'method.bnGroups: 4 shuffled batch-norm groups need a batch of at least 8 (2 images a group), and the batch is 5: it makes at most 2 groups. Raise the batch size to 8, or use at most 2 groups.',
+    ]);
+    expect(problemsOf(at(4, 2))).toEqual([]);
+    expect(problemsOf(at(8, 4))).toEqual([]);
+    // Going on at a smaller batch after running out of memory is checked the same way.
+    expect(batchChangeProblems(at(3, 2), { count: 300 }, null).map((p) => p.field)).toEqual(['method.bnGroups']);
+    expect(smallestBatch(at(16, 4).method)).toBe(8);
+    expect(smallestBatch(defaultMethodConfig('simclr'))).toBe(2);
+  });
+
+  it('trains with the shuffle off (1 group) but says beside the field what that gives up and what to change', () => {
+    expect(problemsOf(at(3, 1))).toEqual([]);
+    expect(runCautions(at(3, 1))).toEqual([
+      {
+        field: 'method.bnGroups',
+        message:
+          '1 group turns the shuffled batch norm off: a query and its positive key are normalised with statistics of the same images, and the encoder can find ' +
+          'its key from those batch statistics instead of from what the image shows, learning little (positive accuracy nears 100 % while kNN stays flat). Use 2 or ' +
+          'more groups (a batch of at least 4).',
+      },
+    ]);
+    expect(runCautions(at(16, 2))).toEqual([]);
+    expect(runCautions({ ...at(16, 2), method: defaultMethodConfig('simclr') })).toEqual([]);
+  });
+
+  it('offers no batch after running out of memory that the groups could not use', () => {
+    expect(halvedBatch(at(6, 2))).toBe(4);
+    expect(halvedBatch(at(16, 2))).toBe(8);
+    expect(halvedBatch(at(4, 2))).toBeNull();
+    expect(halvedBatch(at(4, 1))).toBe(2);
+    expect(halvedBatch({ batchSize: 3, method: defaultMethodConfig('simclr') })).toBe(2);
+  });
+});
+
 describe('MoCo queue and the folder', () => {
   it('refuses a queue longer than the folder, saying why, and fits its default to a small folder', () => {
     const c = { ...config({ queueSize: DEFAULT_QUEUE_SIZE }), batchSize: 16, optim: { ...config().optim, totalSteps: 10 } };
@@ -207,118 +258,5 @@ describe('MoCo queue and the folder', () => {
   });
 });
 
-// ---- Step-level parity with PyTorch (src/engine/fixtures/moco-step-parity.json: scripts/parity/moco-case.ts, then
-// scripts/parity/moco_parity.py). No PyTorch at test time.
-
-interface Encoded {
-  shape: number[];
-  b64: string;
-}
-
-interface Fixture {
-  config: TrainConfig;
-  views: Encoded;
-  initial: Record<string, Encoded>;
-  reference: {
-    q: Encoded;
-    loss: number;
-    grads: Record<string, Encoded>;
-    afterOne: Record<string, Encoded>;
-    losses: number[];
-    positiveAcc: number[];
-    queueAge: number[];
-    final: Record<string, Encoded>;
-  };
-}
-
-const fixture = JSON.parse(readFileSync(new URL('../fixtures/moco-step-parity.json', import.meta.url), 'utf8')) as Fixture;
-
-function decode(e: Encoded): Float32Array {
-  const bytes = Buffer.from(e.b64, 'base64');
-  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-}
-
-/** float32 agreement: |a − b| ≤ 1e-6 + rtol · max|b| over the tensor. */
-function expectClose(name: string, actual: ArrayLike<number>, expected: ArrayLike<number>, rtol = 1e-4): void {
-  expect(actual.length, name).toBe(expected.length);
-  let scale = 0;
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++) {
-    scale = Math.max(scale, Math.abs(expected[i]!));
-    worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!));
-  }
-  expect(worst, `${name}: max |tabclr − PyTorch| ${worst} against max |PyTorch| ${scale}`).toBeLessThanOrEqual(1e-6 + rtol * scale);
-}
-
-/** A train state from the fixture's config with its initial query network, key network and queue. */
-function stateFromFixture(): TrainState {
-  const state = createTrainState(fixture.config);
-  for (const { name, weight } of allWeights(state.model)) {
-    const stored = fixture.initial[pytorchName(name)];
-    if (!stored) throw new Error(`the fixture has no ${pytorchName(name)}`);
-    const shape = weight.shape.map(Number);
-    weight.write(tf.tensor(fromPytorchLayout(decode(stored), name, shape), shape));
-  }
-  return state;
-}
-
-async function inPytorchLayout(state: TrainState): Promise<Map<string, Float32Array>> {
-  const out = new Map<string, Float32Array>();
-  for (const { name, weight } of allWeights(state.model)) {
-    const converted = toPytorchLayout({ name, shape: weight.shape.map(Number), values: Float32Array.from(await weight.read().data()) });
-    out.set(converted.name, converted.values);
-  }
-  return out;
-}
-
-function fixtureViews(): [tf.Tensor4D, tf.Tensor4D] {
-  const [n2, s, , c] = fixture.views.shape as [number, number, number, number];
-  const all = tf.tensor4d(decode(fixture.views), [n2, s, s, c]);
-  const views = tf.split(all, 2, 0) as [tf.Tensor4D, tf.Tensor4D];
-  all.dispose();
-  return views;
-}
-
-describe('one MoCo v2 step against PyTorch (same weights, queue, views and key shuffles)', () => {
-  it('computes the same queries, loss over the fixed queue, and gradient of every parameter', async () => {
-    const state = stateFromFixture();
-    const [view1, view2] = fixtureViews();
-    const frozen = allWeights(state.model).filter(({ weight }) => !weight.trainable);
-    const saved = frozen.map(({ weight }) => weight.read().clone());
-    const both = tf.concat([view1, view2], 0);
-    const out = state.model.method.objective({ encoder: state.model.encoder, views: both, step: 1 });
-    expectClose('queries q (training mode, 2 batch-norm groups)', await out.projections.data(), decode(fixture.reference.q));
-    tf.dispose([both, out.loss, out.projections, ...Object.values(out.diagnostics)]);
-    frozen.forEach(({ weight }, i) => weight.write(saved[i]!));
-    tf.dispose(saved);
-
-    const { loss, grads } = await probeGradients(state, view1, view2);
-    expect(Math.abs(loss - fixture.reference.loss)).toBeLessThan(1e-5);
-    expect(state.params.map((p) => pytorchName(p.name)).sort()).toEqual(Object.keys(fixture.reference.grads).sort());
-    for (const p of state.params) {
-      const g = toPytorchLayout({ name: p.name, shape: p.variable.shape.map(Number), values: grads.get(p.name)! });
-      expectClose(`gradient of ${g.name}`, g.values, decode(fixture.reference.grads[g.name]!));
-    }
-    tf.dispose([view1, view2]);
-    disposeTrainState(state);
-  });
-
-  it('ends the step with the same query network, key network (momentum update) and queue (the keys enqueued), and follows PyTorch for 6 steps', async () => {
-    const state = stateFromFixture();
-    const [view1, view2] = fixtureViews();
-    const first = await trainStep(state, view1, { views: [view1, view2] });
-    const after = await inPytorchLayout(state);
-    expect([...after.keys()].sort()).toEqual(Object.keys(fixture.reference.afterOne).sort());
-    for (const [name, v] of after) expectClose(`${name} after one step`, v, decode(fixture.reference.afterOne[name]!));
-    const metrics = [first];
-    for (let step = 1; step < fixture.reference.losses.length; step++) metrics.push(await trainStep(state, view1, { views: [view1, view2] }));
-    // Measured when the fixture was made: at most 4.8e-7 apart over the 6 steps, the queue wrapping twice.
-    fixture.reference.losses.forEach((expected, i) => expect(Math.abs(metrics[i]!.methodLoss - expected), `loss at step ${i + 1}`).toBeLessThan(1e-5));
-    expect(metrics.map((m) => m.diagnostics.positiveAcc)).toEqual(fixture.reference.positiveAcc);
-    expect(metrics.map((m) => m.diagnostics.queueAge)).toEqual(fixture.reference.queueAge);
-    const final = await inPytorchLayout(state);
-    for (const name of ['queue.keys', 'queue.written_at', 'queue.pointer']) expectClose(`${name} after 6 steps`, final.get(name)!, decode(fixture.reference.final[name]!), 1e-3);
-    tf.dispose([view1, view2]);
-    disposeTrainState(state);
-  });
-});
+// Step-level parity with PyTorch on the CPU backend (src/test/mocoParity.ts; webgpu/moco.test.ts runs the same on WebGPU).
+mocoStepAgainstPytorch('the CPU');

@@ -57,7 +57,18 @@ export function keyShuffles(seed: number, step: number, n: number): [number[], n
   return [one(), one()];
 }
 
-/** The sizes of the batch-norm groups a batch of n is split into: as even as can be, each of at least 2 images. */
+/**
+ * What shuffled batch norm stops (section 3.3 of the MoCo paper), for the messages that say why it must stay on: with one
+ * group, a query and its key are normalised with the same images' statistics.
+ */
+const BATCH_NORM_SHORTCUT =
+  'a query and its positive key are normalised with statistics of the same images, and the encoder can find its key from those batch statistics instead of from what the image shows, learning little (positive accuracy nears 100 % while kNN stays flat)';
+
+/**
+ * The sizes of the batch-norm groups a batch of n is split into: as even as can be, each of at least 2 images.
+ * Validation refuses a batch too small for the groups asked for (the `batchNeed` below), so fewer groups than asked
+ * only happen to a run saved before it did.
+ */
 export function groupSizes(n: number, groups: number): number[] {
   const g = Math.max(1, Math.min(groups, Math.floor(n / 2)));
   return Array.from({ length: g }, (_, i) => Math.floor(n / g) + (i < n % g ? 1 : 0));
@@ -133,7 +144,7 @@ export const moco = defineMethod({
     bnGroups: {
       label: 'Shuffled BN groups',
       // The CIFAR-10 demo's SplitBatchNorm uses 8 groups of 64; a tab's batch of 16 affords 2 groups of 8.
-      help: 'Batch-norm groups of the shuffled batch norm (each of at least 2 images): 2 or more keeps the encoder from finding its key by batch statistics; 1 turns it off.',
+      help: 'Batch-norm groups of the shuffled batch norm, each of at least 2 images (a batch of 2 per group or more): 2 or more keeps the encoder from finding its key by batch statistics; 1 turns it off.',
       default: 2,
       min: 1,
       max: 64,
@@ -166,7 +177,9 @@ export const moco = defineMethod({
     return {
       loss: [{ value: level, label: `no learning (${label})` }],
       collapsed: { loss: level, tolerance: 0.02 * level, label },
-      noLearning: { loss: level, label },
+      noLearning: { loss: level, label, meaning: 'the encoder cannot yet tell a view’s own key from the queue’s' },
+      // The batch does not enter: each query is judged against its key and the queue's K keys.
+      condition: `with a queue of ${k.toLocaleString('en')} keys`,
     };
   },
   advice: {
@@ -180,6 +193,24 @@ export const moco = defineMethod({
       why: `the folder has ${datasetSize} images: a longer queue would hold an image’s own keys from its previous pass as its negatives`,
     },
   }),
+  batchNeed: ({ bnGroups }) =>
+    bnGroups < 2
+      ? null
+      : {
+          key: 'bnGroups',
+          smallestBatch: 2 * bnGroups,
+          why: (batchSize) => {
+            const fit = Math.floor(batchSize / 2);
+            const lead = `${bnGroups} shuffled batch-norm groups need a batch of at least ${2 * bnGroups} (2 images a group), and the batch is ${batchSize}`;
+            return fit >= 2
+              ? `${lead}: it makes at most ${fit} groups. Raise the batch size to ${2 * bnGroups}, or use at most ${fit} groups.`
+              : `${lead}: no two groups can be formed, so ${BATCH_NORM_SHORTCUT}. Raise the batch size to ${2 * bnGroups}.`;
+          },
+        },
+  cautions: ({ bnGroups }) =>
+    bnGroups < 2
+      ? [{ key: 'bnGroups', message: `1 group turns the shuffled batch norm off: ${BATCH_NORM_SHORTCUT}. Use 2 or more groups (a batch of at least 4).` }]
+      : [],
   build(kit, { temperature, queueSize, keyMomentum, bnGroups }, { model, encoder, representationDim, seed }) {
     const { tf } = kit;
     const d = model.projectionDim;

@@ -80,7 +80,8 @@ export const simclr = defineMethod({
       loss: [{ value: level, label: `no learning (${label})` }],
       // A collapse is loss at ln(2N − 1) with the embeddings squeezed together: within 2 % of the level.
       collapsed: { loss: level, tolerance: 0.02 * level, label },
-      noLearning: { loss: level, label },
+      noLearning: { loss: level, label, meaning: 'the encoder cannot yet tell the two views of an image from the others' },
+      condition: `at batch ${batchSize}`,
     };
   },
   advice: {
