@@ -3,7 +3,7 @@
 //
 //   npm run bench:engine -- [--backend webgpu|cpu] [--configs default,colour,resnet18] [--steps N] [--warmup K]
 //                           [--profiled-steps P] [--optimizer adam|sgd|lars] [--fused on|off|both] [--kernel-times]
-//                           [--submit-batch auto|N] [--torch auto|off] [--json]
+//                           [--submit-batch N] [--torch auto|off] [--json]
 //
 // Per configuration (scripts/lib/engine-bench.ts): images/s and the median steady step; the split by phase (augment,
 // forward + backward, gradient norm with the read of the step's numbers, update; from profiled steps, each phase
@@ -14,13 +14,14 @@
 // kernel of one step (timestamp queries). --fused both measures each configuration with tfjs ops only and with the
 // engine's fused WebGPU kernels (src/engine/webgpu), one after the other in the same process. Beside it, the same model in PyTorch when a Python with torch is found
 // (scripts/lib/torch-bench.ts): on CUDA when there is one, and on the CPU. --submit-batch sets the dispatches between
-// queue submissions (default: the engine's choice for the adapter, src/engine/webgpu/submission.ts), to compare.
+// queue submissions (tfjs-webgpu's WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, 15 as the app runs), to see what early
+// submission costs the recording where the GPU shares its CPU (BENCHMARKS.md, "Recording a step").
 //
 // WebGPU needs a Vulkan driver: the machine's own, or SwiftShader's from Debian's chromium when there is none
 // (scripts/lib/dawn.ts; VK_ICD_FILENAMES or VK_DRIVER_FILES choose one). It asserts no time.
 import * as tf from '@tensorflow/tfjs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
-import { oneOf, parseCommandLineOrExit, Refusal, someOf, wholeNumber, type OptionParser } from './lib/args';
+import { oneOf, parseCommandLineOrExit, someOf, wholeNumber } from './lib/args';
 import { startDawn, describeAdapter, type Dawn } from './lib/dawn';
 import { ENGINE_CONFIGS, benchConfig, type EngineResult } from './lib/engine-bench';
 import { engineTable, kernelTable, parallelismReport } from './lib/engine-report';
@@ -30,11 +31,7 @@ const CONFIG_NAMES = Object.keys(ENGINE_CONFIGS) as (keyof typeof ENGINE_CONFIGS
 const USAGE =
   'usage: npm run bench:engine -- [--backend webgpu|cpu] [--configs ' +
   CONFIG_NAMES.join(',') +
-  '] [--steps N] [--warmup K] [--profiled-steps P] [--optimizer adam|sgd|lars] [--fused on|off|both] [--kernel-times] [--submit-batch auto|N] [--torch auto|off] [--json]';
-
-/** 'auto' (the engine's batch for the adapter: src/engine/webgpu/submission.ts) or dispatches between submissions. */
-const submitBatchOption: OptionParser<string> = (text) =>
-  text === 'auto' || !(wholeNumber(1, 100_000)(text) instanceof Refusal) ? text : new Refusal(`must be auto or a whole number from 1 to 100000, got "${text}"`);
+  '] [--steps N] [--warmup K] [--profiled-steps P] [--optimizer adam|sgd|lars] [--fused on|off|both] [--kernel-times] [--submit-batch N] [--torch auto|off] [--json]';
 
 // --kernel-times is a switch: turn it into a valued option before parsing.
 const argv = process.argv.slice(2).map((a) => (a === '--kernel-times' ? '--kernel-times=yes' : a));
@@ -51,7 +48,7 @@ const options = parseCommandLineOrExit(argv, {
     'kernel-times': 'no' as 'yes' | 'no',
     torch: 'auto' as 'auto' | 'off',
     fused: 'on' as 'on' | 'off' | 'both',
-    'submit-batch': 'auto' as string,
+    'submit-batch': 15,
   },
   values: {
     backend: oneOf(['webgpu', 'cpu'] as const),
@@ -63,7 +60,7 @@ const options = parseCommandLineOrExit(argv, {
     'kernel-times': oneOf(['yes', 'no'] as const),
     torch: oneOf(['auto', 'off'] as const),
     fused: oneOf(['on', 'off', 'both'] as const),
-    'submit-batch': submitBatchOption,
+    'submit-batch': wholeNumber(1, 100_000),
   },
 });
 const log = (line: string) => console.error(line);
@@ -75,7 +72,7 @@ async function main(): Promise<void> {
   let adapter = 'tfjs CPU backend (JavaScript)';
   if (options.backend === 'webgpu') {
     dawn = await startDawn();
-    if (options['submit-batch'] !== 'auto') tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', Number(options['submit-batch']));
+    tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', options['submit-batch']);
     adapter = describeAdapter(dawn.adapter);
     log(
       `adapter: ${adapter}${dawn.adapter.software ? ' (software)' : ''}; Vulkan driver: ${dawn.adapter.icd ?? 'the loader’s search'}; ` +

@@ -6,7 +6,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { useSubmissionFor } from '../../src/engine/webgpu/submission';
 
 /** SwiftShader's Vulkan driver as Debian's chromium package installs it. */
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -107,7 +106,6 @@ export async function startDawn(dawnOptions: string[] = []): Promise<Dawn> {
     maxStorageBuffersPerShaderStage: device.limits.maxStorageBuffersPerShaderStage,
     timestampQuery: device.features.has('timestamp-query'),
   };
-  useSubmissionFor(adapter.software ? 'software' : 'hardware');
   return {
     adapter,
     async stop() {

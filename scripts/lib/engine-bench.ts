@@ -2,7 +2,6 @@
 // backend that is set: where a step's time goes, and how many kernels and GPU dispatches it takes, by phase.
 // Pure of browsers and of the command line, so that `npm run pack:gpu` bundles it into one file with Node and Dawn.
 import * as tf from '@tensorflow/tfjs';
-import { submitBatch } from '../../src/engine/webgpu/submission';
 import { openSync, readSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { defaultTrainConfig, type Channels, type EncoderName, type OptimizerName, type TrainConfig } from '../../src/engine/config';
@@ -212,7 +211,7 @@ export interface EngineResult {
   dispatches_by_phase: ByPhase | null;
   /** Buffer-to-buffer copies (uploads, read-backs, packing): commands, but no shader runs. */
   copies_per_step: number | null;
-  /** Dispatches between queue submissions (tfjs's WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE; src/engine/webgpu/submission.ts). */
+  /** Dispatches between queue submissions (tfjs's WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: 15 unless --submit-batch sets it). */
   submit_batch: number | null;
   /** Queue submissions in one steady step. */
   submits_per_step: number | null;
@@ -423,7 +422,7 @@ export async function benchConfig(name: string, c: EngineConfig, o: EngineBenchO
       dispatches_per_step: webgpu ? sum(counter.dispatches) : null,
       dispatches_by_phase: webgpu ? counter.dispatches : null,
       copies_per_step: webgpu ? sum(counter.copies) : null,
-      submit_batch: webgpu ? submitBatch() : null,
+      submit_batch: webgpu ? tf.env().getNumber('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE') : null,
       submits_per_step: webgpu ? counter.submits : null,
       record_ms: round(median(records), 1),
       record_gc_ms: round(gcInRecords.reduce((a, b) => a + b, 0) / Math.max(1, gcInRecords.length), 1),

@@ -206,7 +206,7 @@ export async function trainStep(state: TrainState, images: tf.Tensor4D, options:
       ...diagnosticKeys.map((key) => diagnostics.diagnostics[key]!),
     ]);
     scratch.push(packed);
-    // The read hands the step's commands to the queue before it waits (submission.ts): recording ends after it.
+    // The read hands the step's commands not yet submitted to the queue before it waits: recording ends after it.
     const read = packed.data();
     phase('wait');
     values = await read;

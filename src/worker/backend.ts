@@ -1,6 +1,5 @@
 // Picks the tfjs backend inside the worker: WebGPU when an adapter exists, else WebGL; reports what it got.
 import * as tf from '@tensorflow/tfjs';
-import { useSubmissionFor } from '../engine/webgpu/submission';
 import { NoBackendError } from './errors';
 import type { BackendPreference, BackendReport, KnownResultCheck } from './protocol';
 
@@ -28,7 +27,6 @@ async function tryWebGPU(): Promise<BackendReport | string> {
   const legacy = (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter;
   const infoFlag = (info as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter;
   const isFallbackAdapter = Boolean(infoFlag ?? legacy) || SOFTWARE_RENDERERS.test(`${info.description} ${info.architecture}`);
-  useSubmissionFor(isFallbackAdapter ? 'software' : 'hardware');
   return {
     backend: 'webgpu',
     vendor: info.vendor || 'unknown vendor',
