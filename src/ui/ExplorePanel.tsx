@@ -112,7 +112,7 @@ function Outliers({ result }: { result: ExploreResult }) {
       <ol className="chips" aria-label="Outliers, most outlying first">
         {ranked.map((i) => (
           <li key={i}>
-            <ImageChip result={result} index={i} note={result.outlierScores[i]!.toFixed(3)} />
+            <ImageChip result={result} index={i} note={result.outlierScores[i]!.toPrecision(3)} />
           </li>
         ))}
       </ol>
