@@ -61,8 +61,14 @@ describe('explore slice', () => {
     useStore.getState().startExplore();
     useStore.getState().cancelExplore();
     expect(connections[0]!.sent.at(-1)).toEqual({ type: 'cancel-explore' });
-    connections[0]!.deliver([{ type: 'explore-cancelled' }]);
+    connections[0]!.deliver([{ type: 'explore-cancelled', reason: 'cancelled' }]);
     expect(useStore.getState().exploring).toBeNull();
+    expect(useStore.getState().exploreNotice).toBe('Exploring cancelled.');
+    // Stopped by other images: the person reads why, after the new images have replaced the answer.
+    useStore.getState().startExplore();
+    expect(useStore.getState().exploreNotice).toBeNull();
+    connections[0]!.deliver([{ type: 'explore-cancelled', reason: 'other images are being loaded' }]);
+    expect(useStore.getState().exploreNotice).toBe('Exploring stopped: other images are being loaded.');
     // The earlier answer stays until new images or a new trainer.
     expect(useStore.getState().explored).not.toBeNull();
   });

@@ -37,6 +37,8 @@ export interface ExploreSlice {
   /** Original files by path, as chosen for the last import; empty for the sample set. */
   originals: Map<string, Blob>;
   sortStatus: string | null;
+  /** Why the last exploration stopped before its end ("cancelled", or other images loaded meanwhile); null after a start. */
+  exploreNotice: string | null;
   setExploreSettings(change: Partial<ExploreSlice['exploreSettings']>): void;
   startExplore(): void;
   cancelExplore(): void;
@@ -104,13 +106,14 @@ export const createExploreSlice: StateCreator<Store, [], [], ExploreSlice> = (se
   search: null,
   originals: new Map(),
   sortStatus: null,
+  exploreNotice: null,
 
   setExploreSettings(change) {
     set({ exploreSettings: { ...get().exploreSettings, ...change } });
   },
 
   startExplore() {
-    set({ exploring: { stage: 'starting' } });
+    set({ exploring: { stage: 'starting' }, exploreNotice: null });
     get().send({ type: 'explore', request: get().exploreSettings });
   },
 
@@ -201,6 +204,7 @@ export const createExploreSlice: StateCreator<Store, [], [], ExploreSlice> = (se
     set({ sortStatus: `Saved ${fileName}: ${files.length} files in ${result.k} group folders.${note}` });
   },
 
+  // The notice stays: other images dropped mid-exploration cancel it and then arrive, and the person should read why.
   resetExplore() {
     set({ exploring: null, explored: null, selection: [], search: null, sortStatus: null });
   },
@@ -215,7 +219,7 @@ export const createExploreSlice: StateCreator<Store, [], [], ExploreSlice> = (se
         set({ exploring: null, explored: message.result, selection: get().explored?.count === message.result.count ? get().selection : [] });
         break;
       case 'explore-cancelled':
-        set({ exploring: null });
+        set({ exploring: null, exploreNotice: message.reason === 'cancelled' ? 'Exploring cancelled.' : `Exploring stopped: ${message.reason}.` });
         break;
       case 'explore-search-result': {
         const search = get().search;

@@ -282,6 +282,7 @@ export function ExplorePanel() {
   const exploring = useStore((s) => s.exploring);
   const result = useStore((s) => s.explored);
   const sortStatus = useStore((s) => s.sortStatus);
+  const notice = useStore((s) => s.exploreNotice);
   const hasOriginals = useStore((s) => s.originals.size > 0);
   const ready = useStore((s) => (s.snapshots.length > 0 || s.latest !== null) && s.trainerState !== 'compiling' && s.loadingModel === null && s.resuming === null);
   const count = useStore((s) => s.dataset?.count ?? 0);
@@ -325,6 +326,7 @@ export function ExplorePanel() {
         )}
       </div>
       {!ready && <p className="hint">Start a run (or load a model) to explore the images with its encoder.</p>}
+      {notice && !exploring && <p role="status">{notice}</p>}
       {exploring && (
         <div className="progress">
           <progress aria-label="Explore progress" max={'total' in exploring ? exploring.total : 1} value={'done' in exploring ? exploring.done : 0} />
