@@ -135,6 +135,9 @@ async function report(label: string, vectors: Float32Array, names: string[]): Pr
   const odd = names.filter((n) => n.startsWith('odd-'));
   const { similar, now, before } = await rankings(vectors, dim, count);
   const ranks = (ranking: number[]) => odd.map((n) => ranking.indexOf(index(n)) + 1).join(', ');
+  // How typical each planted picture is: the share of the other images farther from the folder's mean than it.
+  const { lengths } = centredRows(vectors, dim, meanRow(vectors, dim));
+  const typical = odd.map((n) => `${Math.round((100 * lengths.filter((l, i) => i !== index(n) && l > lengths[index(n)]!).length) / (count - 1))} %`).join(', ');
   const groups = duplicateGroups(similar, count, THRESHOLD);
   const alone = PLANTED.filter(([a, b]) => groups.some((g) => g.length === 2 && g.includes(index(a)) && g.includes(index(b)))).length;
   const holding = Math.max(...PLANTED.map(([a]) => groups.find((g) => g.includes(index(a)))?.length ?? 0));
@@ -145,7 +148,7 @@ async function report(label: string, vectors: Float32Array, names: string[]): Pr
   let intruder = -1;
   for (const [a, b] of PLANTED) for (const m of [index(a), index(b)]) for (let j = 0; j < count; j++) if (j !== index(a) && j !== index(b)) intruder = Math.max(intruder, cos(m, j));
   return (
-    `${label.padEnd(40)} outliers (${odd.map((n) => n.slice(4, -4)).join(', ')}) at ${ranks(now).padEnd(7)} [before: ${ranks(before)}]; ` +
+    `${label.padEnd(40)} outliers (${odd.map((n) => n.slice(4, -4)).join(', ')}) at ${ranks(now).padEnd(7)} [before: ${ranks(before)}], nearer the mean than ${typical} of the others; ` +
     `at ${THRESHOLD}: ${alone}/${PLANTED.length} pairs alone, largest group with one ${holding}; least pair ${Math.min(...pairs).toFixed(3)}, closest other ${intruder.toFixed(3)}`
   );
 }
