@@ -1,126 +1,25 @@
 // Explore, as a person uses it: a folder with planted near-duplicates (the same picture re-encoded as a low-quality
 // JPEG, resized to half, cropped by a few pixels) and planted outliers (pictures of another kind) is found out under
-// the trained and the untrained encoder; a lasso drawn with the mouse selects what it encloses; the table downloads
-// and reads back in NumPy and pandas to the page's values; a labelled folder is sorted into group folders, every
-// original file once, byte for byte.
-import { unzipSync } from 'fflate';
+// the trained and the untrained encoder; an image from outside the set is searched for from the file field, dropped
+// onto the map and pasted onto it, and its nearest images are boxed on the map; what is not an image is refused with a
+// reason; a lasso drawn with the mouse selects what it encloses; the table downloads and reads back in NumPy and
+// pandas to the page's values; a labelled folder is sorted into group folders, as a zip and through the File System
+// Access API, every original file once, byte for byte; another folder chosen mid-exploration cancels it.
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fitCoords } from '../src/ui/map/mapView';
 import { run } from '../src/test/python';
-import { expect, removeFixtureFolders, test, writeFolder, type Download, type Page } from './fixtures';
+import { expect, removeFixtureFolders, test, unzipDownload, writeFolder, type Locator, type Page } from './fixtures';
+import { OUTLIERS, PLANTED, SCENES, plantedFolder } from './planted';
 
 test.afterAll(removeFixtureFolders);
 
 const PYTHON = process.env.TABCLR_PYTHON ?? '/usr/bin/python3';
-
-/** Planted pairs: [original, copy, how]. Names with a comma and quotes go through the CSV too. */
-const PLANTED = [
-  ['scene-00.png', 'scene-00 lowq.jpg', 'jpeg'],
-  ['scene-01.png', 'scene-01 "half", small.png', 'half'],
-  ['scene-02.png', 'scene-02-crop.png', 'crop'],
-  ['scene-03.png', 'scene-03 lowq.jpg', 'jpeg'],
-  ['scene-04.png', 'scene-04-half.png', 'half'],
-  ['scene-05.png', 'scene-05, cropped.png', 'crop'],
-] as const;
-// Two pictures of another kind. Under the untrained 64-value encoder, a red-and-cyan checkerboard, black-and-white
-// stripes and black writing on white did not rank above the most unusual scenes: see README's Explore paragraph.
-const OUTLIERS = ['odd-blocks.png', 'odd-checks.png'];
-const SCENES = 100;
-
-/**
- * Pictures drawn in the page: `scenes` smooth scenes (a gradient sky and a few soft shapes, seeded), the planted
- * copies, and three pictures of another kind (pixel noise, a fine checkerboard, thin coloured lines).
- */
-async function plantedFolder(page: Page, labelled = false): Promise<Record<string, Buffer>> {
-  const encoded = await page.evaluate(
-    async ({ scenes, planted, outliers, labelled }) => {
-      let state = 12345;
-      const random = () => {
-        state = (state * 1103515245 + 12345) % 2147483648;
-        return state / 2147483648;
-      };
-      const side = 96;
-      const hsl = (h: number, s: number, l: number) => `hsl(${Math.round(h)} ${Math.round(s)}% ${Math.round(l)}%)`;
-      const scene = (hue: number | null) => {
-        const canvas = new OffscreenCanvas(side, side);
-        const ctx = canvas.getContext('2d')!;
-        const h = hue ?? random() * 360;
-        const sky = ctx.createLinearGradient(0, 0, random() * side, side);
-        sky.addColorStop(0, hsl(h, 40 + random() * 40, 70 + random() * 20));
-        sky.addColorStop(1, hsl(h + 40 * (random() - 0.5), 40 + random() * 40, 25 + random() * 30));
-        ctx.fillStyle = sky;
-        ctx.fillRect(0, 0, side, side);
-        for (let s = 0; s < 4; s++) {
-          ctx.fillStyle = hsl((hue ?? random() * 360) + 30 * (random() - 0.5), 50 + random() * 40, 30 + random() * 50);
-          ctx.beginPath();
-          if (random() < 0.5) ctx.ellipse(random() * side, random() * side, 8 + random() * 25, 8 + random() * 25, random() * 3, 0, 2 * Math.PI);
-          else ctx.rect(random() * side * 0.8, random() * side * 0.8, 10 + random() * 40, 10 + random() * 40);
-          ctx.fill();
-        }
-        return canvas;
-      };
-      const bytes = async (canvas: OffscreenCanvas, type = 'image/png', quality?: number) => {
-        const data = new Uint8Array(await (await canvas.convertToBlob({ type, quality })).arrayBuffer());
-        let binary = '';
-        for (const b of data) binary += String.fromCharCode(b);
-        return btoa(binary);
-      };
-      const out: Record<string, string> = {};
-      const classes = ['red', 'green', 'blue'];
-      const drawn: OffscreenCanvas[] = [];
-      for (let i = 0; i < scenes; i++) {
-        const c = labelled ? i % 3 : null;
-        const canvas = scene(c === null ? null : [0, 120, 230][c]!);
-        drawn.push(canvas);
-        const name = `scene-${String(i).padStart(2, '0')}.png`;
-        out[c === null ? name : `${classes[c]}/${name}`] = await bytes(canvas);
-      }
-      if (labelled) return out;
-      for (const [original, copy, how] of planted) {
-        const source = drawn[Number(original.slice(6, 8))]!;
-        if (how === 'jpeg') out[copy] = await bytes(source, 'image/jpeg', 0.25);
-        else if (how === 'half') {
-          const half = new OffscreenCanvas(side / 2, side / 2);
-          half.getContext('2d')!.drawImage(source, 0, 0, side / 2, side / 2);
-          out[copy] = await bytes(half);
-        } else {
-          const crop = new OffscreenCanvas(side - 6, side - 6);
-          crop.getContext('2d')!.drawImage(source, -3, -3);
-          out[copy] = await bytes(crop);
-        }
-      }
-      const odd = (draw: (ctx: OffscreenCanvasRenderingContext2D) => void) => {
-        const canvas = new OffscreenCanvas(side, side);
-        const ctx = canvas.getContext('2d')!;
-        draw(ctx);
-        return canvas;
-      };
-      // Of another kind, and coarse enough to stay so at 32 px: blocks of random colours, a black-and-white checkerboard.
-      out[outliers[0]!] = await bytes(
-        odd((ctx) => {
-          for (let y = 0; y < side; y += 12) for (let x = 0; x < side; x += 12) {
-            ctx.fillStyle = `rgb(${random() * 255} ${random() * 255} ${random() * 255})`;
-            ctx.fillRect(x, y, 12, 12);
-          }
-        }),
-      );
-      out[outliers[1]!] = await bytes(
-        odd((ctx) => {
-          for (let y = 0; y < side; y += 12) for (let x = 0; x < side; x += 12) {
-            ctx.fillStyle = (x + y) % 24 ? '#000' : '#fff';
-            ctx.fillRect(x, y, 12, 12);
-          }
-        }),
-      );
-      return out;
-    },
-    { scenes: SCENES, planted: PLANTED.map((p) => [...p]), outliers: OUTLIERS, labelled },
-  );
-  return Object.fromEntries(Object.entries(encoded).map(([name, b64]) => [name, Buffer.from(b64, 'base64')]));
-}
+/** The page's default near-duplicate threshold, and one where the planted pairs of this folder stand alone. */
+const DEFAULT_THRESHOLD = 0.95;
+const STRICT_THRESHOLD = 0.98;
 
 async function open(page: Page) {
   // The <input webkitdirectory> path, which Playwright can fill (as e2e/import.spec.ts does).
@@ -170,57 +69,151 @@ async function outlierNames(page: Page): Promise<string[]> {
     .evaluateAll((figures) => figures.map((f) => f.getAttribute('title')!.split('/').pop()!));
 }
 
-/** Planted outliers must rank within the most outlying 5 % of the folder (under the untrained encoder they are first). */
-const OUTLIER_SHARE = 0.05;
+/** The near-duplicate slider moved with the keyboard (Arrow keys step 0.005) to `threshold`. */
+async function setThreshold(page: Page, threshold: number) {
+  const slider = page.getByRole('slider', { name: 'Near-duplicate threshold' });
+  const now = Number(await slider.inputValue());
+  const steps = Math.round((threshold - now) / 0.005);
+  await slider.focus();
+  for (let i = 0; i < Math.abs(steps); i++) await page.keyboard.press(steps > 0 ? 'ArrowRight' : 'ArrowLeft');
+  await expect(slider).toHaveAttribute('aria-valuetext', new RegExp(`^${threshold.toFixed(3)}: `));
+}
 
-async function checkFound(page: Page, count: number) {
+/**
+ * What the representation explored finds: at the default threshold every planted pair in one group (complete linkage:
+ * a group holds no image less similar than the threshold to any other member, which the table's check in NumPy
+ * confirms); at the strict threshold each planted pair a group of its own; the planted outliers the two most
+ * outlying images. The slider goes back to the default.
+ */
+async function checkFound(page: Page, representation: string) {
   const rows = await duplicateRows(page);
-  // Every planted pair is found together, and the groups holding them are the closest ones (a scene close enough to
-  // one of them may join its group at the default threshold: the person then moves the threshold up).
-  for (const [original, copy] of PLANTED) expect(rows.slice(0, PLANTED.length).some((r) => r.includes(original) && r.includes(copy)), `${original} + ${copy}`).toBe(true);
+  for (const [original, copy] of PLANTED) expect(rows.find((r) => r.includes(original)), `${representation}: ${original} + ${copy} at ${DEFAULT_THRESHOLD}`).toContain(copy);
+  await setThreshold(page, STRICT_THRESHOLD);
+  const strict = await duplicateRows(page);
+  for (const [original, copy] of PLANTED) expect(strict.find((r) => r.includes(original))?.sort(), `${representation}: ${original} + ${copy} at ${STRICT_THRESHOLD}`).toEqual([original, copy].sort());
+  await setThreshold(page, DEFAULT_THRESHOLD);
   const outliers = await outlierNames(page);
-  const top = outliers.slice(0, Math.max(OUTLIERS.length, Math.ceil(OUTLIER_SHARE * count)));
-  for (const name of OUTLIERS) expect(top, name).toContain(name);
-  return outliers;
+  expect(outliers.slice(0, OUTLIERS.length).sort(), `${representation}: the most outlying`).toEqual([...OUTLIERS].sort());
+  // For the README's figures: the groups holding planted pairs at the default threshold, the most outlying five.
+  console.log(`${representation}: at ${DEFAULT_THRESHOLD} ${rows.length} groups, those with a planted pair: ${PLANTED.map(([o]) => rows.find((r) => r.includes(o))!.join(' + ')).join(' | ')}; at ${STRICT_THRESHOLD} ${strict.length} groups; most outlying: ${outliers.slice(0, 5).join(', ')}`);
 }
 
-async function unzipDownload(download: Download): Promise<Map<string, Uint8Array>> {
-  return new Map(Object.entries(unzipSync(new Uint8Array(readFileSync(await download.path())))));
+/** A picture of the folder shrunk to `side` px and encoded again, as bytes in base64: an image from outside the set. */
+async function outsideImage(page: Page, original: Buffer, side: number, type: string): Promise<string> {
+  return page.evaluate(
+    async ({ base64, side, type }) => {
+      const bitmap = await createImageBitmap(new Blob([Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))]));
+      const canvas = new OffscreenCanvas(side, side);
+      canvas.getContext('2d')!.drawImage(bitmap, 0, 0, side, side);
+      const bytes = new Uint8Array(await (await canvas.convertToBlob({ type, quality: 0.6 })).arrayBuffer());
+      let binary = '';
+      for (const b of bytes) binary += String.fromCharCode(b);
+      return btoa(binary);
+    },
+    { base64: original.toString('base64'), side, type },
+  );
 }
 
-test('planted near-duplicates and outliers are found with the trained and the untrained encoder; a lasso selects; the table reads back in NumPy and pandas', async ({ page }) => {
-  test.setTimeout(420_000);
+interface PageFile {
+  name: string;
+  type: string;
+  base64: string;
+}
+
+/** A file made in the page and dropped onto the map: dragenter, dragover and drop with a DataTransfer holding it. */
+async function dropOnMap(map: Locator, file: PageFile) {
+  await map.evaluate((canvas, f) => {
+    const data = new DataTransfer();
+    data.items.add(new File([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))], f.name, { type: f.type }));
+    for (const type of ['dragenter', 'dragover', 'drop']) canvas.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true }));
+  }, file);
+}
+
+/** A file made in the page and pasted onto the focused map: a paste ClipboardEvent whose DataTransfer holds it. */
+async function pasteOnMap(map: Locator, file: PageFile) {
+  await map.focus();
+  await map.evaluate((canvas, f) => {
+    const data = new DataTransfer();
+    data.items.add(new File([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))], f.name, { type: f.type }));
+    canvas.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+  }, file);
+}
+
+/**
+ * Red pixels (the search's boxes, #d62728) on a ring 5.5–9.5 px around each point of the map (in its 420-unit
+ * drawing), read from a screenshot of it: what the person sees.
+ */
+async function redAround(page: Page, map: Locator, points: { x: number; y: number }[]): Promise<number[]> {
+  const png = (await map.screenshot()).toString('base64');
+  const width = (await map.boundingBox())!.width;
+  return page.evaluate(
+    async ({ png, points, width }) => {
+      const bitmap = await createImageBitmap(new Blob([Uint8Array.from(atob(png), (c) => c.charCodeAt(0))], { type: 'image/png' }));
+      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+      const ctx = canvas.getContext('2d')!;
+      ctx.drawImage(bitmap, 0, 0);
+      const data = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
+      // The element is 420 CSS px with a 1 px border inside it (box-sizing: border-box): the drawing fills the rest.
+      const scale = ((width - 2) / 420) * (bitmap.width / width);
+      const border = bitmap.width / width;
+      return points.map(({ x, y }) => {
+        const cx = border + x * scale;
+        const cy = border + y * scale;
+        let red = 0;
+        for (let py = Math.floor(cy - 10 * scale); py <= Math.ceil(cy + 10 * scale); py++) {
+          for (let px = Math.floor(cx - 10 * scale); px <= Math.ceil(cx + 10 * scale); px++) {
+            const ring = Math.max(Math.abs(px - cx), Math.abs(py - cy)) / scale;
+            if (ring < 5.5 || ring > 9.5 || px < 0 || py < 0 || px >= bitmap.width || py >= bitmap.height) continue;
+            const i = (py * bitmap.width + px) * 4;
+            if (data[i]! > 170 && data[i + 1]! < 70 && data[i + 2]! < 70) red += 1;
+          }
+        }
+        return red;
+      });
+    },
+    { png, points, width },
+  );
+}
+
+/**
+ * A search's answer as the person sees it: 12 images listed, `first` first, and each of them boxed in red on the map,
+ * while dots far from every one of them are not.
+ */
+async function checkSearch(page: Page, query: string, first: string, screen: { x: number; y: number }[], paths: string[]) {
+  const panel = page.getByRole('region', { name: 'Explore' });
+  const found = panel.getByRole('list', { name: `Images nearest to ${query}` }).locator('figure');
+  await expect(found).toHaveCount(12);
+  await expect(found.first()).toHaveAttribute('title', new RegExp(`${first.replace('.', '\\.')}$`));
+  const titles = await found.evaluateAll((figures) => figures.map((f) => f.getAttribute('title')!));
+  const indices = titles.map((t) => paths.indexOf(t));
+  expect(indices.every((i) => i >= 0)).toBe(true);
+  const map = panel.getByRole('img', { name: /^Map of all/ });
+  await map.scrollIntoViewIfNeeded();
+  const boxed = await redAround(page, map, indices.map((i) => screen[i]!));
+  for (const [n, red] of boxed.entries()) expect(red, `${titles[n]} boxed on the map`).toBeGreaterThanOrEqual(12);
+  const far = screen.filter((p) => indices.every((i) => Math.hypot(p.x - screen[i]!.x, p.y - screen[i]!.y) > 24));
+  expect(far.length).toBeGreaterThan(0);
+  for (const red of await redAround(page, map, far)) expect(red).toBe(0);
+}
+
+test('planted near-duplicates and outliers are found with the trained and the untrained encoder; search by file, drop and paste boxes the nearest images; a lasso selects; the table reads back in NumPy and pandas', async ({ page }) => {
+  test.setTimeout(540_000);
   await open(page);
   const files = await plantedFolder(page);
   await chooseFolder(page, writeFolder('planted', files));
   const count = SCENES + PLANTED.length + OUTLIERS.length;
-  await expect(page.getByRole('region', { name: 'Images' })).toContainText(`planted: ${count} images`);
+  const images = page.getByRole('region', { name: 'Images' });
+  await expect(images).toContainText(`planted: ${count} images`);
   await tinyRun(page);
 
   await explore(page, 'Untrained encoder');
-  // The untrained encoder puts the two planted outliers first.
-  expect((await checkFound(page, count)).slice(0, 2).sort()).toEqual([...OUTLIERS].sort());
+  await checkFound(page, 'untrained');
   const panel = await explore(page, 'Trained encoder');
   await expect(panel.getByText(`Explored ${count} images under the trained encoder at step 2`)).toBeVisible();
-  await checkFound(page, count);
+  await checkFound(page, 'trained');
   await page.setViewportSize({ width: 1280, height: 800 });
   await panel.getByRole('heading', { name: 'Near-duplicates' }).evaluate((e) => e.scrollIntoView({ block: 'start' }));
   await page.screenshot({ path: 'test-results/explore-duplicates-1280x800.png' });
-
-  // Search by an image from outside the set: scene-10 shrunk to 40 px and saved as a JPEG, chosen in the file field.
-  const outside = await page.evaluate(async (base64) => {
-    const bitmap = await createImageBitmap(new Blob([Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))]));
-    const canvas = new OffscreenCanvas(40, 40);
-    canvas.getContext('2d')!.drawImage(bitmap, 0, 0, 40, 40);
-    const bytes = new Uint8Array(await (await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.6 })).arrayBuffer());
-    let binary = '';
-    for (const b of bytes) binary += String.fromCharCode(b);
-    return btoa(binary);
-  }, files['scene-10.png']!.toString('base64'));
-  await panel.getByLabel('Image to search for').setInputFiles({ name: 'query.jpg', mimeType: 'image/jpeg', buffer: Buffer.from(outside, 'base64') });
-  const found = panel.getByRole('list', { name: 'Images nearest to query.jpg' }).locator('figure');
-  await expect(found).toHaveCount(12);
-  await expect(found.first()).toHaveAttribute('title', /scene-10\.png$/);
 
   // The table, read by NumPy and pandas.
   const tableDownload = page.waitForEvent('download');
@@ -228,14 +221,19 @@ test('planted near-duplicates and outliers are found with the trained and the un
   const table = await unzipDownload(await tableDownload);
   const folder = mkdtempSync(join(tmpdir(), 'tabclr-explore-'));
   for (const [name, bytes] of table) writeFileSync(join(folder, name), bytes);
+  // With the least similarity within each near-duplicate group, on the rows centred as the page centres them.
   const program = `import sys, json, numpy as np, pandas as pd
 d = pd.read_csv(sys.argv[1] + "/embeddings.csv", keep_default_na=False)
 e = np.load(sys.argv[1] + "/embeddings.npy")
 paths = open(sys.argv[1] + "/paths.txt").read().splitlines()
 cols = d[[c for c in d.columns if c.startswith("e")]].to_numpy(dtype=np.float32)
+c = e.astype(np.float64) - e.astype(np.float64).mean(axis=0)
+c /= np.linalg.norm(c, axis=1, keepdims=True)
+dup = [str(v) for v in d["duplicate_group"]]
+least = [float((c[m] @ c[m].T).min()) for m in [[i for i, g in enumerate(dup) if g == name] for name in sorted(set(dup) - {""})]]
 print(json.dumps({"shape": list(e.shape), "dtype": str(e.dtype), "same": bool(np.array_equal(cols, e)), "paths": d["path"].tolist(), "paths_txt": paths,
-  "score": d["outlier_score"].tolist(), "dup": [str(v) for v in d["duplicate_group"]], "group": d["group"].tolist(), "x": d["x"].tolist(), "y": d["y"].tolist(),
-  "norms": np.linalg.norm(e, axis=1).tolist()}))`;
+  "score": d["outlier_score"].tolist(), "dup": dup, "group": d["group"].tolist(), "x": d["x"].tolist(), "y": d["y"].tolist(),
+  "norms": np.linalg.norm(e, axis=1).tolist(), "least": least}))`;
   const read = JSON.parse(run([PYTHON, '-c', program, folder])) as {
     shape: number[];
     dtype: string;
@@ -248,6 +246,7 @@ print(json.dumps({"shape": list(e.shape), "dtype": str(e.dtype), "same": bool(np
     x: number[];
     y: number[];
     norms: number[];
+    least: number[];
   };
   expect(read.shape[0]).toBe(count);
   expect(read.dtype).toBe('float32');
@@ -255,6 +254,9 @@ print(json.dumps({"shape": list(e.shape), "dtype": str(e.dtype), "same": bool(np
   for (const n of read.norms) expect(n).toBeCloseTo(1, 4);
   expect(read.paths).toEqual(read.paths_txt);
   expect(read.paths.map((p) => p.split('/').pop()).sort()).toEqual(Object.keys(files).sort());
+  // No chains: every two images of a near-duplicate group are at least as similar as the threshold (float32 rounding apart).
+  expect(read.least.length).toBeGreaterThanOrEqual(PLANTED.length);
+  for (const least of read.least) expect(least).toBeGreaterThan(DEFAULT_THRESHOLD - 1e-4);
   // The page's outliers are the table's highest scores, in order.
   const byScore = read.paths.map((p, i) => ({ name: p.split('/').pop()!, score: read.score[i]! })).sort((a, b) => b.score - a.score);
   expect((await outlierNames(page)).slice(0, 10)).toEqual(byScore.slice(0, 10).map((r) => r.name));
@@ -267,16 +269,37 @@ print(json.dumps({"shape": list(e.shape), "dtype": str(e.dtype), "same": bool(np
     const size = read.group.filter((v) => v === g).length;
     await expect(panel.getByRole('list', { name: 'Groups' }).getByText(`Group ${g + 1}: ${size} ${size === 1 ? 'image' : 'images'}`, { exact: true })).toBeVisible();
   }
-
-  // A lasso drawn with the mouse around the first outlier's dot, as the map draws it from the table's x and y.
-  const coords = Float32Array.from(read.x.flatMap((x, i) => [x, read.y[i]!]));
-  const fitted = fitCoords(coords);
+  // Where the map draws each image (its 420-unit drawing), from the table's x and y as the map fits them.
+  const fitted = fitCoords(Float32Array.from(read.x.flatMap((x, i) => [x, read.y[i]!])));
+  const screen = Array.from({ length: count }, (_, i) => ({ x: 10 + (fitted[2 * i]! + 1) * 200, y: 10 + (fitted[2 * i + 1]! + 1) * 200 }));
   const map = panel.getByRole('img', { name: /^Map of all/ });
+
+  // Search by images from outside the set: a scene shrunk and saved again, from the file field, dropped onto the map,
+  // and pasted onto it. Each time its own scene comes first and the 12 nearest are boxed on the map.
+  const fromField = await outsideImage(page, files['scene-10.png']!, 40, 'image/jpeg');
+  await panel.getByLabel('Image to search for').setInputFiles({ name: 'query.jpg', mimeType: 'image/jpeg', buffer: Buffer.from(fromField, 'base64') });
+  await checkSearch(page, 'query.jpg', 'scene-10.png', screen, read.paths);
+  await dropOnMap(map, { name: 'dropped.jpg', type: 'image/jpeg', base64: await outsideImage(page, files['scene-20.png']!, 48, 'image/jpeg') });
+  await checkSearch(page, 'dropped.jpg', 'scene-20.png', screen, read.paths);
+  // The panel at 1280 × 800 with the map and the search's boxes on it.
+  await map.evaluate((e) => e.scrollIntoView({ block: 'center' }));
+  await page.screenshot({ path: 'test-results/explore-search-1280x800.png' });
+  await pasteOnMap(map, { name: 'pasted.png', type: 'image/png', base64: await outsideImage(page, files['scene-30.png']!, 64, 'image/png') });
+  await checkSearch(page, 'pasted.png', 'scene-30.png', screen, read.paths);
+  // What is not an image says so and loses nothing: the search, the exploration and the images stay.
+  await dropOnMap(map, { name: 'notes.txt', type: 'text/plain', base64: Buffer.from('not a picture').toString('base64') });
+  await expect(panel.getByRole('alert')).toHaveText(/^notes\.txt is not an image \(text\/plain\): drop or paste a JPEG, PNG, WebP, GIF or AVIF file to search for it\. The search for pasted\.png stays\.$/);
+  await dropOnMap(map, { name: 'broken.png', type: 'image/png', base64: Buffer.from('\x89PNG\r\n\x1a\n not really').toString('base64') });
+  await expect(panel.getByRole('alert')).toHaveText(/^broken\.png could not be read as an image \(.+\)\. The search for pasted\.png stays\.$/);
+  await checkSearch(page, 'pasted.png', 'scene-30.png', screen, read.paths);
+  await expect(images).toContainText(`planted: ${count} images`);
+  await expect(panel.getByText(`Explored ${count} images under the trained encoder at step 2`)).toBeVisible();
+
+  // A lasso drawn with the mouse around the first outlier's dot.
   await panel.getByRole('radio', { name: 'Lasso' }).check();
   await map.scrollIntoViewIfNeeded();
   const box = (await map.boundingBox())!;
   const scale = box.width / 420;
-  const screen = Array.from({ length: count }, (_, i) => ({ x: 10 + (fitted[2 * i]! + 1) * 200, y: 10 + (fitted[2 * i + 1]! + 1) * 200 }));
   const target = read.paths.findIndex((p) => p.endsWith(OUTLIERS[0]!));
   const centre = screen[target]!;
   const distances = screen.map((p) => Math.hypot(p.x - centre.x, p.y - centre.y)).sort((a, b) => a - b);
@@ -320,25 +343,64 @@ function walk(dir: string): string[] {
 
 const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
-test('a labelled folder sorts into group folders: every original file once, byte for byte; groups are compared with the labels', async ({ page }) => {
-  test.setTimeout(300_000);
+/** Every file under a folder of the page's Origin Private File System, by path, with its SHA-256. */
+async function opfsTree(page: Page, folder: string): Promise<Record<string, string>> {
+  return page.evaluate(async (folder) => {
+    type Entry = { kind: 'file' | 'directory'; getFile?(): Promise<File> };
+    type Folder = { entries(): AsyncIterable<[string, Entry]> };
+    const out: Record<string, string> = {};
+    const walk = async (dir: Folder, prefix: string): Promise<void> => {
+      for await (const [name, handle] of dir.entries()) {
+        if (handle.kind === 'directory') await walk(handle as unknown as Folder, `${prefix}${name}/`);
+        else {
+          const digest = await crypto.subtle.digest('SHA-256', await (await handle.getFile!()).arrayBuffer());
+          out[`${prefix}${name}`] = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+        }
+      }
+    };
+    const root = await navigator.storage.getDirectory();
+    await walk((await root.getDirectoryHandle(folder)) as unknown as Folder, '');
+    return out;
+  }, folder);
+}
+
+test('a labelled folder sorts into group folders, as a zip and into a folder picked through the File System Access API: every original file once, byte for byte; groups are compared with the labels; another folder chosen mid-exploration cancels it', async ({ page }) => {
+  test.setTimeout(420_000);
   await open(page);
-  const root = writeFolder('colours', await plantedFolder(page, true));
+  const root = writeFolder('colours', await plantedFolder(page, { labelled: true }));
   await chooseFolder(page, root);
-  await expect(page.getByRole('region', { name: 'Images' })).toContainText(`colours: ${SCENES} images`);
+  const images = page.getByRole('region', { name: 'Images' });
+  await expect(images).toContainText(`colours: ${SCENES} images`);
   await tinyRun(page);
+  // The folder picker, from here on: a folder of the page's Origin Private File System (a real directory handle), or
+  // the person closing the picker.
+  await page.evaluate(() => {
+    const w = window as unknown as { showDirectoryPicker: () => Promise<unknown>; closePicker: boolean };
+    w.closePicker = false;
+    w.showDirectoryPicker = async () => {
+      if (w.closePicker) throw new DOMException('The user aborted a request.', 'AbortError');
+      return (await navigator.storage.getDirectory()).getDirectoryHandle('picked', { create: true });
+    };
+  });
   const panel = page.getByRole('region', { name: 'Explore' });
   await panel.getByRole('checkbox', { name: 'Suggest the number of groups' }).uncheck();
   await panel.getByRole('spinbutton', { name: /^Groups/ }).fill('3');
   await explore(page, 'Raw pixels');
   const agreement = panel.getByRole('table', { name: /How well the 3 groups match the labels/ });
   for (const name of ['Trained encoder', 'Untrained encoder', 'Raw pixels']) await expect(agreement.getByRole('row', { name: new RegExp(`^${name}`) })).toBeVisible();
+  const originals = walk(root).map((full) => ({ path: relative(root, full), hash: sha(readFileSync(full)) }));
 
+  // The picker closed: nothing is written, the page says so and goes on.
+  await page.evaluate(() => ((window as unknown as { closePicker: boolean }).closePicker = true));
+  const intoFolder = panel.getByRole('button', { name: 'Sort into a folder…' });
+  await intoFolder.click();
+  await expect(panel.getByText('No folder was chosen: nothing was written.')).toBeVisible();
+
+  // The zip.
   const download = page.waitForEvent('download');
   await panel.getByRole('button', { name: 'Sort into folders (.zip)' }).click();
   const sorted = await unzipDownload(await download);
   await expect(panel.getByText(`${SCENES} files in 3 group folders`)).toBeVisible();
-  const originals = walk(root).map((full) => ({ path: relative(root, full), hash: sha(readFileSync(full)) }));
   expect([...sorted.keys()].every((name) => /^group 0[1-3]\/scene-\d\d\.png$/.test(name))).toBe(true);
   // Every file once, with its own bytes.
   expect([...sorted.values()].map(sha).sort()).toEqual(originals.map((o) => o.hash).sort());
@@ -347,12 +409,34 @@ test('a labelled folder sorts into group folders: every original file once, byte
   const tableDownload = page.waitForEvent('download');
   await panel.getByRole('button', { name: 'Download table (.zip)' }).click();
   const csv = new TextDecoder().decode((await unzipDownload(await tableDownload)).get('embeddings.csv')!);
+  const expectedPaths = new Map<string, string>();
   for (const line of csv.trimEnd().split('\r\n').slice(1)) {
     const [path, , group] = line.split(',');
     const name = path!.split('/').pop()!;
     const folderName = `group ${String(Number(group) + 1).padStart(2, '0')}`;
-    expect(sha(sorted.get(`${folderName}/${name}`)!)).toBe(originals.find((o) => o.path.endsWith(`/${name}`))!.hash);
+    expectedPaths.set(`${folderName}/${name}`, originals.find((o) => o.path.endsWith(`/${name}`))!.hash);
   }
+  for (const [path, hash] of expectedPaths) expect(sha(sorted.get(path)!)).toBe(hash);
+
+  // Into the folder picked: a new folder in it holds the same group folders, read back from the page's file system.
+  await page.evaluate(() => ((window as unknown as { closePicker: boolean }).closePicker = false));
+  await intoFolder.click();
+  await expect(panel.getByText(`Wrote ${SCENES} files into tabclr-groups-pixels-k3, in 3 group folders, inside the folder you chose.`)).toBeVisible();
+  const written = await opfsTree(page, 'picked');
+  expect(Object.keys(written).every((path) => /^tabclr-groups-pixels-k3\/group 0[1-3]\/scene-\d\d\.png$/.test(path))).toBe(true);
+  expect(Object.keys(written)).toHaveLength(SCENES);
+  expect(Object.fromEntries(Object.entries(written).map(([path, hash]) => [path.slice('tabclr-groups-pixels-k3/'.length), hash]))).toEqual(Object.fromEntries(expectedPaths));
+
+  // Another folder chosen while the images are being explored: the exploration stops at once and says why.
+  const more = writeFolder('more', await plantedFolder(page, { seed: 7 }));
+  await panel.getByRole('radio', { name: 'Trained encoder', exact: true }).check();
+  // Chosen right after the click (exploring these images takes about 2 s here, choosing a folder a few tenths).
+  await panel.getByRole('button', { name: 'Explore all images' }).click();
+  await page.locator('input[webkitdirectory]').setInputFiles(more);
+  await expect(panel.getByRole('status')).toHaveText('Exploring stopped: other images are being loaded.');
+  await expect(images).toContainText(`more: ${SCENES + PLANTED.length + OUTLIERS.length} images`);
+  await expect(panel.getByText(/^Explored/)).toHaveCount(0);
+  await expect(panel.getByRole('progressbar', { name: 'Explore progress' })).toHaveCount(0);
 });
 
 test('exploring during a run uses the latest weights, can be cancelled, and is screenshotted at 1280 × 800', async ({ page }) => {

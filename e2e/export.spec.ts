@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-web';
-import { expect, test, type Download, type Page } from './fixtures';
+import { expect, test, unzipDownload, type Page } from './fixtures';
 import { unzipSync, zipSync } from 'fflate';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,10 +12,6 @@ import { runPython, run, torchrun } from '../src/test/python';
 
 const CHECK_ZIPS = new URL('../src/export/python/check_zips.py', import.meta.url).pathname;
 const TRAIN_DDP = new URL('../scripts/cluster/train_ddp.py', import.meta.url).pathname;
-
-async function unzipDownload(download: Download): Promise<Map<string, Uint8Array>> {
-  return new Map(Object.entries(unzipSync(new Uint8Array(readFileSync(await download.path())))));
-}
 
 /** The first `n` sample images as the browser decodes them from the sprite: [n, 28, 28, 1] values 0–255. */
 async function samplePixels(page: Page, n: number): Promise<number[]> {

@@ -2,9 +2,11 @@
 // - every request of every test, the pages' and their workers', is recorded, and a test that sent one to another
 //   origin fails (tabclr's promise: nothing leaves the device);
 // - fixture folders made by the tests themselves: images are encoded by the browser (JPEG, PNG and WebP through
-//   OffscreenCanvas), then written to a fresh temporary folder.
-import { chromium as playwrightChromium, test as base, expect, type Browser, type BrowserContext, type Page, type Request } from '@playwright/test';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+//   OffscreenCanvas), then written to a fresh temporary folder;
+// - downloaded zips read back (unzipDownload).
+import { chromium as playwrightChromium, test as base, expect, type Browser, type BrowserContext, type Download, type Page, type Request } from '@playwright/test';
+import { unzipSync } from 'fflate';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -157,6 +159,11 @@ export function writeFolder(name: string, files: Record<string, Buffer | string>
     writeFileSync(full, content);
   }
   return root;
+}
+
+/** A downloaded zip's files, by their path in it. */
+export async function unzipDownload(download: Download): Promise<Map<string, Uint8Array>> {
+  return new Map(Object.entries(unzipSync(new Uint8Array(readFileSync(await download.path())))));
 }
 
 /** A PNG decoded in the page as it is stored, no colour conversion: RGBA bytes. */

@@ -3,11 +3,10 @@
 // where they were), and the weights zip read by tabclr_torch.load_encoder, onnxruntime and OpenCV.
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-web';
-import { unzipSync } from 'fflate';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { runPython } from '../src/test/python';
-import { expect, test, type Download, type Page } from './fixtures';
+import { expect, test, unzipDownload, type Page } from './fixtures';
 
 const CHECK_ZIPS = new URL('../src/export/python/check_zips.py', import.meta.url).pathname;
 
@@ -43,10 +42,6 @@ async function lossReading(page: Page, step: number): Promise<string> {
   await lossChart(page).scrollIntoViewIfNeeded();
   await expect(lossChart(page)).toHaveAccessibleName(new RegExp(`latest loss .* at step ${step},`));
   return (await lossChart(page).getAttribute('aria-label'))!;
-}
-
-async function unzipDownload(download: Download): Promise<Map<string, Uint8Array>> {
-  return new Map(Object.entries(unzipSync(new Uint8Array(readFileSync(await download.path())))));
 }
 
 /** The first `n` sample images as the browser decodes them from the sprite: [n, 28, 28, 1] values 0–255. */

@@ -61,8 +61,14 @@ describe('explore slice', () => {
     useStore.getState().startExplore();
     useStore.getState().cancelExplore();
     expect(connections[0]!.sent.at(-1)).toEqual({ type: 'cancel-explore' });
-    connections[0]!.deliver([{ type: 'explore-cancelled' }]);
+    connections[0]!.deliver([{ type: 'explore-cancelled', reason: 'cancelled' }]);
     expect(useStore.getState().exploring).toBeNull();
+    expect(useStore.getState().exploreNotice).toBe('Exploring cancelled.');
+    // Stopped by other images: the person reads why, after the new images have replaced the answer.
+    useStore.getState().startExplore();
+    expect(useStore.getState().exploreNotice).toBeNull();
+    connections[0]!.deliver([{ type: 'explore-cancelled', reason: 'other images are being loaded' }]);
+    expect(useStore.getState().exploreNotice).toBe('Exploring stopped: other images are being loaded.');
     // The earlier answer stays until new images or a new trainer.
     expect(useStore.getState().explored).not.toBeNull();
   });
@@ -97,5 +103,76 @@ describe('explore slice', () => {
     connections[0]!.deliver([{ type: 'explore-result', result: result(5) }]);
     useStore.getState().forgetTrainer();
     expect(useStore.getState().explored).toBeNull();
+  });
+
+  it('an image that cannot be searched for says why and keeps the search before it', async () => {
+    const useStore = await store();
+    connections[0]!.deliver([{ type: 'dataset', dataset: { name: 'x', count: 5, imageSize: 4, channels: 3, classNames: [], labelled: false } }]);
+    connections[0]!.deliver([{ type: 'explore-result', result: result(5) }]);
+    useStore.getState().refuseSearch('notes.txt is not an image (text/plain).');
+    expect(useStore.getState().searchNotice).toBe('notes.txt is not an image (text/plain). Nothing was searched for.');
+    const answer = { step: 3, representation: 'trained' as const, neighbours: [{ index: 2, similarity: 0.9 }] };
+    useStore.setState({ search: { pixels: new Uint8Array(48), name: 'query.jpg', answer } });
+    // Bytes no decoder takes (here: no decoder at all, as in Node): the earlier search stays, the notice says so.
+    const sent = connections[0]!.sent.length;
+    await useStore.getState().searchByImage(new Blob([Uint8Array.from([1, 2, 3])], { type: 'image/png' }), 'broken.png');
+    expect(useStore.getState().searchNotice).toMatch(/^broken\.png could not be read as an image \(.+\)\. The search for query\.jpg stays\.$/);
+    expect(useStore.getState().search).toEqual({ pixels: new Uint8Array(48), name: 'query.jpg', answer });
+    expect(connections[0]!.sent.length).toBe(sent);
+    expect(useStore.getState().problem).toBeNull();
+    useStore.getState().clearSearch();
+    expect(useStore.getState().searchNotice).toBeNull();
+  });
+
+  it('sorts into a new folder inside the one picked, never over what is there, and says so when the picker is closed or refused', async () => {
+    /** An in-memory folder with the File System Access API's calls the page makes. */
+    class Folder {
+      readonly folders = new Map<string, Folder>();
+      readonly files = new Map<string, Blob>();
+      async getDirectoryHandle(name: string, { create }: { create: boolean }) {
+        if (!this.folders.has(name)) {
+          if (!create) throw new DOMException(`${name} not found`, 'NotFoundError');
+          this.folders.set(name, new Folder());
+        }
+        return this.folders.get(name)!;
+      }
+      async getFileHandle(name: string) {
+        return { createWritable: async () => ({ write: async (data: Blob) => void this.files.set(name, data), close: async () => {} }) };
+      }
+    }
+    const picked = new Folder();
+    let answer: () => Promise<Folder> = async () => picked;
+    (globalThis as { showDirectoryPicker?: unknown }).showDirectoryPicker = () => answer();
+    try {
+      const useStore = await store();
+      const r = { ...result(3), names: ['a/x.png', 'b/x.png', 'c.jpg'], groups: Int32Array.from([0, 0, 1]) };
+      connections[0]!.deliver([{ type: 'explore-result', result: r }]);
+      const blobs = ['one', 'two', 'three'].map((t) => new Blob([t]));
+      useStore.getState().keepOriginals(r.names.map((path, i) => ({ path, file: blobs[i] as File })));
+      answer = async () => {
+        throw new DOMException('The user aborted a request.', 'AbortError');
+      };
+      await useStore.getState().sortIntoFolders('folder');
+      expect(useStore.getState().sortStatus).toBe('No folder was chosen: nothing was written.');
+      answer = async () => {
+        throw new DOMException('Permission denied.', 'NotAllowedError');
+      };
+      await useStore.getState().sortIntoFolders('folder');
+      expect(useStore.getState().sortStatus).toMatch(/^The browser did not let the page write there \(NotAllowedError: Permission denied\.\): nothing was written\./);
+      expect(picked.folders.size).toBe(0);
+      answer = async () => picked;
+      await useStore.getState().sortIntoFolders('folder');
+      expect(useStore.getState().sortStatus).toBe('Wrote 3 files into tabclr-groups-trained-k2, in 2 group folders, inside the folder you chose.');
+      const sorted = picked.folders.get('tabclr-groups-trained-k2')!;
+      expect([...sorted.folders.keys()]).toEqual(['group 01', 'group 02']);
+      expect([...sorted.folders.get('group 01')!.files.entries()]).toEqual([['x.png', blobs[0]], ['x (2).png', blobs[1]]]);
+      expect([...sorted.folders.get('group 02')!.files.entries()]).toEqual([['c.jpg', blobs[2]]]);
+      // Again into the same folder: a second folder beside the first, which stays as it was.
+      await useStore.getState().sortIntoFolders('folder');
+      expect([...picked.folders.keys()]).toEqual(['tabclr-groups-trained-k2', 'tabclr-groups-trained-k2 (2)']);
+      expect(useStore.getState().sortStatus).toMatch(/^Wrote 3 files into tabclr-groups-trained-k2 \(2\),/);
+    } finally {
+      delete (globalThis as { showDirectoryPicker?: unknown }).showDirectoryPicker;
+    }
   });
 });

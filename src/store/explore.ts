@@ -34,9 +34,13 @@ export interface ExploreSlice {
   /** Selected images (data-set indices), ascending. */
   selection: number[];
   search: SearchState | null;
+  /** Why the last image given to search with was not searched for (not an image, or unreadable); the search before stays. */
+  searchNotice: string | null;
   /** Original files by path, as chosen for the last import; empty for the sample set. */
   originals: Map<string, Blob>;
   sortStatus: string | null;
+  /** Why the last exploration stopped before its end ("cancelled", or other images loaded meanwhile); null after a start. */
+  exploreNotice: string | null;
   setExploreSettings(change: Partial<ExploreSlice['exploreSettings']>): void;
   startExplore(): void;
   cancelExplore(): void;
@@ -44,6 +48,8 @@ export interface ExploreSlice {
   select(indices: number[], mode: SelectionMode): void;
   clearSelection(): void;
   searchByImage(file: Blob, name: string): Promise<void>;
+  /** Something dropped or pasted that is not an image to search with: says so, and leaves the search as it was. */
+  refuseSearch(message: string): void;
   clearSearch(): void;
   keepOriginals(files: ImportFile[]): void;
   downloadTable(): void;
@@ -80,18 +86,39 @@ type DirectoryHandle = {
 };
 export function folderPicker(): (() => Promise<DirectoryHandle>) | null {
   const picker = (globalThis as { showDirectoryPicker?: (options?: { mode?: string }) => Promise<DirectoryHandle> }).showDirectoryPicker;
-  return picker ? () => picker({ mode: 'readwrite' }) : null;
+  return picker ? () => picker.call(globalThis, { mode: 'readwrite' }) : null;
 }
 
-async function writeIntoFolder(root: DirectoryHandle, files: SortedFile[]): Promise<void> {
+/** A new folder `name` in `parent` (" (2)", " (3)" … when the name is taken): sorting never writes over a person's files. */
+async function freshFolder(parent: DirectoryHandle, name: string): Promise<{ handle: DirectoryHandle; name: string }> {
+  for (let n = 1; ; n++) {
+    const candidate = n === 1 ? name : `${name} (${n})`;
+    try {
+      await parent.getDirectoryHandle(candidate, { create: false });
+    } catch (e) {
+      if ((e as DOMException).name !== 'NotFoundError') throw e;
+      return { handle: await parent.getDirectoryHandle(candidate, { create: true }), name: candidate };
+    }
+  }
+}
+
+/** Writes the files; returns how many were written before a failure (and the failure), or all of them. */
+async function writeIntoFolder(root: DirectoryHandle, files: SortedFile[]): Promise<{ written: number; error: Error | null }> {
   const folders = new Map<string, DirectoryHandle>();
-  for (const { path, file } of files) {
-    const [folder, name] = path.split('/') as [string, string];
-    let handle = folders.get(folder);
-    if (!handle) folders.set(folder, (handle = await root.getDirectoryHandle(folder, { create: true })));
-    const writable = await (await handle.getFileHandle(name, { create: true })).createWritable();
-    await writable.write(file);
-    await writable.close();
+  let written = 0;
+  try {
+    for (const { path, file } of files) {
+      const [folder, name] = path.split('/') as [string, string];
+      let handle = folders.get(folder);
+      if (!handle) folders.set(folder, (handle = await root.getDirectoryHandle(folder, { create: true })));
+      const writable = await (await handle.getFileHandle(name, { create: true })).createWritable();
+      await writable.write(file);
+      await writable.close();
+      written += 1;
+    }
+    return { written, error: null };
+  } catch (e) {
+    return { written, error: e as Error };
   }
 }
 
@@ -102,15 +129,17 @@ export const createExploreSlice: StateCreator<Store, [], [], ExploreSlice> = (se
   duplicateThreshold: DEFAULT_DUPLICATE_THRESHOLD,
   selection: [],
   search: null,
+  searchNotice: null,
   originals: new Map(),
   sortStatus: null,
+  exploreNotice: null,
 
   setExploreSettings(change) {
     set({ exploreSettings: { ...get().exploreSettings, ...change } });
   },
 
   startExplore() {
-    set({ exploring: { stage: 'starting' } });
+    set({ exploring: { stage: 'starting' }, exploreNotice: null });
     get().send({ type: 'explore', request: get().exploreSettings });
   },
 
@@ -144,15 +173,20 @@ export const createExploreSlice: StateCreator<Store, [], [], ExploreSlice> = (se
       const rgb = await decodeToSquare(file, dataset.imageSize);
       pixels = dataset.channels === 1 ? toSingleChannel(rgb) : rgb;
     } catch (e) {
-      set({ problem: { code: 'dataset-failed', message: `${name} could not be read as an image: ${(e as Error).message}`, recoverable: true } });
+      get().refuseSearch(`${name} could not be read as an image (${(e as Error).message}).`);
       return;
     }
-    set({ search: { pixels, name, answer: null } });
+    set({ search: { pixels, name, answer: null }, searchNotice: null });
     get().send({ type: 'explore-search', pixels: pixels.slice(), k: 12 });
   },
 
+  refuseSearch(message) {
+    const before = get().search;
+    set({ searchNotice: `${message} ${before ? `The search for ${before.name} stays.` : 'Nothing was searched for.'}` });
+  },
+
   clearSearch() {
-    set({ search: null });
+    set({ search: null, searchNotice: null });
   },
 
   keepOriginals(files) {
@@ -180,29 +214,49 @@ export const createExploreSlice: StateCreator<Store, [], [], ExploreSlice> = (se
       return;
     }
     const note = missing.length ? ` ${missing.length} images had no original file here and were left out.` : '';
+    const name = `tabclr-groups-${result.representation}-k${result.k}`;
     if (target === 'folder') {
       const pick = folderPicker();
       if (!pick) return;
       let root: DirectoryHandle;
       try {
         root = await pick();
-      } catch {
-        return; // The person closed the picker.
+      } catch (e) {
+        const error = e as DOMException;
+        set({
+          sortStatus:
+            error.name === 'AbortError'
+              ? 'No folder was chosen: nothing was written.'
+              : `The browser did not let the page write there (${error.name}: ${error.message}): nothing was written. “Sort into folders (.zip)” saves the same folders as a zip.`,
+        });
+        return;
       }
       set({ sortStatus: `Writing ${files.length} files…` });
-      await writeIntoFolder(root, files);
-      set({ sortStatus: `Wrote ${files.length} files into ${result.k} group folders.${note}` });
+      let folder: { handle: DirectoryHandle; name: string };
+      try {
+        folder = await freshFolder(root, name);
+      } catch (e) {
+        set({ sortStatus: `No folder could be made there (${(e as Error).message}): nothing was written.` });
+        return;
+      }
+      const { written, error } = await writeIntoFolder(folder.handle, files);
+      set({
+        sortStatus: error
+          ? `Writing stopped after ${written} of ${files.length} files (${error.message}); those are in ${folder.name}. Your original files are untouched.`
+          : `Wrote ${files.length} files into ${folder.name}, in ${result.k} group folders, inside the folder you chose.${note}`,
+      });
       return;
     }
     set({ sortStatus: `Zipping ${files.length} files…` });
     const entries = await Promise.all(files.map(async (f) => ({ name: f.path, bytes: new Uint8Array(await f.file.arrayBuffer()) })));
-    const fileName = `tabclr-groups-${result.representation}-k${result.k}.zip`;
+    const fileName = `${name}.zip`;
     saveFile(zipFiles(entries), fileName);
     set({ sortStatus: `Saved ${fileName}: ${files.length} files in ${result.k} group folders.${note}` });
   },
 
+  // The notice stays: other images dropped mid-exploration cancel it and then arrive, and the person should read why.
   resetExplore() {
-    set({ exploring: null, explored: null, selection: [], search: null, sortStatus: null });
+    set({ exploring: null, explored: null, selection: [], search: null, searchNotice: null, sortStatus: null });
   },
 
   receiveExplore(message) {
@@ -215,7 +269,7 @@ export const createExploreSlice: StateCreator<Store, [], [], ExploreSlice> = (se
         set({ exploring: null, explored: message.result, selection: get().explored?.count === message.result.count ? get().selection : [] });
         break;
       case 'explore-cancelled':
-        set({ exploring: null });
+        set({ exploring: null, exploreNotice: message.reason === 'cancelled' ? 'Exploring cancelled.' : `Exploring stopped: ${message.reason}.` });
         break;
       case 'explore-search-result': {
         const search = get().search;

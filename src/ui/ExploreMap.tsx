@@ -27,7 +27,8 @@ export function ExploreMap({ result, tool, mode }: { result: ExploreResult; tool
   const canvas = useRef<HTMLCanvasElement>(null);
   const selection = useStore((s) => s.selection);
   const search = useStore((s) => s.search);
-  const { select, searchByImage } = useStore.getState();
+  const searchNotice = useStore((s) => s.searchNotice);
+  const { select, searchByImage, refuseSearch } = useStore.getState();
   const helpId = useId();
   const screen = useMemo(() => {
     const fitted = fitCoords(result.coords);
@@ -182,20 +183,24 @@ export function ExploreMap({ result, tool, mode }: { result: ExploreResult; tool
     event.preventDefault();
   };
 
-  const takeImage = (file: File | null | undefined) => {
-    if (file && file.type.startsWith('image/')) void searchByImage(file, file.name || 'the pasted image');
+  // A file of another type is refused by its type; one of no type (a format the system does not name) is tried, and
+  // refused by the decoder if it is not an image. Either way the search and the map stay as they were.
+  const takeFiles = (files: File[], how: 'dropped' | 'pasted') => {
+    const file = files.find((f) => f.type === '' || f.type.startsWith('image/'));
+    if (file) void searchByImage(file, file.name || `the ${how} image`);
+    else if (files.length) refuseSearch(`${files[0]!.name || `The ${how} file`} is not an image (${files[0]!.type}): drop or paste a JPEG, PNG, WebP, GIF or AVIF file to search for it.`);
+    else refuseSearch(`Nothing ${how} was a file: drop or paste an image file to search for it.`);
   };
   const onDrop = (event: DragEvent<HTMLDivElement>) => {
     event.preventDefault();
     setDragOver(false);
-    takeImage(event.dataTransfer.files[0]);
+    takeFiles([...event.dataTransfer.files], 'dropped');
   };
   const onPaste = (event: ClipboardEvent<HTMLDivElement>) => {
-    const file = [...event.clipboardData.files].find((f) => f.type.startsWith('image/'));
-    if (file) {
-      event.preventDefault();
-      takeImage(file);
-    }
+    // Text pasted onto the map means nothing to it: only files are taken (and refused if none is an image).
+    if (event.clipboardData.files.length === 0) return;
+    event.preventDefault();
+    takeFiles([...event.clipboardData.files], 'pasted');
   };
 
   return (
@@ -227,6 +232,11 @@ export function ExploreMap({ result, tool, mode }: { result: ExploreResult; tool
         onKeyDown={onKeyDown}
         onBlur={() => setCursor(null)}
       />
+      {searchNotice && (
+        <p role="alert" className="search-notice">
+          {searchNotice}
+        </p>
+      )}
       <p id={helpId} className="hint map-help">
         Drag: {tool === 'box' ? 'a box' : 'a lasso'} ({mode === 'replace' ? 'replaces the selection' : mode === 'add' ? 'adds to it' : 'removes from it'}; Shift adds, Alt removes) · click an image to pick it · keys: arrows move the cross,{' '}
         {tool === 'box' ? 'Space or Enter sets a corner, again selects the box' : 'Space adds a corner, Enter closes the lasso'}, Escape drops it · drop or paste an image here to search for it

@@ -2,7 +2,7 @@
 // threshold, outliers, k-means groups (and how well they match labels), search by an image from outside the set,
 // and a selection made on the map or from the lists, taken away as files.
 import { useMemo, useState } from 'react';
-import { duplicateGroups, groupCountsAcrossThresholds, keepOnePerGroup } from '../engine/explore/duplicates';
+import { keepOnePerGroup, NearDuplicates } from '../engine/explore/duplicates';
 import { rankOutliers } from '../engine/explore/outliers';
 import { MAX_GROUPS } from '../engine/explore/limits';
 import { folderPicker, type SelectionMode } from '../store/explore';
@@ -19,6 +19,7 @@ const REPRESENTATIONS: [Representation, string][] = [
 const REPRESENTATION_NAME: Record<Representation, string> = { trained: 'the trained encoder', untrained: 'the untrained encoder', pixels: 'raw pixels' };
 /** Thresholds whose group counts are listed beside the slider. */
 const COUNTED = [0.9, 0.93, 0.95, 0.97, 0.99];
+const SLIDER_MIN = 0.8;
 const OUTLIERS_SHOWN = 20;
 const GROUPS_SHOWN = 30;
 const SELECTION_SHOWN = 48;
@@ -42,8 +43,10 @@ function Duplicates({ result }: { result: ExploreResult }) {
   const threshold = useStore((s) => s.duplicateThreshold);
   const selection = useStore((s) => s.selection);
   const { setDuplicateThreshold, select } = useStore.getState();
-  const groups = useMemo(() => duplicateGroups(result.neighbours, result.count, threshold), [result, threshold]);
-  const counts = useMemo(() => groupCountsAcrossThresholds(result.neighbours, result.count, COUNTED), [result]);
+  // The close pairs sorted once per exploration; each move of the slider is then one pass over them.
+  const pairs = useMemo(() => new NearDuplicates(result.neighbours, result.count, SLIDER_MIN), [result]);
+  const groups = useMemo(() => pairs.groups(threshold), [pairs, threshold]);
+  const counts = useMemo(() => COUNTED.map((t) => pairs.groupCount(t)), [pairs]);
   // The selection (every image when there is none) less all but one of each group's members in it.
   const keepOne = () => {
     const base = selection.length ? selection : Array.from({ length: result.count }, (_, i) => i);
@@ -62,7 +65,7 @@ function Duplicates({ result }: { result: ExploreResult }) {
         </span>
         <input
           type="range"
-          min={0.8}
+          min={SLIDER_MIN}
           max={1}
           step={0.005}
           value={threshold}
@@ -112,7 +115,7 @@ function Outliers({ result }: { result: ExploreResult }) {
       <ol className="chips" aria-label="Outliers, most outlying first">
         {ranked.map((i) => (
           <li key={i}>
-            <ImageChip result={result} index={i} note={result.outlierScores[i]!.toFixed(3)} />
+            <ImageChip result={result} index={i} note={result.outlierScores[i]!.toPrecision(3)} />
           </li>
         ))}
       </ol>
@@ -279,6 +282,7 @@ export function ExplorePanel() {
   const exploring = useStore((s) => s.exploring);
   const result = useStore((s) => s.explored);
   const sortStatus = useStore((s) => s.sortStatus);
+  const notice = useStore((s) => s.exploreNotice);
   const hasOriginals = useStore((s) => s.originals.size > 0);
   const ready = useStore((s) => (s.snapshots.length > 0 || s.latest !== null) && s.trainerState !== 'compiling' && s.loadingModel === null && s.resuming === null);
   const count = useStore((s) => s.dataset?.count ?? 0);
@@ -322,6 +326,7 @@ export function ExplorePanel() {
         )}
       </div>
       {!ready && <p className="hint">Start a run (or load a model) to explore the images with its encoder.</p>}
+      {notice && !exploring && <p role="status">{notice}</p>}
       {exploring && (
         <div className="progress">
           <progress aria-label="Explore progress" max={'total' in exploring ? exploring.total : 1} value={'done' in exploring ? exploring.done : 0} />

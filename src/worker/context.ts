@@ -7,6 +7,7 @@ import { storageProblem } from '../export/checkpoints';
 import type { LoadedModel } from '../export/modelZip';
 import { saveTrainState } from '../engine/savedState';
 import { TrainerError } from './errors';
+import { disposeKept, type KeptRepresentation } from './explore';
 import type { GpuErrorKind, HandlerEnvironment } from './environment';
 import { runStateOf, type Phase } from './phase';
 import type { BackendReport, DatasetPayload, FromWorker, MonitorSettings, Post, SnapshotReport, ToWorker } from './protocol';
@@ -33,6 +34,10 @@ export class TrainerContext {
   loop: Promise<void> = Promise.resolve();
   /** Requests that use the run's model beside the loop (neighbours, UMAP, downloads), chained; a new run waits for them. */
   sideWork: Promise<void> = Promise.resolve();
+  /** The exploration under way: cancelled, with the reason, when its run or its images go (explore.ts). */
+  exploring: AbortController | null = null;
+  /** The last explored representation and its frozen encoder, for searches by image; it goes with its run and images. */
+  kept: KeptRepresentation | null = null;
   readonly archive: RunArchive;
 
   constructor(
@@ -137,8 +142,20 @@ export class TrainerContext {
     return kept;
   }
 
-  /** Disposes the run once the loop and any side request using its model are done. */
-  async retireRun(): Promise<void> {
+  /**
+   * Cancels the exploration under way (the page is told `reason`) and frees what the last one kept for searches: a
+   * new run, other images or a model opened make both stale, and a person who drops another folder mid-exploration
+   * wants the new one, not to wait for the old.
+   */
+  dropExploration(reason: string): void {
+    this.exploring?.abort(new Error(reason));
+    disposeKept(this.kept);
+    this.kept = null;
+  }
+
+  /** Disposes the run once the loop and any side request using its model are done; an exploration of it is cancelled first. */
+  async retireRun(reason = 'the run it explored was closed'): Promise<void> {
+    this.dropExploration(reason);
     await this.loop;
     await this.sideWork;
     this.run?.untrained?.cancel();

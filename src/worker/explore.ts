@@ -7,7 +7,7 @@ import { embedImages, pooledPixelVectors } from '../engine/embed';
 import { createEncoder } from '../engine/encoders';
 import { adjustedRandIndex, purity } from '../engine/explore/agreement';
 import { analyseRepresentation, type AnalysisStage } from '../engine/explore/analyse';
-import { centredUnitRows, meanRow } from '../engine/explore/centre';
+import { centredRows, centredUnitRows, meanRow } from '../engine/explore/centre';
 import { kMeans } from '../engine/explore/kmeans';
 import { cosineTopK } from '../engine/explore/topk';
 import type { DatasetPayload, ExploreAgreement, ExploreProgress, ExploreRequest, ExploreResult, Representation } from './protocol';
@@ -120,8 +120,8 @@ export async function explore(work: ExploreWork, request: ExploreRequest, now: (
     const embeddedMs = now() - started;
     // Neighbours, groups and the map see the rows centred on the folder's mean (centre.ts says why); the table keeps h.
     const mean = meanRow(vectors, dim);
-    const centred = centredUnitRows(vectors, dim, mean);
-    const analysis = await analyseRepresentation(centred, dataset.count, dim, {
+    const { rows: centred, lengths } = centredRows(vectors, dim, mean);
+    const analysis = await analyseRepresentation(centred, lengths, dataset.count, dim, {
       k: request.k,
       neighbours: request.neighbours,
       seed,

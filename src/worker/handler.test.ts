@@ -935,4 +935,64 @@ describe('TrainerHandler: Explore', () => {
     expect(of('explore-result')).toHaveLength(0);
     expect(tf.memory().numTensors).toBe(before);
   });
+
+  it('frees the encoder kept for searches when a new run starts, other images come or a model opens: tensor counts stay flat', async () => {
+    const { handler, of } = await trained();
+    const noRun = tf.memory().numTensors;
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(2), steps: 2, monitor });
+    await handler.idle();
+    const oneRun = tf.memory().numTensors;
+    await handler.handle({ type: 'explore', request: { representation: 'trained', k: 2, neighbours: 3 } });
+    // The frozen encoder a search needs: every weight of the encoder once more.
+    const kept = tf.memory().numTensors - oneRun;
+    expect(kept).toBeGreaterThan(0);
+    // A new run: the old run's tensors and the kept encoder go; a search says to explore again.
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(2), steps: 2, monitor });
+    await handler.idle();
+    expect(tf.memory().numTensors).toBe(oneRun);
+    await handler.handle({ type: 'explore-search', pixels: new Uint8Array(size * size * 3), k: 3 });
+    expect(of('error').at(-1)).toMatchObject({ code: 'no-run', request: 'explore-search' });
+    // Explored again, then other images: nothing of the run or the exploration is left.
+    await handler.handle({ type: 'explore', request: { representation: 'untrained', k: 2, neighbours: 3 } });
+    expect(tf.memory().numTensors).toBe(oneRun + kept);
+    await handler.handle({ type: 'set-dataset', dataset: labelled() });
+    expect(tf.memory().numTensors).toBe(noRun);
+    // And a model opened from a zip after an exploration: its run replaces the explored one, the kept encoder goes.
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(2), steps: 2, monitor });
+    await handler.idle();
+    await handler.handle({ type: 'export-model', includeHead: false });
+    const zip = zipFiles(of('export').at(-1)!.files);
+    await handler.handle({ type: 'explore', request: { representation: 'trained', k: 2, neighbours: 3 } });
+    expect(tf.memory().numTensors).toBe(oneRun + kept);
+    await handler.handle({ type: 'load-model', bytes: zip, fileName: 'm.zip', monitor });
+    expect(of('error').filter((e) => e.request === 'load-model')).toEqual([]);
+    await handler.handle({ type: 'explore-search', pixels: new Uint8Array(size * size * 3), k: 3 });
+    expect(of('error').at(-1)).toMatchObject({ code: 'no-run', request: 'explore-search' });
+  });
+
+  it('another folder dropped mid-exploration cancels it at its next batch, says why, and is imported without waiting', async () => {
+    let importing: Promise<void> | null = null;
+    const files = Array.from({ length: 12 }, (_, i) => ({ path: `new/${i}.png`, file: new File(['x'], `${i}.png`) }));
+    const { handler, of, messages } = setup({
+      onMessage: (m, h) => {
+        // The person drops the folder as soon as the progress bar moves.
+        if (m.type === 'explore-progress' && m.progress.stage === 'embedding' && !importing) importing = h.handle({ type: 'import', files, imageSize: size, name: 'new' });
+      },
+    });
+    await handler.handle({ type: 'init', backend: 'auto' });
+    await handler.handle({ type: 'set-dataset', dataset: labelled() });
+    const noRun = tf.memory().numTensors;
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(2), steps: 2, monitor });
+    await handler.idle();
+    await handler.handle({ type: 'explore', request: { representation: 'untrained', k: 2, neighbours: 3 } });
+    expect(importing).not.toBeNull();
+    await importing;
+    expect(of('explore-cancelled')).toEqual([{ type: 'explore-cancelled', reason: 'other images are being loaded' }]);
+    expect(of('explore-result')).toHaveLength(0);
+    expect(of('error')).toEqual([]);
+    expect(of('dataset').at(-1)!.dataset).toMatchObject({ name: 'new', count: 12 });
+    // Cancelled before the new images were in: the page says why, then shows them.
+    expect(messages.findIndex((m) => m.type === 'explore-cancelled')).toBeLessThan(messages.findLastIndex((m) => m.type === 'dataset'));
+    expect(tf.memory().numTensors).toBe(noRun);
+  });
 });

@@ -18,7 +18,7 @@ import { TrainerError } from './errors';
 import { openLoadedModel, readModel, startingWeights } from './modelLoading';
 import { refusal } from './phase';
 import type { DatasetPayload, ExploreRequest, FromWorker, KnownResultCheck, MonitorSettings, Post, ToWorker } from './protocol';
-import { disposeKept, explore, searchByImage, type KeptRepresentation } from './explore';
+import { disposeKept, explore, searchByImage } from './explore';
 import { deviceLost } from './recovery';
 import { buildRun, type Run } from './run';
 import { summaryOf } from './runArchive';
@@ -30,9 +30,6 @@ export { memoryReport } from './runLoop';
 export class TrainerHandler {
   private readonly ctx: TrainerContext;
   private importing: AbortController | null = null;
-  private exploring: AbortController | null = null;
-  /** The last explored representation, for searches by image; it goes with its run and its images. */
-  private kept: KeptRepresentation | null = null;
 
   constructor(post: Post, env: HandlerEnvironment) {
     this.ctx = new TrainerContext(post, env);
@@ -95,7 +92,7 @@ export class TrainerHandler {
         case 'explore':
           return await this.explore(message.request);
         case 'cancel-explore':
-          return this.exploring?.abort(new Error('the exploration was cancelled'));
+          return this.ctx.exploring?.abort(new Error('cancelled'));
         case 'explore-search':
           return await this.besideTraining(() => this.search(message.pixels, message.k));
         default: {
@@ -121,9 +118,10 @@ export class TrainerHandler {
     this.ctx.send(message, transfer);
   }
 
-  /** Work that changes the images: the phase says so until it is done, whatever happens. */
+  /** Work that changes the images: the phase says so until it is done, whatever happens. An exploration of the old ones stops. */
   private async loadingImages(work: () => Promise<void>): Promise<void> {
     this.ctx.phase = 'loading-images';
+    this.ctx.dropExploration('other images are being loaded');
     try {
       await work();
     } finally {
@@ -134,6 +132,7 @@ export class TrainerHandler {
   /** Opening a saved run or a model zip: nothing else may change the run or the images until it is in place. */
   private async opening(work: () => Promise<void>): Promise<void> {
     this.ctx.phase = 'opening';
+    this.ctx.dropExploration('another run or model is being opened');
     try {
       await work();
     } finally {
@@ -178,11 +177,9 @@ export class TrainerHandler {
     if (dataset.labels && dataset.labels.length !== dataset.count) {
       throw new TrainerError('dataset-failed', `${dataset.labels.length} labels for ${dataset.count} images`);
     }
-    // A finished run's probe indices refer to the old images: it goes with them.
-    await this.ctx.retireRun();
+    // A finished run's probe indices refer to the old images: it goes with them, and so does what Explore kept.
+    await this.ctx.retireRun('other images were loaded');
     this.ctx.dataset = dataset;
-    disposeKept(this.kept);
-    this.kept = null;
     const { name, count, imageSize, channels, classNames, labels } = dataset;
     this.send({ type: 'dataset', dataset: { name, count, imageSize, channels, classNames, labelled: labels !== null } });
     if (this.ctx.loadedModel) await openLoadedModel(this.ctx, this.ctx.loadedModel, this.ctx.loadedMonitor);
@@ -258,7 +255,7 @@ export class TrainerHandler {
     // The previous (finished or stopped) run goes once nothing uses its model any more.
     this.ctx.phase = 'stopping';
     try {
-      await this.ctx.retireRun();
+      await this.ctx.retireRun('a new run started');
     } finally {
       this.ctx.phase = 'ready';
     }
@@ -404,9 +401,10 @@ export class TrainerHandler {
     if (!(Number.isInteger(request.neighbours) && request.neighbours >= 1 && request.neighbours <= 100)) {
       throw new TrainerError('bad-config', `neighbours per image must be 1–100, got ${request.neighbours}`);
     }
-    if (this.exploring) throw new TrainerError('busy', 'an exploration is under way: wait for it or cancel it');
+    if (this.ctx.exploring) throw new TrainerError('busy', 'an exploration is under way: wait for it or cancel it');
     const controller = new AbortController();
-    this.exploring = controller;
+    this.ctx.exploring = controller;
+    const cancelled = () => this.send({ type: 'explore-cancelled', reason: (controller.signal.reason as Error).message });
     let lastProgress = -Infinity;
     try {
       await this.besideTraining(async () => {
@@ -427,23 +425,28 @@ export class TrainerHandler {
             request,
             () => this.ctx.env.now(),
           );
-          disposeKept(this.kept);
-          this.kept = kept;
+          // Cancelled after its last check (other images came meanwhile): its answers and its encoder are stale.
+          if (controller.signal.aborted) {
+            disposeKept(kept);
+            return cancelled();
+          }
+          disposeKept(this.ctx.kept);
+          this.ctx.kept = kept;
           this.send({ type: 'explore-result', result }, [result.vectors, result.thumbnails, result.coords, result.groups, result.outlierScores, result.neighbours.indices, result.neighbours.similarities].map((a) => a.buffer as ArrayBuffer));
         } catch (e) {
-          if (controller.signal.aborted) return this.send({ type: 'explore-cancelled' });
+          if (controller.signal.aborted) return cancelled();
           if (e instanceof RangeError) throw new TrainerError('bad-config', e.message);
           throw e;
         }
       });
     } finally {
-      this.exploring = null;
+      if (this.ctx.exploring === controller) this.ctx.exploring = null;
     }
   }
 
   private async search(pixels: Uint8Array, k: number): Promise<void> {
     const run = this.requireRun('search with its encoder');
-    const kept = this.kept;
+    const kept = this.ctx.kept;
     const dataset = this.ctx.dataset;
     if (!kept || kept.runId !== run.id || !dataset || kept.vectors.length !== dataset.count * kept.dim) {
       throw new TrainerError('no-run', 'explore the images first: a search compares with their representation');

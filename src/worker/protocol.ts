@@ -314,7 +314,8 @@ export type FromWorker =
   | { type: 'neighbours'; position: number; step: number; neighbours: { position: number; similarity: number }[] }
   | { type: 'explore-progress'; progress: ExploreProgress }
   | { type: 'explore-result'; result: ExploreResult }
-  | { type: 'explore-cancelled' }
+  /** The exploration stopped: `reason` is 'cancelled' when the person asked, else what made it stale (other images loaded). */
+  | { type: 'explore-cancelled'; reason: string }
   /** Under the representation last explored, with the encoder as it was at `step` then. */
   | { type: 'explore-search-result'; representation: Representation; step: number; neighbours: { index: number; similarity: number }[] }
   | { type: 'self-test-progress'; stage: 'training' | 'agreement'; step: number; total: number }

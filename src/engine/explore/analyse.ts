@@ -6,7 +6,7 @@ import { MAX_GROUPS } from './limits';
 import { pcaMap } from './map';
 import { outlierScores } from './outliers';
 import { suggestK, type KSuggestion } from './silhouette';
-import { cosineTopK, type Neighbours } from './topk';
+import { neighbourLists, type Neighbours } from './topk';
 
 export type AnalysisStage = 'neighbours' | 'groups' | 'map';
 
@@ -41,13 +41,20 @@ export const OUTLIER_K = 5;
 /** Typical images kept per group. */
 export const TYPICAL_PER_GROUP = 6;
 
-export async function analyseRepresentation(vectors: Float32Array, count: number, dim: number, options: AnalysisOptions): Promise<Analysis> {
+/**
+ * `vectors`: the rows centred on the folder's mean and scaled to unit length; `lengths`: each one's length before it
+ * was scaled (centre.ts), from which outlier scores get the distances between the rows as they were.
+ */
+export async function analyseRepresentation(vectors: Float32Array, lengths: Float32Array, count: number, dim: number, options: AnalysisOptions): Promise<Analysis> {
   const { signal, onProgress } = options;
   if (options.k !== null && !(Number.isInteger(options.k) && options.k >= 1 && options.k <= Math.min(MAX_GROUPS, count))) {
     throw new RangeError(`groups must be a whole number from 1 to ${Math.min(MAX_GROUPS, count)}, got ${options.k}`);
   }
-  const neighbours = await cosineTopK(vectors, vectors, dim, options.neighbours, true, { signal, onProgress: (done, total) => onProgress?.('neighbours', done, total) });
-  const scores = outlierScores(neighbours, count, OUTLIER_K);
+  const { similar: neighbours, nearest } = await neighbourLists(vectors, lengths, dim, options.neighbours, {
+    signal,
+    onProgress: (done, total) => onProgress?.('neighbours', done, total),
+  });
+  const scores = outlierScores(nearest, count, OUTLIER_K);
   signal?.throwIfAborted();
   onProgress?.('groups', 0, 1);
   const suggestion = options.k === null ? suggestK(vectors, dim, SUGGEST_RANGE[0], SUGGEST_RANGE[1], options.seed, 1000, signal) : null;

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { Random } from '../random';
 import { blobs, gaussian, normaliseRows } from '../../test/blobs';
-import { cosineTopK } from './topk';
+import { centredRows, meanRow } from './centre';
+import { cosineTopK, neighbourLists } from './topk';
 
 /** Every pair's similarity in plain JS, each row's best k other rows (ties by index). */
 function bruteForce(memory: Float32Array, queries: Float32Array, dim: number, k: number, excludeSelf: boolean) {
@@ -65,5 +66,48 @@ describe('cosineTopK', () => {
     const before = tf.memory().numTensors;
     await expect(cosineTopK(memory, memory, dim, 1, true, { signal: controller.signal })).rejects.toThrow('cancelled');
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('neighbourLists', () => {
+  it('gives the cosine list of the centred rows and the Euclidean list of the rows before centring, as brute force does, in one pass', async () => {
+    const dim = 9;
+    const { vectors } = blobs(157, dim, 4, 1, 11);
+    normaliseRows(vectors, dim);
+    // A shared direction, as an encoder's rows have: it changes every cosine, and no distance.
+    for (let i = 0; i < 157; i++) vectors[i * dim] = vectors[i * dim]! + 3;
+    const { rows, lengths } = centredRows(vectors, dim, meanRow(vectors, dim));
+    const before = tf.memory().numTensors;
+    const { similar, nearest } = await neighbourLists(rows, lengths, dim, 5, { tile: 23 });
+    expect(tf.memory().numTensors).toBe(before);
+    const cosine = await cosineTopK(rows, rows, dim, 5, true, { tile: 23 });
+    expect(similar).toEqual(cosine);
+    for (let i = 0; i < 157; i++) {
+      const distances = Array.from({ length: 157 }, (_, j) => ({
+        index: j,
+        distance: Math.hypot(...Array.from({ length: dim }, (_, d) => vectors[i * dim + d]! - vectors[j * dim + d]!)),
+      }))
+        .filter((d) => d.index !== i)
+        .sort((a, b) => a.distance - b.distance || a.index - b.index)
+        .slice(0, 5);
+      distances.forEach((d, j) => {
+        expect(nearest.distances[i * 5 + j]).toBeCloseTo(d.distance, 4);
+        const gapBefore = j === 0 ? 1 : d.distance - distances[j - 1]!.distance;
+        const gapAfter = j === 4 ? 1 : distances[j + 1]!.distance - d.distance;
+        if (gapBefore > 1e-4 && gapAfter > 1e-4) expect(nearest.indices[i * 5 + j]).toBe(d.index);
+      });
+    }
+  });
+
+  it('caps k at the other rows, and a row equal to the mean (length 0) is as far from each row as that row is from the mean', async () => {
+    const rows = Float32Array.from([1, 0, 0, 1, 0, 0]);
+    const lengths = Float32Array.from([2, 1, 0]);
+    const { similar, nearest } = await neighbourLists(rows, lengths, 2, 4);
+    expect(similar.k).toBe(2);
+    expect(Array.from(nearest.indices.subarray(4, 6))).toEqual([1, 0]);
+    expect(Array.from(nearest.distances.subarray(4, 6))).toEqual([1, 2]);
+    expect(Array.from(nearest.indices.subarray(0, 2))).toEqual([2, 1]);
+    expect(nearest.distances[0]).toBe(2);
+    expect(nearest.distances[1]).toBeCloseTo(Math.sqrt(5), 6);
   });
 });
