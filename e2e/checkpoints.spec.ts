@@ -1,6 +1,6 @@
 // Checkpoints as a user meets them: the tab is killed while a checkpoint is written, the page is opened again, and the
 // run goes on from the last complete checkpoint, on the same curve, to its end.
-import { expect, test, type Page } from './fixtures';
+import { expect, lossReading, test, type Page } from './fixtures';
 
 // Two trainer start-ups, each compiling its GPU pipelines on a software adapter (about a minute each).
 test.describe.configure({ timeout: 420_000 });
@@ -9,17 +9,6 @@ async function openApp(page: Page, query = '') {
   await page.goto(`/${query}`);
   await expect(page.getByRole('status', { name: 'GPU status' })).toContainText('GPU check passed', { timeout: 120_000 });
   await expect(page.getByRole('region', { name: 'Images' })).toContainText('300 images');
-}
-
-function lossChart(page: Page) {
-  return page.getByRole('img', { name: /^Loss chart/ });
-}
-
-/** The loss chart's accessible name once it shows `step` (charts redraw when on screen). */
-async function lossReading(page: Page, step: number): Promise<string> {
-  await lossChart(page).scrollIntoViewIfNeeded();
-  await expect(lossChart(page)).toHaveAccessibleName(new RegExp(`latest loss .* at step ${step},`));
-  return (await lossChart(page).getAttribute('aria-label'))!;
 }
 
 test('a tab killed while a checkpoint is written reopens on the last complete checkpoint and trains on, on the same curve', async ({ page, context }) => {

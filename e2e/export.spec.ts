@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-web';
-import { expect, test, unzipDownload, type Page } from './fixtures';
+import { expect, samplePixels, test, unzipDownload, type Page } from './fixtures';
 import { unzipSync, zipSync } from 'fflate';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,26 +12,6 @@ import { runPython, run, torchrun } from '../src/test/python';
 
 const CHECK_ZIPS = new URL('../src/export/python/check_zips.py', import.meta.url).pathname;
 const TRAIN_DDP = new URL('../scripts/cluster/train_ddp.py', import.meta.url).pathname;
-
-/** The first `n` sample images as the browser decodes them from the sprite: [n, 28, 28, 1] values 0–255. */
-async function samplePixels(page: Page, n: number): Promise<number[]> {
-  return page.evaluate(async (count) => {
-    const manifest = await (await fetch('sample/fashion-mnist/manifest.json')).json();
-    const bitmap = await createImageBitmap(await (await fetch(`sample/fashion-mnist/${manifest.sprite}`)).blob());
-    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-    const ctx = canvas.getContext('2d')!;
-    ctx.drawImage(bitmap, 0, 0);
-    const data = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
-    const s = manifest.imageSize;
-    const out: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const x0 = (i % manifest.columns) * s;
-      const y0 = Math.floor(i / manifest.columns) * s;
-      for (let y = 0; y < s; y++) for (let x = 0; x < s; x++) out.push(data[((y0 + y) * bitmap.width + x0 + x) * 4]!);
-    }
-    return out;
-  }, n);
-}
 
 /** The first `n` sample images as PNG files, encoded by the browser from the sprite: a folder of images to train on. */
 async function samplePngs(page: Page, n: number): Promise<Uint8Array[]> {

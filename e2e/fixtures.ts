@@ -181,3 +181,34 @@ export async function decodePng(page: Page, png: Uint8Array): Promise<{ rgba: Ui
   }, Buffer.from(png).toString('base64'));
   return { rgba: new Uint8Array(Buffer.from(decoded.base64, 'base64')), width: decoded.width, height: decoded.height };
 }
+
+/** The first `n` sample images as the browser decodes them from the sprite: [n, 28, 28, 1] values 0–255. */
+export async function samplePixels(page: Page, n: number): Promise<number[]> {
+  return page.evaluate(async (count) => {
+    const manifest = await (await fetch('sample/fashion-mnist/manifest.json')).json();
+    const bitmap = await createImageBitmap(await (await fetch(`sample/fashion-mnist/${manifest.sprite}`)).blob());
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const ctx = canvas.getContext('2d')!;
+    ctx.drawImage(bitmap, 0, 0);
+    const data = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
+    const s = manifest.imageSize;
+    const out: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const x0 = (i % manifest.columns) * s;
+      const y0 = Math.floor(i / manifest.columns) * s;
+      for (let y = 0; y < s; y++) for (let x = 0; x < s; x++) out.push(data[((y0 + y) * bitmap.width + x0 + x) * 4]!);
+    }
+    return out;
+  }, n);
+}
+
+export function lossChart(page: Page) {
+  return page.getByRole('img', { name: /^Loss chart/ });
+}
+
+/** The loss chart's accessible name once it shows `step` (charts redraw when on screen). */
+export async function lossReading(page: Page, step: number): Promise<string> {
+  await lossChart(page).scrollIntoViewIfNeeded();
+  await expect(lossChart(page)).toHaveAccessibleName(new RegExp(`latest loss .* at step ${step},`));
+  return (await lossChart(page).getAttribute('aria-label'))!;
+}

@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-web';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { runPython } from '../src/test/python';
-import { expect, test, unzipDownload, type Page } from './fixtures';
+import { expect, lossChart, lossReading, samplePixels, test, unzipDownload, type Page } from './fixtures';
 
 const CHECK_ZIPS = new URL('../src/export/python/check_zips.py', import.meta.url).pathname;
 
@@ -33,36 +33,6 @@ async function ready(page: Page) {
 }
 
 const reports = (page: Page) => page.evaluate(() => (window as unknown as { reports: Report[] }).reports.map((r) => ({ step: r.step, methodLoss: r.methodLoss, diagnostics: r.diagnostics })));
-
-function lossChart(page: Page) {
-  return page.getByRole('img', { name: /^Loss chart/ });
-}
-
-async function lossReading(page: Page, step: number): Promise<string> {
-  await lossChart(page).scrollIntoViewIfNeeded();
-  await expect(lossChart(page)).toHaveAccessibleName(new RegExp(`latest loss .* at step ${step},`));
-  return (await lossChart(page).getAttribute('aria-label'))!;
-}
-
-/** The first `n` sample images as the browser decodes them from the sprite: [n, 28, 28, 1] values 0–255. */
-async function samplePixels(page: Page, n: number): Promise<number[]> {
-  return page.evaluate(async (count) => {
-    const manifest = await (await fetch('sample/fashion-mnist/manifest.json')).json();
-    const bitmap = await createImageBitmap(await (await fetch(`sample/fashion-mnist/${manifest.sprite}`)).blob());
-    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-    const ctx = canvas.getContext('2d')!;
-    ctx.drawImage(bitmap, 0, 0);
-    const data = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
-    const s = manifest.imageSize;
-    const out: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const x0 = (i % manifest.columns) * s;
-      const y0 = Math.floor(i / manifest.columns) * s;
-      for (let y = 0; y < s; y++) for (let x = 0; x < s; x++) out.push(data[((y0 + y) * bitmap.width + x0 + x) * 4]!);
-    }
-    return out;
-  }, n);
-}
 
 function readFloats(path: string): Float32Array {
   const bytes = readFileSync(path);
