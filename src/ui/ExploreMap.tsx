@@ -70,8 +70,10 @@ export function ExploreMap({ result, tool, mode }: { result: ExploreResult; tool
     }
     ctx.strokeStyle = '#d62728';
     ctx.lineWidth = 2;
+    // On whole pixels, so that each box's 2 px edges are solid red rather than blended into the white around them.
+    const half = Math.round(radius + 4);
     for (const i of found) {
-      ctx.strokeRect(screen[2 * i]! - radius - 4, screen[2 * i + 1]! - radius - 4, 2 * radius + 8, 2 * radius + 8);
+      ctx.strokeRect(Math.round(screen[2 * i]!) - half, Math.round(screen[2 * i + 1]!) - half, 2 * half, 2 * half);
     }
     const path = drawing ?? (keyed.length && cursor ? [...keyed, cursor.x, cursor.y] : null);
     if (path && path.length >= 4) {

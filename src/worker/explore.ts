@@ -118,10 +118,10 @@ export async function explore(work: ExploreWork, request: ExploreRequest, now: (
   try {
     const { vectors, dim } = await representationOf(work, request.representation, encoder);
     const embeddedMs = now() - started;
-    // Neighbours, groups and the map see the rows centred on the folder's mean (centre.ts says why); the table keeps h.
+    // Neighbours and groups see the rows centred on the folder's mean (centre.ts says why); the map and the table, h.
     const mean = meanRow(vectors, dim);
     const { rows: centred, lengths } = centredRows(vectors, dim, mean);
-    const analysis = await analyseRepresentation(centred, lengths, dataset.count, dim, {
+    const analysis = await analyseRepresentation({ unit: vectors, centred, lengths }, dataset.count, dim, {
       k: request.k,
       neighbours: request.neighbours,
       seed,

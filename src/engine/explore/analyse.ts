@@ -30,7 +30,10 @@ export interface Analysis {
   /** Per group, its images nearest the centre first. */
   typical: number[][];
   suggestion: KSuggestion | null;
-  /** 2-D PCA of the representation, x and y interleaved. */
+  /**
+   * 2-D PCA of the representation as the table holds it (unit rows, not centred), x and y interleaved: of the centred
+   * unit rows it would put every image near one circle (each row has length 1, and two directions carry most of it).
+   */
   coords: Float32Array;
 }
 
@@ -41,30 +44,37 @@ export const OUTLIER_K = 5;
 /** Typical images kept per group. */
 export const TYPICAL_PER_GROUP = 6;
 
-/**
- * `vectors`: the rows centred on the folder's mean and scaled to unit length; `lengths`: each one's length before it
- * was scaled (centre.ts), from which outlier scores get the distances between the rows as they were.
- */
-export async function analyseRepresentation(vectors: Float32Array, lengths: Float32Array, count: number, dim: number, options: AnalysisOptions): Promise<Analysis> {
+/** The rows an analysis reads, n × dim each. */
+export interface AnalysedRows {
+  /** The representation as the table holds it: each row at unit length, not centred (the map's rows). */
+  unit: Float32Array;
+  /** The rows centred on the folder's mean and scaled to unit length (neighbours, duplicates, groups; centre.ts). */
+  centred: Float32Array;
+  /** Each centred row's length before it was scaled, from which outlier scores get the distances between the unit rows. */
+  lengths: Float32Array;
+}
+
+export async function analyseRepresentation(rows: AnalysedRows, count: number, dim: number, options: AnalysisOptions): Promise<Analysis> {
+  const { centred, lengths } = rows;
   const { signal, onProgress } = options;
   if (options.k !== null && !(Number.isInteger(options.k) && options.k >= 1 && options.k <= Math.min(MAX_GROUPS, count))) {
     throw new RangeError(`groups must be a whole number from 1 to ${Math.min(MAX_GROUPS, count)}, got ${options.k}`);
   }
-  const { similar: neighbours, nearest } = await neighbourLists(vectors, lengths, dim, options.neighbours, {
+  const { similar: neighbours, nearest } = await neighbourLists(centred, lengths, dim, options.neighbours, {
     signal,
     onProgress: (done, total) => onProgress?.('neighbours', done, total),
   });
   const scores = outlierScores(nearest, count, OUTLIER_K);
   signal?.throwIfAborted();
   onProgress?.('groups', 0, 1);
-  const suggestion = options.k === null ? suggestK(vectors, dim, SUGGEST_RANGE[0], SUGGEST_RANGE[1], options.seed, 1000, signal) : null;
+  const suggestion = options.k === null ? suggestK(centred, dim, SUGGEST_RANGE[0], SUGGEST_RANGE[1], options.seed, 1000, signal) : null;
   const k = Math.min(options.k ?? suggestion!.k, count);
   signal?.throwIfAborted();
-  const grouping = kMeans(vectors, dim, k, options.seed);
+  const grouping = kMeans(centred, dim, k, options.seed);
   onProgress?.('groups', 1, 1);
   signal?.throwIfAborted();
   onProgress?.('map', 0, 1);
-  const coords = pcaMap(vectors, count, dim);
+  const coords = pcaMap(rows.unit, count, dim);
   onProgress?.('map', 1, 1);
   return {
     neighbours,
@@ -72,7 +82,7 @@ export async function analyseRepresentation(vectors: Float32Array, lengths: Floa
     k,
     groups: grouping.assignments,
     sizes: groupSizes(grouping.assignments, k),
-    typical: typicalMembers(vectors, dim, grouping, TYPICAL_PER_GROUP),
+    typical: typicalMembers(centred, dim, grouping, TYPICAL_PER_GROUP),
     suggestion,
     coords,
   };
