@@ -86,7 +86,9 @@ export const createDataSlice: StateCreator<Store, [], [], DataSlice> = (set, get
   receiveDataset(dataset) {
     set({ dataset, datasetLoading: false });
     get().inputTaken('images');
-    // The worker retires the previous run with its images: its map, curves and downloads go too.
+    // The worker retires the previous run with its images: its map, curves and downloads go too, and its last step, so
+    // that nothing offers to explore or download a run the worker no longer holds (a restored run's comes after this).
+    set({ latest: null, runInfo: null });
     get().resetMonitor();
     get().resetExplore();
     if (dataset) get().adoptDefaults(dataset);

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { connections, readyMessage } from '../test/fakeTrainer';
+import { stepReport } from '../test/stepReport';
 import type { ExploreResult } from '../worker/protocol';
 
 // The Explore slice against a fake trainer: requests sent, answers taken, the selection's modes, and what a failed
@@ -103,6 +104,16 @@ describe('explore slice', () => {
     connections[0]!.deliver([{ type: 'explore-result', result: result(5) }]);
     useStore.getState().forgetTrainer();
     expect(useStore.getState().explored).toBeNull();
+  });
+
+  it('new images retire the run with its last step, so that nothing offers to explore a run the worker let go', async () => {
+    const useStore = await store();
+    const images = { type: 'dataset' as const, dataset: { name: 'x', count: 5, imageSize: 4, channels: 3 as const, classNames: [], labelled: false } };
+    connections[0]!.deliver([images, { type: 'metrics', report: stepReport(2, { totalSteps: 2 }) }]);
+    expect(useStore.getState().latest!.step).toBe(2);
+    connections[0]!.deliver([{ ...images, dataset: { ...images.dataset, name: 'y' } }]);
+    expect(useStore.getState().latest).toBeNull();
+    expect(useStore.getState().runInfo).toBeNull();
   });
 
   it('an image that cannot be searched for says why and keeps the search before it', async () => {
