@@ -23,7 +23,7 @@ const DIST = process.env.E2E_DIST ?? 'dist';
 // through the URL run against it, every other spec against the app as users get it.
 const TEST_BUILD_PORT = PORT + 10;
 const TEST_BUILD_DIST = process.env.E2E_TEST_DIST ?? 'dist-test';
-const INJECTING = /(faults|checkpoints|storage)\.spec\.ts/;
+const INJECTING = /(faults|checkpoints|storage|explore-interrupted)\.spec\.ts/;
 
 const server = (port: number, dist: string) => ({
   command: `npx vite preview --port ${port} --strictPort --outDir ${dist}`,

@@ -4,7 +4,7 @@
 // onto the map and pasted onto it, and its nearest images are boxed on the map; what is not an image is refused with a
 // reason; a lasso drawn with the mouse selects what it encloses; the table downloads and reads back in NumPy and
 // pandas to the page's values; a labelled folder is sorted into group folders, as a zip and through the File System
-// Access API, every original file once, byte for byte; another folder chosen mid-exploration cancels it.
+// Access API, every original file once, byte for byte (explore-interrupted.spec.ts: another folder mid-exploration).
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { join, relative } from 'node:path';
 import { fitCoords } from '../src/ui/map/mapView';
 import { run } from '../src/test/python';
 import { expect, removeFixtureFolders, test, unzipDownload, writeFolder, type Locator, type Page } from './fixtures';
+import { chooseFolder, explore, open, tinyRun } from './exploring';
 import { OUTLIERS, PLANTED, SCENES, plantedFolder } from './planted';
 
 test.afterAll(removeFixtureFolders);
@@ -20,41 +21,6 @@ const PYTHON = process.env.TABCLR_PYTHON ?? '/usr/bin/python3';
 /** The page's default near-duplicate threshold, and one where the planted pairs of this folder stand alone. */
 const DEFAULT_THRESHOLD = 0.95;
 const STRICT_THRESHOLD = 0.98;
-
-async function open(page: Page) {
-  // The <input webkitdirectory> path, which Playwright can fill (as e2e/import.spec.ts does).
-  await page.addInitScript(() => delete (window as { showDirectoryPicker?: unknown }).showDirectoryPicker);
-  await page.goto('/');
-  await expect(page.getByRole('status', { name: 'GPU status' })).toContainText('GPU check passed');
-  await expect(page.getByRole('region', { name: 'Images' })).toContainText('images,');
-}
-
-async function chooseFolder(page: Page, dir: string) {
-  const chooser = page.waitForEvent('filechooser');
-  await page.getByRole('button', { name: 'Choose folder' }).click();
-  await (await chooser).setFiles(dir);
-}
-
-/** A short run (the default encoder, whose untrained representation already tells pictures apart). */
-async function tinyRun(page: Page) {
-  await page.getByLabel('Batch size', { exact: true }).fill('8');
-  await page.getByLabel('Steps', { exact: true }).fill('2');
-  await page.getByRole('spinbutton', { name: 'Warm-up steps' }).fill('0');
-  await page.getByText('Augmentation and monitoring').click();
-  await page.getByLabel('Map every (steps)').fill('100');
-  await page.getByLabel('Images on the map').fill('8');
-  await page.getByRole('button', { name: 'Start' }).click();
-  await expect(page.locator('.run-state')).toContainText('Finished', { timeout: 150_000 });
-}
-
-async function explore(page: Page, representation: string) {
-  const panel = page.getByRole('region', { name: 'Explore' });
-  await panel.getByRole('radio', { name: representation, exact: true }).check();
-  await panel.getByRole('button', { name: 'Explore all images' }).click();
-  await expect(panel.getByText(/^Explored \d+ images under/)).toBeVisible({ timeout: 120_000 });
-  await expect(panel.getByRole('progressbar', { name: 'Explore progress' })).toHaveCount(0);
-  return panel;
-}
 
 /** The file names shown in each near-duplicate row. */
 async function duplicateRows(page: Page): Promise<string[][]> {
@@ -364,7 +330,7 @@ async function opfsTree(page: Page, folder: string): Promise<Record<string, stri
   }, folder);
 }
 
-test('a labelled folder sorts into group folders, as a zip and into a folder picked through the File System Access API: every original file once, byte for byte; groups are compared with the labels; another folder chosen mid-exploration cancels it', async ({ page }) => {
+test('a labelled folder sorts into group folders, as a zip and into a folder picked through the File System Access API: every original file once, byte for byte; groups are compared with the labels', async ({ page }) => {
   test.setTimeout(420_000);
   await open(page);
   const root = writeFolder('colours', await plantedFolder(page, { labelled: true }));
@@ -427,16 +393,6 @@ test('a labelled folder sorts into group folders, as a zip and into a folder pic
   expect(Object.keys(written)).toHaveLength(SCENES);
   expect(Object.fromEntries(Object.entries(written).map(([path, hash]) => [path.slice('tabclr-groups-pixels-k3/'.length), hash]))).toEqual(Object.fromEntries(expectedPaths));
 
-  // Another folder chosen while the images are being explored: the exploration stops at once and says why.
-  const more = writeFolder('more', await plantedFolder(page, { seed: 7 }));
-  await panel.getByRole('radio', { name: 'Trained encoder', exact: true }).check();
-  // Chosen right after the click (exploring these images takes about 2 s here, choosing a folder a few tenths).
-  await panel.getByRole('button', { name: 'Explore all images' }).click();
-  await page.locator('input[webkitdirectory]').setInputFiles(more);
-  await expect(panel.getByRole('status')).toHaveText('Exploring stopped: other images are being loaded.');
-  await expect(images).toContainText(`more: ${SCENES + PLANTED.length + OUTLIERS.length} images`);
-  await expect(panel.getByText(/^Explored/)).toHaveCount(0);
-  await expect(panel.getByRole('progressbar', { name: 'Explore progress' })).toHaveCount(0);
 });
 
 test('exploring during a run uses the latest weights, can be cancelled, and is screenshotted at 1280 × 800', async ({ page }) => {

@@ -29,6 +29,11 @@ export interface HandlerEnvironment {
   /** Called before each training step with the parameters it will update; test builds inject faults here (faults.ts). */
   beforeStep?(step: number, params: TrainableParam[]): void;
   /**
+   * Awaited before each chunk of images an exploration embeds; test builds hold it there (faults.ts), so that a test
+   * can act while an exploration is certainly under way. Resolves early once `signal` aborts.
+   */
+  beforeExploreChunk?(signal: AbortSignal): Promise<void>;
+  /**
    * Visits the RGB pixels of decoded images in the decode cache, by cache key: visit(i, pixels) for keys[i], null for
    * one no longer there. A few hundred at a time, so the caller can copy them into place without holding them all.
    * Throws StorageUnavailable when the cache cannot be read now (another tab's version in the way, IndexedDB missing).

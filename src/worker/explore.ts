@@ -25,6 +25,8 @@ export interface ExploreWork {
   dataset: DatasetPayload;
   signal: AbortSignal;
   progress(progress: ExploreProgress): void;
+  /** Awaited before each chunk the encoder embeds (the environment's beforeExploreChunk). */
+  beforeChunk?(): Promise<void>;
 }
 
 /**
@@ -53,6 +55,8 @@ export async function representationOf(work: ExploreWork, representation: Repres
   let out: Float32Array | null = null;
   let dim = 0;
   for (let start = 0; start < count; start += CHUNK) {
+    signal.throwIfAborted();
+    await work.beforeChunk?.();
     signal.throwIfAborted();
     const indices = all.slice(start, start + CHUNK);
     const vectors = await embedImages(encoder, pixels, indices, imageSize, channels, run.monitor.batchSize, signal);

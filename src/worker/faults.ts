@@ -3,6 +3,7 @@
 // the page passes its URL's query along opaquely, and the handler calls the environment's generic hooks.
 //
 //   ?test-checkpoint-delay=MS     every checkpoint waits MS between writing its state and switching the run to it
+//   ?test-explore-chunk-delay=MS  an exploration waits MS before each chunk of images it embeds (cut short if cancelled)
 //   ?test-memory-budget-mb=M      imports get a budget of M MiB of decoded images (navigator.deviceMemory cannot be set)
 //   ?test-<fault>-at-step=K       the fault, once, before step K, in the first trainer of the page only (a restarted
 //                                 trainer must not meet it again): nan (a weight becomes NaN), explode (the last batch
@@ -19,6 +20,7 @@ import type { HandlerEnvironment } from './environment';
 
 export interface FaultPlan {
   checkpointDelayMs?: number;
+  exploreChunkDelayMs?: number;
   memoryBudgetBytes?: number;
   nanAtStep?: number;
   explodeAtStep?: number;
@@ -31,12 +33,14 @@ export interface FaultPlan {
 
 const STEP_FAULTS = { nan: 'nanAtStep', explode: 'explodeAtStep', 'lose-device': 'loseDeviceAtStep', 'out-of-memory': 'outOfMemoryAtStep', crash: 'crashAtStep' } as const;
 
-/** The plan a page's query asks for. A restarted trainer keeps the delay, the budget and the versions, not the one-off faults. */
+/** The plan a page's query asks for. A restarted trainer keeps the delays, the budget and the versions, not the one-off faults. */
 export function faultPlanFromQuery(query: string, restarted: boolean): FaultPlan {
   const params = new URLSearchParams(query);
   const plan: FaultPlan = {};
   const delay = Number(params.get('test-checkpoint-delay'));
   if (delay > 0) plan.checkpointDelayMs = delay;
+  const exploreDelay = Number(params.get('test-explore-chunk-delay'));
+  if (exploreDelay > 0) plan.exploreChunkDelayMs = exploreDelay;
   const budget = Number(params.get('test-memory-budget-mb'));
   if (budget > 0) plan.memoryBudgetBytes = budget * 2 ** 20;
   const cacheVersion = Number(params.get('test-decode-cache-version'));
@@ -79,6 +83,11 @@ export function withInjectedFaults(env: HandlerEnvironment, plan: () => FaultPla
       const budget = plan().memoryBudgetBytes;
       return env.importImages(files, budget ? { ...options, memoryBudget: budget } : options);
     },
+    beforeExploreChunk: async (signal: AbortSignal) => {
+      await env.beforeExploreChunk?.(signal);
+      const delay = plan().exploreChunkDelayMs;
+      if (delay) await abortableDelay(delay, signal);
+    },
     openCheckpoints: async () => {
       const store = await env.openCheckpoints();
       const delay = plan().checkpointDelayMs;
@@ -103,6 +112,20 @@ export function withInjectedFaults(env: HandlerEnvironment, plan: () => FaultPla
       if (due('crashAtStep', step)) targets.crash();
     },
   };
+}
+
+/** Resolves after `ms`, or as soon as `signal` aborts. */
+function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
 }
 
 /** The store, with every save held between writing its state and switching the run to it: time to close the tab. */

@@ -10,7 +10,7 @@ import { EXPLODING_FACTOR, recentGradNorm } from '../engine/divergence';
 import { selfTestConfig } from '../engine/selftest';
 import { syntheticImages } from '../engine/synthetic';
 import type { DeviceWatcher, HandlerEnvironment } from './environment';
-import { withInjectedFaults, type FaultPlan, type FaultTargets } from './faults';
+import { faultPlanFromQuery, withInjectedFaults, type FaultPlan, type FaultTargets } from './faults';
 import { TrainerHandler } from './handler';
 import type { BackendReport, FromWorker } from './protocol';
 
@@ -968,6 +968,27 @@ describe('TrainerHandler: Explore', () => {
     expect(of('error').filter((e) => e.request === 'load-model')).toEqual([]);
     await handler.handle({ type: 'explore-search', pixels: new Uint8Array(size * size * 3), k: 3 });
     expect(of('error').at(-1)).toMatchObject({ code: 'no-run', request: 'explore-search' });
+  });
+
+  it("a test build's held exploration (test-explore-chunk-delay) waits before its chunk, and a cancel cuts the wait short", async () => {
+    expect(faultPlanFromQuery('?test-explore-chunk-delay=2500', true)).toEqual({ exploreChunkDelayMs: 2500 });
+    const { handler, of } = setup({ faults: { exploreChunkDelayMs: 60_000 } });
+    await handler.handle({ type: 'init', backend: 'auto' });
+    await handler.handle({ type: 'set-dataset', dataset: labelled() });
+    await handler.handle({ type: 'start', checkpointEvery: 0, config: schedule(2), steps: 2, monitor });
+    await handler.idle();
+    const before = tf.memory().numTensors;
+    const started = Date.now();
+    const exploring = handler.handle({ type: 'explore', request: { representation: 'trained', k: 2, neighbours: 3 } });
+    // Held: no image is embedded while the test acts.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(of('explore-progress').filter((m) => m.progress.stage === 'embedding' && m.progress.done > 0)).toEqual([]);
+    await handler.handle({ type: 'cancel-explore' });
+    await exploring;
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(of('explore-cancelled')).toHaveLength(1);
+    expect(of('explore-result')).toHaveLength(0);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('another folder dropped mid-exploration cancels it at its next batch, says why, and is imported without waiting', async () => {

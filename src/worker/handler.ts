@@ -414,6 +414,7 @@ export class TrainerHandler {
               run,
               dataset,
               signal: controller.signal,
+              beforeChunk: () => this.ctx.env.beforeExploreChunk?.(controller.signal) ?? Promise.resolve(),
               progress: (progress) => {
                 const now = this.ctx.env.now();
                 // At most ten progress messages a second.
