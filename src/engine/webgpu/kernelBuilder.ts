@@ -4,7 +4,7 @@
 // workgroups a dispatch takes, and the two numbers the engine benchmark's parallelism report needs of every dispatch:
 // how many invocations it runs and the longest serial loop one of them runs. A kernel file holds its arithmetic and
 // its test; it runs through the tfjs WebGPU backend (backend.runWebGPUProgram, the way tfjs's own programs run), so
-// that its output is an ordinary tensor.
+// that its output is an ordinary tensor; leanDispatch.ts does tfjs's per-dispatch work once per distinct dispatch.
 //
 // Programs are flat (one invocation per work item, no workgroup memory, no barriers) and may read inputs four floats
 // at a time. SwiftShader, the software adapter the tests and CI run on, runs a workgroup barrier by switching
@@ -13,6 +13,7 @@
 // that layers of different sizes share one pipeline.
 import * as tf from '@tensorflow/tfjs';
 import type { ProgramParallelism } from './limits';
+import { installLeanDispatch } from './leanDispatch';
 import { assertBufferFits, wrap, type ProgramUniform, type WebGPUBackendInternals } from './programs';
 
 /** Invocations per workgroup. */
@@ -142,7 +143,10 @@ export interface KernelSpec {
 /** A flat program as tfjs-webgpu's runWebGPUProgram takes one (the fields it reads), with its parallelism beside. */
 export class KernelProgram {
   readonly outputShape: number[];
-  readonly shaderKey: string;
+  /** tfjs appends the inputs' ranks and types to it when the program runs. */
+  shaderKey: string;
+  /** The shader key as built here, which the lean dispatch path (leanDispatch.ts) keys its cache by. */
+  readonly baseKey: string;
   readonly dispatchLayout = { x: [0] };
   dispatch: [number, number, number];
   readonly workgroupSize: [number, number, number] = [WORKGROUP_SIZE, 1, 1];
@@ -157,6 +161,7 @@ export class KernelProgram {
 
   constructor(private readonly spec: KernelSpec) {
     this.shaderKey = shaderKeyOf(spec.name);
+    this.baseKey = this.shaderKey;
     this.outputShape = [spec.outputSize];
     this.variableNames = spec.inputs.map((i) => i.name);
     this.variableComponents = spec.inputs.map((i) => (i.vec4 ? 4 : 1));
@@ -190,6 +195,7 @@ export function kernelProgram(spec: KernelSpec): KernelProgram {
 export function runKernel(backend: WebGPUBackendInternals, program: KernelProgram, inputs: tf.TensorInfo[], uniforms: ProgramUniform[] = []): tf.TensorInfo {
   assertBufferFits(backend, program.outputShape[0]!, () => `the output of ${program.shaderKey}`);
   const flat = inputs.map((t) => ({ dataId: t.dataId, shape: [t.shape.reduce((a, b) => a * b, 1)], dtype: t.dtype }));
+  installLeanDispatch(backend);
   return backend.runWebGPUProgram(program, flat, 'float32', uniforms);
 }
 
