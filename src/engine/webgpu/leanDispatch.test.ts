@@ -124,6 +124,31 @@ describe('lean dispatch on WebGPU', () => {
     tf.dispose(profile.result as tf.Tensor);
   });
 
+  it('takes the lean path for uniforms new at every run (as the optimizer’s), without keeping them', async () => {
+    const b = backend();
+    const cache = dispatchCacheOf(b);
+    const scaled = () =>
+      kernelProgram({
+        name: 'lean_scaled',
+        inputs: [{ name: 'X' }],
+        outputSize: 6,
+        uniforms: 'scale : f32,',
+        invocations: 6,
+        serialLoop: 1,
+        body: `${guard('index', '6')}\n  result[index] = uniforms.scale * X[index];`,
+      });
+    const x = tf.range(0, 6);
+    const before = cache.recorded;
+    for (let run = 1; run <= 5; run++) {
+      const y = runKernelOnTensors(b, scaled(), [x], [{ type: 'float32', data: [run / 4] }]);
+      expect([...(await y.data())]).toEqual(Array.from({ length: 6 }, (_, i) => (run / 4) * i));
+      y.dispose();
+    }
+    // The first run compiles through tfjs; the other four, each with new uniforms, are lean.
+    expect(cache.recorded - before).toBe(4);
+    x.dispose();
+  });
+
   it('stays correct past its capacity, releasing what it evicts', async () => {
     const b = backend();
     const cache = dispatchCacheOf(b);
@@ -157,14 +182,14 @@ describe('lean dispatch on WebGPU', () => {
 });
 
 describe('the dispatch cache', () => {
-  const entry = (key: string) => ({ key, pipeline: {} as GPUComputePipeline, layout: {} as GPUBindGroupLayout, uniform: null });
+  const entry = (key: string) => ({ pipe: { key, pipeline: {} as GPUComputePipeline, layout: {} as GPUBindGroupLayout }, uniform: null });
 
   it('evicts the least recently used past its capacity', () => {
     const cache = new DispatchCache(2);
     expect(cache.add('a', entry('a'))).toEqual([]);
     expect(cache.add('b', entry('b'))).toEqual([]);
     cache.get('a');
-    expect(cache.add('c', entry('c')).map((e) => e.key)).toEqual(['b']);
+    expect(cache.add('c', entry('c')).map((e) => e.pipe.key)).toEqual(['b']);
     expect(cache.has('a') && cache.has('c') && !cache.has('b')).toBe(true);
     expect(cache.size).toBe(2);
   });

@@ -4,12 +4,13 @@
 // output's shape and strides, the program's uniforms) into a pooled buffer it releases at the next submission, and asks
 // the pipeline for its bind group layout: about 65 µs of the 86 dispatches of the default step (BENCHMARKS.md,
 // "Recording a step"). Here a dispatch seen before, keyed by its program's name, its inputs' types and sizes, its
-// output's size and its uniforms' values, reuses its pipeline, its layout and a uniform buffer written once; only the
-// bind group (its buffers change from step to step: tfjs's pool does not repeat them) and the pass commands are new.
+// output's size and its uniforms' values, reuses its pipeline, its layout, a uniform buffer written once, and a bind
+// group made for the same buffers in a recent step; uniforms not seen before (the optimizer's change every step) are
+// written as tfjs writes them, into a pooled buffer, but without tfjs's key, layout and lookups.
 //
 // Everything else is tfjs's: the output is a tensor of its tensor map, the commands go into its command encoder and
 // compute pass, the tensors a pass uses join commandQueueOwnedIds, and the pass is ended and submitted every
-// WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE dispatches as recordAndSubmit does. The first dispatch of a kind, and every one
+// WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE dispatches as recordAndSubmit does. The first dispatch of a pipeline, and every one
 // while tfjs times kernels (tf.profile, tf.time: activeTimers), compiles only (WEBGPU_ENGINE_COMPILE_ONLY), spreads
 // past one dimension's workgroup limit, or has an empty output, goes through tfjs's own path.
 //
@@ -68,11 +69,16 @@ interface Backend {
   submitQueue(): void;
 }
 
-/** One distinct dispatch: its pipeline, the pipeline's layout, and (from its second run) its uniform buffer. */
-interface Entry {
+/** A program's pipeline for inputs of given types and sizes: tfjs's full shader key, the pipeline and its layout. */
+interface Pipeline {
   key: string;
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
+}
+
+/** One distinct dispatch: its pipeline, and (from its second run) its uniform buffer. */
+interface Entry {
+  pipe: Pipeline;
   uniform: { buffer: GPUBuffer; offset: number; size: number } | null;
   /** The bind groups last made for it, newest first, each with the buffers it binds (the output's first). */
   bindGroups?: { buffers: GPUBuffer[]; group: GPUBindGroup }[];
@@ -89,6 +95,8 @@ const BIND_GROUPS_PER_DISPATCH = 16;
 
 export class DispatchCache {
   private readonly entries = new Map<string, Entry>();
+  /** By pipelineSignature: what a dispatch whose uniforms are new needs (emptied past the capacity). */
+  readonly pipelines = new Map<string, Pipeline>();
   /** Dispatches recorded by the lean path (for tests). */
   recorded = 0;
   constructor(public capacity = LEAN_DISPATCH_CAPACITY) {}
@@ -142,9 +150,18 @@ export function dispatchCacheOf(backend: object): DispatchCache {
  * (−0 apart from 0: their bits differ).
  */
 export function dispatchSignature(baseKey: string, dtypes: readonly string[], sizes: readonly number[], outputSize: number, uniforms: readonly ProgramUniform[]): string {
+  return pipelineSignature(baseKey, dtypes, sizes, outputSize) + uniformSignature(uniforms);
+}
+
+/** The part of dispatchSignature that fixes the pipeline (all but the uniforms' values). */
+export function pipelineSignature(baseKey: string, dtypes: readonly string[], sizes: readonly number[], outputSize: number): string {
   let s = `${baseKey}|${outputSize}|`;
   for (let i = 0; i < sizes.length; i++) s += `${dtypes[i]}${sizes[i]},`;
-  s += '|';
+  return s;
+}
+
+function uniformSignature(uniforms: readonly ProgramUniform[]): string {
+  let s = '|';
   for (const u of uniforms) {
     s += u.type[0];
     for (const v of u.data) s += Object.is(v, -0) ? '-0,' : `${v},`;
@@ -221,27 +238,39 @@ export function runLean(
     dtypes.push(tensorMap.get(input.dataId).dtype);
     sizes.push(input.shape[0]!);
   }
-  const signature = dispatchSignature(program.baseKey, dtypes, sizes, outputSize, uniforms);
+  const pipelineKey = pipelineSignature(program.baseKey, dtypes, sizes, outputSize);
+  const signature = pipelineKey + uniformSignature(uniforms);
   const cache = dispatchCacheOf(backend);
-  const entry = cache.get(signature);
+  let entry = cache.get(signature);
+  // A dispatch whose uniforms are new (a first run, or uniforms that change every step, as the optimizer's bias
+  // corrections do) writes them into a pooled buffer released at the next submission, as tfjs does; a second run of
+  // the same uniforms keeps a buffer of its own.
+  let once = false;
   if (!entry) {
-    // The first of its kind through tfjs, which compiles its pipeline and appends to program.shaderKey what makes it.
-    const output = run.call(backend, program, inputs, 'float32', uniforms);
-    const pipeline = backend.pipelineCache[program.shaderKey];
-    if (pipeline && !(pipeline instanceof Promise)) {
-      const evicted = cache.add(signature, { key: program.shaderKey, pipeline, layout: pipeline.getBindGroupLayout(0), uniform: null });
-      // Released at the next submission, after the commands that may use them, as tfjs releases its own uniforms.
-      for (const e of evicted) if (e.uniform) backend.uniformPendingDisposal.push(e.uniform.buffer);
+    const pipe = cache.pipelines.get(pipelineKey);
+    if (!pipe) {
+      // The first of its kind through tfjs, which compiles its pipeline and appends to program.shaderKey what makes it.
+      const output = run.call(backend, program, inputs, 'float32', uniforms);
+      const pipeline = backend.pipelineCache[program.shaderKey];
+      if (pipeline && !(pipeline instanceof Promise)) {
+        if (cache.pipelines.size >= cache.capacity) cache.pipelines.clear();
+        const made = { key: program.shaderKey, pipeline, layout: pipeline.getBindGroupLayout(0) };
+        cache.pipelines.set(pipelineKey, made);
+        remember(backend, cache, signature, made);
+      }
+      return output;
     }
-    return output;
+    entry = remember(backend, cache, signature, pipe);
+    once = true;
   }
-  if (!entry.uniform) {
-    const bytes = uniformBytes(sizes, outputSize, uniforms);
-    const buffer = backend.bufferManager.acquireBuffer(bytes.byteLength, GPUBufferUsage.COPY_DST | GPUBufferUsage.UNIFORM);
-    backend.queue.writeBuffer(buffer, 0, bytes, 0, bytes.byteLength);
-    entry.uniform = { buffer, offset: 0, size: bytes.byteLength };
+  let uniform: GPUBufferBinding;
+  if (once) {
+    uniform = writeUniforms(backend, uniformBytes(sizes, outputSize, uniforms));
+    backend.uniformPendingDisposal.push(uniform.buffer);
+  } else {
+    uniform = entry.uniform ??= writeUniforms(backend, uniformBytes(sizes, outputSize, uniforms));
   }
-  program.shaderKey = entry.key;
+  program.shaderKey = entry.pipe.key;
   cache.recorded++;
 
   const output = backend.makeTensorInfo(program.outputShape, 'float32');
@@ -252,13 +281,13 @@ export function runLean(
     backend.commandQueueOwnedIds.add(inputs[i]!.dataId);
   }
   backend.commandQueueOwnedIds.add(output.dataId);
-  const bindGroup = bindGroupFor(backend.device, entry, buffers);
+  const bindGroup = once ? makeBindGroup(backend.device, entry.pipe, buffers, uniform) : bindGroupFor(backend.device, entry, buffers);
 
   // recordAndSubmit's recording when no timer is active.
   backend.ensureCommandEncoderReady();
   if (!backend.computePassEncoder) backend.computePassEncoder = backend.commandEncoder!.beginComputePass({});
   const pass = backend.computePassEncoder;
-  pass.setPipeline(entry.pipeline);
+  pass.setPipeline(entry.pipe.pipeline);
   pass.setBindGroup(0, bindGroup);
   pass.dispatchWorkgroups(program.dispatch[0], program.dispatch[1], program.dispatch[2]);
   backend.dispatchCountInPass++;
@@ -267,6 +296,26 @@ export function runLean(
     backend.submitQueue();
   }
   return output;
+}
+
+/** Adds a dispatch seen for the first time, its uniform buffer not yet made; releases what goes past the capacity. */
+function remember(backend: Backend, cache: DispatchCache, signature: string, pipe: Pipeline): Entry {
+  const entry: Entry = { pipe, uniform: null };
+  // Released at the next submission, after the commands that may use them, as tfjs releases its own uniforms.
+  for (const e of cache.add(signature, entry)) if (e.uniform) backend.uniformPendingDisposal.push(e.uniform.buffer);
+  return entry;
+}
+
+function writeUniforms(backend: Backend, bytes: ArrayBuffer): { buffer: GPUBuffer; offset: number; size: number } {
+  const buffer = backend.bufferManager.acquireBuffer(bytes.byteLength, GPUBufferUsage.COPY_DST | GPUBufferUsage.UNIFORM);
+  backend.queue.writeBuffer(buffer, 0, bytes, 0, bytes.byteLength);
+  return { buffer, offset: 0, size: bytes.byteLength };
+}
+
+function makeBindGroup(device: GPUDevice, pipe: Pipeline, buffers: GPUBuffer[], uniform: GPUBufferBinding): GPUBindGroup {
+  const entries: GPUBindGroupEntry[] = buffers.map((buffer, i) => ({ binding: i, resource: { buffer } }));
+  entries.push({ binding: buffers.length, resource: uniform });
+  return device.createBindGroup({ layout: pipe.layout, entries });
 }
 
 function bindGroupFor(device: GPUDevice, entry: Entry, buffers: GPUBuffer[]): GPUBindGroup {
@@ -280,9 +329,7 @@ function bindGroupFor(device: GPUDevice, entry: Entry, buffers: GPUBuffer[]): GP
       return candidate.group;
     }
   }
-  const entries: GPUBindGroupEntry[] = buffers.map((buffer, i) => ({ binding: i, resource: { buffer } }));
-  entries.push({ binding: buffers.length, resource: entry.uniform! });
-  const group = device.createBindGroup({ layout: entry.layout, entries });
+  const group = makeBindGroup(device, entry.pipe, buffers, entry.uniform!);
   kept.unshift({ buffers, group });
   if (kept.length > BIND_GROUPS_PER_DISPATCH) kept.pop();
   return group;
