@@ -225,7 +225,9 @@ export function runLean(
     backend.activeTimers != null ||
     env.getBool('WEBGPU_ENGINE_COMPILE_ONLY') ||
     outputSize === 0 ||
-    program.dispatch[0] > MAX_WORKGROUPS_PER_DIMENSION
+    program.dispatch[0] > MAX_WORKGROUPS_PER_DIMENSION ||
+    program.dispatch[1] !== 1 ||
+    program.dispatch[2] !== 1
   ) {
     return run.call(backend, program, inputs, 'float32', uniforms);
   }
