@@ -201,8 +201,8 @@ export function uniformBytes(sizes: readonly number[], outputSize: number, progr
   currentOffset = Math.ceil(currentOffset / maxAlignment) * maxAlignment;
   const bytes = new ArrayBuffer(currentOffset);
   fields.forEach((d, i) => {
-    const Array = d.type === 'int32' ? Int32Array : d.type === 'uint32' ? Uint32Array : Float32Array;
-    new Array(bytes, offsets[i]!, d.data.length).set(d.data);
+    const View = d.type === 'int32' ? Int32Array : d.type === 'uint32' ? Uint32Array : Float32Array;
+    new View(bytes, offsets[i]!, d.data.length).set(d.data);
   });
   return bytes;
 }
