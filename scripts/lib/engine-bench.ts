@@ -14,6 +14,7 @@ import { median, round } from './stats';
 import { groupDispatches, launchedInvocations, tfjsSerialLoop, tooSerial, type DispatchFields, type DispatchParallelism } from './engine-report';
 import type { ProgramParallelism } from '../../src/engine/webgpu/limits';
 import '../../src/engine/webgpu/programs';
+import { installLeanDispatch } from '../../src/engine/webgpu/leanDispatch';
 
 export interface EngineConfig {
   encoder: EncoderName;
@@ -304,6 +305,8 @@ export async function benchConfig(name: string, c: EngineConfig, o: EngineBenchO
   const backend = tf.backend() as unknown as WebGPUBackendInternals;
   const pipelinesBefore = webgpu ? Object.keys(backend.pipelineCache).length : 0;
   const counter = new Counter();
+  // Before the counter wraps runWebGPUProgram, so that the engine's programs take the lean path under it.
+  if (webgpu) installLeanDispatch(backend);
   counter.install(webgpu);
   try {
     let t0 = performance.now();

@@ -31,7 +31,8 @@ export function createMlp(options: MlpOptions): tf.LayersModel {
         ...(!bn && init === 'torch' ? { biasInitializer: torchBias(fanIn, rng) } : {}),
       })
       .apply(x) as tf.SymbolicTensor;
-    if (bn) x = batchNorm(`${layerPrefix}${i + 1}_bn`).apply(x) as tf.SymbolicTensor;
+    // A ReLU after it is its only reader: the batch norm trains with it (batchNormLayer.ts's rectifies).
+    if (bn) x = batchNorm(`${layerPrefix}${i + 1}_bn`, { rectifies: !last }).apply(x) as tf.SymbolicTensor;
     if (!last) x = relu(`${layerPrefix}${i + 1}_relu`).apply(x) as tf.SymbolicTensor;
   });
   return tf.model({ inputs: input, outputs: x, name });

@@ -50,15 +50,20 @@ export function denseKernel(scheme: InitScheme, rng: Random): Initializer {
   return scheme === 'torch' ? torchKernel(rng) : glorotUniform(rng);
 }
 
-/** tfjs-layers' batch norm; on WebGPU it trains through fused kernels (webgpu/batchNormLayer.ts). */
-export function batchNorm(name: string, options: { zeroGamma?: boolean } = {}): tf.layers.Layer {
-  return new FusedBatchNormalization({
+/**
+ * tfjs-layers' batch norm; on WebGPU it trains through fused kernels (webgpu/batchNormLayer.ts). `rectifies`: a ReLU
+ * layer follows and is the only reader of its output, so training computes the ReLU here (not saved in the config).
+ */
+export function batchNorm(name: string, options: { zeroGamma?: boolean; rectifies?: boolean } = {}): tf.layers.Layer {
+  const layer = new FusedBatchNormalization({
     name,
     axis: -1,
     momentum: BN_MOMENTUM,
     epsilon: BN_EPSILON,
     gammaInitializer: options.zeroGamma ? 'zeros' : 'ones',
   });
+  layer.rectifies = options.rectifies ?? false;
+  return layer;
 }
 
 /** tfjs-layers' global average pooling; on WebGPU a flat kernel each way (webgpu/globalPoolLayer.ts). */
@@ -88,8 +93,9 @@ export function convBnRelu(
     useBias: false,
     kernelInitializer: convKernel(options.init ?? 'torch', rng),
   });
-  let y = batchNorm(`${name}_bn`, { zeroGamma: options.zeroGamma }).apply(conv.apply(x)) as tf.SymbolicTensor;
-  if (options.relu ?? true) y = relu(`${name}_relu`).apply(y) as tf.SymbolicTensor;
+  const withRelu = options.relu ?? true;
+  let y = batchNorm(`${name}_bn`, { zeroGamma: options.zeroGamma, rectifies: withRelu }).apply(conv.apply(x)) as tf.SymbolicTensor;
+  if (withRelu) y = relu(`${name}_relu`).apply(y) as tf.SymbolicTensor;
   return y;
 }
 

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll } from 'vitest';
 import { startDawn, type Dawn } from '../../scripts/lib/dawn';
 import { workgroupsFor } from '../engine/webgpu/kernelBuilder';
+import { LEAN_DISPATCH_FLAG } from '../engine/webgpu/leanDispatch';
 import type { ProgramParallelism } from '../engine/webgpu/limits';
 
 export function useDawn(): { readonly dawn: Dawn } {
@@ -62,6 +63,20 @@ export async function countDispatches<T>(fn: () => T | Promise<T>): Promise<{ re
   }
 }
 
+/**
+ * Runs fn with the lean dispatch path (leanDispatch.ts) on or off, restoring the flag after: it takes WebGPU's
+ * guaranteed workgroup limit for the device's, so a test that lowers the device's limit runs without it.
+ */
+export async function withLeanDispatch<T>(on: boolean, fn: () => T | Promise<T>): Promise<T> {
+  const before = tf.env().getBool(LEAN_DISPATCH_FLAG);
+  tf.env().set(LEAN_DISPATCH_FLAG, on);
+  try {
+    return await fn();
+  } finally {
+    tf.env().set(LEAN_DISPATCH_FLAG, before);
+  }
+}
+
 /** Runs fn with the device's maxComputeWorkgroupsPerDimension, as tfjs-webgpu reads it, at `limit`. */
 export async function withWorkgroupLimit<T>(limit: number, fn: () => Promise<T>): Promise<T> {
   const device = (tf.backend() as unknown as { device: GPUDevice }).device;
@@ -69,7 +84,7 @@ export async function withWorkgroupLimit<T>(limit: number, fn: () => Promise<T>)
   const real = device.limits;
   Object.defineProperty(device, 'limits', { value: { ...limitsRecord(real), maxComputeWorkgroupsPerDimension: limit }, configurable: true });
   try {
-    return await fn();
+    return await withLeanDispatch(false, fn);
   } finally {
     if (own) Object.defineProperty(device, 'limits', own);
     else delete (device as unknown as { limits?: unknown }).limits;
@@ -134,7 +149,7 @@ export async function withLimitPerProgram<T>(fn: () => Promise<T>): Promise<{ re
     }
   };
   try {
-    return { result: await fn(), spread };
+    return { result: await withLeanDispatch(false, fn), spread };
   } finally {
     backend.runWebGPUProgram = run;
   }

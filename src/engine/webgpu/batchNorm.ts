@@ -47,8 +47,20 @@ fn rowMoments(c : i32, start : i32, stop : i32) -> vec2<f32> {
   return vec2<f32>(mean, m2);
 }`;
 
+// A batch norm a ReLU follows (rectified: batchNormLayer.ts) writes relu(y) forward, and backward takes dy through the
+// ReLU first, from that output Y, exactly as reluLayer.ts's gradient program does (a NaN passes through); the
+// programs read dy through dyAt there, and DY itself otherwise (the code of the plain programs is unchanged).
+const dyAt = (rectified: boolean, at: string) => (rectified ? `dyAt(${at})` : `DY[${at}]`);
+const DY_THROUGH_RELU = `
+fn dyAt(i : i32) -> f32 {
+  let y = Y[i];
+  return select(select(0.0, DY[i], y > 0.0), y, y != y);
+}`;
+const gradInputs = (rectified: boolean) => [{ name: 'X' }, { name: 'DY' }, { name: 'S' }, ...(rectified ? [{ name: 'Y' }] : [])];
+const named = (name: string, rectified: boolean) => (rectified ? `${name}_relu` : name);
+
 // Over rows [start, stop) of channel c: Σdy and Σdy·x̂, x̂ from the batch's statistics S.
-const ROW_GRAD_SUMS = `
+const rowGradSums = (rectified: boolean) => `${rectified ? DY_THROUGH_RELU : ''}
 fn rowGradSums(c : i32, start : i32, stop : i32) -> vec2<f32> {
   let mean = S[c];
   let inv = inverseSqrt(S[uniforms.channels + c] + uniforms.epsilon);
@@ -56,7 +68,7 @@ fn rowGradSums(c : i32, start : i32, stop : i32) -> vec2<f32> {
   var sumDyXhat = 0.0;
   for (var r = start; r < stop; r++) {
     let at = r * uniforms.channels + c;
-    let dy = DY[at];
+    let dy = ${dyAt(rectified, 'at')};
     sumDy += dy;
     sumDyXhat += dy * (X[at] - mean) * inv;
   }
@@ -178,10 +190,10 @@ const momentsDirect = (rows: number, channels: number): KernelProgram =>
   });
 
 // A small layer's [Σdy | Σdy·x̂], one invocation per channel over every row.
-const gradDirect = (rows: number, channels: number): KernelProgram =>
+const gradDirect = (rows: number, channels: number, rectified: boolean): KernelProgram =>
   kernelProgram({
-    name: 'bn_grad_direct',
-    inputs: [{ name: 'X' }, { name: 'DY' }, { name: 'S' }],
+    name: named('bn_grad_direct', rectified),
+    inputs: gradInputs(rectified),
     outputSize: 2 * channels,
     uniforms: `${SIZES} epsilon : f32,`,
     invocations: channels,
@@ -190,13 +202,13 @@ const gradDirect = (rows: number, channels: number): KernelProgram =>
   let sums = rowGradSums(index, 0, uniforms.rows);
   result[index] = sums.x;
   result[uniforms.channels + index] = sums.y;`,
-    helpers: ROW_GRAD_SUMS,
+    helpers: rowGradSums(rectified),
   });
 
-// tfjs's BatchNormProgram's formula, so that the two paths round alike.
-const normalize = (size: number) =>
+// tfjs's BatchNormProgram's formula, so that the two paths round alike; rectified, then reluLayer.ts's.
+const normalize = (size: number, rectified: boolean) =>
   kernelProgram({
-    name: 'bn_normalize',
+    name: named('bn_normalize', rectified),
     inputs: [{ name: 'X' }, { name: 'S' }, { name: 'Gamma' }, { name: 'Beta' }],
     outputSize: size,
     uniforms: `${SIZES} epsilon : f32,`,
@@ -206,14 +218,14 @@ const normalize = (size: number) =>
   if (index >= uniforms.rows * uniforms.channels) { return; }
   let c = index % uniforms.channels;
   let inv = Gamma[c] * inverseSqrt(S[uniforms.channels + c] + uniforms.epsilon);
-  result[index] = dot(vec3<f32>(X[index], -S[c], Beta[c]), vec3<f32>(inv, inv, 1.0));`,
+  ${rectified ? 'let y' : 'result[index]'} = dot(vec3<f32>(X[index], -S[c], Beta[c]), vec3<f32>(inv, inv, 1.0));${rectified ? '\n  result[index] = select(y, 0.0, y < 0.0);' : ''}`,
   });
 
 // Per (chunk, channel): Σdy and Σdy·x̂.
-const gradPartials = (threads: number) =>
+const gradPartials = (threads: number, rectified: boolean) =>
   kernelProgram({
-    name: 'bn_grad_partials',
-    inputs: [{ name: 'X' }, { name: 'DY' }, { name: 'S' }],
+    name: named('bn_grad_partials', rectified),
+    inputs: gradInputs(rectified),
     outputSize: 2 * threads,
     uniforms: `${SIZES} epsilon : f32,`,
     invocations: threads,
@@ -225,7 +237,7 @@ const gradPartials = (threads: number) =>
   let sums = rowGradSums(c, start, min(start + uniforms.rowsPerChunk, uniforms.rows));
   result[2 * index] = sums.x;
   result[2 * index + 1] = sums.y;`,
-    helpers: ROW_GRAD_SUMS,
+    helpers: rowGradSums(rectified),
   });
 
 // Per (group, channel): the group's chunks' Σdy and Σdy·x̂ added up, laid out as the chunks' are.
@@ -264,10 +276,10 @@ const gradTotals = (channels: number, items: number) =>
     helpers: ADD_GRAD_SUMS,
   });
 
-const gradInput = (size: number) =>
+const gradInput = (size: number, rectified: boolean) =>
   kernelProgram({
-    name: 'bn_grad_input',
-    inputs: [{ name: 'X' }, { name: 'DY' }, { name: 'S' }, { name: 'Gamma' }, { name: 'T' }],
+    name: named('bn_grad_input', rectified),
+    inputs: [{ name: 'X' }, { name: 'DY' }, { name: 'S' }, { name: 'Gamma' }, { name: 'T' }, ...(rectified ? [{ name: 'Y' }] : [])],
     outputSize: size,
     uniforms: `${SIZES} epsilon : f32,`,
     invocations: size,
@@ -278,7 +290,8 @@ const gradInput = (size: number) =>
   let inv = inverseSqrt(S[uniforms.channels + c] + uniforms.epsilon);
   let xhat = (X[index] - S[c]) * inv;
   let m = f32(uniforms.rows);
-  result[index] = Gamma[c] * inv / m * (m * DY[index] - T[c] - xhat * T[uniforms.channels + c]);`,
+  result[index] = Gamma[c] * inv / m * (m * ${dyAt(rectified, 'index')} - T[c] - xhat * T[uniforms.channels + c]);`,
+    helpers: rectified ? DY_THROUGH_RELU : undefined,
   });
 
 /** What the layer keeps between steps: tfjs-layers' LayerVariable (read, write). */
@@ -298,6 +311,9 @@ export interface BatchNormSettings {
 // needs, and tf.profile names them.
 export const BATCH_NORM_TRAINING = 'TabclrBatchNormTraining';
 export const BATCH_NORM_TRAINING_GRAD = 'TabclrBatchNormTrainingGrad';
+// The same followed by a ReLU: its own kernels, because the gradient also saves the output (the ReLU's mask).
+export const BATCH_NORM_RELU_TRAINING = 'TabclrBatchNormReluTraining';
+export const BATCH_NORM_RELU_TRAINING_GRAD = 'TabclrBatchNormReluTrainingGrad';
 
 /** How one batch norm's reductions are cut: chunks of rows, and (past DIRECT_CHUNKS chunks) groups of chunks. */
 export interface BatchNormGeometry {
@@ -324,27 +340,27 @@ export function batchNormGeometry(shape: readonly number[]): BatchNormGeometry {
 
 /**
  * Invocations and the longest serial loop of each dispatch of one batch norm, forward then backward, for an input of
- * this shape (channels last), in the order they run.
+ * this shape (channels last), in the order they run; `rectified`: with the ReLU that follows it.
  */
-export function batchNormParallelism(shape: readonly number[]): ProgramParallelism[] {
-  return batchNormPrograms(batchNormGeometry(shape)).map((p) => p.parallelism);
+export function batchNormParallelism(shape: readonly number[], rectified = false): ProgramParallelism[] {
+  return batchNormPrograms(batchNormGeometry(shape), rectified).map((p) => p.parallelism);
 }
 
 /** The programs of one batch norm of this geometry, forward then backward, in the order they run. */
-function batchNormPrograms(g: BatchNormGeometry): KernelProgram[] {
+function batchNormPrograms(g: BatchNormGeometry, rectified: boolean): KernelProgram[] {
   const { rows, channels, chunks, perGroup, groups } = g;
-  if (g.direct) return [momentsDirect(rows, channels), normalize(rows * channels), gradDirect(rows, channels), gradInput(rows * channels)];
+  if (g.direct) return [momentsDirect(rows, channels), normalize(rows * channels, rectified), gradDirect(rows, channels, rectified), gradInput(rows * channels, rectified)];
   const items = perGroup > 0 ? groups : chunks;
   const middle = (program: (threads: number, perGroup: number) => KernelProgram) => (perGroup > 0 ? [program(groups * channels, perGroup)] : []);
   return [
     momentsPartials(chunks * channels),
     ...middle(momentsCombine),
     momentsTotals(channels, items),
-    normalize(rows * channels),
-    gradPartials(chunks * channels),
+    normalize(rows * channels, rectified),
+    gradPartials(chunks * channels, rectified),
     ...middle(gradCombine),
     gradTotals(channels, items),
-    gradInput(rows * channels),
+    gradInput(rows * channels, rectified),
   ];
 }
 
@@ -368,8 +384,10 @@ function combined(b: WebGPUBackendInternals, program: (threads: number, perGroup
 
 const reshaped = (info: tf.TensorInfo, shape: number[]): tf.TensorInfo => ({ dataId: info.dataId, shape, dtype: info.dtype });
 
-// Outputs: y (x's shape) and the statistics [mean | variance | new moving mean | new moving variance].
-function forwardKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo[] {
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown };
+
+// Outputs: y (x's shape; relu(y) rectified) and the statistics [mean | variance | new moving mean | new moving variance].
+const forwardKernel = (rectified: boolean) => ({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo[] => {
   const b = backend as WebGPUBackendInternals;
   const { x, gamma, beta, movingMean, movingVariance } = inputs as Record<string, tf.TensorInfo>;
   const { epsilon, decay } = attrs as { epsilon: number; decay: number };
@@ -384,27 +402,28 @@ function forwardKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoM
     stats = runKernel(b, momentsTotals(g.channels, g.perGroup > 0 ? g.groups : g.chunks), [items, movingMean!, movingVariance!], [...itemSizes(g), decayUniform]);
     disposeInfo(b, items);
   }
-  const y = runKernel(b, normalize(g.rows * g.channels), [x!, stats, gamma!, beta!], [...chunkSizes(g), { type: 'float32', data: [epsilon] }]);
+  const y = runKernel(b, normalize(g.rows * g.channels, rectified), [x!, stats, gamma!, beta!], [...chunkSizes(g), { type: 'float32', data: [epsilon] }]);
   return [reshaped(y, x!.shape), stats];
-}
+};
 
-// Outputs: dx, dgamma, dbeta.
-function gradKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo[] {
+// Outputs: dx, dgamma, dbeta. Rectified, dy is the ReLU's upstream gradient and y the forward's output.
+const gradKernel = (rectified: boolean) => ({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo[] => {
   const b = backend as WebGPUBackendInternals;
-  const { x, dy, stats, gamma } = inputs as Record<string, tf.TensorInfo>;
+  const { x, dy, stats, gamma, y } = inputs as Record<string, tf.TensorInfo>;
+  const reads = rectified ? [x!, dy!, stats!, y!] : [x!, dy!, stats!];
   const { epsilon } = attrs as { epsilon: number };
   const g = batchNormGeometry(x!.shape);
   const eps = { type: 'float32' as const, data: [epsilon] };
   let totals: tf.TensorInfo;
   if (g.direct) {
-    totals = runKernel(b, gradDirect(g.rows, g.channels), [x!, dy!, stats!], [...chunkSizes(g), eps]);
+    totals = runKernel(b, gradDirect(g.rows, g.channels, rectified), reads, [...chunkSizes(g), eps]);
   } else {
-    const partials = runKernel(b, gradPartials(g.chunks * g.channels), [x!, dy!, stats!], [...chunkSizes(g), eps]);
+    const partials = runKernel(b, gradPartials(g.chunks * g.channels, rectified), reads, [...chunkSizes(g), eps]);
     const items = combined(b, gradCombine, partials, g);
     totals = runKernel(b, gradTotals(g.channels, g.perGroup > 0 ? g.groups : g.chunks), [items], itemSizes(g));
     disposeInfo(b, items);
   }
-  const dx = runKernel(b, gradInput(g.rows * g.channels), [x!, dy!, stats!, gamma!, totals], [...chunkSizes(g), eps]);
+  const dx = runKernel(b, gradInput(g.rows * g.channels, rectified), [x!, dy!, stats!, gamma!, totals, ...(rectified ? [y!] : [])], [...chunkSizes(g), eps]);
   const dBeta = uninitialisedInfo(b, [g.channels]);
   const dGamma = uninitialisedInfo(b, [g.channels]);
   copyRegions(b, [
@@ -413,34 +432,40 @@ function gradKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap;
   ]);
   disposeInfo(b, totals);
   return [reshaped(dx, x!.shape), reshaped(dGamma, gamma!.shape), reshaped(dBeta, gamma!.shape)];
-}
+};
 
 if (!tf.getKernel(BATCH_NORM_TRAINING, 'webgpu')) {
-  tf.registerKernel({ kernelName: BATCH_NORM_TRAINING, backendName: 'webgpu', kernelFunc: forwardKernel as unknown as tf.KernelFunc });
-  tf.registerKernel({ kernelName: BATCH_NORM_TRAINING_GRAD, backendName: 'webgpu', kernelFunc: gradKernel as unknown as tf.KernelFunc });
-  tf.registerGradient({
-    kernelName: BATCH_NORM_TRAINING,
-    inputsToSave: ['x', 'gamma'],
-    outputsToSave: [false, true],
-    gradFunc: (dy, saved, attrs) => {
-      const [x, gamma, stats] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
-      const [dx, dGamma, dBeta] = tf.engine().runKernel(BATCH_NORM_TRAINING_GRAD, { x, dy: (Array.isArray(dy) ? dy[0] : dy)!, stats, gamma }, attrs) as tf.Tensor[];
-      // The moving statistics are not trained: they have no gradient (the tape never asks for one).
-      return { x: () => dx!, gamma: () => dGamma!, beta: () => dBeta! };
-    },
-  });
+  for (const rectified of [false, true]) {
+    const [forward, grad] = rectified ? [BATCH_NORM_RELU_TRAINING, BATCH_NORM_RELU_TRAINING_GRAD] : [BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD];
+    tf.registerKernel({ kernelName: forward, backendName: 'webgpu', kernelFunc: forwardKernel(rectified) as unknown as tf.KernelFunc });
+    tf.registerKernel({ kernelName: grad, backendName: 'webgpu', kernelFunc: gradKernel(rectified) as unknown as tf.KernelFunc });
+    tf.registerGradient({
+      kernelName: forward,
+      inputsToSave: ['x', 'gamma'],
+      outputsToSave: [rectified, true],
+      gradFunc: (dy, saved, attrs) => {
+        // Saved: the inputs, then the outputs kept, in order.
+        const [x, gamma, ...outputs] = saved as tf.Tensor[];
+        const [y, stats] = rectified ? outputs : [undefined, outputs[0]];
+        const upstream = (Array.isArray(dy) ? dy[0] : dy)!;
+        const [dx, dGamma, dBeta] = tf.engine().runKernel(grad, { x: x!, dy: upstream, stats: stats!, gamma: gamma!, ...(y ? { y } : {}) }, attrs) as tf.Tensor[];
+        // The moving statistics are not trained: they have no gradient (the tape never asks for one).
+        return { x: () => dx!, gamma: () => dGamma!, beta: () => dBeta! };
+      },
+    });
+  }
 }
 
 /**
  * Training-mode batch norm over the last axis of x (any rank), with gamma and beta, updating the moving statistics;
- * differentiable in x, gamma and beta. Null when the fused kernels cannot run here (the caller uses tfjs ops).
+ * differentiable in x, gamma and beta; rectified, relu of it (the ReLU that follows, in the same programs). Null when the fused kernels cannot run here (the caller uses tfjs ops).
  */
-export function fusedBatchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, settings: BatchNormSettings): tf.Tensor | null {
+export function fusedBatchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, settings: BatchNormSettings, rectified = false): tf.Tensor | null {
   const backend = fusedBackend();
   if (!backend || x.dtype !== 'float32') return null;
   const channels = x.shape[x.rank - 1]!;
   const [y, stats] = tf.engine().runKernel(
-    BATCH_NORM_TRAINING,
+    rectified ? BATCH_NORM_RELU_TRAINING : BATCH_NORM_TRAINING,
     { x, gamma, beta, movingMean: settings.movingMean.read(), movingVariance: settings.movingVariance.read() },
     { epsilon: settings.epsilon, decay: 1 - settings.momentum },
   ) as [tf.Tensor, tf.Tensor];

@@ -4,7 +4,7 @@
 // workgroups a dispatch takes, and the two numbers the engine benchmark's parallelism report needs of every dispatch:
 // how many invocations it runs and the longest serial loop one of them runs. A kernel file holds its arithmetic and
 // its test; it runs through the tfjs WebGPU backend (backend.runWebGPUProgram, the way tfjs's own programs run), so
-// that its output is an ordinary tensor.
+// that its output is an ordinary tensor; leanDispatch.ts does tfjs's per-dispatch work once per distinct dispatch.
 //
 // Programs are flat (one invocation per work item, no workgroup memory, no barriers) and may read inputs four floats
 // at a time. SwiftShader, the software adapter the tests and CI run on, runs a workgroup barrier by switching
@@ -13,6 +13,7 @@
 // that layers of different sizes share one pipeline.
 import * as tf from '@tensorflow/tfjs';
 import type { ProgramParallelism } from './limits';
+import { installLeanDispatch } from './leanDispatch';
 import { assertBufferFits, wrap, type ProgramUniform, type WebGPUBackendInternals } from './programs';
 
 /** Invocations per workgroup. */
@@ -142,9 +143,14 @@ export interface KernelSpec {
 /** A flat program as tfjs-webgpu's runWebGPUProgram takes one (the fields it reads), with its parallelism beside. */
 export class KernelProgram {
   readonly outputShape: number[];
-  readonly shaderKey: string;
+  /** tfjs appends the inputs' ranks and types to it when the program runs. */
+  shaderKey: string;
+  /** The shader key as built here, which the lean dispatch path (leanDispatch.ts) keys its cache by. */
+  readonly baseKey: string;
   readonly dispatchLayout = { x: [0] };
+  /** tfjs replaces it with a spread one past the per-dimension limit; runKernel puts this back before every run. */
   dispatch: [number, number, number];
+  readonly flatDispatch: [number, number, number];
   readonly workgroupSize: [number, number, number] = [WORKGROUP_SIZE, 1, 1];
   readonly variableNames: string[];
   /** Components per input (4: read as vec4<f32>); the output stays scalar. */
@@ -157,10 +163,12 @@ export class KernelProgram {
 
   constructor(private readonly spec: KernelSpec) {
     this.shaderKey = shaderKeyOf(spec.name);
+    this.baseKey = this.shaderKey;
     this.outputShape = [spec.outputSize];
     this.variableNames = spec.inputs.map((i) => i.name);
     this.variableComponents = spec.inputs.map((i) => (i.vec4 ? 4 : 1));
-    this.dispatch = [workgroupsFor(spec.invocations), 1, 1];
+    this.flatDispatch = [workgroupsFor(spec.invocations), 1, 1];
+    this.dispatch = this.flatDispatch;
     this.uniforms = spec.uniforms || undefined;
     this.parallelism = { program: this.shaderKey, invocations: spec.invocations, serialLoop: spec.serialLoop };
   }
@@ -172,15 +180,30 @@ export class KernelProgram {
 
 const named = new Map<string, typeof KernelProgram>();
 
+/**
+ * Programs made, by name and sizes. A program's code depends on its name alone (tfjs keys its pipelines by the name,
+ * so variants have names of their own), so a program of the same name and sizes is the same program: made once, not at
+ * every dispatch (about 70 dispatches a default step, each a class instance with a dozen fields). Bounded: emptied
+ * when full, as a model of another size makes new ones.
+ */
+const made = new Map<string, KernelProgram>();
+const MADE_CAPACITY = 4096;
+
 /** The program as an instance of a class named after it ('conv_forward' → TabclrConvForwardProgram): tfjs labels pipelines and profiles programs by their class name. */
 export function kernelProgram(spec: KernelSpec): KernelProgram {
+  const key = `${spec.name}|${spec.outputSize}|${spec.invocations}|${spec.serialLoop}`;
+  const existing = made.get(key);
+  if (existing) return existing;
+  if (made.size >= MADE_CAPACITY) made.clear();
   let Named = named.get(spec.name);
   if (!Named) {
     const className = `Tabclr${spec.name.replace(/(^|_)(\w)/g, (_, __, c: string) => c.toUpperCase())}Program`;
     Named = { [className]: class extends KernelProgram {} }[className]!;
     named.set(spec.name, Named);
   }
-  return new Named(spec);
+  const program = new Named(spec);
+  made.set(key, program);
+  return program;
 }
 
 /**
@@ -190,6 +213,10 @@ export function kernelProgram(spec: KernelSpec): KernelProgram {
 export function runKernel(backend: WebGPUBackendInternals, program: KernelProgram, inputs: tf.TensorInfo[], uniforms: ProgramUniform[] = []): tf.TensorInfo {
   assertBufferFits(backend, program.outputShape[0]!, () => `the output of ${program.shaderKey}`);
   const flat = inputs.map((t) => ({ dataId: t.dataId, shape: [t.shape.reduce((a, b) => a * b, 1)], dtype: t.dtype }));
+  installLeanDispatch(backend);
+  // What tfjs changed at the program's last run (kernelProgram hands out the same program again).
+  program.shaderKey = program.baseKey;
+  program.dispatch = program.flatDispatch;
   return backend.runWebGPUProgram(program, flat, 'float32', uniforms);
 }
 

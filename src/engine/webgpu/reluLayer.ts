@@ -81,12 +81,20 @@ type Kwargs = Parameters<ReLULayer['call']>[1];
 
 const ReLUBase = tf.layers.reLU({}).constructor as new (args?: ReLUArgs) => ReLULayer;
 
+/**
+ * Outputs already rectified by the layer before (batchNormLayer.ts, a batch norm a ReLU follows): the ReLU passes them
+ * through. tfjs-layers gives a layer that returns its input a clone (an Identity: no dispatch on WebGPU), so the tensor
+ * the ReLU returns is the network's to dispose as any other.
+ */
+export const rectifiedOutputs = new WeakSet<tf.Tensor>();
+
 export class FusedReLU extends ReLUBase {
   static className = 'ReLU';
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
     const input = Array.isArray(inputs) ? inputs[0]! : inputs;
     const maxValue = (this as unknown as { maxValue?: number | null }).maxValue;
+    if (maxValue == null && rectifiedOutputs.has(input)) return input;
     if (maxValue == null && input.dtype === 'float32' && fusedBackend()) return tf.engine().runKernel(RELU, { x: input }, {}) as tf.Tensor;
     return super.call(inputs, kwargs);
   }

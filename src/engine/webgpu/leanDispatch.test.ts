@@ -1,0 +1,208 @@
+// The lean dispatch path (leanDispatch.ts) on WebGPU (Dawn in Node) against tfjs-webgpu's own: the same uniform bytes
+// as tfjs writes, the same results bit for bit for the engine's programs forward and back, a cache bounded and keyed
+// by what changes the uniforms, tfjs's path while kernels are timed, and tensors and buffers flat across repeats.
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { useDawn, withFusedKernels, withLeanDispatch } from '../../test/dawn';
+import { batchNorm, relu } from '../layers';
+import { Random } from '../random';
+import { guard, kernelProgram, runKernelOnTensors, UniformList } from './kernelBuilder';
+import { fusedNtXent } from './ntXent';
+import { DispatchCache, dispatchCacheOf, dispatchSignature, installLeanDispatch, uniformBytes } from './leanDispatch';
+import { fusedBackend, type ProgramUniform } from './programs';
+
+useDawn();
+
+function randomTensor(shape: number[], rng: Random): tf.Tensor {
+  const size = shape.reduce((a, b) => a * b, 1);
+  // Zeros among them, where ReLU's gradient is decided by its sign.
+  return tf.tensor(Float32Array.from({ length: size }, (_, i) => (i % 7 === 0 ? 0 : 3 * (rng.next() * 2 - 1))), shape);
+}
+
+const backend = () => {
+  const b = fusedBackend();
+  if (!b) throw new Error('no fused WebGPU backend');
+  installLeanDispatch(b);
+  return b;
+};
+
+/** Two convolution-shaped blocks (batch norm, ReLU) and NT-Xent, forward and back: every value as bits. */
+async function block(seed: number): Promise<Uint32Array[]> {
+  return withFusedKernels(true, async () => {
+    const rng = new Random(seed);
+    const x = randomTensor([4, 6, 6, 8], rng);
+    const bn = batchNorm(`lean_bn_${seed}`);
+    const act = relu(`lean_relu_${seed}`);
+    bn.build(x.shape);
+    const xv = tf.variable(x, true);
+    const [gamma, beta] = bn.trainableWeights.map((w) => w.read() as tf.Variable);
+    const { value, grads } = tf.variableGrads(() => {
+      const y = act.apply(bn.apply(xv, { training: true }), { training: true }) as tf.Tensor;
+      const z = tf.reshape(y, [8, 144]);
+      const { loss, contrastiveAcc } = fusedNtXent(z as tf.Tensor2D, 0.5)!;
+      contrastiveAcc.dispose();
+      return tf.add(loss, tf.mul(tf.sum(y), 1e-3)) as tf.Scalar;
+    }, [xv, gamma!, beta!]);
+    const out = [value, grads[xv.name]!, grads[gamma!.name]!, grads[beta!.name]!, ...bn.getWeights().slice(2)];
+    const bits = await Promise.all(out.map(async (t) => new Uint32Array(((await t.data()) as Float32Array).slice().buffer)));
+    tf.dispose([value, xv, x, ...Object.values(grads)]);
+    for (const w of bn.weights) w.dispose();
+    return bits;
+  });
+}
+
+describe('lean dispatch on WebGPU', () => {
+  it('writes the uniform bytes tfjs-webgpu writes', async () => {
+    const b = backend() as unknown as { queue: GPUQueue };
+    const size = 37;
+    const program = () =>
+      kernelProgram({
+        name: 'lean_uniform_probe',
+        inputs: [{ name: 'A' }, { name: 'B' }],
+        outputSize: size,
+        uniforms: 'size : i32, scale : f32, skip : i32,',
+        invocations: size,
+        serialLoop: 1,
+        body: `${guard('index', 'uniforms.size')}\n  result[index] = A[index] * uniforms.scale + B[index % 5];`,
+      });
+    const uniforms: ProgramUniform[] = [
+      { type: 'int32', data: [size] },
+      { type: 'float32', data: [-0] },
+      { type: 'int32', data: [-3] },
+    ];
+    const a = tf.range(0, size);
+    const c = tf.range(0, 5);
+    const written: Uint8Array[] = [];
+    const write = b.queue.writeBuffer;
+    b.queue.writeBuffer = function (this: GPUQueue, ...args: Parameters<GPUQueue['writeBuffer']>) {
+      const [, , data, offset, length] = args;
+      written.push(new Uint8Array((data as ArrayBuffer).slice(offset ?? 0, (offset ?? 0) + (length ?? (data as ArrayBuffer).byteLength))));
+      return write.apply(this, args);
+    } as GPUQueue['writeBuffer'];
+    try {
+      await withLeanDispatch(false, () => runKernelOnTensors(fusedBackend()!, program(), [a, c], uniforms).dispose());
+    } finally {
+      b.queue.writeBuffer = write;
+    }
+    expect(written).toHaveLength(1);
+    expect(new Uint8Array(uniformBytes([size, 5], size, uniforms))).toEqual(written[0]);
+    tf.dispose([a, c]);
+  });
+
+  it('gives the same results as tfjs’s path, bit for bit, and takes the lean path from the second run', async () => {
+    const cache = dispatchCacheOf(backend());
+    const reference = await withLeanDispatch(false, () => block(3));
+    const before = cache.recorded;
+    await block(3);
+    const lean = await block(3);
+    expect(cache.recorded - before).toBeGreaterThan(10);
+    expect(lean).toEqual(reference);
+  });
+
+  it('keeps tensors and GPU memory flat across repeats', async () => {
+    await block(5);
+    await block(5);
+    const tensors = tf.memory().numTensors;
+    const bytes = (tf.memory() as { numBytesInGPU?: number }).numBytesInGPU;
+    for (let i = 0; i < 3; i++) await block(5);
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect((tf.memory() as { numBytesInGPU?: number }).numBytesInGPU).toBe(bytes);
+  });
+
+  it('leaves the dispatches tfjs times to tfjs (tf.profile still names every program)', async () => {
+    const cache = dispatchCacheOf(backend());
+    await block(7);
+    const before = cache.recorded;
+    const profile = await tf.profile(() => {
+      const x = tf.tensor1d([-1, 0, 2, -3]);
+      const y = relu('lean_profiled').apply(x) as tf.Tensor;
+      x.dispose();
+      return y;
+    });
+    expect(cache.recorded).toBe(before);
+    expect(profile.kernelNames).toContain('TabclrRelu');
+    tf.dispose(profile.result as tf.Tensor);
+  });
+
+  it('takes the lean path for uniforms new at every run (as the optimizer’s), without keeping them', async () => {
+    const b = backend();
+    const cache = dispatchCacheOf(b);
+    const scaled = () =>
+      kernelProgram({
+        name: 'lean_scaled',
+        inputs: [{ name: 'X' }],
+        outputSize: 6,
+        uniforms: 'scale : f32,',
+        invocations: 6,
+        serialLoop: 1,
+        body: `${guard('index', '6')}\n  result[index] = uniforms.scale * X[index];`,
+      });
+    const x = tf.range(0, 6);
+    const before = cache.recorded;
+    for (let run = 1; run <= 5; run++) {
+      const y = runKernelOnTensors(b, scaled(), [x], [{ type: 'float32', data: [run / 4] }]);
+      expect([...(await y.data())]).toEqual(Array.from({ length: 6 }, (_, i) => (run / 4) * i));
+      y.dispose();
+    }
+    // The first run compiles through tfjs; the other four, each with new uniforms, are lean.
+    expect(cache.recorded - before).toBe(4);
+    x.dispose();
+  });
+
+  it('stays correct past its capacity, releasing what it evicts', async () => {
+    const b = backend();
+    const cache = dispatchCacheOf(b);
+    const capacity = cache.capacity;
+    cache.capacity = 2;
+    const SIZES = new UniformList(['size'] as const);
+    const double = (size: number) =>
+      kernelProgram({
+        name: 'lean_double',
+        inputs: [{ name: 'X' }],
+        outputSize: size,
+        uniforms: SIZES.declaration,
+        invocations: size,
+        serialLoop: 1,
+        body: `${guard('index', 'uniforms.size')}\n  result[index] = 2.0 * X[index];`,
+      });
+    try {
+      for (let round = 0; round < 3; round++) {
+        for (const size of [3, 5, 8, 13]) {
+          const x = tf.range(0, size);
+          const y = runKernelOnTensors(b, double(size), [x], SIZES.values({ size }));
+          expect([...(await y.data())]).toEqual(Array.from({ length: size }, (_, i) => 2 * i));
+          expect(cache.size).toBeLessThanOrEqual(2);
+          tf.dispose([x, y]);
+        }
+      }
+    } finally {
+      cache.capacity = capacity;
+    }
+  });
+});
+
+describe('the dispatch cache', () => {
+  const entry = (key: string) => ({ pipe: { key, pipeline: {} as GPUComputePipeline, layout: {} as GPUBindGroupLayout }, uniform: null });
+
+  it('evicts the least recently used past its capacity', () => {
+    const cache = new DispatchCache(2);
+    expect(cache.add('a', entry('a'))).toEqual([]);
+    expect(cache.add('b', entry('b'))).toEqual([]);
+    cache.get('a');
+    expect(cache.add('c', entry('c')).map((e) => e.pipe.key)).toEqual(['b']);
+    expect(cache.has('a') && cache.has('c') && !cache.has('b')).toBe(true);
+    expect(cache.size).toBe(2);
+  });
+
+  it('keys by program, types, sizes and every uniform’s type and bits', () => {
+    const key = (dtypes: string[], sizes: number[], out: number, u: ProgramUniform[]) => dispatchSignature('tabclr_p', dtypes, sizes, out, u);
+    const base = key(['float32'], [4], 4, [{ type: 'int32', data: [4] }]);
+    expect(key(['float32'], [4], 4, [{ type: 'int32', data: [4] }])).toBe(base);
+    expect(key(['int32'], [4], 4, [{ type: 'int32', data: [4] }])).not.toBe(base);
+    expect(key(['float32'], [5], 4, [{ type: 'int32', data: [4] }])).not.toBe(base);
+    expect(key(['float32'], [4], 5, [{ type: 'int32', data: [4] }])).not.toBe(base);
+    expect(key(['float32'], [4], 4, [{ type: 'float32', data: [4] }])).not.toBe(base);
+    expect(key(['float32'], [4], 4, [{ type: 'float32', data: [0] }])).not.toBe(key(['float32'], [4], 4, [{ type: 'float32', data: [-0] }]));
+    expect(dispatchSignature('tabclr_q', ['float32'], [4], 4, [{ type: 'int32', data: [4] }])).not.toBe(base);
+  });
+});
