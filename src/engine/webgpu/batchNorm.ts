@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ProgramParallelism } from './limits';
 import { disposeInfo, kernelProgram, runKernel, type KernelProgram } from './kernelBuilder';
 import { copyRegions, fusedBackend, splitRows, uninitialisedInfo, type ProgramUniform, type WebGPUBackendInternals } from './programs';
+import { reluGradOf, reluOf } from './reluLayer';
 
 /** Rows one invocation reduces: enough invocations for a GPU, few enough partial rows to add up. */
 const ROWS_PER_CHUNK = 64;
@@ -48,13 +49,13 @@ fn rowMoments(c : i32, start : i32, stop : i32) -> vec2<f32> {
 }`;
 
 // A batch norm a ReLU follows (rectified: batchNormLayer.ts) writes relu(y) forward, and backward takes dy through the
-// ReLU first, from that output Y, exactly as reluLayer.ts's gradient program does (a NaN passes through); the
-// programs read dy through dyAt there, and DY itself otherwise (the code of the plain programs is unchanged).
+// ReLU first, from that output Y, with reluLayer.ts's own formulas; the programs read dy through dyAt there, and DY
+// itself otherwise.
 const dyAt = (rectified: boolean, at: string) => (rectified ? `dyAt(${at})` : `DY[${at}]`);
 const DY_THROUGH_RELU = `
 fn dyAt(i : i32) -> f32 {
   let y = Y[i];
-  return select(select(0.0, DY[i], y > 0.0), y, y != y);
+  return ${reluGradOf('y', 'DY[i]')};
 }`;
 const gradInputs = (rectified: boolean) => [{ name: 'X' }, { name: 'DY' }, { name: 'S' }, ...(rectified ? [{ name: 'Y' }] : [])];
 const named = (name: string, rectified: boolean) => (rectified ? `${name}_relu` : name);
@@ -218,7 +219,8 @@ const normalize = (size: number, rectified: boolean) =>
   if (index >= uniforms.rows * uniforms.channels) { return; }
   let c = index % uniforms.channels;
   let inv = Gamma[c] * inverseSqrt(S[uniforms.channels + c] + uniforms.epsilon);
-  ${rectified ? 'let y' : 'result[index]'} = dot(vec3<f32>(X[index], -S[c], Beta[c]), vec3<f32>(inv, inv, 1.0));${rectified ? '\n  result[index] = select(y, 0.0, y < 0.0);' : ''}`,
+  let y = dot(vec3<f32>(X[index], -S[c], Beta[c]), vec3<f32>(inv, inv, 1.0));
+  result[index] = ${rectified ? reluOf('y') : 'y'};`,
   });
 
 // Per (chunk, channel): Σdy and Σdy·x̂.

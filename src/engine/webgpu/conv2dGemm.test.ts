@@ -10,7 +10,8 @@ import type { Channels, EncoderName } from '../config';
 import { Random } from '../random';
 import { fusedBackend } from './programs';
 import { filterGradParallelism, filterGradSplit, forwardParallelism, inputGradParallelism, MAX_CHUNK, MIN_CHUNK, TARGET_INVOCATIONS } from './conv2dGemm';
-import { MAX_WORKGROUPS_PER_DIMENSION, workgroupsFor, type ProgramParallelism } from './kernelBuilder';
+import { workgroupsFor, type ProgramParallelism } from './kernelBuilder';
+import { MAX_WORKGROUPS_PER_DIMENSION } from './limits';
 import { singleChannelParallelism } from './singleChannelConv';
 
 useDawn();

@@ -19,13 +19,6 @@ import { assertBufferFits, wrap, type ProgramUniform, type WebGPUBackendInternal
 /** Invocations per workgroup. */
 export const WORKGROUP_SIZE = 64;
 
-/**
- * WebGPU's guaranteed maxComputeWorkgroupsPerDimension. tfjs-webgpu spreads a dispatch with more workgroups than
- * this over x and y (runWebGPUProgram's reshapeDispatch), and the shader then takes each invocation's index from its
- * workgroup id instead of globalId.x: another index path, and invocations past the work to return early.
- */
-export const MAX_WORKGROUPS_PER_DIMENSION = 65_535;
-
 /** Workgroups a flat dispatch of `invocations` takes (before tfjs reshapes one past the per-dimension limit). */
 export function workgroupsFor(invocations: number): number {
   return Math.max(1, Math.ceil(invocations / WORKGROUP_SIZE));

@@ -16,6 +16,7 @@
 //
 // Only for tfjs-backend-webgpu 4.22 (pinned in package.json), like programs.ts.
 import * as tf from '@tensorflow/tfjs';
+import { MAX_WORKGROUPS_PER_DIMENSION } from './limits';
 import type { ProgramUniform } from './programs';
 
 /** On by default; tests and benchmarks turn it off to compare with tfjs's path. */
@@ -30,9 +31,6 @@ if (!(LEAN_DISPATCH_FLAG in (tf.env() as unknown as { flagRegistry: Record<strin
  * optimizer's bias corrections) adds one a step that is never used again and is the first to go.
  */
 export const LEAN_DISPATCH_CAPACITY = 1024;
-
-/** WebGPU's guaranteed maxComputeWorkgroupsPerDimension: below it tfjs never spreads a dispatch over y and z. */
-const MAX_WORKGROUPS_PER_DIMENSION = 65_535;
 
 /** What a program has to be for the lean path: kernelBuilder.ts's KernelProgram (flat, one output, no size uniform). */
 export interface LeanProgram {

@@ -1,4 +1,4 @@
-// What a WebGPU device lets one buffer hold, and the check every fused program's buffers go through. A buffer past
+// What a WebGPU device lets one buffer hold (and one dispatch spread along one dimension), and the check every fused program's buffers go through. A buffer past
 // a limit is not an exception in WebGPU: it is a validation error, which drops the whole command buffer it was in,
 // so the step would go on reading whatever its buffers held before. Hence every buffer is checked here first and
 // refused with a JavaScript error that says what was too large.
@@ -10,6 +10,13 @@ export interface BufferLimits {
   maxStorageBufferBindingSize: number;
   maxBufferSize: number;
 }
+
+/**
+ * WebGPU's guaranteed maxComputeWorkgroupsPerDimension. tfjs-webgpu spreads a dispatch with more workgroups than
+ * this over x and y (runWebGPUProgram's reshapeDispatch), and the shader then takes each invocation's index from its
+ * workgroup id instead of globalId.x: another index path, and invocations past the work to return early.
+ */
+export const MAX_WORKGROUPS_PER_DIMENSION = 65_535;
 
 /** What a device gets when requestDevice() asks for nothing (the WebGPU specification's defaults). */
 export const DEFAULT_BUFFER_LIMITS: BufferLimits = { maxStorageBufferBindingSize: 128 * 2 ** 20, maxBufferSize: 256 * 2 ** 20 };

@@ -10,6 +10,15 @@ export const RELU_GRAD = 'TabclrReluGrad';
 
 const SIZES = new UniformList(['size'] as const);
 
+/** WGSL for relu(x), tfjs-webgpu's own formula: a NaN stays NaN where the compiler keeps NaNs (max(x, 0) may give 0). */
+export const reluOf = (x: string) => `select(${x}, 0.0, ${x} < 0.0)`;
+
+/**
+ * WGSL for the gradient through a ReLU, taken from its output y (y > 0 exactly where x > 0, as tfjs's Relu_grad takes
+ * it through the input): dy where y > 0; as tfjs's Step does, a NaN y passes through where the compiler keeps NaNs.
+ */
+export const reluGradOf = (y: string, dy: string) => `select(select(0.0, ${dy}, ${y} > 0.0), ${y}, ${y} != ${y})`;
+
 const forwardProgram = (size: number) =>
   kernelProgram({
     name: 'relu',
@@ -20,11 +29,9 @@ const forwardProgram = (size: number) =>
     serialLoop: 1,
     body: `${guard('index', 'uniforms.size')}
   let x = X[index];
-  // tfjs-webgpu's own formula: a NaN stays NaN where the compiler keeps NaNs (max(x, 0) may give 0).
-  result[index] = select(x, 0.0, x < 0.0);`,
+  result[index] = ${reluOf('x')};`,
   });
 
-// The gradient through the output, as tfjs's Relu_grad takes it through the input: y > 0 exactly where x > 0.
 const gradProgram = (size: number) =>
   kernelProgram({
     name: 'relu_grad',
@@ -35,8 +42,7 @@ const gradProgram = (size: number) =>
     serialLoop: 1,
     body: `${guard('index', 'uniforms.size')}
   let y = Y[index];
-  // As tfjs's Step does, a NaN passes through where the compiler keeps NaNs.
-  result[index] = select(select(0.0, DY[index], y > 0.0), y, y != y);`,
+  result[index] = ${reluGradOf('y', 'DY[index]')};`,
   });
 
 /** The two dispatches of one ReLU of `size` values, forward then backward. */
