@@ -17,7 +17,7 @@
 // Only for tfjs-backend-webgpu 4.22 (pinned in package.json), like programs.ts.
 import * as tf from '@tensorflow/tfjs';
 import { MAX_WORKGROUPS_PER_DIMENSION } from './limits';
-import type { ProgramUniform } from './programs';
+import { placeOnGPU, PreferredBuffers, type ProgramUniform } from './programs';
 
 /** On by default; tests and benchmarks turn it off to compare with tfjs's path. */
 export const LEAN_DISPATCH_FLAG = 'TABCLR_LEAN_DISPATCH';
@@ -55,7 +55,7 @@ interface Backend {
   uploadToGPU(dataId: object): void;
   tensorMap: { get(dataId: object): TensorData };
   pipelineCache: Record<string, GPUComputePipeline | Promise<GPUComputePipeline>>;
-  bufferManager: { acquireBuffer(size: number, usage: number): GPUBuffer; releaseBuffer(buffer: GPUBuffer): void };
+  bufferManager: { acquireBuffer(size: number, usage: number): GPUBuffer; releaseBuffer(buffer: GPUBuffer): void; freeBuffers: Map<string, GPUBuffer[]> };
   uniformPendingDisposal: GPUBuffer[];
   activeTimers: unknown[] | null | undefined;
   commandEncoder: GPUCommandEncoder | null;
@@ -80,6 +80,8 @@ interface Entry {
   uniform: { buffer: GPUBuffer; offset: number; size: number } | null;
   /** The bind groups last made for it, newest first, each with the buffers it binds (the output's first). */
   bindGroups?: { buffers: GPUBuffer[]; group: GPUBindGroup }[];
+  /** The buffers its output had in recent runs, asked for again so that its bind groups stay the same. */
+  outputs?: PreferredBuffers;
 }
 
 /**
@@ -90,6 +92,12 @@ interface Entry {
  * is used again only for buffers that are live tensors' now.
  */
 const BIND_GROUPS_PER_DISPATCH = 16;
+
+/**
+ * Output buffers remembered per distinct dispatch: as many as the times one dispatch recurs in a step (ResNet-18's
+ * blocks of the same shapes) with room to spare.
+ */
+const OUTPUT_BUFFERS_PER_DISPATCH = 8;
 
 export class DispatchCache {
   private readonly entries = new Map<string, Entry>();
@@ -274,7 +282,7 @@ export function runLean(
   cache.recorded++;
 
   const output = backend.makeTensorInfo(program.outputShape, 'float32');
-  backend.uploadToGPU(output.dataId);
+  placeOnGPU(backend, output, 4 * outputSize, (entry.outputs ??= new PreferredBuffers(OUTPUT_BUFFERS_PER_DISPATCH)));
   const buffers = [bufferOf(tensorMap.get(output.dataId))];
   for (let i = 0; i < inputs.length; i++) {
     buffers.push(bufferOf(tensorMap.get(inputs[i]!.dataId)));

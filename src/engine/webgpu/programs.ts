@@ -25,6 +25,8 @@ export interface WebGPUBackendInternals {
   endComputePassEncoder(): void;
   commandEncoder: GPUCommandEncoder;
   commandQueueOwnedIds: WeakSet<object>;
+  /** tfjs-webgpu's pool: free buffers by `${bytes}_${usage}`, each list handed out from its end. */
+  bufferManager: { freeBuffers: Map<string, GPUBuffer[]> };
 }
 
 export type ProgramUniform = { type: 'int32' | 'float32' | 'uint32'; data: number[] };
@@ -76,15 +78,73 @@ function deviceLimitBytes(device: GPUDevice): number {
 }
 
 /** A float32 tensor on the GPU whose contents are whatever its pooled buffer held: to be written entirely by copies. */
-export function uninitialised(backend: WebGPUBackendInternals, shape: number[]): tf.Tensor {
-  return wrap(uninitialisedInfo(backend, shape));
+export function uninitialised(backend: WebGPUBackendInternals, shape: number[], preferred?: PreferredBuffers): tf.Tensor {
+  return wrap(uninitialisedInfo(backend, shape, preferred));
 }
 
-export function uninitialisedInfo(backend: WebGPUBackendInternals, shape: number[]): tf.TensorInfo {
-  assertBufferFits(backend, shape.reduce((a, b) => a * b, 1), () => `a [${shape}] buffer`);
+export function uninitialisedInfo(backend: WebGPUBackendInternals, shape: number[], preferred?: PreferredBuffers): tf.TensorInfo {
+  const size = shape.reduce((a, b) => a * b, 1);
+  assertBufferFits(backend, size, () => `a [${shape}] buffer`);
   const info = backend.makeTensorInfo(shape, 'float32');
-  backend.uploadToGPU(info.dataId);
+  placeOnGPU(backend, info, 4 * size, preferred);
   return info;
+}
+
+/**
+ * The buffers a recurring tensor (one dispatch's output, one parameter) was given in recent steps, newest first. tfjs's
+ * pool hands out the buffer of a size freed last, so a tensor made at the same point of every step gets a different
+ * buffer from step to step as the order of the frees shifts, and every bind group that names it has to be made again
+ * (the costliest call of a dispatch that has to make one: about 40 µs in Dawn). Asking for a buffer it had before,
+ * when that one is free, keeps a step's buffers, and so its bind groups, the same from one step to the next.
+ */
+export class PreferredBuffers {
+  private readonly recent: GPUBuffer[] = [];
+  constructor(private readonly keep = 4) {}
+
+  /** The newest first. */
+  get buffers(): readonly GPUBuffer[] {
+    return this.recent;
+  }
+
+  /** Remembers `buffer` as the newest. */
+  took(buffer: GPUBuffer): void {
+    const at = this.recent.indexOf(buffer);
+    if (at === 0) return;
+    if (at > 0) this.recent.splice(at, 1);
+    this.recent.unshift(buffer);
+    if (this.recent.length > this.keep) this.recent.pop();
+  }
+}
+
+/** tfjs-webgpu's usage for a tensor's buffer made without values (its uploadToGPU). */
+const TENSOR_BUFFER_USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/**
+ * Gives a tensor made without values (makeTensorInfo) its buffer, through tfjs's uploadToGPU and pool, and the one of
+ * `preferred` that is free if any: it is moved to the end of its free list, where the pool takes from. Only the order of
+ * the free list changes; what the pool counts and keeps is tfjs's own.
+ */
+export function placeOnGPU(backend: Pick<WebGPUBackendInternals, 'bufferManager' | 'uploadToGPU' | 'tensorMap'>, info: tf.TensorInfo, bytes: number, preferred?: PreferredBuffers): void {
+  if (!preferred) {
+    backend.uploadToGPU(info.dataId);
+    return;
+  }
+  if (preferred.buffers.length > 0) {
+    const free = backend.bufferManager.freeBuffers.get(`${bytes}_${TENSOR_BUFFER_USAGE()}`);
+    if (free && free.length > 1) {
+      const last = free.length - 1;
+      for (const buffer of preferred.buffers) {
+        const at = free.lastIndexOf(buffer);
+        if (at < 0) continue;
+        free[at] = free[last]!;
+        free[last] = buffer;
+        break;
+      }
+    }
+  }
+  backend.uploadToGPU(info.dataId);
+  const resource = backend.tensorMap.get(info.dataId).resource;
+  if (resource instanceof GPUBuffer) preferred.took(resource);
 }
 
 function bufferOf(backend: WebGPUBackendInternals, t: { dataId: object }): GPUBuffer {
