@@ -30,7 +30,7 @@ import {
 import { bufferLimitBytes } from './limits';
 import { CHUNK, optimizerPlan, type OptimizerPlan, type Piece } from './packing';
 import { kernelProgram, runKernelOnTensors } from './kernelBuilder';
-import { copyRegions, fusedBackend, uninitialised, type WebGPUBackendInternals } from './programs';
+import { copyRegions, fusedBackend, PreferredBuffers, uninitialised, type WebGPUBackendInternals } from './programs';
 
 export { CHUNK, packedLayout, type PackedLayout } from './packing';
 
@@ -229,6 +229,8 @@ interface Entry {
   index: number;
   /** Where it lies: one piece, or one per pack it spans. */
   pieces: Piece[];
+  /** The buffers of its last values (it alternates between two), asked for again so that bind groups stay the same. */
+  buffers: PreferredBuffers;
 }
 
 export interface PackedOptimizerOptions {
@@ -255,8 +257,17 @@ class PackedOptimizer implements Optimizer {
   private readonly blockTable: tf.Tensor | null;
   private readonly ranges: tf.Tensor;
   private readonly allActive: tf.Tensor;
-  /** Per pack, [unused | slot 0 | slot 1] over its length: the last update's output, or the initial zeros. */
+  /**
+   * Per pack, [parameters | slot 0 | slot 1] over its length: the last update's output, or the initial zeros (whose
+   * first part is unused).
+   */
   private slots: tf.Tensor[];
+  /**
+   * Each variable's tensor (its dataId) as the last update left it, when the slots' first part holds the values of
+   * them all; null before the first update and after setState. A variable given other values since (assign, a checkpoint
+   * restored) has another dataId: tfjs never writes a tensor's buffer in place.
+   */
+  private packedParams: object[] | null = null;
   private step = 0;
   private disposed = false;
 
@@ -283,6 +294,7 @@ class PackedOptimizer implements Optimizer {
       shape: p.variable.shape.slice(),
       index,
       pieces: this.plan.pieces.filter((piece) => piece.param === index),
+      buffers: new PreferredBuffers(2),
     }));
     this.byName = new Map(this.entries.map((e) => [e.name, e]));
     const { layout, reduction, packs } = this.plan;
@@ -307,10 +319,15 @@ class PackedOptimizer implements Optimizer {
     const work = matchGradients(this.name, grads, this.byName);
     const { backend } = this;
     const { packs, layout, reduction } = this.plan;
-    const P = packs.map((p) => tf.keep(uninitialised(backend, [p.length])));
+    // The parameters packed: the last update's output already holds them unless a variable was given other values
+    // since, when they are copied in afresh.
+    const current = this.packedParams !== null && this.entries.every((e, i) => e.variable.dataId === this.packedParams![i]);
+    const P = current ? this.slots : packs.map((p) => tf.keep(uninitialised(backend, [p.length])));
     const G = packs.map((p) => tf.keep(uninitialised(backend, [p.length])));
     copyRegions(backend, [
-      ...this.entries.flatMap((e) => e.pieces.map((piece) => ({ src: e.variable, srcOffset: piece.start, dst: P[piece.pack]!, dstOffset: piece.packOffset, count: piece.count }))),
+      ...(current
+        ? []
+        : this.entries.flatMap((e) => e.pieces.map((piece) => ({ src: e.variable, srcOffset: piece.start, dst: P[piece.pack]!, dstOffset: piece.packOffset, count: piece.count })))),
       ...work.flatMap(({ entry, grad }) =>
         entry.pieces.map((piece) => ({ src: grad, srcOffset: piece.start, dst: G[piece.pack]!, dstOffset: piece.packOffset, count: piece.count })),
       ),
@@ -364,7 +381,7 @@ class PackedOptimizer implements Optimizer {
     const release = () => {
       if (released) return;
       released = true;
-      tf.dispose([...P, ...G, totals, gradNorm]);
+      tf.dispose([...(current ? [] : P), ...G, totals, gradNorm]);
       active?.dispose();
     };
     return {
@@ -397,15 +414,17 @@ class PackedOptimizer implements Optimizer {
         ]),
       ),
     );
-    const fresh = this.entries.map((e) => uninitialised(backend, e.shape));
+    const fresh = this.entries.map((e) => uninitialised(backend, e.shape, e.buffers));
     copyRegions(
       backend,
       this.entries.flatMap((e, i) => e.pieces.map((piece) => ({ src: next[piece.pack]!, srcOffset: piece.packOffset, dst: fresh[i]!, dstOffset: piece.start, count: piece.count }))),
     );
     this.entries.forEach((e, i) => e.variable.assign(fresh[i]!));
     tf.dispose(fresh);
+    // P may be the slots (see prepare): the update above has been recorded, so the buffers go back to the pool after it.
     tf.dispose(this.slots);
     this.slots = next;
+    this.packedParams = this.entries.map((e) => e.variable.dataId);
   }
 
   apply(grads: Record<string, tf.Tensor>, lr: number): void {
@@ -460,6 +479,7 @@ class PackedOptimizer implements Optimizer {
     const next = packed.map((values) => tf.keep(tf.tensor1d(values)));
     tf.dispose(this.slots);
     this.slots = next;
+    this.packedParams = null;
     this.step = read.step;
   }
 
