@@ -1,7 +1,7 @@
 // Encoders f(·): image → representation h (the pooled feature vector users keep).
 import * as tf from '@tensorflow/tfjs';
 import type { EncoderName, InitScheme, ModelConfig } from './config';
-import { convBnRelu, denseKernel, globalAveragePool, relu, scaledWidth, torchBias } from './layers';
+import { convBnRelu, dense, denseKernel, globalAveragePool, relu, scaledWidth, torchBias } from './layers';
 import { Random } from './random';
 
 export const ENCODER_NAMES: readonly EncoderName[] = ['convnet4', 'resnet18'];
@@ -19,16 +19,14 @@ function convnet4(input: tf.SymbolicTensor, width: number, rng: Random, options:
   });
   x = globalAveragePool('pool').apply(x) as tf.SymbolicTensor;
   const pooled = scaledWidth(256, width);
-  return tf.layers
-    .dense({
-      name: 'representation',
-      units: scaledWidth(256, width),
-      activation: options.representationRelu ? 'relu' : 'linear',
-      kernelInitializer: denseKernel(options.init, rng),
-      // Keras starts biases at zero; PyTorch draws them like the weights.
-      ...(options.init === 'torch' ? { biasInitializer: torchBias(pooled, rng) } : {}),
-    })
-    .apply(x) as tf.SymbolicTensor;
+  return dense({
+    name: 'representation',
+    units: scaledWidth(256, width),
+    activation: options.representationRelu ? 'relu' : 'linear',
+    kernelInitializer: denseKernel(options.init, rng),
+    // Keras starts biases at zero; PyTorch draws them like the weights.
+    ...(options.init === 'torch' ? { biasInitializer: torchBias(pooled, rng) } : {}),
+  }).apply(x) as tf.SymbolicTensor;
 }
 
 interface EncoderOptions {

@@ -1,7 +1,7 @@
 // Heads on the representation: MLPs (projections, predictors) and the optional entropy head.
 import * as tf from '@tensorflow/tfjs';
 import type { MlpOptions } from './methods/method';
-import { batchNorm, denseKernel, glorotUniform, relu, torchBias } from './layers';
+import { batchNorm, dense, denseKernel, glorotUniform, relu, torchBias } from './layers';
 import { Random } from './random';
 
 /**
@@ -21,16 +21,14 @@ export function createMlp(options: MlpOptions): tf.LayersModel {
     const last = i === widths.length - 1;
     const bn = last ? outputBatchNorm : hiddenBatchNorm;
     const fanIn = i === 0 ? inputDim : widths[i - 1]!;
-    x = tf.layers
-      .dense({
+    x = dense({
         name: `${layerPrefix}${i + 1}_dense`,
         units,
         useBias: !bn,
         kernelInitializer: denseKernel(init, rng),
         // Keras starts a bias at zero; PyTorch draws it like the weights.
         ...(!bn && init === 'torch' ? { biasInitializer: torchBias(fanIn, rng) } : {}),
-      })
-      .apply(x) as tf.SymbolicTensor;
+      }).apply(x) as tf.SymbolicTensor;
     // A ReLU after it is its only reader: the batch norm trains with it (batchNormLayer.ts's rectifies).
     if (bn) x = batchNorm(`${layerPrefix}${i + 1}_bn`, { rectifies: !last }).apply(x) as tf.SymbolicTensor;
     if (!last) x = relu(`${layerPrefix}${i + 1}_relu`).apply(x) as tf.SymbolicTensor;
@@ -45,9 +43,7 @@ export function createMlp(options: MlpOptions): tf.LayersModel {
 export function createEntropyHead(projectionDim: number, clusters: number, seed: number): tf.LayersModel {
   if (!(clusters >= 2)) throw new Error(`entropy head needs at least 2 outputs, got ${clusters}`);
   const input = tf.input({ shape: [projectionDim], name: 'projection_input' });
-  const logits = tf.layers
-    .dense({ name: 'entropy_logits', units: clusters, kernelInitializer: glorotUniform(new Random(seed)) })
-    .apply(input) as tf.SymbolicTensor;
+  const logits = dense({ name: 'entropy_logits', units: clusters, kernelInitializer: glorotUniform(new Random(seed)) }).apply(input) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: logits, name: 'entropy_head' });
 }
 

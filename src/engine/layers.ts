@@ -4,6 +4,7 @@ import type { InitScheme } from './config';
 import type { Random } from './random';
 import { FusedBatchNormalization } from './webgpu/batchNormLayer';
 import { EngineConv2D } from './webgpu/convLayer';
+import { EngineDense } from './webgpu/denseLayer';
 import { FusedGlobalAveragePooling2D } from './webgpu/globalPoolLayer';
 import { FusedReLU } from './webgpu/reluLayer';
 // A grayscale encoder's first convolution runs as flat programs on WebGPU (it wraps tfjs's convolution kernels).
@@ -64,6 +65,11 @@ export function batchNorm(name: string, options: { zeroGamma?: boolean; rectifie
   });
   layer.rectifies = options.rectifies ?? false;
   return layer;
+}
+
+/** tfjs-layers' dense layer; on WebGPU one kernel forward and one per gradient (webgpu/denseLayer.ts). */
+export function dense(args: Parameters<typeof tf.layers.dense>[0]): tf.layers.Layer {
+  return new EngineDense(args);
 }
 
 /** tfjs-layers' global average pooling; on WebGPU a flat kernel each way (webgpu/globalPoolLayer.ts). */

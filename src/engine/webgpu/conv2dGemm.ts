@@ -144,7 +144,7 @@ function forwardProgram(c: ConvInfo): KernelProgram {
     helpers: STORE_LANES,
     invocations,
     serialLoop,
-    body: `${guard('index', 'uniforms.invocations')}
+    body: () => `${guard('index', 'uniforms.invocations')}
   ${SHAPE}
   let coBlocks = (CO + 3) / 4;
   let co = (index % coBlocks) * 4;
@@ -213,7 +213,7 @@ function inputGradProgram(c: ConvInfo): KernelProgram {
     helpers: STORE_LANES,
     invocations,
     serialLoop,
-    body: `${guard('index', 'uniforms.invocations')}
+    body: () => `${guard('index', 'uniforms.invocations')}
   ${SHAPE}
   let ciBlocks = (CI + 3) / 4;
   let rowTiles = ((IW + SX - 1) / SX + ${POSITIONS - 1}) / ${POSITIONS};
@@ -303,7 +303,7 @@ function filterGradPartialsProgram(c: ConvInfo, chunks: number): KernelProgram {
     helpers: STORE_LANES,
     invocations,
     serialLoop,
-    body: `${guard('index', 'uniforms.invocations')}
+    body: () => `${guard('index', 'uniforms.invocations')}
   ${SHAPE}
   let ciBlocks = (CI + 3) / 4;
   let coBlocks = (CO + 3) / 4;
@@ -345,7 +345,7 @@ function filterGradSumProgram(size: number, chunks: number): KernelProgram {
     uniforms: CONV.declaration,
     invocations: size,
     serialLoop: chunks,
-    body: `${guard('index', 'uniforms.invocations')}
+    body: () => `${guard('index', 'uniforms.invocations')}
   var sum = 0.0;
   for (var k = 0; k < uniforms.chunks; k++) { sum += P[k * uniforms.invocations + index]; }
   result[index] = sum;`,
@@ -400,40 +400,54 @@ const convInfo = (a: KernelArgs['attrs'], xShape: number[], filterShape: number[
 
 const isFloat = (...ts: (tf.TensorInfo | null | undefined)[]) => ts.every((t) => t?.dtype === 'float32');
 
-function forward({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | null {
-  const { x, filter, bias, preluActivationWeights } = inputs;
-  if (bias || preluActivationWeights || (attrs['activation'] && attrs['activation'] !== 'linear') || !isFloat(x, filter)) return null;
-  const c = convInfo(attrs, x!.shape, filter!.shape, attrs['dilations'] as number);
-  if (!coveredConvolution(c)) return null;
+/**
+ * The three passes on a convolution `c` that coveredConvolution accepts, on float32 tensors of any shape whose sizes are
+ * c's (the programs read them flat): the result is c's output, input or filter, owned by the caller. What the kernels
+ * below run, and what denseLayer.ts runs a dense layer as (a 1×1 convolution of 1×1 images).
+ */
+export function convForward(backend: KernelArgs['backend'], c: ConvInfo, x: tf.TensorInfo, filter: tf.TensorInfo): tf.TensorInfo {
   const program = forwardProgram(c);
-  const out = runKernel(backend, program, [x!, filter!], uniforms(c, program.parallelism.invocations));
+  const out = runKernel(backend, program, [x, filter], uniforms(c, program.parallelism.invocations));
   return { dataId: out.dataId, shape: c.outShape, dtype: 'float32' };
 }
 
-function inputGrad({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | null {
-  const { dy, filter } = inputs;
-  if (!isFloat(dy, filter)) return null;
-  const c = convInfo(attrs, attrs['inputShape'] as number[], filter!.shape);
-  if (!coveredConvolution(c)) return null;
+export function convInputGrad(backend: KernelArgs['backend'], c: ConvInfo, dy: tf.TensorInfo, filter: tf.TensorInfo): tf.TensorInfo {
   const program = inputGradProgram(c);
-  const out = runKernel(backend, program, [dy!, filter!], uniforms(c, program.parallelism.invocations));
+  const out = runKernel(backend, program, [dy, filter], uniforms(c, program.parallelism.invocations));
   return { dataId: out.dataId, shape: c.inShape, dtype: 'float32' };
 }
 
-function filterGrad({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | null {
-  const { x, dy } = inputs;
-  if (!isFloat(x, dy)) return null;
-  const c = convInfo(attrs, x!.shape, attrs['filterShape'] as number[]);
-  if (!coveredConvolution(c)) return null;
+export function convFilterGrad(backend: KernelArgs['backend'], c: ConvInfo, x: tf.TensorInfo, dy: tf.TensorInfo): tf.TensorInfo {
   const { chunks, chunkRows } = splitOf(c);
   const partialsProgram = filterGradPartialsProgram(c, chunks);
-  const partials = runKernel(backend, partialsProgram, [x!, dy!], uniforms(c, partialsProgram.parallelism.invocations, chunks, chunkRows));
+  const partials = runKernel(backend, partialsProgram, [x, dy], uniforms(c, partialsProgram.parallelism.invocations, chunks, chunkRows));
   if (chunks === 1) return { dataId: partials.dataId, shape: c.filterShape, dtype: 'float32' };
   const size = c.filterHeight * c.filterWidth * c.inChannels * c.outChannels;
   const total = runKernel(backend, filterGradSumProgram(size, chunks), [partials], uniforms(c, size, chunks));
   // The partials are this kernel's own: freed once the sum is recorded (the backend keeps the buffer until it has run).
   disposeInfo(backend, partials);
   return { dataId: total.dataId, shape: c.filterShape, dtype: 'float32' };
+}
+
+function forward({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | null {
+  const { x, filter, bias, preluActivationWeights } = inputs;
+  if (bias || preluActivationWeights || (attrs['activation'] && attrs['activation'] !== 'linear') || !isFloat(x, filter)) return null;
+  const c = convInfo(attrs, x!.shape, filter!.shape, attrs['dilations'] as number);
+  return coveredConvolution(c) ? convForward(backend, c, x!, filter!) : null;
+}
+
+function inputGrad({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | null {
+  const { dy, filter } = inputs;
+  if (!isFloat(dy, filter)) return null;
+  const c = convInfo(attrs, attrs['inputShape'] as number[], filter!.shape);
+  return coveredConvolution(c) ? convInputGrad(backend, c, dy!, filter!) : null;
+}
+
+function filterGrad({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | null {
+  const { x, dy } = inputs;
+  if (!isFloat(x, dy)) return null;
+  const c = convInfo(attrs, x!.shape, attrs['filterShape'] as number[]);
+  return coveredConvolution(c) ? convFilterGrad(backend, c, x!, dy!) : null;
 }
 
 /** Wraps tfjs-webgpu's convolution kernels, once, when the fused kernels first run (as singleChannelConv.ts does). */
