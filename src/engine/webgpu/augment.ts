@@ -145,7 +145,7 @@ const rowSumsProgram = (rows: number, side: number) =>
     uniforms: UNIFORMS,
     invocations: rows,
     serialLoop: JITTER_OPS * side,
-    body: `
+    body: () => `
   if (index >= uniforms.views * uniforms.side) { return; }
   let v = index / uniforms.side;
   let y = index % uniforms.side;
@@ -173,7 +173,7 @@ const pixelsProgram = (pixels: number, channels: number, side: number) =>
     uniforms: UNIFORMS,
     invocations: pixels,
     serialLoop: JITTER_OPS * side,
-    body: `
+    body: () => `
   if (index >= uniforms.views * uniforms.side * uniforms.side) { return; }
   let v = index / (uniforms.side * uniforms.side);
   let y = (index / uniforms.side) % uniforms.side;
@@ -204,7 +204,7 @@ const blurProgram = (size: number, axis: 'y' | 'x', taps: number) =>
     uniforms: UNIFORMS,
     invocations: size,
     serialLoop: taps,
-    body: `
+    body: () => `
   if (index >= uniforms.views * uniforms.side * uniforms.side * uniforms.channels) { return; }
   let c = index % uniforms.channels;
   let pixel = index / uniforms.channels;

@@ -114,7 +114,7 @@ const momentsPartials = (threads: number) =>
     uniforms: SIZES,
     invocations: threads,
     serialLoop: 2 * ROWS_PER_CHUNK,
-    body: `
+    body: () => `
   if (index >= uniforms.chunks * uniforms.channels) { return; }
   let c = index % uniforms.channels;
   let start = (index / uniforms.channels) * uniforms.rowsPerChunk;
@@ -134,7 +134,7 @@ const momentsCombine = (threads: number, perGroup: number) =>
     uniforms: `${SIZES} perGroup : i32, groups : i32,`,
     invocations: threads,
     serialLoop: perGroup,
-    body: `
+    body: () => `
   if (index >= uniforms.groups * uniforms.channels) { return; }
   let c = index % uniforms.channels;
   let first = (index / uniforms.channels) * uniforms.perGroup;
@@ -153,7 +153,7 @@ const momentsTotals = (channels: number, items: number) =>
     uniforms: `${SIZES} decay : f32,`,
     invocations: channels,
     serialLoop: items,
-    body: `
+    body: () => `
   if (index >= uniforms.channels) { return; }
   let moments = combineMoments(index, 0, uniforms.chunks);
   let mean = moments.x;
@@ -177,7 +177,7 @@ const momentsDirect = (rows: number, channels: number): KernelProgram =>
     uniforms: `${SIZES} decay : f32,`,
     invocations: channels,
     serialLoop: 2 * rows,
-    body: `if (index >= uniforms.channels) { return; }
+    body: () => `if (index >= uniforms.channels) { return; }
   let moments = rowMoments(index, 0, uniforms.rows);
   let mean = moments.x;
   let variance = moments.y / f32(uniforms.rows);
@@ -199,11 +199,11 @@ const gradDirect = (rows: number, channels: number, rectified: boolean): KernelP
     uniforms: `${SIZES} epsilon : f32,`,
     invocations: channels,
     serialLoop: rows,
-    body: `if (index >= uniforms.channels) { return; }
+    body: () => `if (index >= uniforms.channels) { return; }
   let sums = rowGradSums(index, 0, uniforms.rows);
   result[index] = sums.x;
   result[uniforms.channels + index] = sums.y;`,
-    helpers: rowGradSums(rectified),
+    helpers: () => rowGradSums(rectified),
   });
 
 // tfjs's BatchNormProgram's formula, so that the two paths round alike; rectified, then reluLayer.ts's.
@@ -215,7 +215,7 @@ const normalize = (size: number, rectified: boolean) =>
     uniforms: `${SIZES} epsilon : f32,`,
     invocations: size,
     serialLoop: 1,
-    body: `
+    body: () => `
   if (index >= uniforms.rows * uniforms.channels) { return; }
   let c = index % uniforms.channels;
   let inv = Gamma[c] * inverseSqrt(S[uniforms.channels + c] + uniforms.epsilon);
@@ -232,14 +232,14 @@ const gradPartials = (threads: number, rectified: boolean) =>
     uniforms: `${SIZES} epsilon : f32,`,
     invocations: threads,
     serialLoop: ROWS_PER_CHUNK,
-    body: `
+    body: () => `
   if (index >= uniforms.chunks * uniforms.channels) { return; }
   let c = index % uniforms.channels;
   let start = (index / uniforms.channels) * uniforms.rowsPerChunk;
   let sums = rowGradSums(c, start, min(start + uniforms.rowsPerChunk, uniforms.rows));
   result[2 * index] = sums.x;
   result[2 * index + 1] = sums.y;`,
-    helpers: rowGradSums(rectified),
+    helpers: () => rowGradSums(rectified),
   });
 
 // Per (group, channel): the group's chunks' Σdy and Σdy·x̂ added up, laid out as the chunks' are.
@@ -251,7 +251,7 @@ const gradCombine = (threads: number, perGroup: number) =>
     uniforms: `${SIZES} perGroup : i32, groups : i32,`,
     invocations: threads,
     serialLoop: perGroup,
-    body: `
+    body: () => `
   if (index >= uniforms.groups * uniforms.channels) { return; }
   let c = index % uniforms.channels;
   let first = (index / uniforms.channels) * uniforms.perGroup;
@@ -270,7 +270,7 @@ const gradTotals = (channels: number, items: number) =>
     uniforms: SIZES,
     invocations: channels,
     serialLoop: items,
-    body: `
+    body: () => `
   if (index >= uniforms.channels) { return; }
   let sums = addGradSums(index, 0, uniforms.chunks);
   result[index] = sums.x;
@@ -286,7 +286,7 @@ const gradInput = (size: number, rectified: boolean) =>
     uniforms: `${SIZES} epsilon : f32,`,
     invocations: size,
     serialLoop: 1,
-    body: `
+    body: () => `
   if (index >= uniforms.rows * uniforms.channels) { return; }
   let c = index % uniforms.channels;
   let inv = inverseSqrt(S[uniforms.channels + c] + uniforms.epsilon);

@@ -20,7 +20,7 @@ const meanProgram = (images: number, positions: number, channels: number) =>
     uniforms: SIZES.declaration,
     invocations: images * channels,
     serialLoop: positions,
-    body: `${guard('index', 'uniforms.images * uniforms.channels')}
+    body: () => `${guard('index', 'uniforms.images * uniforms.channels')}
   let c = index % uniforms.channels;
   let n = index / uniforms.channels;
   var sum = 0.0;
@@ -38,7 +38,7 @@ const gradProgram = (size: number) =>
     uniforms: SIZES.declaration,
     invocations: size,
     serialLoop: 1,
-    body: `${guard('index', 'uniforms.images * uniforms.positions * uniforms.channels')}
+    body: () => `${guard('index', 'uniforms.images * uniforms.positions * uniforms.channels')}
   let c = index % uniforms.channels;
   let n = index / (uniforms.positions * uniforms.channels);
   result[index] = DY[n * uniforms.channels + c] / f32(uniforms.positions);`,

@@ -36,11 +36,12 @@ export const shaderKeyOf = (name: string) => `tabclr_${name}`;
 
 /** Integer uniforms by name: the WGSL declaration and the run-time values come from the same list, in its order. */
 export class UniformList<Name extends string> {
-  constructor(readonly names: readonly Name[]) {}
 
   /** 'a : i32, b : i32,' for a program's `uniforms`. */
-  get declaration(): string {
-    return this.names.map((n) => `${n} : i32,`).join(' ');
+  readonly declaration: string;
+
+  constructor(readonly names: readonly Name[]) {
+    this.declaration = names.map((n) => `${n} : i32,`).join(' ');
   }
 
   values(values: Record<Name, number>): ProgramUniform[] {
@@ -123,10 +124,14 @@ export interface KernelSpec {
   outputSize: number;
   /** The WGSL declaration of the uniforms (UniformList.declaration). */
   uniforms: string;
-  /** The body of `fn main(index : i32)`; starts with a guard against indexes past the work. */
-  body: string;
-  /** WGSL functions the body calls. */
-  helpers?: string;
+  /**
+   * The body of `fn main(index : i32)`; starts with a guard against indexes past the work. A function is called only when
+   * the program is compiled: the same program is handed out again at every dispatch (kernelProgram), so its code need not
+   * be built each time.
+   */
+  body: string | (() => string);
+  /** WGSL functions the body calls (as `body`, a function is called only to compile). */
+  helpers?: string | (() => string);
   /** Invocations that do work: the dispatch is this many, rounded up to whole workgroups. */
   invocations: number;
   /** The longest serial loop one invocation runs. */
@@ -167,7 +172,8 @@ export class KernelProgram {
   }
 
   getUserCode(): string {
-    return `${this.spec.helpers ?? ''}\nfn main(index : i32) {\n  ${this.spec.body}\n}`;
+    const code = (part: string | (() => string) | undefined) => (typeof part === 'function' ? part() : (part ?? ''));
+    return `${code(this.spec.helpers)}\nfn main(index : i32) {\n  ${code(this.spec.body)}\n}`;
   }
 }
 

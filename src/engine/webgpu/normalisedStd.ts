@@ -30,7 +30,7 @@ const normsProgram = (rows: number, dims: number) =>
     uniforms: SIZES.declaration,
     invocations: rows,
     serialLoop: dims,
-    body: `${guard('index', 'uniforms.rows')}
+    body: () => `${guard('index', 'uniforms.rows')}
   var q = 0.0;
   for (var k = 0; k < uniforms.dims; k++) {
     let v = X[index * uniforms.dims + k];
@@ -47,7 +47,7 @@ const columnsProgram = (rows: number, dims: number) =>
     uniforms: SIZES.declaration,
     invocations: dims,
     serialLoop: 2 * rows,
-    body: `${guard('index', 'uniforms.dims')}
+    body: () => `${guard('index', 'uniforms.dims')}
   var sum = 0.0;
   for (var i = 0; i < uniforms.rows; i++) { sum += X[i * uniforms.dims + index] / R[i]; }
   let mean = sum / f32(uniforms.rows);
@@ -67,7 +67,7 @@ const meanProgram = (dims: number) =>
     uniforms: SIZES.declaration,
     invocations: 1,
     serialLoop: dims,
-    body: `${guard('index', '1')}
+    body: () => `${guard('index', '1')}
   var sum = 0.0;
   for (var k = 0; k < uniforms.dims; k++) { sum += C[k]; }
   result[0] = sum / f32(uniforms.dims);`,

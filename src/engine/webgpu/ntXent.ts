@@ -48,7 +48,7 @@ const unitProgram = (rows: number, dims: number) =>
     uniforms: declaration,
     invocations: rows * dims,
     serialLoop: dims,
-    body: `${guard('index', 'uniforms.rows * uniforms.dims')}
+    body: () => `${guard('index', 'uniforms.rows * uniforms.dims')}
   let i = index / uniforms.dims;
   var q = 0.0;
   for (var k = 0; k < uniforms.dims; k++) {
@@ -69,7 +69,7 @@ const logitsProgram = (rows: number, dims: number) =>
     uniforms: declaration,
     invocations: rows * rows,
     serialLoop: dims,
-    body: `${guard('index', 'uniforms.rows * uniforms.rows')}
+    body: () => `${guard('index', 'uniforms.rows * uniforms.rows')}
   let i = index / uniforms.rows;
   let j = index % uniforms.rows;
   var s = 0.0;
@@ -86,7 +86,7 @@ const rowsProgram = (rows: number) =>
     uniforms: declaration,
     invocations: rows,
     serialLoop: 2 * rows,
-    body: `${guard('index', 'uniforms.rows')}
+    body: () => `${guard('index', 'uniforms.rows')}
   let base = index * uniforms.rows;
   var best = S[base];
   var bestAt = 0;
@@ -115,7 +115,7 @@ const meanProgram = (rows: number) =>
     uniforms: declaration,
     invocations: 1,
     serialLoop: rows,
-    body: `${guard('index', '1')}
+    body: () => `${guard('index', '1')}
   var loss = 0.0;
   var correct = 0.0;
   for (var i = 0; i < uniforms.rows; i++) {
@@ -135,7 +135,7 @@ const unitGradProgram = (rows: number, dims: number) =>
     uniforms: declaration,
     invocations: rows * dims,
     serialLoop: rows,
-    body: `${guard('index', 'uniforms.rows * uniforms.dims')}
+    body: () => `${guard('index', 'uniforms.rows * uniforms.dims')}
   let i = index / uniforms.dims;
   let k = index % uniforms.dims;
   let p = ${positive('i')};
@@ -159,7 +159,7 @@ const inputGradProgram = (rows: number, dims: number) =>
     uniforms: declaration,
     invocations: rows * dims,
     serialLoop: dims,
-    body: `${guard('index', 'uniforms.rows * uniforms.dims')}
+    body: () => `${guard('index', 'uniforms.rows * uniforms.dims')}
   let i = index / uniforms.dims;
   var dot = 0.0;
   for (var k = 0; k < uniforms.dims; k++) { dot += U[i * uniforms.dims + k] * DU[i * uniforms.dims + k]; }

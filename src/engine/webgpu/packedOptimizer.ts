@@ -64,7 +64,7 @@ const partialsProgram = (chunks: number) =>
     uniforms: 'chunks : i32, params : i32, firstChunk : i32, wd : f32,',
     invocations: chunks,
     serialLoop: CHUNK,
-    body: `
+    body: () => `
   if (index >= uniforms.chunks) { return; }
   let chunk = uniforms.firstChunk + index;
   let k = T[4 * uniforms.params + chunk];
@@ -103,7 +103,7 @@ const blocksProgram = (blocks: number, blockChunks: number) =>
     uniforms: 'blocks : i32,',
     invocations: blocks,
     serialLoop: blockChunks,
-    body: `
+    body: () => `
   if (index >= uniforms.blocks) { return; }
   let first = B[2 * index];
   var sums = vec4<f32>(0.0);
@@ -128,7 +128,7 @@ const totalsProgram = (params: number, longestRange: number) =>
     uniforms: 'params : i32, nan : f32,',
     invocations: params + 1,
     serialLoop: longestRange,
-    body: `
+    body: () => `
   if (index > uniforms.params) { return; }
   let first = R[2 * index];
   var sums = vec4<f32>(0.0);
@@ -197,7 +197,7 @@ const updateProgram = (name: OptimizerName, total: number, slots: number) => {
     uniforms: `total : i32, params : i32, base : i32, ${rule.uniforms}`,
     invocations: total,
     serialLoop: 1,
-    body: `
+    body: () => `
   if (index >= uniforms.total) { return; }
   // Layout 'auto' binds only what the code uses, and tfjs binds every input: N is used by LARS alone.
   _ = N[0];

@@ -27,7 +27,7 @@ const forwardProgram = (size: number) =>
     uniforms: SIZES.declaration,
     invocations: size,
     serialLoop: 1,
-    body: `${guard('index', 'uniforms.size')}
+    body: () => `${guard('index', 'uniforms.size')}
   let x = X[index];
   result[index] = ${reluOf('x')};`,
   });
@@ -40,7 +40,7 @@ const gradProgram = (size: number) =>
     uniforms: SIZES.declaration,
     invocations: size,
     serialLoop: 1,
-    body: `${guard('index', 'uniforms.size')}
+    body: () => `${guard('index', 'uniforms.size')}
   let y = Y[index];
   result[index] = ${reluGradOf('y', 'DY[index]')};`,
   });

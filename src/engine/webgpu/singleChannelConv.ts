@@ -89,7 +89,7 @@ const forwardProgram = (c: ConvInfo) => {
     uniforms: CONV.declaration,
     invocations: p!.invocations,
     serialLoop: p!.serialLoop,
-    body: `${SHAPE}
+    body: () => `${SHAPE}
   ${guard('index', 'N * OH * OW * CO')}
   ${unflatten('index', ['n', 'oy', 'ox', 'co'], ['N', 'OH', 'OW', 'CO'])}
   var sum = 0.0;
@@ -116,7 +116,7 @@ const inputGradProgram = (c: ConvInfo) => {
     uniforms: CONV.declaration,
     invocations: p.invocations,
     serialLoop: p.serialLoop,
-    body: `${SHAPE}
+    body: () => `${SHAPE}
   ${guard('index', 'N * IH * IW')}
   ${unflatten('index', ['n', 'iy', 'ix'], ['N', 'IH', 'IW'])}
   var sum = 0.0;
@@ -149,7 +149,7 @@ const filterGradPartials = (c: ConvInfo) => {
     uniforms: CONV.declaration,
     invocations: p.invocations,
     serialLoop: p.serialLoop,
-    body: `${SHAPE}
+    body: () => `${SHAPE}
   let taps = FH * FW * CO;
   ${guard('index', 'uniforms.chunks * taps')}
   ${unflatten('index', ['chunk', 'ky', 'kx', 'co'], ['uniforms.chunks', 'FH', 'FW', 'CO'])}
@@ -177,7 +177,7 @@ const filterGradTotals = (c: ConvInfo) => {
     uniforms: CONV.declaration,
     invocations: p.invocations,
     serialLoop: p.serialLoop,
-    body: `${SHAPE}
+    body: () => `${SHAPE}
   let taps = FH * FW * CO;
   ${guard('index', 'taps')}
   var sum = 0.0;
