@@ -97,6 +97,50 @@ describe('the fused optimiser on WebGPU', () => {
     });
   }
 
+  it('starts from a variable’s new values when it was given some between steps (a checkpoint restored), and copies the parameters only then', async () => {
+    const a = params(4);
+    const b = params(4);
+    const reference = await withFusedKernels(false, () => createOptimizer(a, config('adam')));
+    const fused = await withFusedKernels(true, () => createOptimizer(b, config('adam')));
+    const restored = values(SHAPES[3]![1], new Random(99));
+    // Copies into the packs of a step: the gradients' always, the parameters' when they are not in the packs already.
+    const copies = async (opt: Optimizer, ps: TrainableParam[]) => {
+      const encoder = Object.getPrototypeOf((tf.backend() as unknown as { device: GPUDevice }).device.createCommandEncoder()) as GPUCommandEncoder;
+      const copy = encoder.copyBufferToBuffer;
+      let n = 0;
+      encoder.copyBufferToBuffer = function (this: GPUCommandEncoder, ...args: Parameters<GPUCommandEncoder['copyBufferToBuffer']>) {
+        n++;
+        return copy.apply(this, args);
+      } as GPUCommandEncoder['copyBufferToBuffer'];
+      try {
+        const grads = Object.fromEntries(ps.map((p) => [p.name, tf.onesLike(p.variable)]));
+        const prepared = opt.prepare(grads);
+        await prepared.gradNorm.data();
+        prepared.dispose();
+        tf.dispose(Object.values(grads));
+      } finally {
+        encoder.copyBufferToBuffer = copy;
+      }
+      return n;
+    };
+    const perStep = SHAPES.length;
+    await train(reference, a, 2, 11);
+    await train(fused, b, 2, 11);
+    // After an update, the update's output holds the parameters: the gradients are copied, and the norm out of its sums
+    // and into the read.
+    expect(await copies(fused, b)).toBe(perStep + 2);
+    for (const ps of [a, b]) ps[3]!.variable.assign(tf.tensor(restored, SHAPES[3]![1]));
+    // Given new values: the parameters are copied in again (and the new values uploaded first, one copy more).
+    expect(await copies(fused, b)).toBe(2 * perStep + 2 + 1);
+    await train(reference, a, 3, 12);
+    await train(fused, b, 3, 12);
+    const [pa, pb] = [await read(a), await read(b)];
+    pa.forEach((v, i) => expect(maxRelativeDifference(pb[i]!, v)).toBeLessThan(1e-5));
+    reference.dispose();
+    fused.dispose();
+    tf.dispose([...a, ...b].map((p) => p.variable));
+  });
+
   it('takes three GPU programs per step for a model of few chunks, whatever its number of parameters', async () => {
     const ps = params(2);
     const opt = await withFusedKernels(true, () => createOptimizer(ps, config('adam')));
