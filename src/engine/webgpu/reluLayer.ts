@@ -7,6 +7,8 @@ import { fusedBackend } from './programs';
 
 export const RELU = 'TabclrRelu';
 export const RELU_GRAD = 'TabclrReluGrad';
+/** A rectified tensor handed on: the same buffer, no dispatch, and the gradient handed back as it comes. */
+export const RECTIFIED = 'TabclrRectified';
 
 const SIZES = new UniformList(['size'] as const);
 
@@ -71,6 +73,19 @@ if (!tf.getKernel(RELU, 'webgpu')) {
       return sized(runKernel(backend, gradProgram(size), [y!, dy!], SIZES.values({ size })), y!.shape);
     }) as unknown as tf.KernelFunc,
   });
+  tf.registerKernel({
+    kernelName: RECTIFIED,
+    backendName: 'webgpu',
+    kernelFunc: (({ inputs, backend }: KernelArgs) => {
+      const x = inputs['x']!;
+      // As tfjs's Reshape shares a buffer: one reference more.
+      (backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    }) as unknown as tf.KernelFunc,
+  });
+  // relu(y) = y for a rectified y: the gradient is dy itself (tfjs-layers' clone of a layer's input, an Identity, has a
+  // Cast for its gradient).
+  tf.registerGradient({ kernelName: RECTIFIED, gradFunc: (dy) => ({ x: () => dy as tf.Tensor }) });
   tf.registerGradient({
     kernelName: RELU,
     outputsToSave: [true],
@@ -88,9 +103,9 @@ type Kwargs = Parameters<ReLULayer['call']>[1];
 const ReLUBase = tf.layers.reLU({}).constructor as new (args?: ReLUArgs) => ReLULayer;
 
 /**
- * Outputs already rectified by the layer before (batchNormLayer.ts, a batch norm a ReLU follows): the ReLU passes them
- * through. tfjs-layers gives a layer that returns its input a clone (an Identity: no dispatch on WebGPU), so the tensor
- * the ReLU returns is the network's to dispose as any other.
+ * Outputs already rectified by the layer before (batchNormLayer.ts, a batch norm a ReLU follows): the ReLU hands them on
+ * as another tensor of the same buffer (RECTIFIED), the network's to dispose as any other. Handing on its input itself,
+ * the layer would get a clone from tfjs-layers: an Identity, and a Cast in the backward pass.
  */
 export const rectifiedOutputs = new WeakSet<tf.Tensor>();
 
@@ -100,7 +115,7 @@ export class FusedReLU extends ReLUBase {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
     const input = Array.isArray(inputs) ? inputs[0]! : inputs;
     const maxValue = (this as unknown as { maxValue?: number | null }).maxValue;
-    if (maxValue == null && rectifiedOutputs.has(input)) return input;
+    if (maxValue == null && rectifiedOutputs.has(input) && fusedBackend()) return tf.engine().runKernel(RECTIFIED, { x: input }, {}) as tf.Tensor;
     if (maxValue == null && input.dtype === 'float32' && fusedBackend()) return tf.engine().runKernel(RELU, { x: input }, {}) as tf.Tensor;
     return super.call(inputs, kwargs);
   }
