@@ -97,6 +97,31 @@ describe('fused batch norm on WebGPU', () => {
     });
   }
 
+  it('writes the moving statistics into their own buffers, step after step, as tfjs moves them', async () => {
+    const rng = new Random(21);
+    const xs = [0, 1, 2].map(() => randomTensor([8, 5, 5, 6], rng, 3));
+    const train = (fused: boolean) =>
+      withFusedKernels(fused, async () => {
+        const layer = batchNorm(`moving_${fused}`);
+        layer.build(xs[0]!.shape);
+        const moving = layer.weights.slice(2).map((w) => w.read());
+        const ids: object[][] = [];
+        for (const x of xs) {
+          tf.dispose(layer.apply(x, { training: true }) as tf.Tensor);
+          ids.push(moving.map((v) => v.dataId));
+        }
+        const values = await Promise.all(moving.map(async (v) => (await v.data()) as Float32Array));
+        for (const w of layer.weights) w.dispose();
+        return { ids, values };
+      });
+    const fused = await train(true);
+    const reference = await train(false);
+    // The first step uploads the initial values (zeros, ones) and keeps their buffers; every later one writes them.
+    expect(fused.ids[2]).toEqual(fused.ids[0]);
+    fused.values.forEach((v, i) => expect(maxRelativeDifference(v, reference.values[i]!)).toBeLessThan(2e-5));
+    tf.dispose(xs);
+  });
+
   it('has the middle pass where the shapes above say', () => {
     expect(batchNormGeometry([6, 7, 5, 8]).perGroup).toBe(0);
     expect(batchNormGeometry([32, 28, 28, 1]).perGroup).toBeGreaterThan(0);

@@ -14,7 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ProgramParallelism } from './limits';
 import { disposeInfo, kernelProgram, runKernel, type KernelProgram } from './kernelBuilder';
-import { copyRegions, fusedBackend, splitRows, uninitialisedInfo, type ProgramUniform, type WebGPUBackendInternals } from './programs';
+import { copyRegions, fusedBackend, splitRows, uninitialisedInfo, writableInPlace, type ProgramUniform, type WebGPUBackendInternals } from './programs';
 import { reluGradOf, reluOf } from './reluLayer';
 
 /** Rows one invocation reduces: enough invocations for a GPU, few enough partial rows to add up. */
@@ -471,9 +471,17 @@ export function fusedBatchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.
     { x, gamma, beta, movingMean: settings.movingMean.read(), movingVariance: settings.movingVariance.read() },
     { epsilon: settings.epsilon, decay: 1 - settings.momentum },
   ) as [tf.Tensor, tf.Tensor];
-  const [movingMean, movingVariance] = splitRows(backend, stats, channels, [2, 3]);
-  settings.movingMean.write(movingMean!);
-  settings.movingVariance.write(movingVariance!);
-  tf.dispose([stats, movingMean!, movingVariance!]);
+  // The new moving statistics (rows 2 and 3 of stats) into the variables' own buffers where nothing else can see them
+  // change (writableInPlace), else into new tensors that they take.
+  const moving = [settings.movingMean, settings.movingVariance];
+  const inPlace = moving.map((m) => writableInPlace(backend, m.read()));
+  copyRegions(
+    backend,
+    moving.flatMap((m, i) => (inPlace[i] ? [{ src: stats, srcOffset: (2 + i) * channels, dst: m.read(), dstOffset: 0, count: channels }] : [])),
+  );
+  const rows = [2, 3].filter((_, i) => !inPlace[i]);
+  const written = rows.length > 0 ? splitRows(backend, stats, channels, rows) : [];
+  moving.filter((_, i) => !inPlace[i]).forEach((m, k) => m.write(written[k]!));
+  tf.dispose([stats, ...written]);
   return y;
 }

@@ -141,6 +141,61 @@ describe('the fused optimiser on WebGPU', () => {
     tf.dispose([...a, ...b].map((p) => p.variable));
   });
 
+  it('writes the new values into each variable’s own buffer, unless a clone shares it, its values were read or a read is in flight', async () => {
+    const ps = params(5);
+    const opt = await withFusedKernels(true, () => createOptimizer(ps, config('sgd')));
+    const v = ps[3]!.variable;
+    const grads = () => Object.fromEntries(ps.map((p) => [p.name, tf.onesLike(p.variable)]));
+    const update = () => {
+      const g = grads();
+      const prepared = opt.prepare(g);
+      prepared.apply(0.1);
+      prepared.dispose();
+      tf.dispose(Object.values(g));
+    };
+    /** The values now, read from a copy (a read of v itself would leave them on the CPU as a cache). */
+    const valuesOf = async (t: tf.Tensor) => {
+      const copy = tf.mul(t, 1);
+      const out = (await copy.data()) as Float32Array;
+      copy.dispose();
+      return out;
+    };
+    update();
+    const ids = ps.map((p) => p.variable.dataId);
+    update();
+    expect(ps.map((p) => p.variable.dataId)).toEqual(ids);
+
+    // A clone shares the data: v takes a new tensor, the clone keeps the values it was taken with.
+    const taken = await valuesOf(v);
+    const clone = tf.clone(v);
+    update();
+    expect(v.dataId).not.toBe(ids[3]);
+    expect(await clone.data()).toEqual(taken);
+    expect(await valuesOf(v)).not.toEqual(taken);
+    clone.dispose();
+
+    // Read (its values left on the CPU): a new tensor again, whose values a read then gives.
+    await v.data();
+    let id = v.dataId;
+    update();
+    expect(v.dataId).not.toBe(id);
+    expect(await v.data()).toEqual(await valuesOf(v));
+
+    // A read in flight when the update is recorded: it gives the values of its call, and a read after it the new ones.
+    update();
+    id = v.dataId;
+    const before = await valuesOf(v);
+    const pending = v.data();
+    update();
+    expect(v.dataId).not.toBe(id);
+    expect(await pending).toEqual(before);
+    const after = await valuesOf(v);
+    expect(after).not.toEqual(before);
+    expect(await v.data()).toEqual(after);
+    opt.dispose();
+    tf.dispose(ps.map((p) => p.variable));
+  });
+
   it('takes three GPU programs per step for a model of few chunks, whatever its number of parameters', async () => {
     const ps = params(2);
     const opt = await withFusedKernels(true, () => createOptimizer(ps, config('adam')));

@@ -2,8 +2,9 @@
 // parameters are packed into flat buffers by copies (commands, not dispatches), one program sums squares per chunk
 // (and counts the non-finite gradients by their bits), one or two add them up per parameter (the global gradient
 // norm, and LARS's trust ratios), and one updates every parameter and its slots (Adam/AdamW, SGD or LARS, exactly the
-// rules of ../optim.ts). The new parameters are copied out into fresh tensors that the variables take, as tfjs's
-// assign() would; the slots stay packed.
+// rules of ../optim.ts). The new parameters are copied out into the variables' own buffers (or, where another tensor
+// shares one or a read of it is in flight, into fresh tensors that the variables take, as tfjs's assign() would); the
+// slots stay packed.
 //
 // A WebGPU shader stage binds at most 8 storage buffers by default, so an update cannot bind every parameter; packed,
 // it binds seven buffers for any model. One buffer holds at most the device's per-buffer limit (128 MiB where
@@ -30,7 +31,7 @@ import {
 import { bufferLimitBytes } from './limits';
 import { CHUNK, optimizerPlan, type OptimizerPlan, type Piece } from './packing';
 import { kernelProgram, runKernelOnTensors } from './kernelBuilder';
-import { copyRegions, fusedBackend, PreferredBuffers, uninitialised, type WebGPUBackendInternals } from './programs';
+import { copyRegions, fusedBackend, PreferredBuffers, uninitialised, writableInPlace, type WebGPUBackendInternals } from './programs';
 
 export { CHUNK, packedLayout, type PackedLayout } from './packing';
 
@@ -414,13 +415,17 @@ class PackedOptimizer implements Optimizer {
         ]),
       ),
     );
-    const fresh = this.entries.map((e) => uninitialised(backend, e.shape, e.buffers));
+    // The new values into each variable's own buffer where nothing else can see it change (writableInPlace), else into a
+    // new tensor that the variable takes, as tfjs's assign() would.
+    const fresh = this.entries.map((e) => (writableInPlace(backend, e.variable) ? null : uninitialised(backend, e.shape, e.buffers)));
     copyRegions(
       backend,
-      this.entries.flatMap((e, i) => e.pieces.map((piece) => ({ src: next[piece.pack]!, srcOffset: piece.packOffset, dst: fresh[i]!, dstOffset: piece.start, count: piece.count }))),
+      this.entries.flatMap((e, i) =>
+        e.pieces.map((piece) => ({ src: next[piece.pack]!, srcOffset: piece.packOffset, dst: fresh[i] ?? e.variable, dstOffset: piece.start, count: piece.count })),
+      ),
     );
-    this.entries.forEach((e, i) => e.variable.assign(fresh[i]!));
-    tf.dispose(fresh);
+    this.entries.forEach((e, i) => fresh[i] && e.variable.assign(fresh[i]!));
+    tf.dispose(fresh.filter((t) => t !== null));
     // P may be the slots (see prepare): the update above has been recorded, so the buffers go back to the pool after it.
     tf.dispose(this.slots);
     this.slots = next;

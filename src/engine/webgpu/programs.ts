@@ -20,7 +20,10 @@ export interface WebGPUBackendInternals {
   runWebGPUProgram(program: object, inputs: tf.TensorInfo[], outputDtype: tf.DataType, uniforms?: ProgramUniform[], output?: tf.TensorInfo): tf.TensorInfo;
   makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array | Int32Array): tf.TensorInfo;
   uploadToGPU(dataId: object): void;
-  tensorMap: { get(dataId: object): { resource: GPUBuffer | GPUTexture | null } };
+  tensorMap: { get(dataId: object): TensorData | undefined };
+  read(dataId: object): Promise<unknown>;
+  /** One tensor fewer of this data; the buffer goes back to the pool at none (after the commands that use it). */
+  disposeData(dataId: object): boolean;
   ensureCommandEncoderReady(): void;
   endComputePassEncoder(): void;
   commandEncoder: GPUCommandEncoder;
@@ -30,6 +33,17 @@ export interface WebGPUBackendInternals {
 }
 
 export type ProgramUniform = { type: 'int32' | 'float32' | 'uint32'; data: number[] };
+
+/** What tfjs-webgpu keeps of a tensor's data (its TensorData), and what reads in flight of it were begun here. */
+interface TensorData {
+  resource: GPUBuffer | GPUTexture | null;
+  /** Tensors of this data (a clone or a reshape shares it). */
+  refCount: number;
+  /** The values on the CPU: what an upload came from, or what a read left as a cache. */
+  values?: unknown;
+  /** Reads begun and not yet finished (counted by trackReads). */
+  tabclrReads?: number;
+}
 
 const starters: (() => void)[] = [];
 let started = false;
@@ -42,12 +56,62 @@ export function whenFusedKernelsStart(fn: () => void): void {
 
 /** The WebGPU backend when the fused kernels should run: the backend is webgpu and the flag is on; else null. */
 export function fusedBackend(): WebGPUBackendInternals | null {
-  if (tf.getBackend() !== 'webgpu' || !tf.env().getBool(FUSED_KERNELS_FLAG)) return null;
+  if (tf.getBackend() !== 'webgpu') return null;
+  const backend = tf.backend() as unknown as WebGPUBackendInternals;
+  trackReads(backend);
+  if (!tf.env().getBool(FUSED_KERNELS_FLAG)) return null;
   if (!started) {
     started = true;
     for (const fn of starters.splice(0)) fn();
   }
-  return tf.backend() as unknown as WebGPUBackendInternals;
+  return backend;
+}
+
+const tracked = new WeakSet<object>();
+
+/**
+ * Counts each tensor's reads in flight (TensorData.tabclrReads), for writableInPlace: tfjs's read copies the buffer when
+ * it is called and, once the copy has come back, keeps the values on the CPU as a cache, which a write in place between
+ * the two would leave stale. A read also holds a reference to the data until it is done, so that the tensor may be
+ * disposed meanwhile (a variable given new values by the optimiser while an export reads it): tfjs-webgpu 4.22 throws
+ * from the read's end ("Cannot read properties of undefined") when its data went first. Installed once per backend,
+ * over its own method.
+ */
+function trackReads(backend: WebGPUBackendInternals): void {
+  if (tracked.has(backend)) return;
+  tracked.add(backend);
+  const own = backend.read;
+  backend.read = async function (this: WebGPUBackendInternals, dataId: object) {
+    const data = this.tensorMap.get(dataId);
+    if (!data) return own.call(this, dataId);
+    data.tabclrReads = (data.tabclrReads ?? 0) + 1;
+    data.refCount += 1;
+    try {
+      return await own.call(this, dataId);
+    } finally {
+      data.tabclrReads -= 1;
+      this.disposeData(dataId);
+    }
+  };
+}
+
+/**
+ * Whether a float32 tensor's buffer may be written in place, so that it keeps its buffer (and the bind groups that name
+ * it) instead of taking a new tensor's: no other tensor shares its data (refCount 1: a clone or a reshape taken of it
+ * keeps its values), no values of it are on the CPU (an upload's, or a read's cache, which would go stale) and no read of
+ * it is in flight (which would leave such a cache). Commands recorded before the write that read it run before it.
+ */
+export function writableInPlace(backend: WebGPUBackendInternals, t: { dataId: object; size: number; dtype: string }): boolean {
+  const data = backend.tensorMap.get(t.dataId);
+  return (
+    data !== undefined &&
+    t.dtype === 'float32' &&
+    data.refCount === 1 &&
+    data.values == null &&
+    !data.tabclrReads &&
+    data.resource instanceof GPUBuffer &&
+    data.resource.size === 4 * t.size
+  );
 }
 
 /** A tensor wrapping a backend result; the current tidy scope owns it. */
@@ -143,13 +207,13 @@ export function placeOnGPU(backend: Pick<WebGPUBackendInternals, 'bufferManager'
     }
   }
   backend.uploadToGPU(info.dataId);
-  const resource = backend.tensorMap.get(info.dataId).resource;
+  const resource = backend.tensorMap.get(info.dataId)!.resource;
   if (resource instanceof GPUBuffer) preferred.took(resource);
 }
 
 function bufferOf(backend: WebGPUBackendInternals, t: { dataId: object }): GPUBuffer {
   backend.uploadToGPU(t.dataId);
-  const resource = backend.tensorMap.get(t.dataId).resource;
+  const resource = backend.tensorMap.get(t.dataId)!.resource;
   if (!(resource instanceof GPUBuffer)) throw new Error('fused kernels need tensors in GPU buffers, not textures');
   return resource;
 }
