@@ -101,6 +101,9 @@ const OUTPUT_BUFFERS_PER_DISPATCH = 8;
 
 export class DispatchCache {
   private readonly entries = new Map<string, Entry>();
+  /** When each entry was last used (a counter), for evicting the least recently used without reordering the map. */
+  private readonly used = new Map<string, number>();
+  private clock = 0;
   /** By pipelineSignature: what a dispatch whose uniforms are new needs (emptied past the capacity). */
   readonly pipelines = new Map<string, Pipeline>();
   /** Dispatches recorded by the lean path (for tests). */
@@ -114,23 +117,27 @@ export class DispatchCache {
   /** The entry for `signature`, now the most recently used. */
   get(signature: string): Entry | undefined {
     const entry = this.entries.get(signature);
-    if (entry) {
-      this.entries.delete(signature);
-      this.entries.set(signature, entry);
-    }
+    if (entry) this.used.set(signature, ++this.clock);
     return entry;
   }
 
-  /** Adds an entry; returns those that went past the capacity (their uniform buffers to release). */
+  /**
+   * Adds an entry; returns those that went past the capacity (their uniform buffers to release): the least recently
+   * used eighth of them at once, so that a full cache, which a uniform new at every step keeps full, looks for them once
+   * in many additions.
+   */
   add(signature: string, entry: Entry): Entry[] {
     this.entries.set(signature, entry);
-    const evicted: Entry[] = [];
-    for (const [oldest, old] of this.entries) {
-      if (this.entries.size <= this.capacity) break;
-      this.entries.delete(oldest);
-      evicted.push(old);
-    }
-    return evicted;
+    this.used.set(signature, ++this.clock);
+    if (this.entries.size <= this.capacity) return [];
+    const excess = this.entries.size - this.capacity;
+    const oldest = [...this.used].sort((a, b) => a[1] - b[1]).slice(0, Math.max(excess, Math.floor(this.capacity / 8)));
+    return oldest.map(([key]) => {
+      const old = this.entries.get(key)!;
+      this.entries.delete(key);
+      this.used.delete(key);
+      return old;
+    });
   }
 
   has(signature: string): boolean {
@@ -169,8 +176,13 @@ export function pipelineSignature(baseKey: string, dtypes: readonly string[], si
 function uniformSignature(uniforms: readonly ProgramUniform[]): string {
   let s = '|';
   for (const u of uniforms) {
-    s += u.type[0];
-    for (const v of u.data) s += Object.is(v, -0) ? '-0,' : `${v},`;
+    if (u.type === 'float32') {
+      s += 'f';
+      for (const v of u.data) s += v === 0 && 1 / v < 0 ? '-0,' : `${v},`;
+    } else {
+      // An integer's −0 is 0 in the buffer.
+      s += `${u.type[0]}${u.data.join(',')},`;
+    }
   }
   return s;
 }
@@ -240,10 +252,13 @@ export function runLean(
   const { tensorMap } = backend;
   const dtypes: string[] = [];
   const sizes: number[] = [];
+  const data: TensorData[] = [];
   for (const input of inputs) {
     if (input.shape.length !== 1) return run.call(backend, program, inputs, 'float32', uniforms);
-    backend.uploadToGPU(input.dataId);
-    dtypes.push(tensorMap.get(input.dataId).dtype);
+    const d = tensorMap.get(input.dataId);
+    if (d.resource == null) backend.uploadToGPU(input.dataId);
+    data.push(d);
+    dtypes.push(d.dtype);
     sizes.push(input.shape[0]!);
   }
   const pipelineKey = pipelineSignature(program.baseKey, dtypes, sizes, outputSize);
@@ -285,7 +300,7 @@ export function runLean(
   placeOnGPU(backend, output, 4 * outputSize, (entry.outputs ??= new PreferredBuffers(OUTPUT_BUFFERS_PER_DISPATCH)));
   const buffers = [bufferOf(tensorMap.get(output.dataId))];
   for (let i = 0; i < inputs.length; i++) {
-    buffers.push(bufferOf(tensorMap.get(inputs[i]!.dataId)));
+    buffers.push(bufferOf(data[i]!));
     backend.commandQueueOwnedIds.add(inputs[i]!.dataId);
   }
   backend.commandQueueOwnedIds.add(output.dataId);
