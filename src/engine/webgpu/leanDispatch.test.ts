@@ -73,8 +73,10 @@ describe('lean dispatch on WebGPU', () => {
       { type: 'float32', data: [-0] },
       { type: 'int32', data: [-3] },
     ];
+    // Uploaded before the writes are watched (an upload is a write too).
     const a = tf.range(0, size);
     const c = tf.range(0, 5);
+    for (const t of [a, c]) fusedBackend()!.uploadToGPU(t.dataId);
     const written: Uint8Array[] = [];
     const write = b.queue.writeBuffer;
     b.queue.writeBuffer = function (this: GPUQueue, ...args: Parameters<GPUQueue['writeBuffer']>) {

@@ -29,13 +29,15 @@ export interface WebGPUBackendInternals {
   commandEncoder: GPUCommandEncoder;
   commandQueueOwnedIds: WeakSet<object>;
   /** tfjs-webgpu's pool: free buffers by `${bytes}_${usage}`, each list handed out from its end. */
-  bufferManager: { freeBuffers: Map<string, GPUBuffer[]> };
+  bufferManager: { freeBuffers: Map<string, GPUBuffer[]>; acquireBuffer(size: number, usage: number): GPUBuffer };
+  queue: GPUQueue;
 }
 
 export type ProgramUniform = { type: 'int32' | 'float32' | 'uint32'; data: number[] };
 
 /** What tfjs-webgpu keeps of a tensor's data (its TensorData), and what reads in flight of it were begun here. */
 interface TensorData {
+  dtype: tf.DataType;
   resource: GPUBuffer | GPUTexture | null;
   /** Tensors of this data (a clone or a reshape shares it). */
   refCount: number;
@@ -59,6 +61,7 @@ export function fusedBackend(): WebGPUBackendInternals | null {
   if (tf.getBackend() !== 'webgpu') return null;
   const backend = tf.backend() as unknown as WebGPUBackendInternals;
   trackReads(backend);
+  uploadThroughQueue(backend);
   if (!tf.env().getBool(FUSED_KERNELS_FLAG)) return null;
   if (!started) {
     started = true;
@@ -92,6 +95,36 @@ function trackReads(backend: WebGPUBackendInternals): void {
       data.tabclrReads -= 1;
       this.disposeData(dataId);
     }
+  };
+}
+
+const uploading = new WeakSet<object>();
+
+/**
+ * Uploads a tensor's values (a batch of images, the augmentation's parameters, a restored checkpoint) with
+ * queue.writeBuffer into a buffer of tfjs's pool, where tfjs-webgpu 4.22 makes a mapped staging buffer for each
+ * upload (a new GPU buffer every time, about 50 µs in Dawn, destroyed after the next submission) and records a copy
+ * from it, which ends the compute pass. The queue writes the values before any command submitted after the call; a
+ * buffer in the pool is named by no command still to be submitted (tfjs returns a buffer a recorded command uses only
+ * at the submission), so nothing recorded before sees the values and everything after does. Other dtypes (complex,
+ * string) and empty tensors go through tfjs's upload.
+ */
+function uploadThroughQueue(backend: WebGPUBackendInternals): void {
+  if (uploading.has(backend)) return;
+  uploading.add(backend);
+  const own = backend.uploadToGPU;
+  backend.uploadToGPU = function (this: WebGPUBackendInternals, dataId: object) {
+    const data = this.tensorMap.get(dataId);
+    const values = data?.values as ArrayLike<number> | null | undefined;
+    if (!data || data.resource != null || values == null || !['float32', 'int32', 'bool'].includes(data.dtype) || values.length === 0) {
+      own.call(this, dataId);
+      return;
+    }
+    const typed = data.dtype === 'float32' ? (values instanceof Float32Array ? values : Float32Array.from(values)) : values instanceof Int32Array ? values : Int32Array.from(values);
+    const buffer = this.bufferManager.acquireBuffer(typed.byteLength, TENSOR_BUFFER_USAGE());
+    this.queue.writeBuffer(buffer, 0, typed.buffer, typed.byteOffset, typed.byteLength);
+    data.values = null;
+    data.resource = buffer;
   };
 }
 
