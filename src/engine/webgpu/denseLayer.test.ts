@@ -1,11 +1,12 @@
 // The engine's dense layer on WebGPU (Dawn in Node) against the products in float64: output and the gradients of the
 // input, the kernel and the bias, at the sizes of every dense layer the engine builds (convnet4's representation at
-// widths 0.25 and 1, the heads' layers, ResNet-18's) and at sizes that are not multiples of four, a batch of 1 and an
+// widths 0.25 and 1, the heads' layers, ResNet-18's, a head 2048 wide) and at sizes that are not multiples of four, a batch of 1 and an
 // odd one; the programs it takes; that it saves as tfjs-layers' Dense; and tfjs's layer where it does not apply.
 //
 // Not against tfjs-layers' layer on WebGPU: tfjs-webgpu 4.22's own matMul(dy, kernel, false, true), the input gradient
-// it computes, is wrong at 8 rows or fewer with 2048 columns (ResNet-18's first head layer at a batch of 4 or less: errors
-// of 30–40 where the values are about 1; right at 14 rows, and at 1024 columns).
+// it computes, is wrong at 8 rows or fewer with 2048 columns (a layer of 2048 units, as BYOL's projector has at a
+// projection of 512, at a batch of 4 or less: errors of 30–40 where the values are about 1; right at 14 rows, and at
+// 1024 columns).
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { countDispatches, maxRelativeDifference, useDawn, withFusedKernels, withLimitPerProgram } from '../../test/dawn';
@@ -67,8 +68,9 @@ async function products(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null, u: tf.T
 const random = (shape: number[], rng: Random) =>
   tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.next() * 2 - 1), shape);
 
-// [rows, inputs, units]: convnet4's representation (width 0.25: 64 → 64; width 1: 256 → 256) and head layers, ResNet-18's
-// head (512 → 2048 → 128), sizes not a multiple of 4, a batch of 1 (2 rows: SimCLR's two views) and odd ones.
+// [rows, inputs, units]: convnet4's representation (width 0.25: 64 → 64; width 1: 256 → 256) and head layers, a head
+// 4·d wide on ResNet-18's 512 (BYOL's projector at d = 512: 512 → 2048 → 512; then 2048 → 128), sizes not a multiple of
+// 4, a batch of 1 (2 rows: SimCLR's two views) and odd ones.
 const SIZES: [number, number, number][] = [
   [32, 64, 64],
   [2, 256, 256],
