@@ -422,12 +422,37 @@ export function convFilterGrad(backend: KernelArgs['backend'], c: ConvInfo, x: t
   const partialsProgram = filterGradPartialsProgram(c, chunks);
   const partials = runKernel(backend, partialsProgram, [x, dy], uniforms(c, partialsProgram.parallelism.invocations, chunks, chunkRows));
   if (chunks === 1) return { dataId: partials.dataId, shape: c.filterShape, dtype: 'float32' };
-  const size = c.filterHeight * c.filterWidth * c.inChannels * c.outChannels;
-  const total = runKernel(backend, filterGradSumProgram(size, chunks), [partials], uniforms(c, size, chunks));
-  // The partials are this kernel's own: freed once the sum is recorded (the backend keeps the buffer until it has run).
-  disposeInfo(backend, partials);
+  const total = sumChunks(backend, partials, c.filterHeight * c.filterWidth * c.inChannels * c.outChannels, chunks);
   return { dataId: total.dataId, shape: c.filterShape, dtype: 'float32' };
 }
+
+/**
+ * The second pass of a reduction split into chunks: per output value, the sum of `chunks` partial arrays of `size`
+ * values laid one after another. Frees the partials (the backend keeps their buffer until the sum has run).
+ */
+export function sumChunks(backend: KernelArgs['backend'], partials: tf.TensorInfo, size: number, chunks: number): tf.TensorInfo {
+  const sizes = CONV.values({ ...ZERO_SHAPE, invocations: size, chunks, chunkRows: 0 });
+  const total = runKernel(backend, filterGradSumProgram(size, chunks), [partials], sizes);
+  disposeInfo(backend, partials);
+  return total;
+}
+
+/** The convolution's shape uniforms, for a program that reads none of them. */
+const ZERO_SHAPE = {
+  batch: 0,
+  inHeight: 0,
+  inWidth: 0,
+  inChannels: 0,
+  outHeight: 0,
+  outWidth: 0,
+  outChannels: 0,
+  filterHeight: 0,
+  filterWidth: 0,
+  strideY: 0,
+  strideX: 0,
+  padTop: 0,
+  padLeft: 0,
+};
 
 function forward({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | null {
   const { x, filter, bias, preluActivationWeights } = inputs;

@@ -9,7 +9,7 @@
 // WebGL, the flag off, an activation other than linear, an input of another rank) exactly the tfjs layer; same class
 // name and config, so saved models, exports and checkpoints do not change.
 import * as tf from '@tensorflow/tfjs';
-import { convFilterGrad, convForward, convInputGrad, coveredConvolution, filterGradSplit, type ConvInfo } from './conv2dGemm';
+import { convFilterGrad, convForward, convInputGrad, coveredConvolution, filterGradSplit, sumChunks, type ConvInfo } from './conv2dGemm';
 import { disposeInfo, guard, kernelProgram, runKernel, UniformList, type KernelArgs } from './kernelBuilder';
 import { fusedBackend } from './programs';
 
@@ -35,7 +35,8 @@ const biasProgram = (size: number) =>
   });
 
 // The bias gradient, dy summed over the rows, column by column: per (chunk of rows, column) the chunk's sum, then (past one
-// chunk) per column the chunks' sums; the rows split as a convolution's filter gradient splits its positions.
+// chunk) per column the chunks' sums (conv2dGemm.ts's sumChunks); the rows split as a convolution's filter gradient
+// splits its positions.
 const biasGradPartialsProgram = (units: number, chunks: number, chunkRows: number) =>
   kernelProgram({
     name: 'dense_bias_grad_partials',
@@ -50,20 +51,6 @@ const biasGradPartialsProgram = (units: number, chunks: number, chunkRows: numbe
   let stop = min(start + uniforms.chunkRows, uniforms.rows);
   var sum = 0.0;
   for (var r = start; r < stop; r++) { sum += DY[r * uniforms.units + c]; }
-  result[index] = sum;`,
-  });
-
-const biasGradSumProgram = (units: number, chunks: number) =>
-  kernelProgram({
-    name: 'dense_bias_grad_sum',
-    inputs: [{ name: 'P' }],
-    outputSize: units,
-    uniforms: BIAS_GRAD.declaration,
-    invocations: units,
-    serialLoop: chunks,
-    body: () => `${guard('index', 'uniforms.units')}
-  var sum = 0.0;
-  for (var k = 0; k < uniforms.chunks; k++) { sum += P[k * uniforms.units + index]; }
   result[index] = sum;`,
   });
 
@@ -134,10 +121,7 @@ if (!tf.getKernel(DENSE, 'webgpu')) {
       const { chunks, chunkRows } = filterGradSplit(rows, 1, units);
       const sizes = BIAS_GRAD.values({ rows, units, chunks, chunkRows });
       const partials = runKernel(backend, biasGradPartialsProgram(units, chunks, chunkRows), [dy], sizes);
-      if (chunks === 1) return as(partials, [units]);
-      const total = runKernel(backend, biasGradSumProgram(units, chunks), [partials], sizes);
-      disposeInfo(backend, partials);
-      return as(total, [units]);
+      return as(chunks === 1 ? partials : sumChunks(backend, partials, units, chunks), [units]);
     }) as unknown as tf.KernelFunc,
   });
   tf.registerGradient({
