@@ -187,7 +187,7 @@ describe('lean dispatch on WebGPU', () => {
 });
 
 describe('buffers kept from step to step', () => {
-  const bufferOf = (t: tf.Tensor) => (fusedBackend()!.tensorMap.get(t.dataId).resource as GPUBuffer);
+  const bufferOf = (t: tf.Tensor) => (fusedBackend()!.tensorMap.get(t.dataId)!.resource as GPUBuffer);
 
   it('a tensor made with the buffers it had before gets the one of them that is free, where the pool would hand out another', async () => {
     const b = fusedBackend()!;
@@ -207,13 +207,13 @@ describe('buffers kept from step to step', () => {
     preferred.took(buffers[0]!);
     const info = made();
     placeOnGPU(b, info, 4 * 96, preferred);
-    const taken = b.tensorMap.get(info.dataId).resource;
+    const taken = b.tensorMap.get(info.dataId)!.resource;
     expect(taken).toBe(buffers[0]);
     expect(preferred.buffers[0]).toBe(buffers[0]);
     // Without one it prefers, the pool's own choice.
     const other = made();
     placeOnGPU(b, other, 4 * 96);
-    expect(b.tensorMap.get(other.dataId).resource).not.toBe(buffers[0]);
+    expect(b.tensorMap.get(other.dataId)!.resource).not.toBe(buffers[0]);
     for (const i of [info, other]) (b as unknown as { disposeData(id: object): void }).disposeData(i.dataId);
   });
 

@@ -213,6 +213,13 @@ export class PreferredBuffers {
   }
 }
 
+/** What placeOnGPU reads of a backend (the lean path's view of it has the same fields). */
+interface PlacingBackend {
+  bufferManager: { freeBuffers: Map<string, GPUBuffer[]> };
+  uploadToGPU(dataId: object): void;
+  tensorMap: { get(dataId: object): { resource: GPUBuffer | GPUTexture | null } | undefined };
+}
+
 /** tfjs-webgpu's usage for a tensor's buffer made without values (its uploadToGPU). */
 const TENSOR_BUFFER_USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
@@ -221,7 +228,7 @@ const TENSOR_BUFFER_USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_S
  * `preferred` that is free if any: it is moved to the end of its free list, where the pool takes from. Only the order of
  * the free list changes; what the pool counts and keeps is tfjs's own.
  */
-export function placeOnGPU(backend: Pick<WebGPUBackendInternals, 'bufferManager' | 'uploadToGPU' | 'tensorMap'>, info: tf.TensorInfo, bytes: number, preferred?: PreferredBuffers): void {
+export function placeOnGPU(backend: PlacingBackend, info: tf.TensorInfo, bytes: number, preferred?: PreferredBuffers): void {
   if (!preferred) {
     backend.uploadToGPU(info.dataId);
     return;
