@@ -14,7 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ProgramParallelism } from './limits';
 import { disposeInfo, kernelProgram, runKernel, type KernelProgram } from './kernelBuilder';
-import { copyRegions, fusedBackend, splitRows, uninitialisedInfo, writableInPlace, type ProgramUniform, type WebGPUBackendInternals } from './programs';
+import { copyRegions, fusedBackend, uninitialisedInfo, writeTargets, type ProgramUniform, type WebGPUBackendInternals } from './programs';
 import { reluGradOf, reluOf } from './reluLayer';
 
 /** Rows one invocation reduces: enough invocations for a GPU, few enough partial rows to add up. */
@@ -472,16 +472,13 @@ export function fusedBatchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.
     { epsilon: settings.epsilon, decay: 1 - settings.momentum },
   ) as [tf.Tensor, tf.Tensor];
   // The new moving statistics (rows 2 and 3 of stats) into the variables' own buffers where nothing else can see them
-  // change (writableInPlace), else into new tensors that they take.
+  // change, else into new tensors that they take.
   const moving = [settings.movingMean, settings.movingVariance];
-  const inPlace = moving.map((m) => writableInPlace(backend, m.read()));
-  copyRegions(
+  writeTargets(
     backend,
-    moving.flatMap((m, i) => (inPlace[i] ? [{ src: stats, srcOffset: (2 + i) * channels, dst: m.read(), dstOffset: 0, count: channels }] : [])),
+    moving.map((m) => ({ tensor: m.read(), take: (value) => m.write(value) })),
+    (dst) => moving.map((_, i) => ({ src: stats, srcOffset: (2 + i) * channels, dst: dst(i), dstOffset: 0, count: channels })),
   );
-  const rows = [2, 3].filter((_, i) => !inPlace[i]);
-  const written = rows.length > 0 ? splitRows(backend, stats, channels, rows) : [];
-  moving.filter((_, i) => !inPlace[i]).forEach((m, k) => m.write(written[k]!));
-  tf.dispose([stats, ...written]);
+  stats.dispose();
   return y;
 }

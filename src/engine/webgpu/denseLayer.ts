@@ -57,7 +57,7 @@ const biasGradPartialsProgram = (units: number, chunks: number, chunkRows: numbe
 const infos = new Map<string, ConvInfo>();
 
 /** The 1×1 convolution that is a dense layer of `inputs` → `units` on `rows` rows (made once per size). */
-export function denseConvInfo(rows: number, inputs: number, units: number): ConvInfo {
+function denseConvInfo(rows: number, inputs: number, units: number): ConvInfo {
   const key = `${rows}|${inputs}|${units}`;
   let info = infos.get(key);
   if (!info) {
@@ -69,7 +69,7 @@ export function denseConvInfo(rows: number, inputs: number, units: number): Conv
 }
 
 /** Whether these kernels compute a dense layer of these sizes here (conv2dGemm.ts covers two input channels or more). */
-export function coveredDense(rows: number, inputs: number, units: number): boolean {
+function coveredDense(rows: number, inputs: number, units: number): boolean {
   return coveredConvolution(denseConvInfo(rows, inputs, units));
 }
 

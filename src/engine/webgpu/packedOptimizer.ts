@@ -31,7 +31,7 @@ import {
 import { bufferLimitBytes } from './limits';
 import { CHUNK, optimizerPlan, type OptimizerPlan, type Piece } from './packing';
 import { kernelProgram, runKernelOnTensors } from './kernelBuilder';
-import { copyRegions, fusedBackend, PreferredBuffers, uninitialised, writableInPlace, type WebGPUBackendInternals } from './programs';
+import { copyRegions, fusedBackend, PreferredBuffers, uninitialised, writeTargets, type WebGPUBackendInternals } from './programs';
 
 export { CHUNK, packedLayout, type PackedLayout } from './packing';
 
@@ -415,17 +415,14 @@ class PackedOptimizer implements Optimizer {
         ]),
       ),
     );
-    // The new values into each variable's own buffer where nothing else can see it change (writableInPlace), else into a
-    // new tensor that the variable takes, as tfjs's assign() would.
-    const fresh = this.entries.map((e) => (writableInPlace(backend, e.variable) ? null : uninitialised(backend, e.shape, e.buffers)));
-    copyRegions(
+    // The new values into each variable's own buffer where nothing else can see it change, else into a new tensor that
+    // the variable takes, as tfjs's assign() would.
+    writeTargets(
       backend,
-      this.entries.flatMap((e, i) =>
-        e.pieces.map((piece) => ({ src: next[piece.pack]!, srcOffset: piece.packOffset, dst: fresh[i] ?? e.variable, dstOffset: piece.start, count: piece.count })),
-      ),
+      this.entries.map((e) => ({ tensor: e.variable, take: (value) => e.variable.assign(value), preferred: e.buffers })),
+      (dst) =>
+        this.entries.flatMap((e, i) => e.pieces.map((piece) => ({ src: next[piece.pack]!, srcOffset: piece.packOffset, dst: dst(i), dstOffset: piece.start, count: piece.count }))),
     );
-    this.entries.forEach((e, i) => fresh[i] && e.variable.assign(fresh[i]!));
-    tf.dispose(fresh.filter((t) => t !== null));
     // P may be the slots (see prepare): the update above has been recorded, so the buffers go back to the pool after it.
     tf.dispose(this.slots);
     this.slots = next;

@@ -60,8 +60,11 @@ export function whenFusedKernelsStart(fn: () => void): void {
 export function fusedBackend(): WebGPUBackendInternals | null {
   if (tf.getBackend() !== 'webgpu') return null;
   const backend = tf.backend() as unknown as WebGPUBackendInternals;
-  trackReads(backend);
-  uploadThroughQueue(backend);
+  if (!hooked.has(backend)) {
+    hooked.add(backend);
+    trackReads(backend);
+    uploadThroughQueue(backend);
+  }
   if (!tf.env().getBool(FUSED_KERNELS_FLAG)) return null;
   if (!started) {
     started = true;
@@ -70,19 +73,17 @@ export function fusedBackend(): WebGPUBackendInternals | null {
   return backend;
 }
 
-const tracked = new WeakSet<object>();
+/** Backends whose read and upload this file has wrapped (once each, over their own methods). */
+const hooked = new WeakSet<object>();
 
 /**
  * Counts each tensor's reads in flight (TensorData.tabclrReads), for writableInPlace: tfjs's read copies the buffer when
  * it is called and, once the copy has come back, keeps the values on the CPU as a cache, which a write in place between
  * the two would leave stale. A read also holds a reference to the data until it is done, so that the tensor may be
  * disposed meanwhile (a variable given new values by the optimiser while an export reads it): tfjs-webgpu 4.22 throws
- * from the read's end ("Cannot read properties of undefined") when its data went first. Installed once per backend,
- * over its own method.
+ * from the read's end ("Cannot read properties of undefined") when its data went first.
  */
 function trackReads(backend: WebGPUBackendInternals): void {
-  if (tracked.has(backend)) return;
-  tracked.add(backend);
   const own = backend.read;
   backend.read = async function (this: WebGPUBackendInternals, dataId: object) {
     const data = this.tensorMap.get(dataId);
@@ -98,8 +99,6 @@ function trackReads(backend: WebGPUBackendInternals): void {
   };
 }
 
-const uploading = new WeakSet<object>();
-
 /**
  * Uploads a tensor's values (a batch of images, the augmentation's parameters, a restored checkpoint) with
  * queue.writeBuffer into a buffer of tfjs's pool, where tfjs-webgpu 4.22 makes a mapped staging buffer for each
@@ -110,8 +109,6 @@ const uploading = new WeakSet<object>();
  * string) and empty tensors go through tfjs's upload.
  */
 function uploadThroughQueue(backend: WebGPUBackendInternals): void {
-  if (uploading.has(backend)) return;
-  uploading.add(backend);
   const own = backend.uploadToGPU;
   backend.uploadToGPU = function (this: WebGPUBackendInternals, dataId: object) {
     const data = this.tensorMap.get(dataId);
@@ -286,14 +283,23 @@ export function copyRegions(backend: WebGPUBackendInternals, regions: CopyRegion
   });
 }
 
-/** Rows of a [rows × width] float tensor as separate [width] tensors (copies, no dispatch). */
-export function splitRows(backend: WebGPUBackendInternals, packed: tf.Tensor, width: number, rows: number[]): tf.Tensor1D[] {
-  const out = rows.map(() => uninitialised(backend, [width]) as tf.Tensor1D);
-  copyRegions(
-    backend,
-    rows.map((row, i) => ({ src: packed, srcOffset: row * width, dst: out[i]!, dstOffset: 0, count: width })),
-  );
-  return out;
+/** A tensor to give new values: its own buffer is written where writableInPlace allows, else a new tensor that `take` gets. */
+export interface WriteTarget {
+  tensor: tf.Tensor;
+  take(value: tf.Tensor): void;
+  /** Buffers a new tensor for it would rather have (it alternates between two). */
+  preferred?: PreferredBuffers;
+}
+
+/**
+ * Copies new values into `targets` by `regions` (given where target i's values go: its own tensor or the new one), all
+ * in one run of copies; the new tensors are handed to their targets and the function's own references freed.
+ */
+export function writeTargets(backend: WebGPUBackendInternals, targets: WriteTarget[], regions: (dst: (i: number) => tf.Tensor) => CopyRegion[]): void {
+  const fresh = targets.map((t) => (writableInPlace(backend, t.tensor) ? null : uninitialised(backend, t.tensor.shape, t.preferred)));
+  copyRegions(backend, regions((i) => fresh[i] ?? targets[i]!.tensor));
+  targets.forEach((t, i) => fresh[i] && t.take(fresh[i]!));
+  tf.dispose(fresh.filter((t): t is tf.Tensor => t !== null));
 }
 
 /**
