@@ -131,14 +131,15 @@ describe('the engine’s dense layer on WebGPU', () => {
   });
 
   it('spread past the workgroup limit, gives the flat dispatch’s numbers', async () => {
+    // Rows enough that the bias gradient takes both its passes (3 chunks), each of more than two workgroups.
     const rng = new Random(9);
-    const x = random([24, 40], rng) as tf.Tensor2D;
-    const upstream = random([24, 36], rng) as tf.Tensor2D;
-    const weights = [random([40, 36], rng), random([36], rng)];
-    const once = () => withFusedKernels(true, () => run(new EngineDense({ units: 36, name: `spread_${Math.random()}` }), x, weights, upstream));
+    const x = random([300, 40], rng) as tf.Tensor2D;
+    const upstream = random([300, 200], rng) as tf.Tensor2D;
+    const weights = [random([40, 200], rng), random([200], rng)];
+    const once = () => withFusedKernels(true, () => run(new EngineDense({ units: 200, name: `spread_${Math.random()}` }), x, weights, upstream));
     const flat = await once();
     const { result: spread, spread: names } = await withLimitPerProgram(once);
-    expect(names).toEqual(expect.arrayContaining(['tabclr_dense_bias']));
+    expect(names).toEqual(expect.arrayContaining(['tabclr_dense_bias', 'tabclr_dense_bias_grad_partials', 'tabclr_conv_filter_grad_sum']));
     expect(spread.y).toEqual(flat.y);
     spread.grads.forEach((g, i) => expect(g).toEqual(flat.grads[i]));
     tf.dispose([x, upstream, ...weights]);
