@@ -277,12 +277,16 @@ const schedstatBytes = Buffer.alloc(128);
 
 /**
  * CPU time of the calling thread so far (Linux's /proc/thread-self/schedstat, kept open: the marks fall inside the
- * windows they measure), or null where there is none.
+ * windows they measure), or null where there is none. The kernel brings a running thread's figure up to date only at
+ * its scheduler tick (every 4 ms at HZ=250) or when the thread is switched out, so a bare read may be up to a tick
+ * old; getrusage (process.cpuUsage) brings the calling thread's up to date first, which makes the read exact (Node 20
+ * has no per-thread CPU clock; 23.9's process.threadCpuUsage is one).
  */
 function threadCpuMs(): number | null {
   try {
     if (schedstat === undefined) schedstat = openSync('/proc/thread-self/schedstat', 'r');
     if (schedstat === null) return null;
+    process.cpuUsage();
     const n = readSync(schedstat, schedstatBytes, 0, schedstatBytes.length, 0);
     return Number(schedstatBytes.toString('latin1', 0, n).split(' ')[0]) / 1e6;
   } catch {
