@@ -31,5 +31,8 @@ describe('the parallelism report of bench:engine on WebGPU', () => {
     for (const d of rows) if (/^tabclr_(conv|bn|optim|dense)_/.test(d.program)) expect(d.serial_loop, d.program).not.toBeNull();
     // None of tfjs's own programs is left in the step.
     expect(rows.filter((d) => !d.program.startsWith('tabclr_'))).toEqual([]);
+    // The tape keeps the tensors a gradient needs without an Identity kernel each (engine/tape.ts).
+    expect(r.top_kernels_by_count.map((k) => k.name)).not.toContain('Identity');
+    expect(r.kernels_per_step).toBeLessThan(r.dispatches_per_step!);
   }, 120_000);
 });

@@ -9,6 +9,7 @@ import { allWeights, createNetwork, disposeNetwork, trainableParams, type Networ
 import { normalisedStd } from './normalize';
 import { createOptimizer, learningRateAt, type Optimizer, type PreparedUpdate, type TrainableParam } from './optim';
 import { Random } from './random';
+import { withLeanSaves } from './tape';
 import { withOnePixelDraws, withoutTexturePooling } from './webgl/onePixelDraws';
 import { stackScalars } from './webgpu/programs';
 
@@ -143,12 +144,14 @@ function kept(parts: Omit<ObjectiveParts, 'objective'>): tf.Tensor[] {
 /** Loss value and gradients by parameter name; the diagnostics are kept alive for the caller. */
 function lossAndGrads(state: TrainState, views: tf.Tensor4D) {
   let diagnostics: Omit<ObjectiveParts, 'objective'> | null = null;
-  const { value, grads } = tf.variableGrads(() => {
-    const { objective: total, ...rest } = objective(state.model, views, state.config, state.step + 1);
-    diagnostics = rest;
-    for (const t of kept(rest)) tf.keep(t);
-    return total;
-  }, state.params.map((p) => p.variable));
+  const { value, grads } = withLeanSaves(() =>
+    tf.variableGrads(() => {
+      const { objective: total, ...rest } = objective(state.model, views, state.config, state.step + 1);
+      diagnostics = rest;
+      for (const t of kept(rest)) tf.keep(t);
+      return total;
+    }, state.params.map((p) => p.variable)),
+  );
   const byName: Record<string, tf.Tensor> = {};
   for (const p of state.params) byName[p.name] = grads[p.variable.name]!;
   return { value, grads: byName, diagnostics: diagnostics! as Omit<ObjectiveParts, 'objective'> };
