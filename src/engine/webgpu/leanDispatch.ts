@@ -5,8 +5,9 @@
 // the pipeline for its bind group layout: about 65 µs of the 86 dispatches of the default step (BENCHMARKS.md,
 // "Recording a step"). Here a dispatch seen before, keyed by its program's name, its inputs' types and sizes, its
 // output's size and its uniforms' values, reuses its pipeline, its layout, a uniform buffer written once, and a bind
-// group made for the same buffers in a recent step; uniforms not seen before (the optimizer's change every step) are
-// written as tfjs writes them, into a pooled buffer, but without tfjs's key, layout and lookups.
+// group made for the same buffers in a recent step; uniforms not seen before are written as tfjs writes them, into a
+// pooled buffer, but without tfjs's key, layout and lookups, and uniforms that change at every run (the optimizer's)
+// are written into a uniform buffer kept for them, which keeps its bind groups too (rewritableSlot).
 //
 // Everything else is tfjs's: the output is a tensor of its tensor map, the commands go into its command encoder and
 // compute pass, the tensors a pass uses join commandQueueOwnedIds, and the pass is ended and submitted every
@@ -72,6 +73,10 @@ interface Pipeline {
   key: string;
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
+  /** Dispatches of it whose uniforms were new, once it had run (see rewritableSlot). */
+  misses?: number;
+  /** Uniform buffers rewritten for uniforms that change at every run, each with its bind groups (see rewritableSlot). */
+  slots?: Slot[];
 }
 
 /** One distinct dispatch: its pipeline, and (from its second run) its uniform buffer. */
@@ -83,6 +88,23 @@ interface Entry {
   /** The buffers its output had in recent runs, asked for again so that its bind groups stay the same. */
   outputs?: PreferredBuffers;
 }
+
+/** An entry whose uniform buffer is rewritten (queue.writeBuffer) for each run's uniforms: see rewritableSlot. */
+interface Slot extends Entry {
+  uniform: { buffer: GPUBuffer; offset: number; size: number };
+  /** The command encoder its last run was recorded in: its buffer may be rewritten once that one has been submitted. */
+  encoder: GPUCommandEncoder | null;
+}
+
+/**
+ * Dispatches of one pipeline with new uniforms after which they count as uniforms that change at every run (the
+ * optimizer's learning rate and bias corrections): a pipeline's first few sets of uniforms are layers' or steps' own,
+ * kept as entries; past these, a dispatch takes a rewritable slot and is not kept.
+ */
+const MISSES_BEFORE_SLOTS = 4;
+
+/** Rewritable slots per pipeline: as many as the runs of it one command encoder may record (one per pack here). */
+const SLOTS_PER_PIPELINE = 4;
 
 /**
  * Bind groups kept per distinct dispatch. tfjs's pool does not hand a layer's tensors the same buffers every step, but
@@ -264,10 +286,11 @@ export function runLean(
   const pipelineKey = pipelineSignature(program.baseKey, dtypes, sizes, outputSize);
   const signature = pipelineKey + uniformSignature(uniforms);
   const cache = dispatchCacheOf(backend);
-  let entry = cache.get(signature);
+  let entry: Entry | undefined = cache.get(signature);
   // A dispatch whose uniforms are new (a first run, or uniforms that change every step, as the optimizer's bias
   // corrections do) writes them into a pooled buffer released at the next submission, as tfjs does; a second run of
-  // the same uniforms keeps a buffer of its own.
+  // the same uniforms keeps a buffer of its own. Past a few new sets of one pipeline's uniforms, a rewritable slot of
+  // the pipeline takes them instead.
   let once = false;
   if (!entry) {
     const pipe = cache.pipelines.get(pipelineKey);
@@ -276,15 +299,22 @@ export function runLean(
       const output = run.call(backend, program, inputs, 'float32', uniforms);
       const pipeline = backend.pipelineCache[program.shaderKey];
       if (pipeline && !(pipeline instanceof Promise)) {
-        if (cache.pipelines.size >= cache.capacity) cache.pipelines.clear();
+        if (cache.pipelines.size >= cache.capacity) {
+          releaseSlots(backend, cache.pipelines.values());
+          cache.pipelines.clear();
+        }
         const made = { key: program.shaderKey, pipeline, layout: pipeline.getBindGroupLayout(0) };
         cache.pipelines.set(pipelineKey, made);
         remember(backend, cache, signature, made);
       }
       return output;
     }
-    entry = remember(backend, cache, signature, pipe);
-    once = true;
+    const bytes = (pipe.misses = (pipe.misses ?? 0) + 1) > MISSES_BEFORE_SLOTS ? uniformBytes(sizes, outputSize, uniforms) : null;
+    entry = bytes ? rewritableSlot(backend, pipe, bytes) : undefined;
+    if (!entry) {
+      entry = remember(backend, cache, signature, pipe);
+      once = true;
+    }
   }
   let uniform: GPUBufferBinding;
   if (once) {
@@ -319,6 +349,36 @@ export function runLean(
     backend.submitQueue();
   }
   return output;
+}
+
+/**
+ * A slot of `pipe` holding `bytes` as its uniforms, for a dispatch about to be recorded, or undefined when each of its
+ * slots is named by a command of the encoder being recorded. tfjs's way for new uniforms, a pooled buffer and a bind
+ * group made for it, costs a createBindGroup at every run (about 100 µs in Dawn); a slot keeps its buffer and its bind
+ * groups, and its uniforms are written with queue.writeBuffer, which the queue runs before any command submitted after
+ * the call and after every one submitted before it. A slot whose last run is in the encoder being recorded (not yet
+ * submitted) would have that run read the new values, so it is not rewritten: tfjs submits an encoder whole and then
+ * starts another, so a slot last used in another encoder is free.
+ */
+function rewritableSlot(backend: Backend, pipe: Pipeline, bytes: ArrayBuffer): Slot | undefined {
+  backend.ensureCommandEncoderReady();
+  const encoder = backend.commandEncoder;
+  const slots = (pipe.slots ??= []);
+  let slot = slots.find((s) => s.encoder !== encoder && s.uniform.size === bytes.byteLength);
+  if (!slot) {
+    if (slots.length >= SLOTS_PER_PIPELINE) return undefined;
+    const buffer = backend.bufferManager.acquireBuffer(bytes.byteLength, GPUBufferUsage.COPY_DST | GPUBufferUsage.UNIFORM);
+    slot = { pipe, uniform: { buffer, offset: 0, size: bytes.byteLength }, encoder: null };
+    slots.push(slot);
+  }
+  backend.queue.writeBuffer(slot.uniform.buffer, 0, bytes, 0, bytes.byteLength);
+  slot.encoder = encoder;
+  return slot;
+}
+
+/** Releases the uniform buffers of pipelines dropped from the cache (at the next submission, after the commands that use them). */
+function releaseSlots(backend: Backend, pipelines: Iterable<Pipeline>): void {
+  for (const pipe of pipelines) for (const slot of pipe.slots ?? []) backend.uniformPendingDisposal.push(slot.uniform.buffer);
 }
 
 /** Adds a dispatch seen for the first time, its uniform buffer not yet made; releases what goes past the capacity. */
