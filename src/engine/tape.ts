@@ -8,8 +8,8 @@
 // backward pass as tfjs disposes its clones.
 //
 // What it leaves out is the clone's tape node, whose only use is a gradient of a gradient (tf.grad of a function that
-// itself calls tf.grad), through the saved tensors: hence only inside withLeanSaves, around a training step's one
-// gradient, never for the rest of the program.
+// itself calls tf.grad), through the saved tensors (inside withLeanSaves, one finds no path and throws): hence only
+// around a training step's one gradient, never for the rest of the program.
 //
 // Only for tfjs-core 4.22 (pinned in package.json): Engine.saveTensorsForBackwardMode is not public API. A tfjs whose
 // engine has no such method runs the function unchanged.

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { useDawn, withFusedKernels, withLeanDispatch } from '../../test/dawn';
 import { batchNorm, relu } from '../layers';
 import { Random } from '../random';
-import { guard, kernelProgram, runKernelOnTensors, UniformList } from './kernelBuilder';
+import { guard, kernelProgram, runKernelOnTensors, shaderKeyOf, UniformList } from './kernelBuilder';
 import { fusedNtXent } from './ntXent';
 import { DispatchCache, dispatchCacheOf, dispatchSignature, installLeanDispatch, uniformBytes } from './leanDispatch';
 import { fusedBackend, placeOnGPU, PreferredBuffers, type ProgramUniform } from './programs';
@@ -20,6 +20,18 @@ function randomTensor(shape: number[], rng: Random): tf.Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
   // Zeros among them, where ReLU's gradient is decided by its sign.
   return tf.tensor(Float32Array.from({ length: size }, (_, i) => (i % 7 === 0 ? 0 : 3 * (rng.next() * 2 - 1))), shape);
+}
+
+/** Counts the bind groups the device makes (on either path) until restore(). */
+function countBindGroups(device: GPUDevice): { made(): number; restore(): void } {
+  const proto = Object.getPrototypeOf(device) as GPUDevice;
+  const create = proto.createBindGroup;
+  let made = 0;
+  proto.createBindGroup = function (this: GPUDevice, ...args: Parameters<GPUDevice['createBindGroup']>) {
+    made++;
+    return create.apply(this, args);
+  };
+  return { made: () => made, restore: () => void (proto.createBindGroup = create) };
 }
 
 const backend = () => {
@@ -170,13 +182,8 @@ describe('lean dispatch on WebGPU', () => {
     const x = tf.range(0, 6);
     const expected = (run: number) => Array.from({ length: 6 }, (_, i) => Math.fround(run / 8) * i + run);
     const run = (k: number) => runKernelOnTensors(b, scaled(), [x], [{ type: 'float32', data: [k / 8] }, { type: 'float32', data: [k] }]);
-    const create = Object.getPrototypeOf(device).createBindGroup as GPUDevice['createBindGroup'];
-    const usedBefore = (b as unknown as { bufferManager: { numUsedBuffers: number } }).bufferManager;
-    let made = 0;
-    Object.getPrototypeOf(device).createBindGroup = function (this: GPUDevice, ...args: Parameters<GPUDevice['createBindGroup']>) {
-      made++;
-      return create.apply(this, args);
-    };
+    const pool = (b as unknown as { bufferManager: { numUsedBuffers: number } }).bufferManager;
+    const groups = countBindGroups(device);
     try {
       // Runs read back one at a time (each submitted before the next is recorded): past the first few, one slot serves.
       let k = 1;
@@ -185,16 +192,19 @@ describe('lean dispatch on WebGPU', () => {
         expect([...(await y.data())]).toEqual(expected(k));
         y.dispose();
       }
-      const madeAfterWarmUp = made;
-      const used = usedBefore.numUsedBuffers;
+      const madeAfterWarmUp = groups.made();
+      const used = pool.numUsedBuffers;
       for (; k <= 24; k++) {
         const y = run(k);
         expect([...(await y.data())]).toEqual(expected(k));
         y.dispose();
       }
       // No bind group and no buffer more: the slot's group is found again for the output's buffer.
-      expect(made - madeAfterWarmUp).toBeLessThanOrEqual(1);
-      expect(usedBefore.numUsedBuffers).toBe(used);
+      expect(groups.made() - madeAfterWarmUp).toBeLessThanOrEqual(1);
+      expect(pool.numUsedBuffers).toBe(used);
+      // Each set of uniforms is still remembered, should it recur.
+      const uniformsOf = (k: number): ProgramUniform[] => [{ type: 'float32', data: [k / 8] }, { type: 'float32', data: [k] }];
+      expect(dispatchCacheOf(b).has(dispatchSignature(shaderKeyOf('lean_slot_scaled'), ['float32'], [6], 6, uniformsOf(24)))).toBe(true);
       // Runs recorded in one encoder before any is submitted: each keeps its own uniforms (a slot apiece while there
       // are slots, then tfjs's way), none rewritten under a command that will read it.
       const ys = Array.from({ length: 7 }, (_, i) => run(100 + i));
@@ -202,7 +212,7 @@ describe('lean dispatch on WebGPU', () => {
       values.forEach((v, i) => expect([...v]).toEqual(expected(100 + i)));
       tf.dispose(ys);
     } finally {
-      Object.getPrototypeOf(device).createBindGroup = create;
+      groups.restore();
       x.dispose();
     }
   });
@@ -276,18 +286,14 @@ describe('buffers kept from step to step', () => {
       const { imageSize: s, channels } = config.model;
       const images = tf.tensor4d(syntheticImages(config.batchSize, s, channels, 4), [config.batchSize, s, s, channels], 'int32');
       const state = createTrainState(config);
-      const device = backend().device;
-      const create = Object.getPrototypeOf(device).createBindGroup as GPUDevice['createBindGroup'];
-      let made = 0;
       for (let i = 0; i < 10; i++) await trainStep(state, images);
-      Object.getPrototypeOf(device).createBindGroup = function (this: GPUDevice, ...args: Parameters<GPUDevice['createBindGroup']>) {
-        made++;
-        return create.apply(this, args);
-      };
+      const groups = countBindGroups(backend().device);
+      let made = 0;
       try {
         for (let i = 0; i < 3; i++) await trainStep(state, images);
+        made = groups.made();
       } finally {
-        Object.getPrototypeOf(device).createBindGroup = create;
+        groups.restore();
       }
       // The few dispatches whose buffers others of the same size took first (66 a step in the first two steps); the
       // optimiser's update, whose bias corrections are uniforms new at every step, rewrites a slot's and finds its group.

@@ -98,8 +98,9 @@ interface Slot extends Entry {
 
 /**
  * Dispatches of one pipeline with new uniforms after which they count as uniforms that change at every run (the
- * optimizer's learning rate and bias corrections): a pipeline's first few sets of uniforms are layers' or steps' own,
- * kept as entries; past these, a dispatch takes a rewritable slot and is not kept.
+ * optimizer's learning rate and bias corrections): past these, a dispatch whose uniforms are new takes a rewritable
+ * slot instead of a pooled buffer and a bind group of its own. It is still remembered as an entry, as every dispatch
+ * is, so that a set of uniforms that recurs (a layer's, first seen late) finds its own entry from its next run.
  */
 const MISSES_BEFORE_SLOTS = 4;
 
@@ -309,12 +310,11 @@ export function runLean(
       }
       return output;
     }
+    // Remembered either way (its uniform buffer made at its second run), so that uniforms that do recur find their entry.
+    const remembered = remember(backend, cache, signature, pipe);
     const bytes = (pipe.misses = (pipe.misses ?? 0) + 1) > MISSES_BEFORE_SLOTS ? uniformBytes(sizes, outputSize, uniforms) : null;
-    entry = bytes ? rewritableSlot(backend, pipe, bytes) : undefined;
-    if (!entry) {
-      entry = remember(backend, cache, signature, pipe);
-      once = true;
-    }
+    entry = (bytes && rewritableSlot(backend, pipe, bytes)) || remembered;
+    once = entry === remembered;
   }
   let uniform: GPUBufferBinding;
   if (once) {
