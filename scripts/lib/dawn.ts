@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { gentlePolling } from './dawnPolling';
 
 /** SwiftShader's Vulkan driver as Debian's chromium package installs it. */
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -29,6 +30,8 @@ export interface DawnAdapter {
 
 export interface Dawn {
   adapter: DawnAdapter;
+  /** Whether Dawn's waits poll gently (dawnPolling.ts), as they do unless TABCLR_DAWN_POLLING=full. */
+  gentlePolling: boolean;
   /** Hands the device back and removes navigator.gpu, so that Node can exit. */
   stop(): Promise<void>;
 }
@@ -74,6 +77,8 @@ export async function startDawn(dawnOptions: string[] = []): Promise<Dawn> {
   // A bundled copy (npm run pack:gpu) finds dawn.node through TABCLR_DAWN_NODE; the repository through the package.
   const dawnPath = process.env.TABCLR_DAWN_NODE;
   const dawn = (dawnPath ? require(dawnPath) : await import('webgpu')) as DawnModule;
+  // The binding's own wait spins a core at full speed (dawnPolling.ts); TABCLR_DAWN_POLLING=full keeps it, to compare.
+  const polling = process.env.TABCLR_DAWN_POLLING === 'full' ? null : gentlePolling();
   Object.assign(globalThis, dawn.globals);
   let gpu = dawn.create(dawnOptions);
   let probe = await gpu.requestAdapter({ powerPreference: 'high-performance' });
@@ -86,6 +91,7 @@ export async function startDawn(dawnOptions: string[] = []): Promise<Dawn> {
     gpu = dawn.create(dawnOptions);
     probe = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   }
+  if (!probe) polling?.uninstall();
   if (!probe) throw new Error(`Dawn found no WebGPU adapter (Vulkan driver: ${icd ?? 'the loader’s default search'})`);
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true, writable: true });
@@ -108,11 +114,13 @@ export async function startDawn(dawnOptions: string[] = []): Promise<Dawn> {
   };
   return {
     adapter,
+    gentlePolling: polling !== null,
     async stop() {
       tf.engine().reset();
       device.destroy();
       const holder = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
       if (holder) delete holder.gpu;
+      polling?.uninstall();
     },
   };
 }
