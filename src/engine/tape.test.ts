@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { withLeanSaves } from './tape';
+import { withLeanSaves, withoutUnusedDys } from './tape';
 
 /** A loss whose gradient needs saved tensors of several kernels (inputs and outputs), one of them disposed inside. */
 function loss(w: tf.Variable, x: tf.Tensor2D): tf.Scalar {
@@ -79,6 +79,7 @@ describe('withLeanSaves', () => {
       }),
     ).toThrow('inside');
     expect(engine['saveTensorsForBackwardMode']).toBe(own);
+    expect(Object.prototype.hasOwnProperty.call(engine, 'addTapeNode')).toBe(false);
   });
 
   it('leaves a gradient of a gradient to tfjs’s own saving, outside it', () => {
@@ -89,5 +90,64 @@ describe('withLeanSaves', () => {
     expect(() => withLeanSaves(at2)).toThrow(/Cannot compute gradient/);
     // After it, tfjs's saving is back, and so is the right value.
     expect(at2()).toBeCloseTo(12, 5);
+  });
+
+  describe('a kernel whose gradient reads its first output’s dy only', () => {
+    // Two outputs, y = 2x and its sum; the gradient reads y's dy alone, and records what it was handed.
+    const handed: string[][] = [];
+    const kernels = new Map<string, boolean>();
+    const register = (name: string, firstDyOnly: boolean) => {
+      tf.registerKernel({
+        kernelName: name,
+        backendName: tf.getBackend(),
+        kernelFunc: ({ inputs, backend }) => {
+          const x = (inputs as { x: tf.TensorInfo }).x;
+          const values = (backend as unknown as { readSync(id: object): Float32Array }).readSync(x.dataId);
+          const b = backend as unknown as { makeTensorInfo(shape: number[], dtype: string, values: Float32Array): tf.TensorInfo };
+          return [b.makeTensorInfo(x.shape, 'float32', values.map((v) => 2 * v)), b.makeTensorInfo([], 'float32', Float32Array.of(2 * values.reduce((a, v) => a + v, 0)))];
+        },
+      });
+      tf.registerGradient({
+        kernelName: name,
+        gradFunc: (dys) => {
+          const list = dys as (tf.Tensor | null)[];
+          handed.push(list.map((d) => (d === null ? 'null' : `${d.shape.length === 0 ? 'scalar' : 'tensor'}:${Array.from(d.dataSync()).join(',')}`)));
+          return { x: () => tf.mul(list[0] ?? tf.zerosLike(list[1]!), 2) };
+        },
+      });
+      if (firstDyOnly) withoutUnusedDys(name);
+      kernels.set(name, firstDyOnly);
+    };
+    register('TabclrTestTwoOutputs', true);
+    register('TabclrTestTwoOutputsZeros', false);
+    const x = tf.keep(tf.tensor1d([1, -2, 3]));
+    const gradOf = (name: string, use: 'first' | 'second', lean: boolean) => {
+      handed.length = 0;
+      const f = (v: tf.Tensor) => {
+        const [y, total] = tf.engine().runKernel(name, { x: v }) as tf.Tensor[];
+        return use === 'first' ? tf.sum(tf.square(y!)) : tf.mul(total!, 1);
+      };
+      const run = () => tf.tidy(() => Array.from(tf.grad(f)(x).dataSync()));
+      return { grad: lean ? withLeanSaves(run) : run(), handed: handed.slice() };
+    };
+
+    it('hands it null, not zeros, for the outputs nothing used, inside the scope alone', () => {
+      const lean = gradOf('TabclrTestTwoOutputs', 'first', true);
+      const own = gradOf('TabclrTestTwoOutputs', 'first', false);
+      // d/dx Σ(2x)² = 8x, either way.
+      expect(lean.grad).toEqual([8, -16, 24]);
+      expect(own.grad).toEqual(lean.grad);
+      expect(lean.handed).toEqual([['tensor:4,-8,12', 'null']]);
+      // Outside the scope, tfjs's zeros; and a kernel that did not say so gets them inside it too.
+      expect(own.handed).toEqual([['tensor:4,-8,12', 'scalar:0']]);
+      expect(gradOf('TabclrTestTwoOutputsZeros', 'first', true).handed).toEqual([['tensor:4,-8,12', 'scalar:0']]);
+    });
+
+    it('still hands it zeros for the first output when only another was used, and leaves no tensor behind', () => {
+      const before = tf.memory().numTensors;
+      const lean = gradOf('TabclrTestTwoOutputs', 'second', true);
+      expect(lean.handed).toEqual([['tensor:0,0,0', 'scalar:1']]);
+      expect(tf.memory().numTensors).toBe(before);
+    });
   });
 });

@@ -11,15 +11,71 @@
 // itself calls tf.grad), through the saved tensors (inside withLeanSaves, one finds no path and throws): hence only
 // around a training step's one gradient, never for the rest of the program.
 //
-// Only for tfjs-core 4.22 (pinned in package.json): Engine.saveTensorsForBackwardMode is not public API. A tfjs whose
-// engine has no such method runs the function unchanged.
+// The same scope hands a kernel's gradient no zeros for its outputs that nothing downstream used, where the kernel
+// says its gradient reads only its first output's (withoutUnusedDys: batch norm's statistics, NT-Xent's saved
+// intermediates): tfjs fills each with zeros made on the CPU (an array, a tensor, its disposal), eleven a default step.
+//
+// Only for tfjs-core 4.22 (pinned in package.json): Engine.saveTensorsForBackwardMode and addTapeNode are not public
+// API. A tfjs whose engine has no such methods runs the function unchanged.
 import * as tf from '@tensorflow/tfjs';
+
+type GradFunc = (dy: tf.Tensor | (tf.Tensor | null)[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => unknown;
+
+interface TapeNode {
+  id: number;
+  kernelName: string;
+  inputs: tf.NamedTensorMap;
+  outputs: tf.Tensor[];
+  saved: tf.Tensor[];
+  gradient?: (dys: (tf.Tensor | null)[]) => unknown;
+}
 
 interface EngineInternals {
   saveTensorsForBackwardMode?(tensors: tf.Tensor[]): tf.Tensor[];
+  addTapeNode?(kernelName: string, inputs: tf.NamedTensorMap, outputs: tf.Tensor[], gradientsFunc: GradFunc | null, saved: tf.Tensor[], attrs: tf.NamedAttrMap): void;
   makeTensorFromTensorInfo(info: tf.TensorInfo, backend?: unknown): tf.Tensor;
+  makeTensor(values: tf.TypedArray, shape: number[], dtype: tf.DataType): tf.Tensor;
   keep<T extends tf.Tensor>(t: T): T;
   backend: { incRef(dataId: object): void };
+  state: { nextTapeNodeId: number; activeTape: TapeNode[] };
+}
+
+/** Kernels whose gradient reads its first output's dy only (see withoutUnusedDys). */
+const firstDyOnly = new Set<string>();
+
+/**
+ * Declares that the gradient of `kernelName` (a kernel with several outputs) reads the dy of its first output only, so
+ * that inside withLeanSaves its other outputs' dys, where nothing used those outputs, reach it as null rather than as
+ * zeros made for it.
+ */
+export function withoutUnusedDys(kernelName: string): void {
+  firstDyOnly.add(kernelName);
+}
+
+/** tfjs's addTapeNode, but for the kernels of firstDyOnly: no zeros for the dys after the first (see above). */
+function addLeanTapeNode(
+  this: EngineInternals,
+  own: NonNullable<EngineInternals['addTapeNode']>,
+  kernelName: string,
+  inputs: tf.NamedTensorMap,
+  outputs: tf.Tensor[],
+  gradientsFunc: GradFunc | null,
+  saved: tf.Tensor[],
+  attrs: tf.NamedAttrMap,
+): void {
+  const gradFunc = (tf.getGradient(kernelName)?.gradFunc as GradFunc | undefined) ?? gradientsFunc;
+  if (!firstDyOnly.has(kernelName) || !gradFunc || outputs.length < 2) {
+    own.call(this, kernelName, inputs, outputs, gradientsFunc, saved, attrs);
+    return;
+  }
+  const node: TapeNode = { id: this.state.nextTapeNodeId++, kernelName, inputs, outputs, saved };
+  node.gradient = (dys) => {
+    // The first output's dy as tfjs gives it (zeros when nothing used it either); the others as they are.
+    const y = outputs[0]!;
+    const first = dys[0] ?? this.makeTensor(new (y.dtype === 'int32' ? Int32Array : y.dtype === 'bool' ? Uint8Array : Float32Array)(y.size), y.shape, y.dtype);
+    return gradFunc([first, ...dys.slice(1)], saved, attrs);
+  };
+  this.state.activeTape.push(node);
 }
 
 /** Saved tensors made directly (see above); `this` is the engine. */
@@ -36,11 +92,22 @@ function saveShared(this: EngineInternals, tensors: tf.Tensor[]): tf.Tensor[] {
  */
 export function withLeanSaves<T>(fn: () => T): T {
   const engine = tf.engine() as unknown as EngineInternals;
-  if (typeof engine.saveTensorsForBackwardMode !== 'function' || Object.prototype.hasOwnProperty.call(engine, 'saveTensorsForBackwardMode')) return fn();
+  const own = engine.addTapeNode;
+  if (
+    typeof engine.saveTensorsForBackwardMode !== 'function' ||
+    typeof own !== 'function' ||
+    Object.prototype.hasOwnProperty.call(engine, 'saveTensorsForBackwardMode')
+  ) {
+    return fn();
+  }
   engine.saveTensorsForBackwardMode = saveShared;
+  engine.addTapeNode = function (this: EngineInternals, ...args) {
+    addLeanTapeNode.call(this, own, ...args);
+  };
   try {
     return fn();
   } finally {
     delete engine.saveTensorsForBackwardMode;
+    delete engine.addTapeNode;
   }
 }

@@ -16,6 +16,7 @@ import type { ProgramParallelism } from './limits';
 import { disposeInfo, kernelProgram, runKernel, type KernelProgram } from './kernelBuilder';
 import { copyRegions, fusedBackend, uninitialisedInfo, writeTargets, type ProgramUniform, type WebGPUBackendInternals } from './programs';
 import { reluGradOf, reluOf } from './reluLayer';
+import { withoutUnusedDys } from '../tape';
 
 /** Rows one invocation reduces: enough invocations for a GPU, few enough partial rows to add up. */
 const ROWS_PER_CHUNK = 64;
@@ -455,6 +456,8 @@ if (!tf.getKernel(BATCH_NORM_TRAINING, 'webgpu')) {
         return { x: () => dx!, gamma: () => dGamma!, beta: () => dBeta! };
       },
     });
+    // The statistics output has no dy of its own (its use is the gradient's, saved): no zeros made for it.
+    withoutUnusedDys(forward);
   }
 }
 

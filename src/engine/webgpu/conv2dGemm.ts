@@ -124,7 +124,8 @@ function forwardProgram(c: ConvInfo): KernelProgram {
   const xVec4 = c.inChannels % 4 === 0;
   const wVec4 = c.outChannels % 4 === 0;
   const { invocations, serialLoop } = forwardParallelism(c);
-  const inner = xVec4
+  // Built only when the program compiles (body), as the rest of its code.
+  const inner = () => xVec4
     ? `for (var ci = 0; ci < CI; ci += 4) {
         ${K.map((k) => `let w${k} = ${load4('W', wVec4, `w + (ci + ${k}) * CO`)};`).join('\n        ')}
         ${J.map((j) => `let v${j} = ${load4('X', true, `x${j} + ci`)} * m${j};\n        acc${j} += v${j}.x * w0 + v${j}.y * w1 + v${j}.z * w2 + v${j}.w * w3;`).join('\n        ')}
@@ -163,7 +164,7 @@ function forwardProgram(c: ConvInfo): KernelProgram {
       let m${j} = select(0.0, 1.0, ok${j});`,
       ).join('\n      ')}
       let w = (ky * FW + kx) * CI * CO + co;
-      ${inner}
+      ${inner()}
     }
   }
   ${J.map((j) => `if (p${j} < positions) { storeLanes(p${j} * CO + co, acc${j}, CO - co); }`).join('\n  ')}`,
@@ -193,7 +194,8 @@ export function inputGradParallelism(c: ConvInfo): ProgramParallelism {
 function inputGradProgram(c: ConvInfo): KernelProgram {
   const dyVec4 = c.outChannels % 4 === 0;
   const { invocations, serialLoop } = inputGradParallelism(c);
-  const inner = dyVec4
+  // Built only when the program compiles (body), as the rest of its code.
+  const inner = () => dyVec4
     ? `for (var co = 0; co < CO; co += 4) {
         ${K.map((k) => `let w${k} = ${load4('W', true, `w + ${k} * CO + co`)};`).join('\n        ')}
         ${J.map((j) => `let g${j} = ${load4('DY', true, `d${j} + co`)} * m${j};\n        acc${j} += vec4<f32>(dot(g${j}, w0), dot(g${j}, w1), dot(g${j}, w2), dot(g${j}, w3));`).join('\n        ')}
@@ -239,7 +241,7 @@ function inputGradProgram(c: ConvInfo): KernelProgram {
       let m${j} = select(0.0, 1.0, ok${j});`,
       ).join('\n      ')}
       let w = ((ky * FW + kx) * CI + ci) * CO;
-      ${inner}
+      ${inner()}
     }
   }
   ${J.map((j) => `if (ix0 + SX * ${j} < IW) { storeLanes((${flatten(['n', 'iy', `ix0 + SX * ${j}`], ['N', 'IH', 'IW'])}) * CI + ci, acc${j}, CI - ci); }`).join('\n  ')}`,

@@ -21,6 +21,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { UniformList, disposeInfo, guard, kernelProgram, runKernel, type KernelArgs, type ProgramParallelism } from './kernelBuilder';
 import { copyRegions, fusedBackend, uninitialisedInfo } from './programs';
+import { withoutUnusedDys } from '../tape';
 
 export const NT_XENT = 'TabclrNtXent';
 export const NT_XENT_GRAD = 'TabclrNtXentGrad';
@@ -226,6 +227,8 @@ if (!tf.getKernel(NT_XENT, 'webgpu')) {
       return { z: () => tf.engine().runKernel(NT_XENT_GRAD, { dy, logits, rowStats, unit }, attrs) as tf.Tensor };
     },
   });
+  // Only the loss has a dy: the accuracy is a diagnostic, the rest is kept for the gradient.
+  withoutUnusedDys(NT_XENT);
 }
 
 /**
