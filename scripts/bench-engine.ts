@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     adapter = describeAdapter(dawn.adapter);
     log(
       `adapter: ${adapter}${dawn.adapter.software ? ' (software)' : ''}; Vulkan driver: ${dawn.adapter.icd ?? 'the loader’s search'}; ` +
-        `timestamp queries: ${dawn.adapter.timestampQuery ? 'yes' : 'no'}`,
+        `timestamp queries: ${dawn.adapter.timestampQuery ? 'yes' : 'no'}; Dawn's wait: ${dawn.gentlePolling ? 'spaced out (lib/dawnPolling.ts)' : 'the binding’s full-speed poll (TABCLR_DAWN_POLLING=full)'}`,
     );
   } else {
     await tf.setBackend('cpu');
@@ -130,6 +130,8 @@ async function main(): Promise<void> {
         kind: 'summary',
         backend: options.backend,
         adapter,
+        // How Node waited for Dawn (lib/dawnPolling.ts): step times before 2026-12-08 are the full poll's.
+        dawn_polling: dawn ? (dawn.gentlePolling ? 'gentle' : 'full') : null,
         configs: results.map((r) => ({
           config: r.config,
           fused: r.fused,

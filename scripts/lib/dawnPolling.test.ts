@@ -1,4 +1,5 @@
 // The gentle poll's policy and its wrapper of setImmediate, without Dawn (dawnPolling-webgpu.test.ts has the real wait).
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { gentlePolling, IMMEDIATE_MS, isAddonCallback, MAX_SLEEP_MS, pollDelay, TIMER_AFTER_MS } from './dawnPolling';
 
@@ -114,6 +115,15 @@ describe('gentlePolling', () => {
       const after = polling.delays;
       expect(after.now - before.now).toBe(1);
       expect(after.timer - before.timer).toBe(0);
+    } finally {
+      polling.uninstall();
+    }
+  });
+
+  it('keeps what util.promisify finds on Node’s setImmediate', async () => {
+    const polling = gentle();
+    try {
+      expect(await promisify(setImmediate)('value')).toBe('value');
     } finally {
       polling.uninstall();
     }

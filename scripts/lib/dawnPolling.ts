@@ -16,6 +16,8 @@
 // one pending forever) would cost a tick a millisecond. A browser has none of this: its GPU process answers maps.
 // Node only, for the engine benchmark, the pack for GPU machines and the Dawn tests.
 
+import { promisify } from 'node:util';
+
 /** Callbacks handed over at once at the start of a wait, in milliseconds of waiting. */
 export const IMMEDIATE_MS = 1;
 /** The fraction of the time waited so far that a sleep between two callbacks lasts. */
@@ -123,6 +125,8 @@ function install(polled: (callback: unknown) => boolean): Installed {
     if (delay.kind === 'timer') return setTimeout(run, delay.ms) as unknown as ReturnType<Immediate>;
     return original.call(globalThis, run as never) as ReturnType<Immediate>;
   };
-  globalThis.setImmediate = Object.assign(gentle, { __promisify__: original.__promisify__ }) as unknown as Immediate;
+  // What util.promisify finds on Node's own (timers/promises' setImmediate), kept.
+  const custom = promisify.custom;
+  globalThis.setImmediate = Object.assign(gentle, { __promisify__: original.__promisify__, [custom]: (original as unknown as Record<symbol, unknown>)[custom] }) as unknown as Immediate;
   return state;
 }
