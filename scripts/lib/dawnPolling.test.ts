@@ -129,6 +129,22 @@ describe('gentlePolling', () => {
     }
   });
 
+  it('leaves a wrapper installed after it in place, and passes everything through once uninstalled', async () => {
+    const polling = gentle();
+    const mine = globalThis.setImmediate;
+    const theirs = Object.assign((cb: () => void) => mine(cb), { __promisify__: mine.__promisify__ }) as unknown as typeof setImmediate;
+    globalThis.setImmediate = theirs;
+    try {
+      polling.uninstall();
+      expect(globalThis.setImmediate).toBe(theirs);
+      const ticks = polling.ticks;
+      await new Promise<void>((resolve) => setImmediate(nativeCallback(resolve)));
+      expect(polling.ticks).toBe(ticks);
+    } finally {
+      globalThis.setImmediate = original;
+    }
+  });
+
   it('installs once for any number of users and puts setImmediate back when the last leaves', () => {
     const a = gentle();
     const wrapped = globalThis.setImmediate;

@@ -82,7 +82,9 @@ export function gentlePolling(polled: (callback: unknown) => boolean = isAddonCa
       done = true;
       state.users -= 1;
       if (state.users === 0) {
-        globalThis.setImmediate = state.original;
+        // Unless something wrapped it since (its wrapper calls this one, which then passes everything through).
+        if (globalThis.setImmediate === state.wrapper) globalThis.setImmediate = state.original;
+        else state.passThrough = true;
         installed = null;
       }
     },
@@ -91,6 +93,9 @@ export function gentlePolling(polled: (callback: unknown) => boolean = isAddonCa
 
 interface Installed {
   original: Immediate;
+  wrapper?: Immediate;
+  /** Uninstalled while another wrapper held on to it: every callback goes straight to the original. */
+  passThrough: boolean;
   users: number;
   ticks: number;
   delays: Record<PollDelay['kind'], number>;
@@ -100,14 +105,14 @@ let installed: Installed | null = null;
 
 function install(polled: (callback: unknown) => boolean): Installed {
   const original = globalThis.setImmediate;
-  const state: Installed = { original, users: 0, ticks: 0, delays: { now: 0, sleep: 0, timer: 0 } };
+  const state: Installed = { original, users: 0, ticks: 0, delays: { now: 0, sleep: 0, timer: 0 }, passThrough: false };
   const cell = new Int32Array(new SharedArrayBuffer(4));
   // A wait starts at a callback asked for from outside one of the binding's callbacks and goes on while each asks for
   // the next.
   let insideTick = false;
   let waitStart = 0;
   const gentle = function (this: unknown, callback: (...args: unknown[]) => void, ...args: unknown[]) {
-    if (!polled(callback)) return original.call(globalThis, callback as never, ...(args as [])) as ReturnType<Immediate>;
+    if (state.passThrough || !polled(callback)) return original.call(globalThis, callback as never, ...(args as [])) as ReturnType<Immediate>;
     const now = performance.now();
     if (!insideTick) waitStart = now;
     const delay = pollDelay(now - waitStart);
@@ -127,6 +132,7 @@ function install(polled: (callback: unknown) => boolean): Installed {
   };
   // What util.promisify finds on Node's own (timers/promises' setImmediate), kept.
   const custom = promisify.custom;
-  globalThis.setImmediate = Object.assign(gentle, { __promisify__: original.__promisify__, [custom]: (original as unknown as Record<symbol, unknown>)[custom] }) as unknown as Immediate;
+  state.wrapper = Object.assign(gentle, { __promisify__: original.__promisify__, [custom]: (original as unknown as Record<symbol, unknown>)[custom] }) as unknown as Immediate;
+  globalThis.setImmediate = state.wrapper;
   return state;
 }
