@@ -79,50 +79,55 @@ export async function startDawn(dawnOptions: string[] = []): Promise<Dawn> {
   const dawn = (dawnPath ? require(dawnPath) : await import('webgpu')) as DawnModule;
   // The binding's own wait spins a core at full speed (dawnPolling.ts); TABCLR_DAWN_POLLING=full keeps it, to compare.
   const polling = process.env.TABCLR_DAWN_POLLING === 'full' ? null : gentlePolling();
-  Object.assign(globalThis, dawn.globals);
-  let gpu = dawn.create(dawnOptions);
-  let probe = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  // The system's drivers may all be ones Dawn refuses (Debian 12's lavapipe lacks dynamic indexing of uniform arrays,
-  // and mesa-vulkan-drivers comes with many packages' recommends): then SwiftShader, when chromium is there. The
-  // Vulkan loader reads VK_ICD_FILENAMES at each instance's creation, so a second create() sees it.
-  if (!probe && icd === null && !named && existsSync(SWIFTSHADER_ICD)) {
-    icd = SWIFTSHADER_ICD;
-    process.env.VK_ICD_FILENAMES = icd;
-    gpu = dawn.create(dawnOptions);
-    probe = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  // Whatever fails from here leaves setImmediate as it was.
+  try {
+    Object.assign(globalThis, dawn.globals);
+    let gpu = dawn.create(dawnOptions);
+    let probe = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    // The system's drivers may all be ones Dawn refuses (Debian 12's lavapipe lacks dynamic indexing of uniform arrays,
+    // and mesa-vulkan-drivers comes with many packages' recommends): then SwiftShader, when chromium is there. The
+    // Vulkan loader reads VK_ICD_FILENAMES at each instance's creation, so a second create() sees it.
+    if (!probe && icd === null && !named && existsSync(SWIFTSHADER_ICD)) {
+      icd = SWIFTSHADER_ICD;
+      process.env.VK_ICD_FILENAMES = icd;
+      gpu = dawn.create(dawnOptions);
+      probe = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    }
+    if (!probe) throw new Error(`Dawn found no WebGPU adapter (Vulkan driver: ${icd ?? 'the loader’s default search'})`);
+    const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+    if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true, writable: true });
+    else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+    await import('@tensorflow/tfjs-backend-webgpu');
+    if (!(await tf.setBackend('webgpu'))) throw new Error('the tfjs WebGPU backend failed to start on Dawn');
+    await tf.ready();
+    const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+    const info = probe.info;
+    const adapter: DawnAdapter = {
+      vendor: info.vendor,
+      architecture: info.architecture,
+      device: info.device,
+      description: info.description,
+      icd,
+      software: SOFTWARE.test(`${info.vendor} ${info.architecture} ${info.description}`),
+      features: [...device.features].sort(),
+      maxStorageBuffersPerShaderStage: device.limits.maxStorageBuffersPerShaderStage,
+      timestampQuery: device.features.has('timestamp-query'),
+    };
+    return {
+      adapter,
+      gentlePolling: polling !== null,
+      async stop() {
+        tf.engine().reset();
+        device.destroy();
+        const holder = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+        if (holder) delete holder.gpu;
+        polling?.uninstall();
+      },
+    };
+  } catch (error) {
+    polling?.uninstall();
+    throw error;
   }
-  if (!probe) polling?.uninstall();
-  if (!probe) throw new Error(`Dawn found no WebGPU adapter (Vulkan driver: ${icd ?? 'the loader’s default search'})`);
-  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
-  if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true, writable: true });
-  else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
-  await import('@tensorflow/tfjs-backend-webgpu');
-  if (!(await tf.setBackend('webgpu'))) throw new Error('the tfjs WebGPU backend failed to start on Dawn');
-  await tf.ready();
-  const device = (tf.backend() as unknown as { device: GPUDevice }).device;
-  const info = probe.info;
-  const adapter: DawnAdapter = {
-    vendor: info.vendor,
-    architecture: info.architecture,
-    device: info.device,
-    description: info.description,
-    icd,
-    software: SOFTWARE.test(`${info.vendor} ${info.architecture} ${info.description}`),
-    features: [...device.features].sort(),
-    maxStorageBuffersPerShaderStage: device.limits.maxStorageBuffersPerShaderStage,
-    timestampQuery: device.features.has('timestamp-query'),
-  };
-  return {
-    adapter,
-    gentlePolling: polling !== null,
-    async stop() {
-      tf.engine().reset();
-      device.destroy();
-      const holder = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
-      if (holder) delete holder.gpu;
-      polling?.uninstall();
-    },
-  };
 }
 
 /** "vendor · architecture · description", as the app's backend report shows an adapter. */

@@ -89,10 +89,11 @@ describe('gentlePolling', () => {
       expect(now + sleep + timer).toBe(ticks);
       expect(now).toBeGreaterThan(0);
       expect(sleep).toBeGreaterThan(0);
-      expect(timer).toBeGreaterThan(40);
-      // At full speed (setImmediate after setImmediate) a 60 ms wait is tens of thousands of ticks.
-      expect(ticks).toBeLessThan(250 + elapsed);
-      expect(ticks).toBeGreaterThan(10);
+      // Past 10 ms, about one a millisecond (a loaded machine's timers fire later, never sooner).
+      expect(timer).toBeGreaterThanOrEqual(20);
+      // After the first millisecond (at full speed, however fast the machine), spaced out: at full speed a 60 ms wait
+      // is tens of thousands of ticks.
+      expect(sleep + timer).toBeLessThan(100 + elapsed);
       // Late by at most a timer's millisecond and the scheduler's slack.
       expect(elapsed).toBeLessThan(60 + 50);
     } finally {

@@ -8,12 +8,15 @@
 // step took 1.8 times as long. The package's issue #17 (dawn-gpu/node-webgpu) traces the same loop to that function;
 // 0.6.2, its latest release, still polls so.
 //
-// Here, while one such wait lasts, the binding's callbacks (isAddonCallback; every other setImmediate is left alone)
-// are spaced out by how long it has lasted: at once for its first millisecond (a fast GPU's read loses nothing),
-// then after a sleep of an eighth of the time waited so far, at most a quarter of a millisecond (the thread blocks
-// without spinning: Atomics.wait), then, past ten milliseconds, on a one-millisecond timer (the event loop stays free).
-// A wait is answered late by at most an eighth of it or a millisecond, whichever is less, and a wait that never ended (a binding that kept
-// one pending forever) would cost a tick a millisecond. A browser has none of this: its GPU process answers maps.
+// Here, while one such wait lasts, the binding's callbacks (isAddonCallback: any anonymous N-API function, which in
+// these processes is Dawn's; every other setImmediate is left alone) are spaced out by how long it has lasted: at once
+// for its first millisecond (a fast GPU's read loses nothing), then after a sleep of an eighth of the time waited so
+// far, at most a quarter of a millisecond (the thread blocks without spinning: Atomics.wait), then, past ten
+// milliseconds, on a one-millisecond timer (the event loop stays free; Node's fires after 1–1.3 ms). A wait is thus
+// answered late by about an eighth of it or a millisecond, whichever is less. The binding keeps one chain of callbacks
+// for every pending operation, so a read that starts while another wait goes on inherits that wait's age (at worst a
+// millisecond late however short it is), and a wait that never ended would cost a tick a millisecond. A browser has
+// none of this: its GPU process answers maps.
 // Node only, for the engine benchmark, the pack for GPU machines and the Dawn tests.
 
 import { promisify } from 'node:util';
@@ -132,7 +135,7 @@ function install(polled: (callback: unknown) => boolean): Installed {
   };
   // What util.promisify finds on Node's own (timers/promises' setImmediate), kept.
   const custom = promisify.custom;
-  state.wrapper = Object.assign(gentle, { __promisify__: original.__promisify__, [custom]: (original as unknown as Record<symbol, unknown>)[custom] }) as unknown as Immediate;
+  state.wrapper = Object.assign(gentle, { [custom]: (original as unknown as Record<symbol, unknown>)[custom] }) as unknown as Immediate;
   globalThis.setImmediate = state.wrapper;
   return state;
 }

@@ -13,7 +13,7 @@
 //
 // The same scope hands a kernel's gradient no zeros for its outputs that nothing downstream used, where the kernel
 // says its gradient reads only its first output's (withoutUnusedDys: batch norm's statistics, NT-Xent's saved
-// intermediates): tfjs fills each with zeros made on the CPU (an array, a tensor, its disposal), eleven a default step.
+// intermediates): tfjs fills each with zeros made on the CPU (an array, a tensor, its disposal), ten a default step.
 //
 // Only for tfjs-core 4.22 (pinned in package.json): Engine.saveTensorsForBackwardMode and addTapeNode are not public
 // API. A tfjs whose engine has no such methods runs the function unchanged.
@@ -63,8 +63,14 @@ function addLeanTapeNode(
   saved: tf.Tensor[],
   attrs: tf.NamedAttrMap,
 ): void {
-  const gradFunc = (tf.getGradient(kernelName)?.gradFunc as GradFunc | undefined) ?? gradientsFunc;
-  if (!firstDyOnly.has(kernelName) || !gradFunc || outputs.length < 2) {
+  if (!firstDyOnly.has(kernelName) || outputs.length < 2) {
+    own.call(this, kernelName, inputs, outputs, gradientsFunc, saved, attrs);
+    return;
+  }
+  // tfjs's rule: a registered gradient, when there is one, else the function the kernel was run with.
+  const config = tf.getGradient(kernelName);
+  const gradFunc = config != null ? (config.gradFunc as GradFunc | undefined) : gradientsFunc;
+  if (!gradFunc) {
     own.call(this, kernelName, inputs, outputs, gradientsFunc, saved, attrs);
     return;
   }
@@ -93,11 +99,9 @@ function saveShared(this: EngineInternals, tensors: tf.Tensor[]): tf.Tensor[] {
 export function withLeanSaves<T>(fn: () => T): T {
   const engine = tf.engine() as unknown as EngineInternals;
   const own = engine.addTapeNode;
-  if (
-    typeof engine.saveTensorsForBackwardMode !== 'function' ||
-    typeof own !== 'function' ||
-    Object.prototype.hasOwnProperty.call(engine, 'saveTensorsForBackwardMode')
-  ) {
+  const patched = (name: string) => Object.prototype.hasOwnProperty.call(engine, name);
+  // Inside another call (nested), or over someone else's patch: run as it is.
+  if (typeof engine.saveTensorsForBackwardMode !== 'function' || typeof own !== 'function' || patched('saveTensorsForBackwardMode') || patched('addTapeNode')) {
     return fn();
   }
   engine.saveTensorsForBackwardMode = saveShared;
