@@ -1,25 +1,12 @@
 // Dawn's own wait, spaced out (dawnPolling.ts): a read that waits on a long computation keeps the JavaScript thread
 // nearly idle, where the binding's poll alone would spin it at full speed, and answers as soon as the computation ends.
 import * as tf from '@tensorflow/tfjs';
-import { openSync, readSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { useDawn } from '../../src/test/dawn';
 import { gentlePolling } from './dawnPolling';
+import { threadCpuMs } from './engine-bench';
 
 const session = useDawn();
-
-/** This thread's CPU time in ms (Linux; null elsewhere): getrusage first, so that the figure is up to date. */
-function threadCpuMs(): number | null {
-  try {
-    const fd = openSync('/proc/thread-self/schedstat', 'r');
-    const bytes = Buffer.alloc(64);
-    process.cpuUsage();
-    const n = readSync(fd, bytes, 0, bytes.length, 0);
-    return Number(bytes.toString('latin1', 0, n).split(' ')[0]) / 1e6;
-  } catch {
-    return null;
-  }
-}
 
 describe('Dawn’s wait in Node', () => {
   // TABCLR_DAWN_POLLING=full asks for the binding's own poll, to compare: then there is nothing here to test.

@@ -282,7 +282,7 @@ const schedstatBytes = Buffer.alloc(128);
  * old; getrusage (process.cpuUsage) brings the calling thread's up to date first, which makes the read exact (Node 20
  * has no per-thread CPU clock; 23.9's process.threadCpuUsage is one).
  */
-function threadCpuMs(): number | null {
+export function threadCpuMs(): number | null {
   try {
     if (schedstat === undefined) schedstat = openSync('/proc/thread-self/schedstat', 'r');
     if (schedstat === null) return null;

@@ -63,22 +63,16 @@ function addLeanTapeNode(
   saved: tf.Tensor[],
   attrs: tf.NamedAttrMap,
 ): void {
-  if (!firstDyOnly.has(kernelName) || outputs.length < 2) {
-    own.call(this, kernelName, inputs, outputs, gradientsFunc, saved, attrs);
-    return;
-  }
+  if (!firstDyOnly.has(kernelName) || outputs.length < 2) return own.call(this, kernelName, inputs, outputs, gradientsFunc, saved, attrs);
   // tfjs's rule: a registered gradient, when there is one, else the function the kernel was run with.
   const config = tf.getGradient(kernelName);
   const gradFunc = config != null ? (config.gradFunc as GradFunc | undefined) : gradientsFunc;
-  if (!gradFunc) {
-    own.call(this, kernelName, inputs, outputs, gradientsFunc, saved, attrs);
-    return;
-  }
+  if (!gradFunc) return own.call(this, kernelName, inputs, outputs, gradientsFunc, saved, attrs);
   const node: TapeNode = { id: this.state.nextTapeNodeId++, kernelName, inputs, outputs, saved };
   node.gradient = (dys) => {
     // The first output's dy as tfjs gives it (zeros when nothing used it either); the others as they are.
     const y = outputs[0]!;
-    const first = dys[0] ?? this.makeTensor(new (y.dtype === 'int32' ? Int32Array : y.dtype === 'bool' ? Uint8Array : Float32Array)(y.size), y.shape, y.dtype);
+    const first = dys[0] ?? this.makeTensor(tf.util.makeZerosTypedArray(y.size, y.dtype) as tf.TypedArray, y.shape, y.dtype);
     return gradFunc([first, ...dys.slice(1)], saved, attrs);
   };
   this.state.activeTape.push(node);

@@ -34,6 +34,10 @@ function countBindGroups(device: GPUDevice): { made(): number; restore(): void }
   return { made: () => made, restore: () => void (proto.createBindGroup = create) };
 }
 
+/** A flat program over 6 values of X: result[index] = expression, with the uniforms declared. */
+const sixValues = (name: string, uniforms: string, expression: string) =>
+  kernelProgram({ name, inputs: [{ name: 'X' }], outputSize: 6, uniforms, invocations: 6, serialLoop: 1, body: `${guard('index', '6')}\n  result[index] = ${expression};` });
+
 const backend = () => {
   const b = fusedBackend();
   if (!b) throw new Error('no fused WebGPU backend');
@@ -141,19 +145,10 @@ describe('lean dispatch on WebGPU', () => {
     tf.dispose(profile.result as tf.Tensor);
   });
 
-  it('takes the lean path for uniforms new at every run (as the optimizer’s), without keeping them', async () => {
+  it('takes the lean path for uniforms new at every run (as the optimizer’s)', async () => {
     const b = backend();
     const cache = dispatchCacheOf(b);
-    const scaled = () =>
-      kernelProgram({
-        name: 'lean_scaled',
-        inputs: [{ name: 'X' }],
-        outputSize: 6,
-        uniforms: 'scale : f32,',
-        invocations: 6,
-        serialLoop: 1,
-        body: `${guard('index', '6')}\n  result[index] = uniforms.scale * X[index];`,
-      });
+    const scaled = () => sixValues('lean_scaled', 'scale : f32,', 'uniforms.scale * X[index]');
     const x = tf.range(0, 6);
     const before = cache.recorded;
     for (let run = 1; run <= 5; run++) {
@@ -169,16 +164,7 @@ describe('lean dispatch on WebGPU', () => {
   it('rewrites a slot’s uniforms for uniforms new at every run, never one a command still to be submitted reads', async () => {
     const b = backend();
     const device = b.device;
-    const scaled = () =>
-      kernelProgram({
-        name: 'lean_slot_scaled',
-        inputs: [{ name: 'X' }],
-        outputSize: 6,
-        uniforms: 'scale : f32, shift : f32,',
-        invocations: 6,
-        serialLoop: 1,
-        body: `${guard('index', '6')}\n  result[index] = uniforms.scale * X[index] + uniforms.shift;`,
-      });
+    const scaled = () => sixValues('lean_slot_scaled', 'scale : f32, shift : f32,', 'uniforms.scale * X[index] + uniforms.shift');
     const x = tf.range(0, 6);
     const expected = (run: number) => Array.from({ length: 6 }, (_, i) => Math.fround(run / 8) * i + run);
     const run = (k: number) => runKernelOnTensors(b, scaled(), [x], [{ type: 'float32', data: [k / 8] }, { type: 'float32', data: [k] }]);

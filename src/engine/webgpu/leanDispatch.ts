@@ -365,13 +365,12 @@ function rewritableSlot(backend: Backend, pipe: Pipeline, bytes: ArrayBuffer): S
   const encoder = backend.commandEncoder;
   const slots = (pipe.slots ??= []);
   let slot = slots.find((s) => s.encoder !== encoder && s.uniform.size === bytes.byteLength);
-  if (!slot) {
+  if (slot) {
+    backend.queue.writeBuffer(slot.uniform.buffer, 0, bytes, 0, bytes.byteLength);
+  } else {
     if (slots.length >= SLOTS_PER_PIPELINE) return undefined;
-    const buffer = backend.bufferManager.acquireBuffer(bytes.byteLength, GPUBufferUsage.COPY_DST | GPUBufferUsage.UNIFORM);
-    slot = { pipe, uniform: { buffer, offset: 0, size: bytes.byteLength }, encoder: null };
-    slots.push(slot);
+    slots.push((slot = { pipe, uniform: writeUniforms(backend, bytes), encoder: null }));
   }
-  backend.queue.writeBuffer(slot.uniform.buffer, 0, bytes, 0, bytes.byteLength);
   slot.encoder = encoder;
   return slot;
 }
