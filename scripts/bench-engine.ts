@@ -3,7 +3,7 @@
 //
 //   npm run bench:engine -- [--backend webgpu|cpu] [--configs default,colour,resnet18] [--steps N] [--warmup K]
 //                           [--profiled-steps P] [--optimizer adam|sgd|lars] [--fused on|off|both] [--kernel-times]
-//                           [--submit-batch N] [--torch auto|off] [--json]
+//                           [--submit-batch N] [--adapter-priority lower|same] [--torch auto|off] [--json]
 //
 // Per configuration (scripts/lib/engine-bench.ts): images/s and the median steady step; the split by phase (augment,
 // forward + backward, gradient norm with the read of the step's numbers, update; from profiled steps, each phase
@@ -15,7 +15,9 @@
 // engine's fused WebGPU kernels (src/engine/webgpu), one after the other in the same process. Beside it, the same model in PyTorch when a Python with torch is found
 // (scripts/lib/torch-bench.ts): on CUDA when there is one, and on the CPU. --submit-batch sets the dispatches between
 // queue submissions (tfjs-webgpu's WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, 15 as the app runs), to see what early
-// submission costs the recording where the GPU shares its CPU (BENCHMARKS.md, "Recording a step").
+// submission costs the recording where the GPU shares its CPU (BENCHMARKS.md, "Recording a step"). On a software
+// adapter, its worker threads run at a lower priority than the JavaScript thread (lib/adapterPriority.ts), so that the
+// recording has its core as it has beside a GPU; --adapter-priority same leaves them at the thread's, to compare.
 //
 // WebGPU needs a Vulkan driver: the machine's own, or SwiftShader's from Debian's chromium when there is none
 // (scripts/lib/dawn.ts; VK_ICD_FILENAMES or VK_DRIVER_FILES choose one). It asserts no time.
@@ -31,7 +33,7 @@ const CONFIG_NAMES = Object.keys(ENGINE_CONFIGS) as (keyof typeof ENGINE_CONFIGS
 const USAGE =
   'usage: npm run bench:engine -- [--backend webgpu|cpu] [--configs ' +
   CONFIG_NAMES.join(',') +
-  '] [--steps N] [--warmup K] [--profiled-steps P] [--optimizer adam|sgd|lars] [--fused on|off|both] [--kernel-times] [--submit-batch N] [--torch auto|off] [--json]';
+  '] [--steps N] [--warmup K] [--profiled-steps P] [--optimizer adam|sgd|lars] [--fused on|off|both] [--kernel-times] [--submit-batch N] [--adapter-priority lower|same] [--torch auto|off] [--json]';
 
 // --kernel-times is a switch: turn it into a valued option before parsing.
 const argv = process.argv.slice(2).map((a) => (a === '--kernel-times' ? '--kernel-times=yes' : a));
@@ -49,6 +51,7 @@ const options = parseCommandLineOrExit(argv, {
     torch: 'auto' as 'auto' | 'off',
     fused: 'on' as 'on' | 'off' | 'both',
     'submit-batch': 15,
+    'adapter-priority': 'lower' as 'lower' | 'same',
   },
   values: {
     backend: oneOf(['webgpu', 'cpu'] as const),
@@ -61,9 +64,19 @@ const options = parseCommandLineOrExit(argv, {
     torch: oneOf(['auto', 'off'] as const),
     fused: oneOf(['on', 'off', 'both'] as const),
     'submit-batch': wholeNumber(1, 100_000),
+    'adapter-priority': oneOf(['lower', 'same'] as const),
   },
 });
 const log = (line: string) => console.error(line);
+
+/** What became of a software adapter's worker threads, for the header. */
+function adapterThreads(dawn: Dawn): string {
+  if (!dawn.adapter.software) return 'none (a hardware adapter)';
+  const lowered = dawn.loweredThreads;
+  if (!lowered) return 'at the JavaScript thread’s priority (--adapter-priority same)';
+  if (lowered.threads.length === 0) return 'none found to lower (not Linux, or not SwiftShader’s)';
+  return `${lowered.threads.length} behind the JavaScript thread (${lowered.idle ? 'SCHED_IDLE, ' : ''}nice ${lowered.nice}; lib/adapterPriority.ts)`;
+}
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -71,12 +84,13 @@ async function main(): Promise<void> {
   let dawn: Dawn | null = null;
   let adapter = 'tfjs CPU backend (JavaScript)';
   if (options.backend === 'webgpu') {
-    dawn = await startDawn();
+    dawn = await startDawn([], { lowerSoftwareAdapter: options['adapter-priority'] === 'lower' });
     tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', options['submit-batch']);
     adapter = describeAdapter(dawn.adapter);
     log(
       `adapter: ${adapter}${dawn.adapter.software ? ' (software)' : ''}; Vulkan driver: ${dawn.adapter.icd ?? 'the loader’s search'}; ` +
-        `timestamp queries: ${dawn.adapter.timestampQuery ? 'yes' : 'no'}; Dawn's wait: ${dawn.gentlePolling ? 'spaced out (lib/dawnPolling.ts)' : 'the binding’s full-speed poll (TABCLR_DAWN_POLLING=full)'}`,
+        `timestamp queries: ${dawn.adapter.timestampQuery ? 'yes' : 'no'}; Dawn's wait: ${dawn.gentlePolling ? 'spaced out (lib/dawnPolling.ts)' : 'the binding’s full-speed poll (TABCLR_DAWN_POLLING=full)'}; ` +
+        `adapter's worker threads: ${adapterThreads(dawn)}`,
     );
   } else {
     await tf.setBackend('cpu');
@@ -132,6 +146,10 @@ async function main(): Promise<void> {
         adapter,
         // How Node waited for Dawn (lib/dawnPolling.ts): step times before 2026-12-08 are the full poll's.
         dawn_polling: dawn ? (dawn.gentlePolling ? 'gentle' : 'full') : null,
+        // How the software adapter's worker threads ran (lib/adapterPriority.ts): 'idle' (SCHED_IDLE and nice 19),
+        // 'nice' (nice 19 only), or null: at the JavaScript thread's priority, as before 2026-12-08, or no software
+        // adapter. record_ms before then counts the time they took the recording thread's core.
+        adapter_threads: dawn?.loweredThreads && dawn.loweredThreads.threads.length > 0 ? (dawn.loweredThreads.idle ? 'idle' : 'nice') : null,
         configs: results.map((r) => ({
           config: r.config,
           fused: r.fused,

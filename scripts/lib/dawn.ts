@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { lowerAdapterThreads, processThreads, type LoweredThreads } from './adapterPriority';
 import { gentlePolling } from './dawnPolling';
 
 /** SwiftShader's Vulkan driver as Debian's chromium package installs it. */
@@ -32,6 +33,8 @@ export interface Dawn {
   adapter: DawnAdapter;
   /** Whether Dawn's waits poll gently (dawnPolling.ts), as they do unless TABCLR_DAWN_POLLING=full. */
   gentlePolling: boolean;
+  /** The software adapter's worker threads given a lower priority (adapterPriority.ts), when startDawn was asked to. */
+  loweredThreads: LoweredThreads | null;
   /** Hands the device back and removes navigator.gpu, so that Node can exit. */
   stop(): Promise<void>;
 }
@@ -66,11 +69,20 @@ interface DawnModule {
   globals: Record<string, unknown>;
 }
 
+export interface StartOptions {
+  /**
+   * On a software adapter, run its worker threads only when a core is otherwise idle (adapterPriority.ts: the engine
+   * benchmark's recording then gets its core as it would beside a GPU); left as they are when false or absent, and
+   * always on a hardware adapter.
+   */
+  lowerSoftwareAdapter?: boolean;
+}
+
 /**
  * Starts the tfjs WebGPU backend on Dawn. `dawnOptions` go to Dawn's create() (e.g. 'enable-dawn-features=…').
  * Throws with the reason when there is no adapter.
  */
-export async function startDawn(dawnOptions: string[] = []): Promise<Dawn> {
+export async function startDawn(dawnOptions: string[] = [], options: StartOptions = {}): Promise<Dawn> {
   let icd = chooseIcd();
   const named = Boolean(process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES);
   if (icd && !named) process.env.VK_ICD_FILENAMES = icd;
@@ -81,6 +93,7 @@ export async function startDawn(dawnOptions: string[] = []): Promise<Dawn> {
   const polling = process.env.TABCLR_DAWN_POLLING === 'full' ? null : gentlePolling();
   // Whatever fails from here leaves setImmediate as it was.
   try {
+    const threadsBefore = processThreads();
     Object.assign(globalThis, dawn.globals);
     let gpu = dawn.create(dawnOptions);
     let probe = await gpu.requestAdapter({ powerPreference: 'high-performance' });
@@ -113,9 +126,11 @@ export async function startDawn(dawnOptions: string[] = []): Promise<Dawn> {
       maxStorageBuffersPerShaderStage: device.limits.maxStorageBuffersPerShaderStage,
       timestampQuery: device.features.has('timestamp-query'),
     };
+    const loweredThreads = adapter.software && options.lowerSoftwareAdapter ? lowerAdapterThreads(threadsBefore) : null;
     return {
       adapter,
       gentlePolling: polling !== null,
+      loweredThreads,
       async stop() {
         tf.engine().reset();
         device.destroy();

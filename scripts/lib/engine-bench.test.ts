@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { chooseIcd, SWIFTSHADER_ICD } from './dawn';
-import { PHASES, benchConfig } from './engine-bench';
+import { PHASES, benchConfig, threadSchedMs } from './engine-bench';
 import { engineTable } from './engine-report';
 
 describe('benchConfig on the CPU backend', () => {
@@ -26,6 +26,36 @@ describe('benchConfig on the CPU backend', () => {
     expect(r.phase_ms.forward_backward).toBeGreaterThan(0);
     expect(tf.memory().numTensors).toBe(before);
     expect(engineTable([r])).toContain('| Kernels per step');
+    // The recording's time, its CPU time and its wait for a core (Linux's schedstat; null elsewhere): the wait is
+    // a part of the wall time, which the CPU time does not exceed by more than the clocks' granularity.
+    if (process.platform === 'linux') {
+      expect(r.record_cpu_ms).not.toBeNull();
+      expect(r.record_runq_ms).toBeGreaterThanOrEqual(0);
+      expect(r.record_runq_ms!).toBeLessThanOrEqual(r.record_ms + r.record_gc_ms + 0.1);
+      expect(r.record_cpu_ms!).toBeLessThanOrEqual(r.record_ms + 0.1);
+      expect(engineTable([r])).toContain('its wait for a core');
+    } else {
+      expect(r.record_runq_ms).toBeNull();
+    }
+  });
+});
+
+describe('the thread clock', () => {
+  it.runIf(process.platform === 'linux')('counts this thread’s CPU time exactly and its wait for a core apart from it', () => {
+    const before = threadSchedMs()!;
+    const start = performance.now();
+    let x = 0;
+    while (performance.now() - start < 30) x += Math.sqrt(x + 1);
+    const after = threadSchedMs()!;
+    const wall = performance.now() - start;
+    expect(x).toBeGreaterThan(0);
+    const cpu = after.cpu - before.cpu;
+    const waiting = after.waiting - before.waiting;
+    // A busy loop of 30 ms runs or waits for a core for all of it, and the two never add up to more than the wall time.
+    expect(waiting).toBeGreaterThanOrEqual(0);
+    expect(cpu).toBeGreaterThan(0);
+    expect(cpu + waiting).toBeGreaterThan(0.8 * wall - 1);
+    expect(cpu + waiting).toBeLessThanOrEqual(wall + 0.5);
   });
 });
 

@@ -232,6 +232,12 @@ export interface EngineResult {
    */
   record_cpu_ms: number | null;
   /**
+   * Time the JavaScript thread spent in the recording windows ready to run but waiting for a core (median; schedstat's
+   * run-queue delay, null elsewhere): the cores the software adapter's threads and V8's own (the compiler's, the
+   * collector's) held. record_ms ≈ record_cpu_ms + this + the time the thread blocked.
+   */
+  record_runq_ms: number | null;
+  /**
    * The dispatches of one step with fewer than 8,192 invocations that each loop more than 4,096 times (engine-report.ts,
    * tooSerial): what leaves a GPU idle; empty when none (and off WebGPU).
    */
@@ -283,12 +289,21 @@ const schedstatBytes = Buffer.alloc(128);
  * has no per-thread CPU clock; 23.9's process.threadCpuUsage is one).
  */
 export function threadCpuMs(): number | null {
+  return threadSchedMs()?.cpu ?? null;
+}
+
+/**
+ * The calling thread's CPU time and its time spent ready to run but waiting for a core (schedstat's second field, the
+ * run-queue delay), in ms, as threadCpuMs reads them; null where there are none.
+ */
+export function threadSchedMs(): { cpu: number; waiting: number } | null {
   try {
     if (schedstat === undefined) schedstat = openSync('/proc/thread-self/schedstat', 'r');
     if (schedstat === null) return null;
     process.cpuUsage();
     const n = readSync(schedstat, schedstatBytes, 0, schedstatBytes.length, 0);
-    return Number(schedstatBytes.toString('latin1', 0, n).split(' ')[0]) / 1e6;
+    const [cpu, waiting] = schedstatBytes.toString('latin1', 0, n).split(' ');
+    return { cpu: Number(cpu) / 1e6, waiting: Number(waiting) / 1e6 };
   } catch {
     schedstat = null;
     return null;
@@ -342,14 +357,15 @@ export async function benchConfig(name: string, c: EngineConfig, o: EngineBenchO
     });
     observer.observe({ entryTypes: ['gc'] });
     const cpuInRecords: number[] = [];
+    const waitingInRecords: number[] = [];
     let loss = NaN;
     for (let i = 0; i < o.steps; i++) {
       const marks = new Map<StepPhase, number>();
-      const cpu = new Map<StepPhase, number | null>();
+      const cpu = new Map<StepPhase, { cpu: number; waiting: number } | null>();
       starts.push(performance.now());
       const m = await step({
         onPhase: (p) => {
-          cpu.set(p, threadCpuMs());
+          cpu.set(p, threadSchedMs());
           marks.set(p, performance.now());
         },
       });
@@ -358,8 +374,9 @@ export async function benchConfig(name: string, c: EngineConfig, o: EngineBenchO
         [marks.get('augment')!, marks.get('wait')!],
         [marks.get('update')!, marks.get('end')!],
       ]);
-      const spent = (a: StepPhase, b: StepPhase) => (cpu.get(a) == null || cpu.get(b) == null ? NaN : cpu.get(b)! - cpu.get(a)!);
-      cpuInRecords.push(spent('augment', 'wait') + spent('update', 'end'));
+      const spent = (a: StepPhase, b: StepPhase, k: 'cpu' | 'waiting') => (cpu.get(a) == null || cpu.get(b) == null ? NaN : cpu.get(b)![k] - cpu.get(a)![k]);
+      cpuInRecords.push(spent('augment', 'wait', 'cpu') + spent('update', 'end', 'cpu'));
+      waitingInRecords.push(spent('augment', 'wait', 'waiting') + spent('update', 'end', 'waiting'));
     }
     await settled(state.params[0]!.variable);
     starts.push(performance.now());
@@ -434,6 +451,7 @@ export async function benchConfig(name: string, c: EngineConfig, o: EngineBenchO
       record_ms: round(median(records), 1),
       record_gc_ms: round(gcInRecords.reduce((a, b) => a + b, 0) / Math.max(1, gcInRecords.length), 1),
       record_cpu_ms: cpuInRecords.every(Number.isFinite) && cpuInRecords.length > 0 ? round(median(cpuInRecords.map((c, i) => Math.max(0, c - gcInRecords[i]!))), 1) : null,
+      record_runq_ms: waitingInRecords.every(Number.isFinite) && waitingInRecords.length > 0 ? round(median(waitingInRecords), 1) : null,
       parallelism_flags: parallelism ? parallelism.filter(tooSerial) : [],
       parallelism,
       pipelines_compiled: webgpu ? Object.keys(backend.pipelineCache).length - pipelinesBefore : null,

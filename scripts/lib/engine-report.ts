@@ -41,6 +41,7 @@ export function engineTable(results: EngineResult[], torch: TorchResult[] = []):
     row('JS record time per step (ms)', (r) => num(r.record_ms, 1)),
     row('  GC pauses left out of it, per step (ms)', (r) => num(r.record_gc_ms, 1)),
     row('  its CPU time on the JS thread (ms)', (r) => num(r.record_cpu_ms, 1)),
+    row('  its wait for a core, ready to run (ms)', (r) => num(r.record_runq_ms, 1)),
     row('Dispatches flagged as too serial', (r) => (r.parallelism ? String(r.parallelism_flags.reduce((a, f) => a + f.count, 0)) : 'n/a')),
     row('Pipelines compiled', (r) => num(r.pipelines_compiled)),
     row('Compile before step 1 (ms)', (r) => num(r.compile_ms)),
