@@ -1,7 +1,7 @@
 // The engine's training step measured in Node, on WebGPU through Dawn (the Dawn that Chromium uses) or on the tfjs
 // CPU backend: no browser, no page, no worker; the same src/engine code the worker runs.
 //
-//   npm run bench:engine -- [--backend webgpu|cpu] [--configs default,colour,resnet18] [--steps N] [--warmup K]
+//   npm run bench:engine -- [--backend webgpu|cpu] [--configs default,colour,resnet18] [--steps N] [--warmup K|auto]
 //                           [--profiled-steps P] [--optimizer adam|sgd|lars] [--fused on|off|both] [--kernel-times]
 //                           [--submit-batch N] [--adapter-priority lower|same] [--torch auto|off] [--json]
 //
@@ -19,13 +19,16 @@
 // adapter, its worker threads run at a lower priority than the JavaScript thread (lib/adapterPriority.ts), so that the
 // recording has its core as it has beside a GPU; --adapter-priority same leaves them at the thread's, to compare.
 //
+// The steady steps follow each configuration's warm-up (--warmup auto, the default: engine-bench.ts EngineConfig.warmup,
+// enough steps for the JavaScript to settle) or --warmup K.
+//
 // WebGPU needs a Vulkan driver: the machine's own, or SwiftShader's from Debian's chromium when there is none
 // (scripts/lib/dawn.ts; VK_ICD_FILENAMES or VK_DRIVER_FILES choose one). It asserts no time.
 import * as tf from '@tensorflow/tfjs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { oneOf, parseCommandLineOrExit, someOf, wholeNumber } from './lib/args';
 import { startDawn, describeAdapter, type Dawn } from './lib/dawn';
-import { ENGINE_CONFIGS, benchConfig, type EngineResult } from './lib/engine-bench';
+import { DEFAULT_WARMUP_STEPS, ENGINE_CONFIGS, benchConfig, type EngineConfig, type EngineResult } from './lib/engine-bench';
 import { engineTable, kernelTable, parallelismReport } from './lib/engine-report';
 import { runTorchBench, type TorchResult } from './lib/torch-bench';
 
@@ -33,7 +36,7 @@ const CONFIG_NAMES = Object.keys(ENGINE_CONFIGS) as (keyof typeof ENGINE_CONFIGS
 const USAGE =
   'usage: npm run bench:engine -- [--backend webgpu|cpu] [--configs ' +
   CONFIG_NAMES.join(',') +
-  '] [--steps N] [--warmup K] [--profiled-steps P] [--optimizer adam|sgd|lars] [--fused on|off|both] [--kernel-times] [--submit-batch N] [--adapter-priority lower|same] [--torch auto|off] [--json]';
+  '] [--steps N] [--warmup K|auto] [--profiled-steps P] [--optimizer adam|sgd|lars] [--fused on|off|both] [--kernel-times] [--submit-batch N] [--adapter-priority lower|same] [--torch auto|off] [--json]';
 
 // --kernel-times is a switch: turn it into a valued option before parsing.
 const argv = process.argv.slice(2).map((a) => (a === '--kernel-times' ? '--kernel-times=yes' : a));
@@ -44,7 +47,7 @@ const options = parseCommandLineOrExit(argv, {
     backend: 'webgpu' as 'webgpu' | 'cpu',
     configs: CONFIG_NAMES as string[],
     steps: 10,
-    warmup: 2,
+    warmup: 'auto' as number | 'auto',
     'profiled-steps': 3,
     optimizer: 'adam' as 'adam' | 'sgd' | 'lars',
     'kernel-times': 'no' as 'yes' | 'no',
@@ -57,7 +60,7 @@ const options = parseCommandLineOrExit(argv, {
     backend: oneOf(['webgpu', 'cpu'] as const),
     configs: someOf(CONFIG_NAMES),
     steps: wholeNumber(1, 10_000),
-    warmup: wholeNumber(0, 1000),
+    warmup: (text: string) => (text === 'auto' ? ('auto' as const) : wholeNumber(0, 1000)(text)),
     'profiled-steps': wholeNumber(0, 1000),
     optimizer: oneOf(['adam', 'sgd', 'lars'] as const),
     'kernel-times': oneOf(['yes', 'no'] as const),
@@ -68,6 +71,9 @@ const options = parseCommandLineOrExit(argv, {
   },
 });
 const log = (line: string) => console.error(line);
+
+/** Warm-up steps: --warmup K, or (auto, the default) each configuration's own (engine-bench.ts EngineConfig.warmup). */
+const warmupFor = (config: EngineConfig) => (options.warmup === 'auto' ? (config.warmup ?? DEFAULT_WARMUP_STEPS) : options.warmup);
 
 /** What became of a software adapter's worker threads, for the header. */
 function adapterThreads(dawn: Dawn): string {
@@ -103,7 +109,7 @@ async function main(): Promise<void> {
       tf.env().set('TABCLR_FUSED_KERNELS', fused);
       const result = await benchConfig(name, ENGINE_CONFIGS[name]!, {
         steps: options.steps,
-        warmup: options.warmup,
+        warmup: warmupFor(ENGINE_CONFIGS[name]!),
         profiledSteps: options['profiled-steps'],
         optimizer: options.optimizer,
         adapter,
@@ -120,7 +126,7 @@ async function main(): Promise<void> {
   if (options.torch === 'auto') {
     torch = await runTorchBench(
       options.configs.map((name) => ({ name, ...ENGINE_CONFIGS[name]! })),
-      { steps: options.steps, warmup: options.warmup, optimizer: options.optimizer, log },
+      { steps: options.steps, warmup: options.warmup === 'auto' ? DEFAULT_WARMUP_STEPS : options.warmup, optimizer: options.optimizer, log },
     );
     if (options.json) for (const t of torch) console.log(JSON.stringify(t));
   }

@@ -22,14 +22,25 @@ export interface EngineConfig {
   batch: number;
   imageSize: number;
   channels: Channels;
+  /**
+   * The warm-up steps bench:engine runs unless told (--warmup auto): enough for the step's JavaScript to settle. V8
+   * optimises the code a step runs only once it has run it many times, so a small step's recording takes a dozen or
+   * so steps to reach its steady cost (the default's: 7–12 ms of CPU in steps 3–12, 4–6 ms after step 15; BENCHMARKS.md,
+   * "Recording a step"), where a step of seconds is warm after one or two. A fixed count, not a time, so that the loss
+   * after the steps stays the same from run to run.
+   */
+  warmup?: number;
 }
 
 /** The configurations: the app's default run, a colour convnet at full width, and ResNet-18. */
 export const ENGINE_CONFIGS: Record<string, EngineConfig> = {
-  default: { encoder: 'convnet4', width: 0.25, batch: 16, imageSize: 28, channels: 1 },
-  colour: { encoder: 'convnet4', width: 1, batch: 64, imageSize: 32, channels: 3 },
-  resnet18: { encoder: 'resnet18', width: 1, batch: 32, imageSize: 32, channels: 3 },
+  default: { encoder: 'convnet4', width: 0.25, batch: 16, imageSize: 28, channels: 1, warmup: 20 },
+  colour: { encoder: 'convnet4', width: 1, batch: 64, imageSize: 32, channels: 3, warmup: 2 },
+  resnet18: { encoder: 'resnet18', width: 1, batch: 32, imageSize: 32, channels: 3, warmup: 2 },
 };
+
+/** Warm-up steps for a configuration that names none (EngineConfig.warmup). */
+export const DEFAULT_WARMUP_STEPS = 2;
 
 /** What a phase of a step recorded; StepPhase 'wait' and 'end' only mark time, so they own no work. */
 export const PHASES = ['augment', 'forwardBackward', 'gradNorm', 'update'] as const;
@@ -262,6 +273,7 @@ export interface EngineResult {
 
 export interface EngineBenchOptions {
   steps: number;
+  /** Warm-up steps before the steady ones. */
   warmup: number;
   profiledSteps: number;
   optimizer: OptimizerName;
