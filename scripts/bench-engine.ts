@@ -26,7 +26,7 @@
 // (scripts/lib/dawn.ts; VK_ICD_FILENAMES or VK_DRIVER_FILES choose one). It asserts no time.
 import * as tf from '@tensorflow/tfjs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
-import { oneOf, parseCommandLineOrExit, someOf, wholeNumber } from './lib/args';
+import { oneOf, parseCommandLineOrExit, someOf, wholeNumber, wordOrWholeNumber } from './lib/args';
 import { startDawn, describeAdapter, type Dawn } from './lib/dawn';
 import { DEFAULT_WARMUP_STEPS, ENGINE_CONFIGS, benchConfig, type EngineConfig, type EngineResult } from './lib/engine-bench';
 import { engineTable, kernelTable, parallelismReport } from './lib/engine-report';
@@ -60,7 +60,7 @@ const options = parseCommandLineOrExit(argv, {
     backend: oneOf(['webgpu', 'cpu'] as const),
     configs: someOf(CONFIG_NAMES),
     steps: wholeNumber(1, 10_000),
-    warmup: (text: string) => (text === 'auto' ? ('auto' as const) : wholeNumber(0, 1000)(text)),
+    warmup: wordOrWholeNumber('auto', 0, 1000),
     'profiled-steps': wholeNumber(0, 1000),
     optimizer: oneOf(['adam', 'sgd', 'lars'] as const),
     'kernel-times': oneOf(['yes', 'no'] as const),
@@ -80,7 +80,7 @@ function adapterThreads(dawn: Dawn): string {
   if (!dawn.adapter.software) return 'none (a hardware adapter)';
   const lowered = dawn.loweredThreads;
   if (!lowered) return 'at the JavaScript thread’s priority (--adapter-priority same)';
-  if (lowered.threads.length === 0) return 'none found to lower (not Linux, or not SwiftShader’s)';
+  if (lowered.threads.length === 0) return 'no new worker threads of SwiftShader’s found to lower (not Linux, another software adapter, or a device started before)';
   return `${lowered.threads.length} behind the JavaScript thread (${lowered.idle ? 'SCHED_IDLE, ' : ''}nice ${lowered.nice}; lib/adapterPriority.ts)`;
 }
 

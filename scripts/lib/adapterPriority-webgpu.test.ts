@@ -25,23 +25,24 @@ describe('startDawn with the software adapter’s threads lowered', () => {
     else expect(dawn.loweredThreads).not.toBeNull();
   });
 
-  it.runIf(process.platform === 'linux')('runs SwiftShader’s workers behind the JavaScript thread, which keeps its priority', async () => {
-    if (!swiftShader()) return; // Another software adapter (llvmpipe) names its threads otherwise: nothing is lowered.
+  it.runIf(process.platform === 'linux')('runs SwiftShader’s workers behind the JavaScript thread, which keeps its priority', async (ctx) => {
+    // Another software adapter (llvmpipe) names its threads otherwise: nothing is lowered, nothing to check.
+    if (!swiftShader()) ctx.skip();
     const lowered = dawn.loweredThreads!;
     // SwiftShader computes in workers of its own: at least one, each lowered, each still this process's.
     expect(lowered.threads.length).toBeGreaterThan(0);
     expect(lowered.nice).toBe(SOFTWARE_ADAPTER_NICE);
-    const chrt = spawnSync('chrt', ['--help'], { stdio: 'ignore' }).status === 0;
-    expect(lowered.idle).toBe(chrt);
     const threads = processThreads();
     for (const id of lowered.threads) {
       expect(threads.get(id)).toMatch(/^Thread<\d+>$/);
       expect(threadNice(id)).toBe(SOFTWARE_ADAPTER_NICE);
-      if (chrt) expect(threadPolicy(id)).toBe(SCHED_IDLE);
+      // SCHED_IDLE where chrt could set it (as it can on Debian, util-linux being essential), and as reported.
+      expect(threadPolicy(id)).toBe(lowered.idle ? SCHED_IDLE : ownPolicy);
     }
+    // Where this system lets chrt start a process under SCHED_IDLE, the workers must have got it too.
+    if (spawnSync('chrt', ['--idle', '0', 'true'], { stdio: 'ignore' }).status === 0) expect(lowered.idle).toBe(true);
     expect(threadNice(process.pid)).toBe(ownNice);
     expect(threadPolicy(process.pid)).toBe(ownPolicy);
-    expect(ownPolicy).toBe(0);
     // The device still computes, on the lowered workers.
     const a = tf.tensor2d([1, 2, 3, 4], [2, 2]);
     const product = tf.matMul(a, a);

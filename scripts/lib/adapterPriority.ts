@@ -5,8 +5,10 @@
 // (schedstat's run-queue time, the engine benchmark's record_runq_ms). A GPU computes beside the CPU and never takes
 // the recording thread's core. Here the workers run only when a core is otherwise idle (Linux's SCHED_IDLE, set with
 // util-linux's chrt, and the lowest priority, nice 19, which is all there is where chrt is missing): the recording gets
-// its core whenever it has work, and the workers still get every core it is not using, so the device loses no time it
-// could compute in. The engine benchmark's steps take as long either way (BENCHMARKS.md, "Recording a step").
+// its core whenever it has work, and on an otherwise idle machine the workers still get every core it is not using, so
+// the device loses no time it could compute in; the engine benchmark's steps took as long either way (BENCHMARKS.md,
+// "Recording a step"). On a loaded machine they lose to every other process's threads too: a benchmark's figures
+// mean little there anyway.
 //
 // Linux only (a thread's policy and niceness are set by its thread id; /proc lists the threads): elsewhere nothing is
 // lowered. Only threads that appeared while the adapter started and that are named as marl names its workers are
@@ -63,17 +65,19 @@ export interface LoweredThreads {
  */
 export function lowerAdapterThreads(before: ReadonlyMap<number, string>, { nice = SOFTWARE_ADAPTER_NICE, idle = true } = {}): LoweredThreads {
   const threads: number[] = [];
-  let allIdle = idle;
+  let chrt = idle;
   for (const id of newWorkerThreads(before, processThreads())) {
+    // The policy first: a chrt that sets it through sched_setattr may reset the niceness.
+    if (chrt) chrt = spawnSync('chrt', ['--idle', '--pid', '0', String(id)], { stdio: 'ignore', timeout: 5000 }).status === 0;
     try {
       setPriority(id, nice);
     } catch {
-      continue; // Left at its priority.
+      continue; // Left at its priority (a thread that ended, or a limit).
     }
     threads.push(id);
-    if (allIdle) allIdle = spawnSync('chrt', ['--idle', '--pid', '0', String(id)], { stdio: 'ignore', timeout: 5000 }).status === 0;
   }
-  return { threads, nice, idle: allIdle && threads.length > 0 };
+  // Read back, so that a chrt that worked for some threads and not others is not reported as having worked.
+  return { threads, nice, idle: threads.length > 0 && threads.every((id) => threadPolicy(id) === SCHED_IDLE) };
 }
 
 /** A thread's niceness (for tests and reports). */

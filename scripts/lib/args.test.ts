@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Refusal, decimal, oneOf, parseCommandLine, pathText, someOf, wholeNumber, zipPath, type CommandSpec } from './args';
+import { Refusal, decimal, oneOf, parseCommandLine, pathText, someOf, wholeNumber, wordOrWholeNumber, zipPath, type CommandSpec } from './args';
 
 interface Options {
   data: string | undefined;
@@ -53,6 +53,18 @@ describe('parseCommandLine', () => {
 });
 
 describe('option parsers', () => {
+  it('wordOrWholeNumber takes its word or digits in range, and says both when refusing', () => {
+    const warmup = wordOrWholeNumber('auto', 0, 1000);
+    expect(warmup('auto')).toBe('auto');
+    expect(warmup('0')).toBe(0);
+    expect(warmup('1000')).toBe(1000);
+    for (const bad of ['1001', '-1', 'Auto', '2.5', '']) {
+      const refused = warmup(bad);
+      expect(refused).toBeInstanceOf(Refusal);
+      expect((refused as Refusal).reason).toContain('must be auto or a whole number from 0 to 1000');
+    }
+  });
+
   it('wholeNumber takes digits in range only', () => {
     const steps = wholeNumber(2, 10);
     expect(steps('2')).toBe(2);

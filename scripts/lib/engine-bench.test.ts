@@ -31,8 +31,9 @@ describe('benchConfig on the CPU backend', () => {
     if (process.platform === 'linux') {
       expect(r.record_cpu_ms).not.toBeNull();
       expect(r.record_runq_ms).toBeGreaterThanOrEqual(0);
-      expect(r.record_runq_ms!).toBeLessThanOrEqual(r.record_ms + r.record_gc_ms + 0.1);
-      expect(r.record_cpu_ms!).toBeLessThanOrEqual(r.record_ms + 0.1);
+      // Medians of windows whose thread-clock and wall-clock marks are a read apart: a margin for a preemption there.
+      expect(r.record_runq_ms!).toBeLessThanOrEqual(r.record_ms + 2 * r.record_gc_ms + 2);
+      expect(r.record_cpu_ms!).toBeLessThanOrEqual(r.record_ms + 2);
       expect(engineTable([r])).toContain('its wait for a core');
     } else {
       expect(r.record_runq_ms).toBeNull();
@@ -42,8 +43,9 @@ describe('benchConfig on the CPU backend', () => {
 
 describe('the thread clock', () => {
   it.runIf(process.platform === 'linux')('counts this thread’s CPU time exactly and its wait for a core apart from it', () => {
-    const before = threadSchedMs()!;
+    // The wall clock's interval encloses the thread clock's, so that a preemption between two reads counts in both.
     const start = performance.now();
+    const before = threadSchedMs()!;
     let x = 0;
     while (performance.now() - start < 30) x += Math.sqrt(x + 1);
     const after = threadSchedMs()!;

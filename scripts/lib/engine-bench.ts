@@ -25,7 +25,7 @@ export interface EngineConfig {
   /**
    * The warm-up steps bench:engine runs unless told (--warmup auto): enough for the step's JavaScript to settle. V8
    * optimises the code a step runs only once it has run it many times, so a small step's recording takes a dozen or
-   * so steps to reach its steady cost (the default's: a median of 7–8 ms of CPU over steps 3–12, about 5 ms from step 13
+   * so steps to reach its steady cost (the default's: a median of 6.8–8.2 ms of CPU over steps 3–12, about 5 ms from step 13
    * on; BENCHMARKS.md, "Recording a step"), where a step of seconds is warm after one or two. A fixed count, not a time, so that the loss
    * after the steps stays the same from run to run.
    */
