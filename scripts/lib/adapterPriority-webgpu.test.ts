@@ -2,13 +2,14 @@
 // lowest priority, and only when a core is otherwise idle where chrt can say so; the JavaScript thread keeps its own;
 // the device computes as before.
 import { spawnSync } from 'node:child_process';
+import { getPriority } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processThreads, SCHED_IDLE, SOFTWARE_ADAPTER_NICE, threadNice, threadPolicy } from './adapterPriority';
+import { processThreads, SCHED_IDLE, SOFTWARE_ADAPTER_NICE, threadPolicy } from './adapterPriority';
 import { startDawn, type Dawn } from './dawn';
 
 let dawn: Dawn;
-const ownNice = threadNice(process.pid);
+const ownNice = getPriority(process.pid);
 const ownPolicy = threadPolicy(process.pid);
 beforeAll(async () => {
   dawn = await startDawn([], { lowerSoftwareAdapter: true });
@@ -35,13 +36,13 @@ describe('startDawn with the software adapter’s threads lowered', () => {
     const threads = processThreads();
     for (const id of lowered.threads) {
       expect(threads.get(id)).toMatch(/^Thread<\d+>$/);
-      expect(threadNice(id)).toBe(SOFTWARE_ADAPTER_NICE);
+      expect(getPriority(id)).toBe(SOFTWARE_ADAPTER_NICE);
       // SCHED_IDLE where chrt could set it (as it can on Debian, util-linux being essential), and as reported.
       expect(threadPolicy(id)).toBe(lowered.idle ? SCHED_IDLE : ownPolicy);
     }
     // Where this system lets chrt start a process under SCHED_IDLE, the workers must have got it too.
     if (spawnSync('chrt', ['--idle', '0', 'true'], { stdio: 'ignore' }).status === 0) expect(lowered.idle).toBe(true);
-    expect(threadNice(process.pid)).toBe(ownNice);
+    expect(getPriority(process.pid)).toBe(ownNice);
     expect(threadPolicy(process.pid)).toBe(ownPolicy);
     // The device still computes, on the lowered workers.
     const a = tf.tensor2d([1, 2, 3, 4], [2, 2]);

@@ -15,7 +15,7 @@
 // touched, and only on a software adapter (dawn.ts).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { getPriority, setPriority } from 'node:os';
+import { setPriority } from 'node:os';
 
 /** The niceness the workers get: the lowest priority an unprivileged process can give a thread of its own. */
 export const SOFTWARE_ADAPTER_NICE = 19;
@@ -78,11 +78,6 @@ export function lowerAdapterThreads(before: ReadonlyMap<number, string>, { nice 
   }
   // Read back, so that a chrt that worked for some threads and not others is not reported as having worked.
   return { threads, nice, idle: threads.length > 0 && threads.every((id) => threadPolicy(id) === SCHED_IDLE) };
-}
-
-/** A thread's niceness (for tests and reports). */
-export function threadNice(id: number): number {
-  return getPriority(id);
 }
 
 /** A thread's scheduling policy (Linux's number: 0 normal, 5 SCHED_IDLE), from /proc; null where unknown. */

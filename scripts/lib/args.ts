@@ -79,7 +79,11 @@ export function wholeNumber(min: number, max: number): OptionParser<number> {
 /** `word` itself, or a whole number from min to max ('auto' or a count). */
 export function wordOrWholeNumber<W extends string>(word: W, min: number, max: number): OptionParser<W | number> {
   const number = wholeNumber(min, max);
-  return (text) => (text === word ? word : number(text) instanceof Refusal ? new Refusal(`must be ${word} or a whole number from ${min} to ${max}, got ${quoted(text)}`) : Number(text));
+  return (text) => {
+    if (text === word) return word;
+    const value = number(text);
+    return value instanceof Refusal ? new Refusal(`must be ${word} or a whole number from ${min} to ${max}, got ${quoted(text)}`) : value;
+  };
 }
 
 /** A decimal number from min to max (no exponent, no sign). */

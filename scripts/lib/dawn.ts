@@ -93,7 +93,8 @@ export async function startDawn(dawnOptions: string[] = [], options: StartOption
   const polling = process.env.TABCLR_DAWN_POLLING === 'full' ? null : gentlePolling();
   // Whatever fails from here leaves setImmediate as it was.
   try {
-    const threadsBefore = processThreads();
+    // The threads before the device starts, to tell the adapter's from the rest, when they are to be lowered.
+    const threadsBefore = options.lowerSoftwareAdapter ? processThreads() : null;
     Object.assign(globalThis, dawn.globals);
     let gpu = dawn.create(dawnOptions);
     let probe = await gpu.requestAdapter({ powerPreference: 'high-performance' });
@@ -126,7 +127,7 @@ export async function startDawn(dawnOptions: string[] = [], options: StartOption
       maxStorageBuffersPerShaderStage: device.limits.maxStorageBuffersPerShaderStage,
       timestampQuery: device.features.has('timestamp-query'),
     };
-    const loweredThreads = adapter.software && options.lowerSoftwareAdapter ? lowerAdapterThreads(threadsBefore) : null;
+    const loweredThreads = adapter.software && threadsBefore ? lowerAdapterThreads(threadsBefore) : null;
     return {
       adapter,
       gentlePolling: polling !== null,
